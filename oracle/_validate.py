@@ -1,0 +1,110 @@
+"""Argument validation shared by the oracle families.
+
+Every failure is a ``ValueError`` whose message starts with the argument's
+name and says what is wrong, e.g. ``"y_true: expected last axis of size 8*A = 72
+(num_anchors=9), got 36"``.  Nothing is ever clamped into range.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._spec import CONVENTIONS
+
+
+def as_float(name: str, x: Any, *, min_rank: int | None = None, rank: int | None = None) -> np.ndarray:
+    """Convert ``x`` to a float64 array, checking its rank when asked."""
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # pragma: no cover - exotic array-likes
+        raise ValueError(f"{name}: cannot convert to an array ({exc})") from exc
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{name}: expected real numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if rank is not None and arr.ndim != rank:
+        raise ValueError(f"{name}: expected rank {rank}, got rank {arr.ndim} (shape {arr.shape})")
+    if min_rank is not None and arr.ndim < min_rank:
+        raise ValueError(f"{name}: expected rank >= {min_rank}, got rank {arr.ndim} (shape {arr.shape})")
+    return arr
+
+
+def as_index(name: str, x: Any, low: int, high: int) -> np.ndarray:
+    """Convert ``x`` to an int64 array of integers in ``[low, high)``.
+
+    Float input is accepted only when every value is integral; anything else,
+    and any value out of range, raises.
+    """
+    arr = np.asarray(x)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise ValueError(f"{name}: expected integers, got dtype {arr.dtype}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            bad = arr[~(np.isfinite(arr) & (arr == np.round(arr)))].ravel()[0]
+            raise ValueError(f"{name}: expected integers, got non-integer value {bad!r}")
+    arr = arr.astype(np.int64)
+    out = (arr < low) | (arr >= high)
+    if np.any(out):
+        where = tuple(int(i) for i in np.argwhere(out)[0])
+        raise ValueError(
+            f"{name}: {int(out.sum())} value(s) outside [{low}, {high}); "
+            f"first at index {where}: {int(arr[where])}"
+        )
+    return arr
+
+
+def same_shape(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> None:
+    """Raise unless ``a`` and ``b`` have the same shape."""
+    if a.shape != b.shape:
+        raise ValueError(f"{name_b}: shape {b.shape} does not match {name_a} shape {a.shape}")
+
+
+def last_dim(name: str, arr: np.ndarray, size: int, what: str) -> None:
+    """Raise unless the last axis of ``arr`` has ``size`` entries (``what`` explains it)."""
+    if arr.ndim == 0 or arr.shape[-1] != size:
+        got = arr.shape[-1] if arr.ndim else "a scalar"
+        raise ValueError(f"{name}: expected last axis of size {what} = {size}, got {got} (shape {arr.shape})")
+
+
+def positive_int(name: str, value: Any) -> int:
+    """Check that ``value`` is a positive integer and return it as ``int``."""
+    if isinstance(value, bool) or not float(value).is_integer() or int(value) < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def axis_of(name: str, axis: Any, ndim: int) -> int:
+    """Normalise ``axis`` for an array of rank ``ndim``."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise ValueError(f"{name}: expected an integer axis, got {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{name}: axis {axis} is out of range for rank {ndim}")
+    return int(axis) % ndim
+
+
+def convention_of(value: str) -> str:
+    """Check a clipping-convention name (spec §2: C1 keras-legacy, C2 keras-ops)."""
+    if value not in CONVENTIONS:
+        raise ValueError(f"convention: expected one of {CONVENTIONS}, got {value!r}")
+    return value
+
+
+def wrt_of(name: str, wrt: str, allowed: tuple[str, ...]) -> str:
+    """Check that ``wrt`` names a differentiable argument of contract ``name``."""
+    if wrt not in allowed:
+        raise ValueError(f"wrt: {name} is differentiable with respect to {allowed}, got {wrt!r}")
+    return wrt
+
+
+def variants_of(name: str, variants: Any, allowed: tuple[str, ...]) -> frozenset[str]:
+    """Check a collection of divergence ids for contract ``name``."""
+    if isinstance(variants, str):
+        variants = (variants,)
+    got = frozenset(variants or ())
+    unknown = sorted(got - set(allowed))
+    if unknown:
+        raise ValueError(f"variants: {name} has no variant(s) {unknown}; known: {list(allowed)}")
+    return got
