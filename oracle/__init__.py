@@ -26,22 +26,10 @@ from typing import Any
 
 from . import centernet, frcnn, nn, yolov3
 from ._spec import CONVENTIONS, OracleSpec
-from .centernet import focal_loss, loss, reg_l1_loss
-from .frcnn import class_loss_cls, class_loss_regr, rpn_loss_cls, rpn_loss_regr
-from .nn import (
-    binary_crossentropy,
-    categorical_crossentropy,
-    entropy,
-    kl_divergence,
-    sigmoid,
-    sigmoid_cross_entropy_with_logits,
-    smooth_l1,
-    softmax,
-    softmax_cross_entropy_with_logits,
-    sparse_softmax_cross_entropy_with_logits,
-    weighted_cross_entropy_with_logits,
-)
-from .yolov3 import bbox_giou, bbox_iou, compute_loss, decode, focal, giou_loss, iou_loss, loss_layer
+from .centernet import *  # noqa: F403  (each family lists its contract names in __all__)
+from .frcnn import *  # noqa: F403
+from .nn import *  # noqa: F403
+from .yolov3 import *  # noqa: F403
 
 __version__ = "0.1.0"
 
@@ -72,7 +60,7 @@ def kinks(name: str, wrt: str, **kwargs: Any) -> Any:
     return spec(name).kinks(wrt, **kwargs)
 
 
-__all__ = [
+__all__ = [  # noqa: F405
     "CONVENTIONS", "NAMES", "SPECS", "OracleSpec", "evaluate", "kinks", "spec", "vjp",
     "binary_crossentropy", "categorical_crossentropy", "entropy", "kl_divergence", "sigmoid",
     "sigmoid_cross_entropy_with_logits", "smooth_l1", "softmax", "softmax_cross_entropy_with_logits",
