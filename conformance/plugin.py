@@ -1,1 +1,181 @@
-"""pytest plugin (registered through the pytest11 entry point)."""
+"""pytest plugin: options, markers, Hypothesis profiles, parametrization and the summary.
+
+Registered through the ``pytest11`` entry point, so it works both as
+``pytest conformance --impl=...`` in the repository and as
+``pytest --pyargs conformance --impl=...`` anywhere.  It does nothing unless
+``--impl`` is given (or the conformance tests are collected without it, which is
+a usage error).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+DTYPE_CHOICES = ("float32", "float16", "bfloat16", "float64")
+MODE_CHOICES = ("eager", "function", "xla")
+MARKERS = {
+    "value": "value checks against the float64 oracle",
+    "gradient": "gradient (VJP) checks against the oracle",
+    "stability": "adversarial-input stability tier",
+    "badinput": "bad-input behaviour",
+    "regression": "regression fixture replay",
+    "timing": "pytest-benchmark timings (off unless --timing)",
+}
+_RESULTS_KEY = pytest.StashKey[list]()
+_IMPL_KEY = pytest.StashKey[tuple]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("conformance", "loss conformance suite")
+    g.addoption("--impl", default=None, metavar="MODULE",
+                help="implementation under test: a dotted module (mypkg.losses) or a path to a .py file")
+    g.addoption("--dtype", action="append", default=None, metavar="DTYPE",
+                help=f"dtype(s) under test, repeatable or comma-separated: {', '.join(DTYPE_CHOICES)} "
+                     "(default float32)")
+    g.addoption("--mode", default="eager", choices=MODE_CHOICES,
+                help="eager (default), function (tf.function) or xla (tf.function(jit_compile=True))")
+    g.addoption("--strict-hazards", action="store_true", default=False, help="fail on hazards too")
+
+
+def load_impl(spec: str) -> ModuleType:
+    """Import ``spec`` (a dotted module or a .py path), raising ``pytest.UsageError`` with advice on failure."""
+    try:
+        if spec.endswith(".py") or "/" in spec or "\\" in spec:
+            path = Path(spec).resolve()
+            if not path.is_file():
+                raise FileNotFoundError(f"no such file: {path}")
+            name = f"_conformance_impl_{path.stem}"
+            mod_spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(mod_spec)
+            sys.modules[name] = module
+            mod_spec.loader.exec_module(module)
+            return module
+        return importlib.import_module(spec)
+    except Exception as exc:
+        raise pytest.UsageError(
+            f"conformance: could not import --impl={spec}: {type(exc).__name__}: {exc}\n"
+            "Pass an importable dotted module (e.g. --impl=mypkg.losses) or a path to a .py file "
+            "(e.g. --impl=./my_losses.py)."
+        ) from exc
+
+
+def _dtypes(config: pytest.Config) -> list[str]:
+    raw = config.getoption("--dtype") or ["float32"]
+    out = []
+    for item in raw:
+        for d in item.split(","):
+            d = d.strip()
+            if d not in DTYPE_CHOICES:
+                raise pytest.UsageError(f"conformance: --dtype: expected one of {DTYPE_CHOICES}, got {d!r}")
+            if d not in out:
+                out.append(d)
+    return out
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, doc in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {doc}")
+    config.stash[_RESULTS_KEY] = []
+    spec = config.getoption("--impl")
+    if not spec:
+        return
+    from hypothesis import settings
+
+    from .engine import DEFAULT_PROFILE, register_profiles
+    from .registry import NAMES
+
+    register_profiles()
+    if not config.getoption("--hypothesis-profile", default=None):
+        settings.load_profile(DEFAULT_PROFILE)  # also overrides Hypothesis' own "ci" profile
+    module = load_impl(spec)
+    provided = [n for n in NAMES if getattr(module, n, None) is not None]
+    if not provided:
+        raise pytest.UsageError(
+            f"conformance: --impl={spec} provides none of the contract names ({', '.join(NAMES[:4])}, ...). "
+            "Pass a module that defines the functions of spec §7, or a small adapter module exposing them."
+        )
+    config.stash[_IMPL_KEY] = (spec, module, _dtypes(config))
+
+
+def _is_ours(item: pytest.Item) -> bool:
+    mod = getattr(item, "module", None)
+    return mod is not None and mod.__name__.startswith("conformance.test_")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _IMPL_KEY not in config.stash and any(_is_ours(i) for i in items):
+        raise pytest.UsageError(
+            "conformance: no implementation chosen. Pass --impl=MODULE, e.g.\n"
+            "  pytest conformance --impl=mypkg.losses\n"
+            "  pytest --pyargs conformance --impl=./my_losses.py"
+        )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "contract" not in metafunc.fixturenames or _IMPL_KEY not in metafunc.config.stash:
+        return
+    from .registry import REGISTRY
+
+    _, _, dtypes = metafunc.config.stash[_IMPL_KEY]
+    metafunc.parametrize("contract", list(REGISTRY.values()), ids=list(REGISTRY))
+    metafunc.parametrize("dtype", dtypes)
+    metafunc.parametrize("mode", [metafunc.config.getoption("--mode")])
+
+
+@pytest.fixture
+def impl(request: pytest.FixtureRequest) -> tuple[str, ModuleType]:
+    """(name, module) of the implementation under test."""
+    spec, module, _ = request.config.stash[_IMPL_KEY]
+    return spec, module
+
+
+@pytest.fixture
+def record(request: pytest.FixtureRequest):
+    """Call with a CheckResult to attach it to the test report (aggregated across xdist workers)."""
+
+    def _record(result) -> None:
+        request.node.user_properties.append(("conformance_result", result.to_json()))
+
+    return _record
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call" and not (report.when == "setup" and report.skipped):
+        return
+    cfg = _CONFIG[0] if _CONFIG else None
+    if cfg is None:
+        return
+    from .results import CheckResult
+
+    for key, value in report.user_properties:
+        if key == "conformance_result":
+            cfg.stash[_RESULTS_KEY].append(CheckResult.from_json(value))
+
+
+_CONFIG: list[pytest.Config] = []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _CONFIG[:] = [session.config]
+
+
+def results(config: pytest.Config) -> list:
+    """All CheckResults gathered in this session (on the xdist controller: from every worker)."""
+    return config.stash[_RESULTS_KEY]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if _IMPL_KEY not in config.stash:
+        return
+    from .summary import render_summary
+
+    spec, _, _ = config.stash[_IMPL_KEY]
+    for line in render_summary(results(config), spec):
+        terminalreporter.write_line(line)

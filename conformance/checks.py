@@ -1,0 +1,143 @@
+"""Generic checks over the registry: value and gradient against the oracle.
+
+Each ``check_*`` function judges one example and raises :class:`ConformanceFailure`
+(an ``AssertionError``, so Hypothesis shrinks it) with a numpy.testing-style
+message, the inputs, and a reproduction snippet attached as exception notes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from .compare import Comparison, compare
+from .registry import Contract
+from .reproduce import snippet
+from .results import Recorder
+from .tfrun import Runner, cot_tensor, cotangent, prepare
+
+
+class ConformanceFailure(AssertionError):
+    """An implementation disagrees with the oracle beyond tolerance."""
+
+
+def _extras(contract: Contract, dtype: str) -> list[dict[str, Any]]:
+    """Oracle keyword sets an implementation may match: each clipping convention (spec §2)."""
+    base = {"constants_dtype": dtype} if contract.constants_dtype else {}
+    if contract.conventions:
+        return [dict(base, convention=c) for c in ("keras-ops", "keras-legacy")]
+    return [base]
+
+
+def _as_tuple(x: Any) -> tuple:
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def _compare_outputs(contract: Contract, ex: dict, actual: Any, expected: Any, dtype: str) -> Comparison:
+    acts, exps = _as_tuple(actual), _as_tuple(expected)
+    if len(acts) != len(exps):
+        raise ConformanceFailure(f"{contract.name}: returned {len(acts)} output(s), the contract has {len(exps)}")
+    a = np.concatenate([np.ravel(x) for x in acts]) if len(acts) > 1 else np.asarray(acts[0])
+    e = np.concatenate([np.ravel(x) for x in exps]) if len(exps) > 1 else np.asarray(exps[0])
+    t = contract.tolerance.for_value(ex, e, dtype)
+    if a.shape != e.shape:
+        raise ConformanceFailure(f"{contract.name}: output shape {a.shape}, expected {e.shape}")
+    return compare(a, e, t, dtype, f"value of {contract.name}")
+
+
+def diagnose(contract: Contract, ex: dict, actual: Any, dtype: str) -> str | None:
+    """Name the oracle divergence(s) or convention an output matches, if any (never a pass)."""
+    variants = contract.oracle.variants
+    for r in range(1, min(len(variants), 2) + 1):
+        for combo in itertools.combinations(variants, r):
+            for extra in _extras(contract, dtype):
+                try:
+                    expected = contract.expected(ex, variants=combo, **extra)
+                    if _compare_outputs(contract, ex, actual, expected, dtype).ok:
+                        conv = f" (convention {extra['convention']})" if "convention" in extra else ""
+                        return f"{contract.name} matches {' + '.join(combo)}{conv}"
+                except (ConformanceFailure, ValueError):
+                    continue
+    return None
+
+
+def _fail(msg: str, contract: Contract, ex: dict, dtype: str, mode: str, impl_name: str, category: str) -> None:
+    err = ConformanceFailure(msg)
+    err.add_note("Inputs (rounded to the dtype under test):\n" + _describe(ex))
+    err.add_note("Reproduce:\n" + snippet(contract, ex, dtype, mode, impl_name, category))
+    raise err
+
+
+def _describe(ex: dict) -> str:
+    with np.printoptions(precision=17, threshold=200, linewidth=110):
+        return "\n".join(f"  {k} = {v!r}" for k, v in ex.items())
+
+
+def _call(contract: Contract, thunk: Any) -> Any:
+    try:
+        return thunk()
+    except ConformanceFailure:
+        raise
+    except Exception as exc:
+        raise ConformanceFailure(f"{contract.name} raised {type(exc).__name__}: {exc}") from exc
+
+
+def check_value(contract: Contract, runner: Runner, ex: dict, dtype: str, rec: Recorder, impl_name: str) -> None:
+    """The impl's output in ``dtype`` vs the float64 oracle on the same rounded inputs."""
+    rounded, args = prepare(contract, ex, dtype)
+    actual = _call(contract, lambda: runner.value(args))
+    matched, best = set(), None
+    for extra in _extras(contract, dtype):
+        expected = contract.expected(rounded, **extra)
+        cmp = _compare_outputs(contract, rounded, actual, expected, dtype)
+        if cmp.ok:
+            matched.add(extra.get("convention", "-"))
+        if best is None or cmp.mismatches < best.mismatches:
+            best = cmp
+    rec.example(best.max_abs, best.max_rel, best.max_ulp,
+                magnitude=float(np.nanmax(np.abs(np.concatenate([np.ravel(x) for x in _as_tuple(actual)])),
+                                          initial=0.0)))
+    if contract.conventions:
+        rec.conventions(matched)
+    if not matched:
+        msg = best.message()
+        diagnosis = diagnose(contract, rounded, actual, dtype)
+        if diagnosis:
+            rec.result.diagnosis = diagnosis
+            msg += f"\nDiagnosis: {diagnosis}"
+        _fail(msg, contract, rounded, dtype, runner.mode, impl_name, "value")
+
+
+def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtype: str, rec: Recorder,
+                   impl_name: str) -> None:
+    """tf.GradientTape VJP with a random cotangent vs ``oracle.vjp`` for every differentiable argument."""
+    rounded, args = prepare(contract, ex, dtype)
+    extras = _extras(contract, dtype)
+    cot = cotangent(contract, contract.expected(rounded, **extras[0]), seed, dtype)
+    _, grads = _call(contract, lambda: runner.value_and_grad(args, cot_tensor(cot, dtype)))
+    failures, matched = [], set()
+    for extra in extras:
+        comparisons = []
+        for k in contract.grad_args:
+            got = grads[k]
+            if got is None or (isinstance(got, list) and any(g is None for g in got)):
+                _fail(f"gradient of {contract.name} wrt {k} is None, but the spec says the gradient flows",
+                      contract, rounded, dtype, runner.mode, impl_name, "gradient")
+            want = contract.expected_vjp(rounded, cot, k, **extra)
+            kinks = contract.kinks(rounded, k, **extra)
+            for i, (g, w, kk) in enumerate(zip(_as_tuple(got), _as_tuple(want), _as_tuple(kinks), strict=True)):
+                tol = contract.tolerance.for_grad(rounded, k, np.asarray(w), cot, dtype)
+                label = f"gradient of {contract.name} wrt {k}" + (f"[{i}]" if isinstance(got, list) else "")
+                comparisons.append(compare(g, w, tol, dtype, label, skip=kk))
+        if all(c.ok for c in comparisons):
+            matched.add(extra.get("convention", "-"))
+        failures.append(comparisons)
+    best = min(failures, key=lambda cs: sum(c.mismatches for c in cs))
+    rec.example(max(c.max_abs for c in best), max(c.max_rel for c in best), max(c.max_ulp for c in best))
+    if contract.conventions:
+        rec.conventions(matched)
+    if not matched:
+        msg = "\n\n".join(c.message() for c in best if not c.ok)
+        _fail(msg, contract, rounded, dtype, runner.mode, impl_name, "gradient")

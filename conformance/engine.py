@@ -1,0 +1,110 @@
+"""Runs one check category for one contract name with Hypothesis, outside or inside pytest.
+
+The pytest test modules and the project's mutant self-tests both call
+:func:`run_check`, so a mutant is judged in-process by exactly the gate's code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from .checks import ConformanceFailure, check_gradient, check_value
+from .registry import Contract
+from .results import CheckResult, Recorder
+from .tfrun import Runner
+
+HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
+          HealthCheck.large_base_example]
+
+PROFILES = {
+    "conformance-gate": dict(max_examples=25, derandomize=True, database=None),
+    "conformance-dev": dict(max_examples=60),
+    "conformance-thorough": dict(max_examples=500),
+}
+DEFAULT_PROFILE = "conformance-gate"
+
+
+def register_profiles() -> None:
+    """Register the gate (deterministic, default), dev and thorough profiles with Hypothesis."""
+    for name, kw in PROFILES.items():
+        settings.register_profile(name, deadline=None, suppress_health_check=HEALTH, print_blob=True,
+                                  report_multiple_bugs=False, **kw)
+
+
+_RUNNERS: dict[tuple, Runner] = {}
+
+
+def runner_for(contract: Contract, impl: Any, mode: str) -> Runner:
+    key = (id(impl), contract.name, mode)
+    if key not in _RUNNERS:
+        _RUNNERS[key] = Runner(contract, getattr(impl, contract.name), mode, impl)
+    return _RUNNERS[key]
+
+
+def run_check(contract: Contract, category: str, impl: Any, impl_name: str, dtype: str, mode: str,
+              hypothesis_settings: settings | None = None) -> CheckResult:
+    """Run ``category`` for ``contract`` against ``impl``; return the result, raising on failure.
+
+    A name the impl does not define gives status ``"not provided"`` and no exception.
+    """
+    result = CheckResult(contract.name, contract.family, category, dtype, mode)
+    if getattr(impl, contract.name, None) is None:
+        result.status = "not provided"
+        result.message = f"not provided by {impl_name}"
+        return result
+    runner = runner_for(contract, impl, mode)
+    rec = Recorder(result)
+    ambiguous = getattr(contract, "ambiguous", None)
+
+    if category == "value":
+        @given(ex=contract.strategy())
+        def inner(ex: dict) -> None:
+            if ambiguous is not None:
+                assume(not ambiguous(ex, dtype))
+            check_value(contract, runner, ex, dtype, rec, impl_name)
+    elif category == "gradient":
+        @given(ex=contract.strategy(), seed=st.integers(0, 2**31 - 1))
+        def inner(ex: dict, seed: int) -> None:
+            if ambiguous is not None:
+                assume(not ambiguous(ex, dtype))
+            check_gradient(contract, runner, ex, seed, dtype, rec, impl_name)
+    else:
+        raise ValueError(f"category: unknown check category {category!r}")
+
+    # A distinct name per (category, contract, dtype, mode) gives each its own derandomized seed and database key.
+    inner.__name__ = inner.__qualname__ = f"{category}_{contract.name}_{dtype}_{mode}"
+    if hypothesis_settings is not None:
+        inner = hypothesis_settings(inner)
+    try:
+        inner()
+    except (ConformanceFailure, AssertionError) as exc:
+        result.status = "failed"
+        notes = getattr(exc, "__notes__", [])
+        result.message = "\n".join([str(exc), *notes])
+        exc.conformance_result = result
+        raise
+    except Exception as exc:  # an error in the suite itself, reported as such
+        result.status = "error"
+        result.message = f"{type(exc).__name__}: {exc}"
+        exc.conformance_result = result
+        raise
+    return result
+
+
+def pytest_check(contract: Contract, category: str, impl: tuple[str, Any], dtype: str, mode: str, record: Any) -> None:
+    """Body of the parametrized pytest tests: run, attach the result to the report, skip if not provided."""
+    import pytest
+
+    name, module = impl
+    try:
+        result = run_check(contract, category, module, name, dtype, mode)
+    except BaseException as exc:
+        if hasattr(exc, "conformance_result"):
+            record(exc.conformance_result)
+        raise
+    record(result)
+    if result.status == "not provided":
+        pytest.skip(result.message)

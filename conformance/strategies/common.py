@@ -1,0 +1,84 @@
+"""Building blocks shared by the family strategies.
+
+Values are biased toward the hard cases the spec names (exact 0/1
+probabilities, values within 1e-9 of them, clip bounds, kinks, degenerate boxes)
+instead of relying on ``hypothesis.target()``.  Subnormals are excluded: TensorFlow
+runs its kernels with flush-to-zero, so a subnormal input has no single meaning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+PROB_SPECIALS = (0.0, 1.0, 1e-9, 1 - 1e-9, 1e-7, 1 - 1e-7, 0.5, 1e-3, 0.999)
+
+
+def reals(lo: float, hi: float, specials: Sequence[float] = ()) -> st.SearchStrategy[float]:
+    """Finite normal floats in ``[lo, hi]``, with ``specials`` drawn often.
+
+    >>> reals(-5, 5, specials=(0.0, 1.0)).example()  # doctest: +SKIP
+    1.0
+    """
+    base = st.floats(lo, hi, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+    if specials:
+        return st.one_of(st.sampled_from(tuple(specials)), base)
+    return base
+
+
+def arrays(shape: tuple[int, ...], elements: st.SearchStrategy[float]) -> st.SearchStrategy[np.ndarray]:
+    """Float64 arrays of ``shape`` with the given element strategy."""
+    return hnp.arrays(np.float64, shape, elements=elements)
+
+
+def probabilities(shape: tuple[int, ...], specials: Sequence[float] = PROB_SPECIALS) -> st.SearchStrategy[np.ndarray]:
+    """Arrays of values in [0, 1], with exact 0, 1 and values 1e-9 from them drawn often."""
+    return arrays(shape, reals(0.0, 1.0, specials))
+
+
+@st.composite
+def masks(draw: st.DrawFn, shape: tuple[int, ...]) -> np.ndarray:
+    """0/1 arrays that are all zero, all one, or mixed."""
+    kind = draw(st.sampled_from(("zero", "one", "mixed", "mixed")))
+    if kind == "zero":
+        return np.zeros(shape)
+    if kind == "one":
+        return np.ones(shape)
+    return draw(arrays(shape, st.sampled_from((0.0, 1.0))))
+
+
+@st.composite
+def one_hot(draw: st.DrawFn, shape: tuple[int, ...]) -> np.ndarray:
+    """One-hot rows along the last axis (class indices at both ends of the range)."""
+    k = shape[-1]
+    idx = draw(hnp.arrays(np.int64, shape[:-1], elements=st.integers(0, k - 1)))
+    return np.eye(k)[idx]
+
+
+@st.composite
+def prob_rows(draw: st.DrawFn, shape: tuple[int, ...], axis: int = -1, positive: bool = False) -> np.ndarray:
+    """Rows of non-negative values along ``axis``; sometimes normalised, sometimes not.
+
+    With ``positive`` every row has a positive sum (so p / sum(p) is defined).
+    """
+    lo = 1e-3 if positive else 0.0
+    specials = (1.0, 0.5, 1e-3) if positive else (0.0, 1.0, 0.5, 1e-9)
+    x = draw(arrays(shape, reals(lo, 1.0, specials)))
+    if draw(st.booleans()):
+        s = x.sum(axis=axis, keepdims=True)
+        x = np.where(s > 0, x / np.where(s > 0, s, 1.0), x)
+    return x
+
+
+def small_shape(min_dims: int = 1, max_dims: int = 3, max_side: int = 5) -> st.SearchStrategy[tuple[int, ...]]:
+    """Small array shapes (sizes from 1 up)."""
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=1, max_side=max_side)
+
+
+def exact_grid_values(lo: float, hi: float, step: float = 0.125) -> st.SearchStrategy[float]:
+    """Multiples of ``step`` in ``[lo, hi]``: exact in float16, bfloat16 and float32 for small ranges."""
+    n_lo, n_hi = int(np.ceil(lo / step)), int(np.floor(hi / step))
+    return st.integers(n_lo, n_hi).map(lambda n: n * step)

@@ -1,0 +1,624 @@
+"""Reference TensorFlow implementation of every contract name in the loss catalogue.
+
+A correct, numerically stable TF2 implementation of ``shared/spec/LOSSES.md`` §2-§5,
+following the implementation contract (§7)::
+
+    pytest conformance --impl=conformance.targets.reference
+
+It computes exactly the formulas of the catalogue (ε per element in the Faster R-CNN
+normalisers, batch element 0 only in ``class_loss_cls``, raw-(w, h) areas in
+``bbox_iou``, no gradient through the YOLOv3 background mask, ...), evaluated stably
+in the dtype of the input tensors (float16, bfloat16, float32 or float64): every
+constant is created in the input's dtype, nothing is hard-coded to float32.
+
+Everything traces under ``tf.function`` and ``tf.function(jit_compile=True)``: there is
+no Python control flow on tensor values, dynamic sizes come from ``tf.shape``, and the
+data-dependent branch of the CenterNet focal loss is a ``tf.where``.
+
+Bad indices never give a silent finite value: ``sparse_softmax_cross_entropy_with_logits``
+is TensorFlow's own op (it raises on CPU; NaN on GPU and under XLA), and ``reg_l1_loss``
+asserts its indices are in range (raises in eager and in ``tf.function``) and also
+returns NaN for out-of-range indices, which covers XLA, where assertions are dropped
+and gathers clamp their indices.
+
+Binary and categorical cross-entropy follow convention C2 ("keras-ops"): P is clipped
+to [ε_k, 1 − ε_k] with both bounds rounded to the input dtype, then log P and log(1 − P).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = [
+    "sigmoid", "softmax", "sigmoid_cross_entropy_with_logits", "weighted_cross_entropy_with_logits",
+    "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
+    "binary_crossentropy", "categorical_crossentropy", "entropy", "kl_divergence", "smooth_l1",
+    "rpn_loss_regr", "rpn_loss_cls", "class_loss_regr", "class_loss_cls",
+    "decode", "bbox_iou", "bbox_giou", "iou_loss", "giou_loss", "focal", "loss_layer", "compute_loss",
+    "focal_loss", "reg_l1_loss", "loss",
+]
+
+# Constants of spec §1 (created in the input's dtype where used).
+LAMBDA_RPN_REGR = 1.0
+LAMBDA_RPN_CLASS = 1.0
+LAMBDA_CLS_REGR = 1.0
+LAMBDA_CLS_CLASS = 1.0
+EPSILON = 1e-4  # Faster R-CNN normalisers, CenterNet reg_l1_loss
+EPSILON_KERAS = 1e-7  # probability clipping in BCE / CCE
+EPSILON_CENTERNET = 1e-6  # CenterNet log clip
+CENTERNET_ALPHA = 2.0
+CENTERNET_BETA = 4.0
+CENTERNET_WH_WEIGHT = 0.1
+
+# Smallest positive normal number of each floating dtype.
+_TINY = {tf.float16: 2.0**-14, tf.bfloat16: 2.0**-126, tf.float32: 2.0**-126, tf.float64: 2.0**-1022}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _tensor(x: Any) -> tf.Tensor:
+    """``x`` as a tensor (tensors pass through; float64 NumPy data stays float64)."""
+    return x if isinstance(x, (tf.Tensor, tf.Variable)) else tf.convert_to_tensor(x)
+
+
+def _float(x: Any) -> tf.Tensor:
+    """A floating tensor; non-float input (integers, booleans) becomes float32."""
+    t = _tensor(x)
+    return t if t.dtype.is_floating else tf.cast(t, tf.float32)
+
+
+def _const(value: Any, dtype: tf.DType) -> tf.Tensor:
+    """A configuration value or constant in ``dtype``, rounded once from its float64 value."""
+    if isinstance(value, (tf.Tensor, tf.Variable)):
+        return tf.cast(value, dtype)
+    arr = np.asarray(value, dtype=np.float64)
+    if dtype == tf.bfloat16:  # TensorFlow converts Python floats to bfloat16 through float32
+        return tf.cast(tf.constant(arr.astype(np.float32)), dtype)
+    return tf.constant(arr.astype(dtype.as_numpy_dtype))
+
+
+def _last_dim(x: tf.Tensor, name: str, expected: int, what: str) -> None:
+    """Raise ``ValueError`` when the static last dimension of ``x`` is known and wrong."""
+    dim = x.shape[-1] if x.shape.rank else None
+    if dim is not None and dim != expected:
+        raise ValueError(f"{name}: expected last axis of size {what} = {expected}, got {dim}")
+
+
+def _rank(x: tf.Tensor, name: str, rank: int) -> None:
+    if x.shape.rank is not None and x.shape.rank != rank:
+        raise ValueError(f"{name}: expected rank {rank}, got rank {x.shape.rank} (shape {x.shape})")
+
+
+def _clip_prob(p: tf.Tensor, eps: float) -> tf.Tensor:
+    """clip(p, ε, 1 − ε) with ε rounded to p's dtype and 1 − ε computed in that dtype (as Keras does)."""
+    e = _const(eps, p.dtype)
+    return tf.clip_by_value(p, e, 1 - e)
+
+
+# --------------------------------------------------------------------------- nn (spec §2)
+
+
+def sigmoid(x: Any) -> tf.Tensor:
+    """σ(x) = 1 / (1 + e^{-x})."""
+    return tf.math.sigmoid(_float(x))
+
+
+def softmax(logits: Any, axis: int = -1) -> tf.Tensor:
+    """e^{x_i} / Σ_j e^{x_j} along ``axis`` (max-shifted)."""
+    return tf.nn.softmax(_float(logits), axis=axis)
+
+
+def _softplus_pair(x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(softplus(x), softplus(−x)) = (max(x, 0), max(−x, 0)) + log1p(e^{−|x|}), never overflowing.
+
+    The branches are selected with ``tf.where`` on ``x >= 0`` (as TensorFlow's own op does),
+    so the gradients are the exact σ(x) and −σ(−x) also at x = 0.
+    """
+    cond = x >= 0
+    zero = tf.zeros_like(x)
+    tail = tf.math.log1p(tf.exp(tf.where(cond, -x, x)))
+    return tf.where(cond, x, zero) + tail, tf.where(cond, zero, -x) + tail
+
+
+def sigmoid_cross_entropy_with_logits(labels: Any = None, logits: Any = None) -> tf.Tensor:
+    """Elementwise max(x, 0) − x·z + log(1 + e^{−|x|}) = −z log σ(x) − (1−z) log(1−σ(x)).
+
+    Evaluated as x·(1 − z) (x ≥ 0) or −x·z (x < 0) plus log1p(e^{−|x|}): for labels in
+    [0, 1] both terms are non-negative, so nothing cancels (max(x, 0) − x·z does for z ≈ 1).
+    """
+    x = _float(logits)
+    z = tf.cast(_tensor(labels), x.dtype)
+    cond = x >= 0
+    linear = tf.where(cond, x * (1 - z), -x * z)
+    return linear + tf.math.log1p(tf.exp(tf.where(cond, -x, x)))
+
+
+def weighted_cross_entropy_with_logits(labels: Any = None, logits: Any = None, pos_weight: Any = 1.0) -> tf.Tensor:
+    """Elementwise q·z·(−log σ(x)) + (1−z)·(−log(1−σ(x))) = q·z·softplus(−x) + (1−z)·softplus(x).
+
+    Equal to the spec's (1−z)·x + (1+(q−1)z)·(log(1+e^{−|x|}) + max(−x, 0)), which cancels
+    for x ≪ 0; this form does not.
+    """
+    x = _float(logits)
+    z = tf.cast(_tensor(labels), x.dtype)
+    q = _const(pos_weight, x.dtype)
+    sp_pos, sp_neg = _softplus_pair(x)
+    return q * z * sp_neg + (1 - z) * sp_pos
+
+
+def _axis(x: tf.Tensor, axis: int, name: str = "axis") -> int:
+    rank = x.shape.rank
+    if rank is None:
+        raise ValueError("logits: the rank must be known statically")
+    if not -rank <= int(axis) < rank:
+        raise ValueError(f"{name}: {axis} is out of range for rank {rank}")
+    return int(axis) % rank
+
+
+def _log_softmax(x: tf.Tensor, axis: int) -> tf.Tensor:
+    """x − logsumexp(x) along ``axis``, accurate also where the softmax is confident.
+
+    logsumexp(x) − m = log1p(Σ_{j≠a} e^{x_j − m}) with a the argmax and m = x_a (as a
+    constant); the argmax's own term enters as expm1(x_a − m), exactly 0 in value but
+    carrying its gradient, so the gradient is the softmax.
+    """
+    ax = _axis(x, axis)
+    m = tf.stop_gradient(tf.reduce_max(x, axis=ax, keepdims=True))
+    d = x - m
+    is_max = tf.one_hot(tf.argmax(x, axis=ax), tf.shape(x)[ax], on_value=True, off_value=False, axis=ax, dtype=tf.bool)
+    zero = tf.zeros_like(x)
+    rest = tf.reduce_sum(tf.where(is_max, zero, tf.exp(d)), axis=ax, keepdims=True)
+    d_max = tf.reduce_sum(tf.where(is_max, d, zero), axis=ax, keepdims=True)
+    return d - tf.math.log1p(tf.math.expm1(d_max) + rest)
+
+
+def softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = None, axis: int = -1) -> tf.Tensor:
+    """−Σ_i y_i · log softmax(x)_i over ``axis``."""
+    x = _float(logits)
+    y = tf.cast(_tensor(labels), x.dtype)
+    log_p = _log_softmax(x, axis)
+    # 0 · log softmax = 0 even where log softmax overflows to -inf (extreme logits in float16)
+    return -tf.reduce_sum(tf.math.multiply_no_nan(log_p, y), axis=_axis(x, axis))
+
+
+def sparse_softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = None) -> tf.Tensor:
+    """logsumexp(x) − x_k over the last axis, ``k`` an integer class index in [0, C).
+
+    Labels outside [0, C) raise (``tf.debugging`` assertions, eager and ``tf.function``)
+    and, where assertions are not executed (XLA), give NaN: never a silent finite value.
+    """
+    x = _float(logits)
+    k = _tensor(labels)
+    if k.dtype.is_floating:
+        raise ValueError(f"labels: expected integer class indices, got dtype {k.dtype.name}")
+    k = tf.cast(k, tf.int64)
+    if x.shape.rank is not None and k.shape.rank is not None and k.shape.rank != x.shape.rank - 1:
+        raise ValueError(f"labels: expected rank {x.shape.rank - 1} (logits' rank - 1), got rank {k.shape.rank}")
+    classes = tf.shape(x, out_type=tf.int64)[-1]
+    checks = [
+        tf.debugging.assert_greater_equal(k, tf.zeros([], tf.int64), message="labels: negative class index"),
+        tf.debugging.assert_less(k, classes, message="labels: class index >= number of classes"),
+    ]
+    with tf.control_dependencies(checks):
+        valid = (k >= 0) & (k < classes)
+    log_p = _log_softmax(x, -1)
+    safe_k = tf.where(valid, k, tf.zeros_like(k))
+    pick = tf.one_hot(safe_k, tf.cast(classes, tf.int32), on_value=True, off_value=False, dtype=tf.bool)
+    value = -tf.reduce_sum(tf.where(pick, log_p, tf.zeros_like(log_p)), axis=-1)
+    return tf.where(valid, value, tf.constant(np.nan, x.dtype))
+
+
+def binary_crossentropy(target: Any, output: Any) -> tf.Tensor:
+    """−(t·log P + (1−t)·log(1−P)), P = clip(p, ε_k, 1−ε_k) (convention C2, "keras-ops")."""
+    p = _float(output)
+    t = tf.cast(_tensor(target), p.dtype)
+    pc = _clip_prob(p, EPSILON_KERAS)
+    # t·log P + (1−t)·log(1−P); log1p(−P) is exact for small P, and xlog1py keeps 0·log 0 = 0
+    # for the float16 case where 1 − ε_k rounds to 1 (spec §6 FP16-CLIP).
+    return -(tf.math.xlogy(t, pc) + tf.math.xlog1py(1 - t, -pc))
+
+
+def categorical_crossentropy(target: Any, output: Any, axis: int = -1) -> tf.Tensor:
+    """−Σ_i t_i · log clip(p_i / Σ_j p_j, ε_k, 1−ε_k) over ``axis`` (convention C2)."""
+    p = _float(output)
+    t = tf.cast(_tensor(target), p.dtype)
+    q = p / tf.reduce_sum(p, axis=axis, keepdims=True)
+    qc = _clip_prob(q, EPSILON_KERAS)
+    return -tf.reduce_sum(tf.math.xlogy(t, qc), axis=axis)
+
+
+def entropy(p: Any, axis: int = -1) -> tf.Tensor:
+    """−Σ p·log p over ``axis`` with 0·log 0 = 0."""
+    p = _float(p)
+    return -tf.reduce_sum(tf.math.xlogy(p, p), axis=axis)
+
+
+def _log_ratio(p: tf.Tensor, q: tf.Tensor) -> tf.Tensor:
+    """log(p / q) for p, q > 0, accurate to a few ulps in every regime.
+
+    Near p = q: log1p((p − q)/q) (p − q is exact there); elsewhere log(p/q), unless the
+    ratio over- or underflows, then log p − log q (which is then large, so accurate).
+    """
+    one = tf.ones_like(p)
+    r = p / q
+    near = (r >= 0.5) & (r <= 2)
+    tiny = _const(_TINY[p.dtype], p.dtype)
+    big = _const(p.dtype.max, p.dtype)
+    normal = (r >= tiny) & (r <= big)
+    d = tf.where(near, p, one) - tf.where(near, q, 0 * one)
+    near_val = tf.math.log1p(d / tf.where(near, q, one))
+    mid_val = tf.math.log(tf.where(normal, r, one))
+    far_val = tf.math.log(p) - tf.math.log(q)
+    return tf.where(near, near_val, tf.where(normal, mid_val, far_val))
+
+
+def kl_divergence(p: Any, q: Any, axis: int = -1) -> tf.Tensor:
+    """Σ p·log(p/q) over ``axis`` with 0·log(0/q) = 0."""
+    p = _float(p)
+    q = tf.cast(_tensor(q), p.dtype)
+    shape = tf.broadcast_dynamic_shape(tf.shape(p), tf.shape(q))
+    p = tf.broadcast_to(p, shape)
+    q = tf.broadcast_to(q, shape)
+    has = p != 0
+    one = tf.ones_like(p)
+    p_safe = tf.where(has, p, one)
+    q_safe = tf.where(has, q, one)
+    term = tf.where(has, p_safe * _log_ratio(p_safe, q_safe), tf.zeros_like(p))
+    return tf.reduce_sum(term, axis=axis)
+
+
+def smooth_l1(x: Any) -> tf.Tensor:
+    """0.5·x² if |x| ≤ 1 else |x| − 0.5, elementwise."""
+    x = _float(x)
+    a = tf.abs(x)
+    return tf.where(a <= 1, 0.5 * x * x, a - 0.5)
+
+
+# --------------------------------------------------------------------------- Faster R-CNN (spec §3)
+
+
+def _masked_smooth_l1_loss(y_true: tf.Tensor, y_pred: tf.Tensor, n: int, lam: float) -> tf.Tensor:
+    """λ · Σ m·smooth_l1(t − y_pred) / Σ(ε + m), m = y_true[..., :n], t = y_true[..., n:]."""
+    m = y_true[..., :n]
+    t = y_true[..., n:]
+    num = tf.reduce_sum(m * smooth_l1(t - y_pred))
+    den = tf.reduce_sum(_const(EPSILON, y_pred.dtype) + m)
+    return _const(lam, y_pred.dtype) * num / den
+
+
+def rpn_loss_regr(num_anchors: int) -> Callable[[Any, Any], tf.Tensor]:
+    """RPN box regression: λ · Σ m·smooth_l1(t − y_pred) / Σ(ε + m) over (B, H, W, 8A) / (B, H, W, 4A)."""
+    a = int(num_anchors)
+
+    def rpn_loss_regr_fixed_num(y_true: Any, y_pred: Any) -> tf.Tensor:
+        y_pred = _float(y_pred)
+        y_true = tf.cast(_tensor(y_true), y_pred.dtype)
+        _rank(y_true, "y_true", 4)
+        _rank(y_pred, "y_pred", 4)
+        _last_dim(y_true, "y_true", 8 * a, "8*A")
+        _last_dim(y_pred, "y_pred", 4 * a, "4*A")
+        return _masked_smooth_l1_loss(y_true, y_pred, 4 * a, LAMBDA_RPN_REGR)
+
+    return rpn_loss_regr_fixed_num
+
+
+def rpn_loss_cls(num_anchors: int) -> Callable[[Any, Any], tf.Tensor]:
+    """RPN objectness: λ · Σ v·BCE(z, y_pred) / Σ(ε + v), v = y_true[..., :A], z = y_true[..., A:]."""
+    a = int(num_anchors)
+
+    def rpn_loss_cls_fixed_num(y_true: Any, y_pred: Any) -> tf.Tensor:
+        y_pred = _float(y_pred)
+        y_true = tf.cast(_tensor(y_true), y_pred.dtype)
+        _rank(y_true, "y_true", 4)
+        _rank(y_pred, "y_pred", 4)
+        _last_dim(y_true, "y_true", 2 * a, "2*A")
+        _last_dim(y_pred, "y_pred", a, "A")
+        v = y_true[..., :a]
+        z = y_true[..., a:]
+        num = tf.reduce_sum(v * binary_crossentropy(z, y_pred))
+        den = tf.reduce_sum(_const(EPSILON, y_pred.dtype) + v)
+        return _const(LAMBDA_RPN_CLASS, y_pred.dtype) * num / den
+
+    return rpn_loss_cls_fixed_num
+
+
+def class_loss_regr(num_classes: int) -> Callable[[Any, Any], tf.Tensor]:
+    """Detector box regression: λ · Σ m·smooth_l1(t − y_pred) / Σ(ε + m) over (B, R, 8C) / (B, R, 4C)."""
+    c = int(num_classes)
+
+    def class_loss_regr_fixed_num(y_true: Any, y_pred: Any) -> tf.Tensor:
+        y_pred = _float(y_pred)
+        y_true = tf.cast(_tensor(y_true), y_pred.dtype)
+        _rank(y_true, "y_true", 3)
+        _rank(y_pred, "y_pred", 3)
+        _last_dim(y_true, "y_true", 8 * c, "8*C")
+        _last_dim(y_pred, "y_pred", 4 * c, "4*C")
+        return _masked_smooth_l1_loss(y_true, y_pred, 4 * c, LAMBDA_CLS_REGR)
+
+    return class_loss_regr_fixed_num
+
+
+def class_loss_cls(y_true: Any, y_pred: Any) -> tf.Tensor:
+    """λ · mean over r of CCE(y_true[0, r, :], y_pred[0, r, :]) (batch element 0 only, as the documents)."""
+    y_pred = _float(y_pred)
+    y_true = tf.cast(_tensor(y_true), y_pred.dtype)
+    _rank(y_true, "y_true", 3)
+    _rank(y_pred, "y_pred", 3)
+    cce = categorical_crossentropy(y_true[0], y_pred[0], axis=-1)
+    return _const(LAMBDA_CLS_CLASS, y_pred.dtype) * tf.reduce_mean(cce)
+
+
+# --------------------------------------------------------------------------- YOLOv3 (spec §4)
+
+
+def _anchors(anchors: Any, dtype: tf.DType) -> tuple[tf.Tensor, int]:
+    """Anchors as an (A, 2) tensor in ``dtype`` and the static A."""
+    t = _const(anchors, dtype)
+    _rank(t, "anchors", 2)
+    if t.shape[0] is None:
+        raise ValueError("anchors: the number of anchors must be known statically")
+    _last_dim(t, "anchors", 2, "2")
+    return t, int(t.shape[0])
+
+
+def decode(conv_output: Any, anchors: Any, stride: Any, num_class: int) -> tf.Tensor:
+    """(B, S, S, A·(5+N)) raw output → (B, S, S, A, 5+N) boxes (x, y, w, h) in pixels, conf, class probs."""
+    conv = _float(conv_output)
+    dtype = conv.dtype
+    n = int(num_class)
+    anc, a = _anchors(anchors, dtype)
+    _rank(conv, "conv_output", 4)
+    _last_dim(conv, "conv_output", a * (5 + n), "A*(5+num_class)")
+    stride_c = _const(stride, dtype)
+    shape = tf.shape(conv)
+    batch, rows, cols = shape[0], shape[1], shape[2]
+    raw = tf.reshape(conv, tf.stack([batch, rows, cols, a, 5 + n]))
+    grid_x = tf.cast(tf.range(cols), dtype)[tf.newaxis, :, tf.newaxis]  # column index
+    grid_y = tf.cast(tf.range(rows), dtype)[:, tf.newaxis, tf.newaxis]  # row index
+    grid_x = tf.broadcast_to(grid_x, tf.stack([rows, cols, 1]))
+    grid_y = tf.broadcast_to(grid_y, tf.stack([rows, cols, 1]))
+    grid = tf.concat([grid_x, grid_y], axis=-1)[:, :, tf.newaxis, :]  # (S, S, 1, 2)
+    xy = (tf.math.sigmoid(raw[..., 0:2]) + grid) * stride_c
+    wh = tf.exp(raw[..., 2:4]) * anc * stride_c
+    conf = tf.math.sigmoid(raw[..., 4:5])
+    prob = tf.math.sigmoid(raw[..., 5:])
+    return tf.concat([xy, wh, conf, prob], axis=-1)
+
+
+def _box_pair(boxes1: Any, boxes2: Any) -> tuple[tf.Tensor, tf.Tensor]:
+    b1 = _float(boxes1)
+    b2 = tf.cast(_tensor(boxes2), b1.dtype)
+    _last_dim(b1, "boxes1", 4, "4")
+    _last_dim(b2, "boxes2", 4, "4")
+    return b1, b2
+
+
+def _corners(b: tf.Tensor) -> tf.Tensor:
+    half = b[..., 2:] * 0.5
+    return tf.concat([b[..., :2] - half, b[..., :2] + half], axis=-1)
+
+
+def _intersection(c1: tf.Tensor, c2: tf.Tensor) -> tf.Tensor:
+    left_up = tf.maximum(c1[..., :2], c2[..., :2])
+    right_down = tf.minimum(c1[..., 2:], c2[..., 2:])
+    section = tf.maximum(right_down - left_up, 0)
+    return section[..., 0] * section[..., 1]
+
+
+def bbox_iou(boxes1: Any, boxes2: Any) -> tf.Tensor:
+    """IoU of (x, y, w, h) boxes, broadcasting over leading axes; areas from the raw w·h (spec §4)."""
+    b1, b2 = _box_pair(boxes1, boxes2)
+    area1 = b1[..., 2] * b1[..., 3]
+    area2 = b2[..., 2] * b2[..., 3]
+    inter = _intersection(_corners(b1), _corners(b2))
+    union = area1 + area2 - inter
+    return inter / union
+
+
+def bbox_giou(boxes1: Any, boxes2: Any) -> tf.Tensor:
+    """Generalised IoU of (x, y, w, h) boxes; corners re-sorted per axis, areas from the sorted corners."""
+    b1, b2 = _box_pair(boxes1, boxes2)
+    c1 = _corners(b1)
+    c2 = _corners(b2)
+    c1 = tf.concat([tf.minimum(c1[..., :2], c1[..., 2:]), tf.maximum(c1[..., :2], c1[..., 2:])], axis=-1)
+    c2 = tf.concat([tf.minimum(c2[..., :2], c2[..., 2:]), tf.maximum(c2[..., :2], c2[..., 2:])], axis=-1)
+    area1 = (c1[..., 2] - c1[..., 0]) * (c1[..., 3] - c1[..., 1])
+    area2 = (c2[..., 2] - c2[..., 0]) * (c2[..., 3] - c2[..., 1])
+    inter = _intersection(c1, c2)
+    union = area1 + area2 - inter
+    iou = inter / union
+    enclose_left_up = tf.minimum(c1[..., :2], c2[..., :2])
+    enclose_right_down = tf.maximum(c1[..., 2:], c2[..., 2:])
+    enclose = tf.maximum(enclose_right_down - enclose_left_up, 0)
+    enclose_area = enclose[..., 0] * enclose[..., 1]
+    return iou - (enclose_area - union) / enclose_area
+
+
+def iou_loss(boxes1: Any, boxes2: Any) -> tf.Tensor:
+    """1 − IoU."""
+    return 1 - bbox_iou(boxes1, boxes2)
+
+
+def giou_loss(boxes1: Any, boxes2: Any) -> tf.Tensor:
+    """1 − GIoU."""
+    return 1 - bbox_giou(boxes1, boxes2)
+
+
+def focal(target: Any, actual: Any, alpha: Any = 1, gamma: Any = 2) -> tf.Tensor:
+    """α·|target − actual|^γ (the YOLOv3 confidence weight; the gradient flows through it)."""
+    x = _float(actual)
+    t = tf.cast(_tensor(target), x.dtype)
+    return _const(alpha, x.dtype) * tf.pow(tf.abs(t - x), _const(gamma, x.dtype))
+
+
+def loss_layer(
+    conv: Any,
+    pred: Any,
+    label: Any,
+    bboxes: Any,
+    anchors: Any,
+    stride: Any,
+    num_class: int,
+    iou_loss_thresh: Any = 0.5,
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """(giou_loss, conf_loss, prob_loss) of one YOLOv3 scale, each the batch mean of a per-image sum."""
+    conv = _float(conv)
+    dtype = conv.dtype
+    pred = tf.cast(_tensor(pred), dtype)
+    label = tf.cast(_tensor(label), dtype)
+    bboxes = tf.cast(_tensor(bboxes), dtype)
+    n = int(num_class)
+    _, a = _anchors(anchors, dtype)
+    _rank(conv, "conv", 4)
+    _last_dim(conv, "conv", a * (5 + n), "A*(5+num_class)")
+    _rank(pred, "pred", 5)
+    _last_dim(pred, "pred", 5 + n, "5+num_class")
+    _rank(label, "label", 5)
+    _last_dim(label, "label", 5 + n, "5+num_class")
+    _rank(bboxes, "bboxes", 3)
+    _last_dim(bboxes, "bboxes", 4, "4")
+
+    shape = tf.shape(conv)
+    batch, rows, cols = shape[0], shape[1], shape[2]
+    raw = tf.reshape(conv, tf.stack([batch, rows, cols, a, 5 + n]))
+    raw_conf = raw[..., 4:5]
+    raw_prob = raw[..., 5:]
+    pred_xywh = pred[..., 0:4]
+    pred_conf = pred[..., 4:5]
+    label_xywh = label[..., 0:4]
+    respond = label[..., 4:5]
+    label_prob = label[..., 5:]
+
+    input_size = _const(stride, dtype) * tf.cast(rows, dtype)
+    giou = bbox_giou(pred_xywh, label_xywh)[..., tf.newaxis]
+    # 2 − w·h / input_size², evaluated as (w / s)·(h / s) so that float16 does not overflow
+    scale = 2 - (label_xywh[..., 2:3] / input_size) * (label_xywh[..., 3:4] / input_size)
+    giou_term = respond * scale * (1 - giou)
+
+    iou = bbox_iou(pred_xywh[:, :, :, :, tf.newaxis, :], bboxes[:, tf.newaxis, tf.newaxis, tf.newaxis, :, :])
+    max_iou = tf.reduce_max(iou, axis=-1, keepdims=True)
+    below = tf.stop_gradient(tf.cast(max_iou < _const(iou_loss_thresh, dtype), dtype))
+    background = (1 - respond) * below
+
+    sce_conf = sigmoid_cross_entropy_with_logits(labels=respond, logits=raw_conf)
+    conf_term = focal(respond, pred_conf) * (respond * sce_conf + background * sce_conf)
+    prob_term = respond * sigmoid_cross_entropy_with_logits(labels=label_prob, logits=raw_prob)
+
+    def reduce(term: tf.Tensor) -> tf.Tensor:
+        return tf.reduce_mean(tf.reduce_sum(term, axis=[1, 2, 3, 4]))
+
+    return reduce(giou_term), reduce(conf_term), reduce(prob_term)
+
+
+def compute_loss(
+    convs: Sequence[Any],
+    labels: Sequence[Any],
+    bboxes: Sequence[Any],
+    anchors: Any,
+    strides: Any,
+    num_class: int,
+    iou_loss_thresh: Any = 0.5,
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Sum over the three scales of loss_layer(conv, decode(conv), ...): (giou_loss, conf_loss, prob_loss)."""
+    convs, labels, bboxes = list(convs), list(labels), list(bboxes)
+    for name, seq in (("convs", convs), ("labels", labels), ("bboxes", bboxes)):
+        if len(seq) != 3:
+            raise ValueError(f"{name}: expected a sequence of 3 scales, got {len(seq)}")
+    anchors = anchors if isinstance(anchors, (tf.Tensor, tf.Variable)) else np.asarray(anchors, dtype=np.float64)
+    strides = strides if isinstance(strides, (tf.Tensor, tf.Variable)) else np.asarray(strides, dtype=np.float64)
+    if len(anchors.shape) != 3 or anchors.shape[0] != 3:
+        raise ValueError(f"anchors: expected shape (3, A, 2), got {tuple(anchors.shape)}")
+    if tuple(strides.shape) != (3,):
+        raise ValueError(f"strides: expected shape (3,), got {tuple(strides.shape)}")
+    totals = None
+    for i in range(3):
+        pred = decode(convs[i], anchors[i], strides[i], num_class)
+        parts = loss_layer(convs[i], pred, labels[i], bboxes[i], anchors[i], strides[i], num_class, iou_loss_thresh)
+        totals = parts if totals is None else tuple(t + p for t, p in zip(totals, parts, strict=True))
+    return totals
+
+
+# --------------------------------------------------------------------------- CenterNet (spec §5)
+
+
+def focal_loss(hm_pred: Any, hm_true: Any) -> tf.Tensor:
+    """CenterNet heatmap focal loss: (pos_loss + neg_loss) / num_pos, or neg_loss when num_pos = 0."""
+    p = _float(hm_pred)
+    dtype = p.dtype
+    y = tf.cast(_tensor(hm_true), dtype)
+    _rank(p, "hm_pred", 4)
+    _rank(y, "hm_true", 4)
+    eps = _const(EPSILON_CENTERNET, dtype)
+    one = tf.ones_like(p)
+    pos = tf.cast(tf.equal(y, 1), dtype)
+    neg = tf.cast(tf.less(y, 1), dtype)
+    alpha = _const(CENTERNET_ALPHA, dtype)
+    beta = _const(CENTERNET_BETA, dtype)
+
+    pos_log = -tf.math.log(tf.clip_by_value(p, eps, one))
+    # −log(clip(1 − p, ε_c, 1)): inside the clip −log1p(−p) (exact for small p), outside −log of the bound
+    q = 1 - p
+    inside = (q >= eps) & (q <= 1)
+    p_in = tf.where(inside, p, tf.zeros_like(p))
+    neg_log = tf.where(inside, -tf.math.log1p(-p_in), -tf.math.log(tf.clip_by_value(q, eps, one)))
+
+    pos_loss = tf.reduce_sum(pos_log * tf.pow(1 - p, alpha) * pos)
+    neg_loss = tf.reduce_sum(neg_log * tf.pow(p, alpha) * tf.pow(1 - y, beta) * neg)
+    num_pos = tf.reduce_sum(pos)
+    has_pos = num_pos > 0
+    safe_num = tf.where(has_pos, num_pos, tf.ones_like(num_pos))
+    return tf.where(has_pos, (pos_loss + neg_loss) / safe_num, neg_loss)
+
+
+def reg_l1_loss(y_pred: Any, y_true: Any, indices: Any, mask: Any) -> tf.Tensor:
+    """Σ |y_true·M − g·M| / (Σ M + ε), g = y_pred gathered at the flattened H·W ``indices``.
+
+    Out-of-range indices raise (``tf.debugging`` assertions, eager and ``tf.function``) and,
+    where assertions are not executed (XLA), the loss is NaN: never a silent finite value.
+    """
+    y_pred = _float(y_pred)
+    dtype = y_pred.dtype
+    y_true = tf.cast(_tensor(y_true), dtype)
+    mask = tf.cast(_tensor(mask), dtype)
+    idx = _tensor(indices)
+    if idx.dtype.is_floating:
+        raise ValueError(f"indices: expected integers, got dtype {idx.dtype.name}")
+    idx = tf.cast(idx, tf.int64)
+    _rank(y_pred, "y_pred", 4)
+    _last_dim(y_pred, "y_pred", 2, "2")
+    _rank(y_true, "y_true", 3)
+    _last_dim(y_true, "y_true", 2, "2")
+    _rank(idx, "indices", 2)
+    _rank(mask, "mask", 2)
+
+    shape = tf.shape(y_pred, out_type=tf.int64)
+    cells = shape[1] * shape[2]
+    checks = [
+        tf.debugging.assert_greater_equal(idx, tf.zeros([], tf.int64), message="indices: negative index"),
+        tf.debugging.assert_less(idx, cells, message="indices: index >= H*W"),
+    ]
+    with tf.control_dependencies(checks):
+        in_range = tf.reduce_all((idx >= 0) & (idx < cells))
+        safe_idx = tf.where((idx >= 0) & (idx < cells), idx, tf.zeros_like(idx))
+    flat = tf.reshape(y_pred, tf.stack([shape[0], cells, 2]))
+    g = tf.gather(flat, safe_idx, batch_dims=1)
+    m = tf.tile(mask[..., tf.newaxis], [1, 1, 2])
+    total = tf.reduce_sum(tf.abs(y_true * m - g * m))
+    value = total / (tf.reduce_sum(m) + _const(EPSILON, dtype))
+    return tf.where(in_range, value, tf.constant(np.nan, dtype))
+
+
+def loss(args: Sequence[Any]) -> tf.Tensor:
+    """CenterNet total: focal_loss + 0.1·reg_l1_loss(wh) + reg_l1_loss(reg)."""
+    if len(args) != 8:
+        raise ValueError(f"args: expected 8 tensors, got {len(args)}")
+    hm_pred, wh_pred, reg_pred, hm_true, wh_true, reg_true, reg_mask, indices = args
+    hm = focal_loss(hm_pred, hm_true)
+    wh = reg_l1_loss(wh_pred, wh_true, indices, reg_mask)
+    reg = reg_l1_loss(reg_pred, reg_true, indices, reg_mask)
+    return hm + _const(CENTERNET_WH_WEIGHT, wh.dtype) * wh + reg

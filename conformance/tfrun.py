@@ -1,0 +1,148 @@
+"""Calling an implementation under test: tensors in, NumPy float64 out, in eager, function or xla mode."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import tensorflow as tf  # noqa: E402
+
+from .dtypes import round_to  # noqa: E402
+from .registry import Contract  # noqa: E402
+
+MODES = ("eager", "function", "xla")
+TF_DTYPES = {"float16": tf.float16, "bfloat16": tf.bfloat16, "float32": tf.float32, "float64": tf.float64}
+NP_CONFIG = {"float16": np.float16, "bfloat16": np.float32, "float32": np.float32, "float64": np.float64}
+
+
+def _round(dtype: str, v: Any) -> Any:
+    if isinstance(v, (list, tuple)):
+        return [round_to(dtype, x) for x in v]
+    return round_to(dtype, v)
+
+
+def prepare(contract: Contract, ex: dict, dtype: str) -> tuple[dict, dict]:
+    """Round float inputs to ``dtype``: (float64 view for the oracle, tensors and config for the impl)."""
+    rounded = dict(ex)
+    impl_args: dict[str, Any] = {}
+    tf_dtype = TF_DTYPES[dtype]
+    for k, v in ex.items():
+        if k in contract.float_args:
+            rounded[k] = _round(dtype, v)
+            impl_args[k] = ([tf.constant(x, dtype=tf_dtype) for x in rounded[k]] if isinstance(v, list)
+                            else tf.constant(rounded[k], dtype=tf_dtype))
+        elif k in contract.int_args:
+            impl_args[k] = tf.constant(np.asarray(v), dtype=tf.int32)
+        elif isinstance(v, np.ndarray):
+            impl_args[k] = v.astype(NP_CONFIG[dtype]) if np.issubdtype(v.dtype, np.floating) else v
+        else:
+            impl_args[k] = v
+    return rounded, impl_args
+
+
+def to_numpy(out: Any) -> Any:
+    """Impl output(s) as float64 NumPy arrays (tuples stay tuples)."""
+    if isinstance(out, (tuple, list)):
+        return tuple(to_numpy(o) for o in out)
+    if out is None:
+        return None
+    t = tf.convert_to_tensor(out)
+    if t.dtype.is_floating and t.dtype != tf.float64:
+        t = tf.cast(t, tf.float64)
+    return np.asarray(t.numpy(), dtype=np.float64)
+
+
+class Runner:
+    """Calls one impl function in a given mode, tracing once per shape and configuration."""
+
+    def __init__(self, contract: Contract, fn: Callable, mode: str, impl: Any = None):
+        if mode not in MODES:
+            raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+        self.contract, self.fn, self.mode, self.impl = contract, fn, mode, impl
+        self._cache: dict[tuple, Callable] = {}
+
+    def _derive(self, args: dict) -> dict:
+        if self.contract.name == "loss_layer":
+            decode = getattr(self.impl, "decode", None) if self.impl is not None else None
+            if decode is None:
+                from .targets import reference
+                decode = reference.decode
+            args = dict(args, pred=decode(args["conv"], args["anchors"], args["stride"], args["num_class"]))
+        return args
+
+    def _forward(self, tensors: dict, config: dict) -> Any:
+        return self.contract.call(self.fn, self._derive({**config, **tensors}))
+
+    def _forward_grad(self, tensors: dict, config: dict, cot: Any) -> tuple[Any, Any]:
+        keys = self.contract.grad_args
+        with tf.GradientTape() as tape:
+            for k in keys:
+                tape.watch(tensors[k])
+            out = self._forward(tensors, config)
+            outs = out if isinstance(out, (tuple, list)) else (out,)
+            cots = cot if isinstance(cot, (tuple, list)) else (cot,)
+            total = tf.add_n([tf.reduce_sum(tf.cast(o, c.dtype) * c) for o, c in zip(outs, cots, strict=True)])
+        grads = tape.gradient(total, [tensors[k] for k in keys])
+        return out, dict(zip(keys, grads, strict=True))
+
+    def _compiled(self, which: str, config: dict) -> Callable:
+        key = (which, _config_key(config))
+        if key not in self._cache:
+            body = self._forward if which == "value" else self._forward_grad
+            fn = (lambda t: body(t, config)) if which == "value" else (lambda t, c: body(t, config, c))
+            self._cache[key] = tf.function(fn, jit_compile=self.mode == "xla", reduce_retracing=True)
+        return self._cache[key]
+
+    def _split(self, args: dict) -> tuple[dict, dict]:
+        tensors = {k: v for k, v in args.items() if k in self.contract.float_args or k in self.contract.int_args}
+        config = {k: v for k, v in args.items() if k not in tensors}
+        return tensors, config
+
+    def value(self, args: dict) -> Any:
+        tensors, config = self._split(args)
+        if self.mode == "eager":
+            return to_numpy(self._forward(tensors, config))
+        return to_numpy(self._compiled("value", config)(tensors))
+
+    def value_and_grad(self, args: dict, cot: Any) -> tuple[Any, dict]:
+        tensors, config = self._split(args)
+        if self.mode == "eager":
+            out, grads = self._forward_grad(tensors, config, cot)
+        else:
+            out, grads = self._compiled("grad", config)(tensors, cot)
+        return to_numpy(out), {k: _grad_numpy(g) for k, g in grads.items()}
+
+
+def _grad_numpy(g: Any) -> Any:
+    if isinstance(g, (list, tuple)):
+        return [_grad_numpy(x) for x in g]
+    if g is None:
+        return None
+    if isinstance(g, tf.IndexedSlices):
+        g = tf.convert_to_tensor(g)
+    return to_numpy(g)
+
+
+def _config_key(config: dict) -> tuple:
+    items = []
+    for k, v in sorted(config.items()):
+        items.append((k, v.tobytes() + str(v.shape).encode() if isinstance(v, np.ndarray) else repr(v)))
+    return tuple(items)
+
+
+def cotangent(contract: Contract, out_shapes: Any, seed: int, dtype: str) -> Any:
+    """A random cotangent shaped like the output(s), rounded to ``dtype`` (float64 values)."""
+    rng = np.random.default_rng(seed)
+    if contract.n_outputs > 1:
+        return tuple(round_to(dtype, rng.standard_normal(np.shape(s))) for s in out_shapes)
+    return round_to(dtype, rng.standard_normal(np.shape(out_shapes)))
+
+
+def cot_tensor(cot: Any, dtype: str) -> Any:
+    if isinstance(cot, tuple):
+        return tuple(tf.constant(c, dtype=TF_DTYPES[dtype]) for c in cot)
+    return tf.constant(cot, dtype=TF_DTYPES[dtype])
