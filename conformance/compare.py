@@ -90,7 +90,8 @@ def compare(
     worst = None
     wa = we = wt = np.nan
     if pool.any():
-        score = np.where(pool, np.nan_to_num(diff / np.maximum(tol, 1e-300), nan=np.inf, posinf=np.inf), -1.0)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            score = np.where(pool, np.nan_to_num(diff / np.maximum(tol, 1e-300), nan=np.inf, posinf=np.inf), -1.0)
         flat = int(np.argmax(score))
         worst = tuple(int(i) for i in np.unravel_index(flat, e.shape)) if e.ndim else ()
         wa, we, wt = float(a.reshape(-1)[flat]), float(e.reshape(-1)[flat]), float(tol.reshape(-1)[flat])

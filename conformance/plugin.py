@@ -41,6 +41,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--mode", default="eager", choices=MODE_CHOICES,
                 help="eager (default), function (tf.function) or xla (tf.function(jit_compile=True))")
     g.addoption("--strict-hazards", action="store_true", default=False, help="fail on hazards too")
+    g.addoption("--report", default=None, metavar="PATH", help="write a self-contained HTML report to PATH")
+    g.addoption("--report-json", default=None, metavar="PATH",
+                help="write machine-readable per-name, per-category verdicts to PATH")
+    g.addoption("--fixtures", default=None, metavar="DIR",
+                help="replay the regression fixtures in DIR (default: the committed set)")
+    g.addoption("--timing", action="store_true", default=False,
+                help="run the timing benchmarks (marker timing; off by default)")
 
 
 def load_impl(spec: str) -> ModuleType:
@@ -171,11 +178,24 @@ def results(config: pytest.Config) -> list:
     return config.stash[_RESULTS_KEY]
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if _IMPL_KEY not in config.stash or hasattr(config, "workerinput"):
+        return  # only the controller writes reports
+    from .outputs import write_outputs
+
+    spec, module, dtypes = config.stash[_IMPL_KEY]
+    write_outputs(config, results(config), spec, module, dtypes)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     if _IMPL_KEY not in config.stash:
         return
     from .summary import render_summary
 
-    spec, _, _ = config.stash[_IMPL_KEY]
-    for line in render_summary(results(config), spec):
+    from .registry import NAMES
+
+    spec, module, _ = config.stash[_IMPL_KEY]
+    provided = [n for n in NAMES if getattr(module, n, None) is not None]
+    for line in render_summary(results(config), spec, provided):
         terminalreporter.write_line(line)

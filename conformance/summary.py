@@ -9,7 +9,7 @@ SYMBOL = {"passed": "pass", "failed": "FAIL", "hazard": "hazard", "not provided"
           "error": "ERROR"}
 
 
-def render_summary(results: list[CheckResult], impl: str) -> list[str]:
+def render_summary(results: list[CheckResult], impl: str, provided: list[str] | None = None) -> list[str]:
     table = summarize(results)
     if not table:
         return []
@@ -31,7 +31,9 @@ def render_summary(results: list[CheckResult], impl: str) -> list[str]:
         row = table[name]
         cells = "".join(SYMBOL.get(row.get(c, ""), "-").ljust(11) for c in cats)
         lines.append(name.ljust(width) + cells + "; ".join(sorted(notes.get(name, ()))))
-    provided = sum(1 for row in table.values() if any(s != "not provided" for s in row.values()))
-    lines.append(f"{provided}/{len(REGISTRY)} contract names provided; "
-                 f"{len(REGISTRY) - provided} not covered")
+    if provided is None:
+        provided = [n for n, row in table.items() if any(s != "not provided" for s in row.values())]
+    missing = [n for n in REGISTRY if n not in provided]
+    lines.append(f"{len(provided)}/{len(REGISTRY)} contract names provided by {impl}"
+                 + (f"; not covered: {', '.join(missing)}" if missing else ""))
     return lines

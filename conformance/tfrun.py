@@ -11,7 +11,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
-from .dtypes import round_to  # noqa: E402
+from .dtypes import info, round_to  # noqa: E402
 from .registry import Contract  # noqa: E402
 
 MODES = ("eager", "function", "xla")
@@ -20,9 +20,11 @@ NP_CONFIG = {"float16": np.float16, "bfloat16": np.float32, "float32": np.float3
 
 
 def _round(dtype: str, v: Any) -> Any:
+    """Round to ``dtype`` and flush subnormals to zero, as TensorFlow's kernels read them (FTZ)."""
     if isinstance(v, (list, tuple)):
-        return [round_to(dtype, x) for x in v]
-    return round_to(dtype, v)
+        return [_round(dtype, x) for x in v]
+    r = round_to(dtype, v)
+    return np.where(np.abs(r) < info(dtype).tiny, 0.0, r)
 
 
 def prepare(contract: Contract, ex: dict, dtype: str) -> tuple[dict, dict]:

@@ -98,24 +98,31 @@ def _wce_value(ex, e):
     return np.abs((1 - z) * x) + np.abs(1 + (q - 1) * z) * (np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0))
 
 
+def _onehot_labels(ex: dict) -> np.ndarray:
+    y = ex["labels"]
+    if np.issubdtype(np.asarray(y).dtype, np.integer):
+        return np.eye(np.shape(ex["logits"])[-1])[y]
+    return y
+
+
 def _softmax_ce_value(ex, e):
-    x, y, ax = ex["logits"], ex["labels"], ex.get("axis", -1)
+    # logsumexp(x) - x_k: log(sum) carries an absolute error ~u (sum >= 1), x_i - max one of ~u |x_i - max|.
+    x, y, ax = ex["logits"], _onehot_labels(ex), ex.get("axis", -1)
     shifted = x - x.max(axis=ax, keepdims=True)
     lse = np.log(np.exp(shifted).sum(axis=ax, keepdims=True))
-    return np.sum(np.abs(y) * (np.abs(shifted) + lse), axis=ax) + np.abs(e)
+    return np.sum(np.abs(y) * (np.abs(shifted) + lse + 1), axis=ax) + np.abs(e)
 
 
-def _sparse_value(ex, e):
-    x = ex["logits"]
-    return np.abs(x).max(axis=-1) * 2 + np.abs(e)
+def _softmax_value(ex, e):
+    # exp(x_i - max): the rounding of x_i - max becomes a relative error u |x_i - max| after exp.
+    x, ax = ex["logits"], ex.get("axis", -1)
+    return np.abs(e) * (1 + np.abs(x - x.max(axis=ax, keepdims=True)))
 
 
 def _softmax_ce_grad(ex, wrt, grad, cot):
-    x, y, ax = ex["logits"], ex.get("labels"), ex.get("axis", -1)
+    x, y, ax = ex["logits"], _onehot_labels(ex), ex.get("axis", -1)
     s = np.exp(x - x.max(axis=ax, keepdims=True))
     s = s / s.sum(axis=ax, keepdims=True)
-    if np.issubdtype(np.asarray(y).dtype, np.integer):
-        y = np.eye(x.shape[-1])[y]
     c = np.expand_dims(np.abs(cot), ax)
     return c * (s * np.sum(np.abs(y), axis=ax, keepdims=True) + np.abs(y)) + np.abs(grad)
 
@@ -161,7 +168,7 @@ def _softmax_grad(ex, wrt, grad, cot):
 
 NN = {
     "sigmoid": Tolerance(terms=lambda ex: 1, grad_scale=_sigmoid_grad),
-    "softmax": Tolerance(terms=_axis_terms("logits"), grad_scale=_softmax_grad),
+    "softmax": Tolerance(terms=_axis_terms("logits"), value_scale=_softmax_value, grad_scale=_softmax_grad),
     "sigmoid_cross_entropy_with_logits": Tolerance(
         terms=lambda ex: 1, value_scale=_sce_value,
         grad_scale=_elementwise_grad(lambda ex: _sig(ex["logits"]) + np.abs(ex["labels"]))),
@@ -172,7 +179,7 @@ NN = {
     "softmax_cross_entropy_with_logits": Tolerance(
         terms=_axis_terms("logits"), value_scale=_softmax_ce_value, grad_scale=_softmax_ce_grad),
     "sparse_softmax_cross_entropy_with_logits": Tolerance(
-        terms=_axis_terms("logits"), value_scale=_sparse_value, grad_scale=_softmax_ce_grad),
+        terms=_axis_terms("logits"), value_scale=_softmax_ce_value, grad_scale=_softmax_ce_grad),
     "binary_crossentropy": Tolerance(terms=lambda ex: 1, value_scale=_bce_value, grad_scale=_bce_grad),
     "categorical_crossentropy": Tolerance(
         terms=lambda ex: 2 * np.shape(ex["output"])[ex.get("axis", -1)] + 2,

@@ -1,2 +1,529 @@
-SPECS = []
-__all__ = []
+"""Elementary functions and cross-entropies (spec §2, family ``nn``).
+
+Everything is evaluated in float64 in forms that neither overflow nor cancel:
+
+* ``σ(x)`` from ``e^{−|x|}`` (never overflows), ``σ(x)(1 − σ(x)) = e^{−|x|} / (1 + e^{−|x|})²``.
+* Sigmoid CE: ``max(x, 0) − x·z + log1p(e^{−|x|})`` written as ``x·(1 − z)`` (x ≥ 0) or
+  ``−x·z`` (x < 0) plus ``log1p(e^{−|x|})``: both terms are ≥ 0 for z in [0, 1].
+* Weighted CE: ``q·z·softplus(−x) + (1 − z)·softplus(x)`` with
+  ``softplus(±x) = max(±x, 0) + log1p(e^{−|x|})``.  This equals the spec's stable form
+  ``(1 − z)·x + (1 + (q − 1)z)·(log1p(e^{−|x|}) + max(−x, 0))`` exactly, but the latter
+  cancels for x ≪ 0 (it returns 0 for x = −40, z = 0 where the value is 4.2e-18).
+* Softmax / softmax CE: ``logsumexp(x) − x_i = (m − x_i) + log1p(Σ_{j≠argmax} e^{x_j − m})``.
+* Binary CE: ``log P`` and ``log1p(−P)`` (``1 − P`` is exact for P ≥ 0.5 by Sterbenz, but
+  ``log(1 − P)`` loses relative accuracy for small P, so ``log1p(−P)`` is used throughout);
+  the legacy ``log(P + ε)``/``log(1 − P + ε)`` switch to ``log1p`` of an argument that is
+  rounded only once when the log is near 0.
+* Categorical CE: for the (unique) entry with normalised value ``q > 1/2`` the oracle uses
+  ``log1p(−r)`` with ``r = 1 − q = Σ_{j≠i} p_j / Σ p`` summed directly, so the value near
+  ``q = 1`` and the upper clip decision do not suffer from ``1 − p_i/S`` cancellation.
+* KL: ``log(p/q) = log1p((p − q)/q)`` when ``1/2 ≤ p/q ≤ 2`` (``p − q`` exact), else
+  ``log p − log q``.
+
+Clip bounds: ``ε_k = 1e-7`` and ``1 − ε_k`` rounded to ``constants_dtype`` (see
+:mod:`oracle._dtypes`).  Gradients pass a clip when ``lo ≤ value ≤ hi`` (TensorFlow).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _validate as v
+from ._dtypes import clip_bounds, dtype_name
+from ._spec import OracleSpec, no_kinks
+
+__all__ = [
+    "sigmoid",
+    "softmax",
+    "sigmoid_cross_entropy_with_logits",
+    "weighted_cross_entropy_with_logits",
+    "softmax_cross_entropy_with_logits",
+    "sparse_softmax_cross_entropy_with_logits",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "entropy",
+    "kl_divergence",
+    "smooth_l1",
+]
+
+EPS_K = 1e-7  # spec §1 ε_k, Keras backend epsilon
+
+# Relative distance (in units of the bound) within which a normalised CCE probability
+# is treated as sitting on a clip bound: a few float64 roundings of p / Σp.
+_BOUND_RTOL = 1e-15
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _cotangent(cotangent: Any, shape: tuple[int, ...]) -> np.ndarray:
+    c = v.as_float("cotangent", cotangent)
+    try:
+        return np.broadcast_to(c, shape)
+    except ValueError:
+        raise ValueError(f"cotangent: shape {c.shape} does not match the output shape {shape}") from None
+
+
+def _required(name: str, value: Any) -> None:
+    if value is None:
+        raise ValueError(f"{name}: required argument is missing (got None)")
+
+
+def _sig_parts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(e^{−|x|}, σ(x), σ(−x))`` without overflow."""
+    z = np.exp(-np.abs(x))
+    a = 1.0 / (1.0 + z)
+    b = z / (1.0 + z)
+    pos = x >= 0
+    return z, np.where(pos, a, b), np.where(pos, b, a)
+
+
+def _shift(x: np.ndarray, ax: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For logsumexp along ``ax``: ``(m − x, e^{x − m}, Σ_{j≠argmax} e^{x_j − m})``.
+
+    ``logsumexp(x) − x_i = (m − x_i) + log1p(third)``; ``softmax = e / (1 + third)``.
+    """
+    m = np.max(x, axis=ax, keepdims=True)
+    with np.errstate(invalid="ignore", over="ignore"):
+        d = m - x
+    e = np.exp(-d)
+    e_others = e.copy()
+    if x.shape[ax] > 0:
+        np.put_along_axis(e_others, np.argmax(x, axis=ax, keepdims=True), 0.0, axis=ax)
+    return d, e, np.sum(e_others, axis=ax, keepdims=True)
+
+
+def _sum_others(x: np.ndarray, ax: int) -> np.ndarray:
+    """``Σ_{j≠i} x_j`` along ``ax`` for every ``i``, shaped like ``x``.
+
+    ``S − x_i`` is accurate (within a factor 2 of the sum's rounding) whenever
+    ``x_i ≤ S/2`` for non-negative ``x``; the entry of largest magnitude, the only one
+    that can exceed ``S/2``, is summed directly without itself.
+    """
+    s = np.sum(x, axis=ax, keepdims=True)
+    out = s - x
+    if x.shape[ax] > 0:
+        idx = np.argmax(np.abs(x), axis=ax, keepdims=True)
+        masked = x.copy()
+        np.put_along_axis(masked, idx, 0.0, axis=ax)
+        np.put_along_axis(out, idx, np.sum(masked, axis=ax, keepdims=True), axis=ax)
+    return out
+
+
+def _pair(name_a: str, a: Any, name_b: str, b: Any, *, min_rank: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Validate two float arrays of equal shape; a mismatch names ``name_a``."""
+    aa = v.as_float(name_a, a)
+    bb = v.as_float(name_b, b, min_rank=min_rank or None)
+    v.same_shape(name_b, bb, name_a, aa)
+    return aa, bb
+
+
+# --------------------------------------------------------------------------- sigmoid
+
+
+def sigmoid(x: Any) -> np.ndarray:
+    """σ(x) = 1 / (1 + e^{−x}), elementwise and without overflow."""
+    return _sig_parts(v.as_float("x", x))[1]
+
+
+def _sigmoid_vjp(cotangent: Any, wrt: str, *, x: Any) -> np.ndarray:
+    v.wrt_of("sigmoid", wrt, ("x",))
+    xx = v.as_float("x", x)
+    z = np.exp(-np.abs(xx))
+    return _cotangent(cotangent, xx.shape) * (z / (1.0 + z) ** 2)
+
+
+# --------------------------------------------------------------------------- softmax
+
+
+def softmax(logits: Any, axis: int = -1) -> np.ndarray:
+    """e^{x_i} / Σ_j e^{x_j} along ``axis``."""
+    x = v.as_float("logits", logits, min_rank=1)
+    ax = v.axis_of("axis", axis, x.ndim)
+    _, e, rest = _shift(x, ax)
+    return e / (1.0 + rest)
+
+
+def _softmax_vjp(cotangent: Any, wrt: str, *, logits: Any, axis: int = -1) -> np.ndarray:
+    v.wrt_of("softmax", wrt, ("logits",))
+    s = softmax(logits, axis)
+    ax = v.axis_of("axis", axis, s.ndim)
+    c = _cotangent(cotangent, s.shape)
+    return s * (c - np.sum(c * s, axis=ax, keepdims=True))
+
+
+# --------------------------------------------------------------------------- sigmoid CE
+
+
+def _sce_args(labels: Any, logits: Any) -> tuple[np.ndarray, np.ndarray]:
+    _required("labels", labels)
+    _required("logits", logits)
+    return _pair("labels", labels, "logits", logits)
+
+
+def sigmoid_cross_entropy_with_logits(labels: Any = None, logits: Any = None) -> np.ndarray:
+    """z·(−log σ(x)) + (1 − z)·(−log(1 − σ(x))), evaluated as max(x,0) − x·z + log1p(e^{−|x|})."""
+    z, x = _sce_args(labels, logits)
+    e, _, _ = _sig_parts(x)
+    with np.errstate(invalid="ignore"):
+        lin = np.where(x >= 0, x * (1.0 - z), -x * z)
+    return lin + np.log1p(e)
+
+
+def _sce_vjp(cotangent: Any, wrt: str, *, labels: Any, logits: Any) -> np.ndarray:
+    v.wrt_of("sigmoid_cross_entropy_with_logits", wrt, ("logits",))
+    z, x = _sce_args(labels, logits)
+    _, s, sc = _sig_parts(x)
+    g = np.where(x >= 0, (1.0 - z) - sc, s - z)  # σ(x) − z without cancelling σ(x) against 1
+    return _cotangent(cotangent, x.shape) * g
+
+
+def _wce_args(labels: Any, logits: Any, pos_weight: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    z, x = _sce_args(labels, logits)
+    _required("pos_weight", pos_weight)
+    q = v.as_float("pos_weight", pos_weight)
+    try:
+        ok = np.broadcast_shapes(q.shape, x.shape) == x.shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"pos_weight: shape {q.shape} does not broadcast to logits shape {x.shape}")
+    return z, x, q
+
+
+def weighted_cross_entropy_with_logits(labels: Any, logits: Any, pos_weight: Any) -> np.ndarray:
+    """q·z·(−log σ(x)) + (1 − z)·(−log(1 − σ(x))), elementwise (``q = pos_weight``)."""
+    z, x, q = _wce_args(labels, logits, pos_weight)
+    e, _, _ = _sig_parts(x)
+    lp = np.log1p(e)
+    with np.errstate(invalid="ignore"):
+        return q * z * (np.maximum(-x, 0.0) + lp) + (1.0 - z) * (np.maximum(x, 0.0) + lp)
+
+
+def _wce_vjp(cotangent: Any, wrt: str, *, labels: Any, logits: Any, pos_weight: Any) -> np.ndarray:
+    v.wrt_of("weighted_cross_entropy_with_logits", wrt, ("logits",))
+    z, x, q = _wce_args(labels, logits, pos_weight)
+    _, s, sc = _sig_parts(x)
+    return _cotangent(cotangent, x.shape) * ((1.0 - z) * s - q * z * sc)
+
+
+# --------------------------------------------------------------------------- softmax CE
+
+
+def _softmax_ce_args(labels: Any, logits: Any, axis: Any) -> tuple[np.ndarray, np.ndarray, int]:
+    _required("labels", labels)
+    _required("logits", logits)
+    y, x = _pair("labels", labels, "logits", logits, min_rank=1)
+    return y, x, v.axis_of("axis", axis, x.ndim)
+
+
+def softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = None, axis: int = -1) -> np.ndarray:
+    """−Σ_i y_i·log softmax(x)_i along ``axis`` (the axis is reduced)."""
+    y, x, ax = _softmax_ce_args(labels, logits, axis)
+    d, _, rest = _shift(x, ax)
+    with np.errstate(invalid="ignore"):  # y = 0 contributes 0 even where m − x overflows
+        return np.sum(np.where(y == 0, 0.0, y * (d + np.log1p(rest))), axis=ax)
+
+
+def _softmax_ce_vjp(cotangent: Any, wrt: str, *, labels: Any, logits: Any, axis: int = -1) -> np.ndarray:
+    """c·(softmax(x)·Σy − y): the calculus gradient (TensorFlow's kernel uses softmax − y,
+    the same when each label row sums to 1)."""
+    v.wrt_of("softmax_cross_entropy_with_logits", wrt, ("logits",))
+    y, x, ax = _softmax_ce_args(labels, logits, axis)
+    out_shape = x.shape[:ax] + x.shape[ax + 1 :]
+    c = np.expand_dims(_cotangent(cotangent, out_shape), ax)
+    s = softmax(x, ax)
+    return c * (s * np.sum(y, axis=ax, keepdims=True) - y)
+
+
+def _sparse_args(labels: Any, logits: Any) -> tuple[np.ndarray, np.ndarray]:
+    _required("labels", labels)
+    _required("logits", logits)
+    x = v.as_float("logits", logits, min_rank=1)
+    shape = np.shape(labels)
+    if shape != x.shape[:-1]:
+        raise ValueError(f"labels: shape {shape} does not match logits.shape[:-1] = {x.shape[:-1]}")
+    k = v.as_index("labels", labels, 0, x.shape[-1])
+    return k, x
+
+
+def sparse_softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = None) -> np.ndarray:
+    """logsumexp(x) − x_k over the last axis, ``k`` an integer class index in [0, C)."""
+    k, x = _sparse_args(labels, logits)
+    d, _, rest = _shift(x, -1)
+    dk = np.take_along_axis(d, k[..., None], axis=-1)
+    return (dk + np.log1p(rest))[..., 0]
+
+
+def _sparse_vjp(cotangent: Any, wrt: str, *, labels: Any, logits: Any) -> np.ndarray:
+    v.wrt_of("sparse_softmax_cross_entropy_with_logits", wrt, ("logits",))
+    k, x = _sparse_args(labels, logits)
+    c = _cotangent(cotangent, x.shape[:-1])[..., None]
+    g = softmax(x, -1)
+    np.put_along_axis(g, k[..., None], np.take_along_axis(g, k[..., None], axis=-1) - 1.0, axis=-1)
+    return c * g
+
+
+# --------------------------------------------------------------------------- Keras BCE / CCE
+
+
+def _bce_args(target: Any, output: Any, convention: str, constants_dtype: Any):
+    t, p = _pair("target", target, "output", output)
+    conv = v.convention_of(convention)
+    lo, hi = clip_bounds(EPS_K, dtype_name(constants_dtype))
+    return t, p, conv, lo, hi
+
+
+def binary_crossentropy(
+    target: Any, output: Any, *, convention: str = "keras-ops", constants_dtype: Any = "float64"
+) -> np.ndarray:
+    """Keras BCE on probabilities, elementwise, P = clip(p, ε_k, 1 − ε_k).
+
+    ``"keras-ops"`` (C2): −(t·log P + (1 − t)·log(1 − P));
+    ``"keras-legacy"`` (C1): −(t·log(P + ε_k) + (1 − t)·log(1 − P + ε_k)).
+    ε_k and 1 − ε_k (and the legacy +ε_k) are held in ``constants_dtype``.
+    With bound 1 (float16/bfloat16 constants), p = 1 and t = 1 give 0·log 0 = NaN in C2,
+    as the formula does.
+    """
+    t, p, conv, lo, hi = _bce_args(target, output, convention, constants_dtype)
+    P = np.clip(p, lo, hi)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if conv == "keras-ops":
+            a = np.log(P)
+            b = np.log1p(-P)
+        else:
+            a = np.where(P >= 0.5, np.log1p((P - 1.0) + lo), np.log(P + lo))
+            b = np.where(P <= 0.5, np.log1p(lo - P), np.log((1.0 - P) + lo))
+        return -(t * a + (1.0 - t) * b)
+
+
+def _bce_vjp(
+    cotangent: Any, wrt: str, *, target: Any, output: Any, convention: str = "keras-ops",
+    constants_dtype: Any = "float64",
+) -> np.ndarray:
+    v.wrt_of("binary_crossentropy", wrt, ("output",))
+    t, p, conv, lo, hi = _bce_args(target, output, convention, constants_dtype)
+    P = np.clip(p, lo, hi)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if conv == "keras-ops":
+            g = (P - t) / (P * (1.0 - P))
+        else:
+            g = (1.0 - t) / ((1.0 - P) + lo) - t / (P + lo)
+    inside = (p >= lo) & (p <= hi)
+    g = np.where(inside, g, np.where(np.isnan(p), np.nan, 0.0))
+    return _cotangent(cotangent, p.shape) * g
+
+
+def _bce_kinks(wrt: str, *, target: Any, output: Any, convention: str = "keras-ops",
+               constants_dtype: Any = "float64") -> np.ndarray:
+    v.wrt_of("binary_crossentropy", wrt, ("output",))
+    _, p, _, lo, hi = _bce_args(target, output, convention, constants_dtype)
+    return (p == lo) | (p == hi)
+
+
+def _cce_parts(target: Any, output: Any, axis: Any, convention: str, constants_dtype: Any):
+    """Shared pieces of CCE: t, q = p/S, r = 1 − q, S, axis, masks and bounds."""
+    t, p = _pair("target", target, "output", output, min_rank=1)
+    ax = v.axis_of("axis", axis, p.ndim)
+    v.convention_of(convention)  # both conventions give the same CCE formula
+    lo, hi = clip_bounds(EPS_K, dtype_name(constants_dtype))
+    ehi = 1.0 - hi  # exact (Sterbenz)
+    S = np.sum(p, axis=ax, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = p / S
+        r = _sum_others(p, ax) / S
+    low = q < lo
+    high = r < ehi  # q > hi, decided on 1 − q, which is accurate near q = 1
+    return t, p, q, r, S, ax, lo, ehi, low, high
+
+
+def categorical_crossentropy(
+    target: Any, output: Any, axis: int = -1, *, convention: str = "keras-ops", constants_dtype: Any = "float64"
+) -> np.ndarray:
+    """Keras CCE on probabilities: −Σ_i t_i·log clip(p_i / Σ_j p_j, ε_k, 1 − ε_k) along ``axis``.
+
+    Keras' legacy and ops versions compute the same formula, so ``convention`` only
+    has to be valid.  A row summing to 0 gives NaN (0/0).
+    """
+    t, p, q, r, S, ax, lo, ehi, low, high = _cce_parts(target, output, axis, convention, constants_dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logq = np.where(q > 0.5, np.log1p(-r), np.log(q))
+        logP = np.where(low, np.log(lo), np.where(high, np.log1p(-ehi), logq))
+        return -np.sum(t * logP, axis=ax)
+
+
+def _cce_vjp(
+    cotangent: Any, wrt: str, *, target: Any, output: Any, axis: int = -1, convention: str = "keras-ops",
+    constants_dtype: Any = "float64",
+) -> np.ndarray:
+    """dL/dp_k = (g_k − Σ_i g_i q_i)/S with g_i = −t_i/q_i inside the clip, 0 outside.
+
+    Inside, ``g_k + T_I = Σ_{i∈I, i≠k} t_i − t_k·(1 − q_k)/q_k`` (I: unclipped entries),
+    written so that nothing cancels for the dominant entry.
+    """
+    v.wrt_of("categorical_crossentropy", wrt, ("output",))
+    t, p, q, r, S, ax, lo, ehi, low, high = _cce_parts(target, output, axis, convention, constants_dtype)
+    inside = ~(low | high)
+    tI = np.where(inside, t, 0.0)
+    out_shape = p.shape[:ax] + p.shape[ax + 1 :]
+    c = np.expand_dims(_cotangent(cotangent, out_shape), ax)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g_in = _sum_others(tI, ax) - t * (r / q)
+        g = np.where(inside, g_in, np.sum(tI, axis=ax, keepdims=True)) / S
+    return c * g
+
+
+def _cce_kinks(wrt: str, *, target: Any, output: Any, axis: int = -1, convention: str = "keras-ops",
+               constants_dtype: Any = "float64") -> np.ndarray:
+    """Whole rows (along ``axis``) where some entry with t ≠ 0 sits on a clip bound.
+
+    The normalised q_i depends on every p_j of its row, so an entry on a bound makes
+    the loss non-differentiable with respect to the whole row.
+    """
+    v.wrt_of("categorical_crossentropy", wrt, ("output",))
+    t, p, q, r, S, ax, lo, ehi, low, high = _cce_parts(target, output, axis, convention, constants_dtype)
+    on = (np.abs(q - lo) <= _BOUND_RTOL * lo) | (np.abs(r - ehi) <= _BOUND_RTOL * ehi)
+    row = np.any(on & (t != 0), axis=ax, keepdims=True)
+    return np.broadcast_to(row, p.shape).copy()
+
+
+# --------------------------------------------------------------------------- entropy / KL
+
+
+def entropy(p: Any, axis: int = -1) -> np.ndarray:
+    """−Σ p·log p along ``axis``, with 0·log 0 = 0."""
+    pp = v.as_float("p", p, min_rank=1)
+    ax = v.axis_of("axis", axis, pp.ndim)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.sum(np.where(pp == 0, 0.0, pp * np.log(pp)), axis=ax)
+
+
+def _entropy_vjp(cotangent: Any, wrt: str, *, p: Any, axis: int = -1) -> np.ndarray:
+    """−c·(log p + 1); +inf at p = 0 (the one-sided limit; p = 0 is a kink)."""
+    v.wrt_of("entropy", wrt, ("p",))
+    pp = v.as_float("p", p, min_rank=1)
+    ax = v.axis_of("axis", axis, pp.ndim)
+    c = np.expand_dims(_cotangent(cotangent, pp.shape[:ax] + pp.shape[ax + 1 :]), ax)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -c * (np.log(pp) + 1.0)
+
+
+def _entropy_kinks(wrt: str, *, p: Any, axis: int = -1) -> np.ndarray:
+    v.wrt_of("entropy", wrt, ("p",))
+    pp = v.as_float("p", p, min_rank=1)
+    v.axis_of("axis", axis, pp.ndim)
+    return pp == 0
+
+
+def _kl_args(p: Any, q: Any, axis: Any) -> tuple[np.ndarray, np.ndarray, int]:
+    qq, pp = _pair("q", q, "p", p, min_rank=1)
+    return pp, qq, v.axis_of("axis", axis, pp.ndim)
+
+
+def _log_ratio(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """log(p/q) accurate also when p ≈ q."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = p / q
+        near = (ratio >= 0.5) & (ratio <= 2.0)
+        return np.where(near, np.log1p((p - q) / q), np.log(p) - np.log(q))
+
+
+def kl_divergence(p: Any, q: Any, axis: int = -1) -> np.ndarray:
+    """Σ p·log(p/q) along ``axis``, with 0·log(0/q) = 0 (p > 0, q = 0 gives +inf)."""
+    pp, qq, ax = _kl_args(p, q, axis)
+    with np.errstate(invalid="ignore"):
+        return np.sum(np.where(pp == 0, 0.0, pp * _log_ratio(pp, qq)), axis=ax)
+
+
+def _kl_vjp(cotangent: Any, wrt: str, *, p: Any, q: Any, axis: int = -1) -> np.ndarray:
+    """wrt p: c·(log(p/q) + 1); wrt q: −c·p/q."""
+    v.wrt_of("kl_divergence", wrt, ("p", "q"))
+    pp, qq, ax = _kl_args(p, q, axis)
+    c = np.expand_dims(_cotangent(cotangent, pp.shape[:ax] + pp.shape[ax + 1 :]), ax)
+    if wrt == "p":
+        return c * (_log_ratio(pp, qq) + 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -c * (pp / qq)
+
+
+def _kl_kinks(wrt: str, *, p: Any, q: Any, axis: int = -1) -> np.ndarray:
+    v.wrt_of("kl_divergence", wrt, ("p", "q"))
+    pp, qq, _ = _kl_args(p, q, axis)
+    return (pp == 0) | (qq == 0) if wrt == "p" else qq == 0
+
+
+# --------------------------------------------------------------------------- smooth L1
+
+
+def smooth_l1(x: Any) -> np.ndarray:
+    """0.5·x² if |x| ≤ 1 else |x| − 0.5, elementwise."""
+    xx = v.as_float("x", x)
+    ax = np.abs(xx)
+    with np.errstate(over="ignore"):  # x² of the unused branch may overflow
+        return np.where(ax <= 1.0, 0.5 * xx * xx, ax - 0.5)
+
+
+def _smooth_l1_vjp(cotangent: Any, wrt: str, *, x: Any) -> np.ndarray:
+    v.wrt_of("smooth_l1", wrt, ("x",))
+    xx = v.as_float("x", x)
+    return _cotangent(cotangent, xx.shape) * np.where(np.abs(xx) <= 1.0, xx, np.sign(xx))
+
+
+def _smooth_l1_kinks(wrt: str, *, x: Any) -> np.ndarray:
+    v.wrt_of("smooth_l1", wrt, ("x",))
+    return np.abs(v.as_float("x", x)) == 1.0
+
+
+# --------------------------------------------------------------------------- SPECS
+
+
+def _smooth(name: str, allowed: tuple[str, ...]):
+    def kinks(wrt: str, **kwargs: Any) -> np.ndarray:
+        v.wrt_of(name, wrt, allowed)
+        return no_kinks(wrt, **kwargs)
+
+    return kinks
+
+
+def _kw(fn):
+    """Uniform-style evaluate: keyword arguments only."""
+
+    def evaluate(**kwargs: Any) -> np.ndarray:
+        return np.asarray(fn(**kwargs), dtype=np.float64)
+
+    return evaluate
+
+
+SPECS: list[OracleSpec] = [
+    OracleSpec("sigmoid", "nn", _kw(sigmoid), _sigmoid_vjp, _smooth("sigmoid", ("x",)), ("x",)),
+    OracleSpec("softmax", "nn", _kw(softmax), _softmax_vjp, _smooth("softmax", ("logits",)), ("logits",)),
+    OracleSpec(
+        "sigmoid_cross_entropy_with_logits", "nn", _kw(sigmoid_cross_entropy_with_logits), _sce_vjp,
+        _smooth("sigmoid_cross_entropy_with_logits", ("logits",)), ("logits",),
+    ),
+    OracleSpec(
+        "weighted_cross_entropy_with_logits", "nn", _kw(weighted_cross_entropy_with_logits), _wce_vjp,
+        _smooth("weighted_cross_entropy_with_logits", ("logits",)), ("logits",),
+    ),
+    OracleSpec(
+        "softmax_cross_entropy_with_logits", "nn", _kw(softmax_cross_entropy_with_logits), _softmax_ce_vjp,
+        _smooth("softmax_cross_entropy_with_logits", ("logits",)), ("logits",),
+    ),
+    OracleSpec(
+        "sparse_softmax_cross_entropy_with_logits", "nn", _kw(sparse_softmax_cross_entropy_with_logits),
+        _sparse_vjp, _smooth("sparse_softmax_cross_entropy_with_logits", ("logits",)), ("logits",),
+    ),
+    OracleSpec(
+        "binary_crossentropy", "nn", _kw(binary_crossentropy), _bce_vjp, _bce_kinks, ("output",),
+        conventions=True,
+    ),
+    OracleSpec(
+        "categorical_crossentropy", "nn", _kw(categorical_crossentropy), _cce_vjp, _cce_kinks, ("output",),
+        conventions=True,
+    ),
+    OracleSpec("entropy", "nn", _kw(entropy), _entropy_vjp, _entropy_kinks, ("p",)),
+    OracleSpec("kl_divergence", "nn", _kw(kl_divergence), _kl_vjp, _kl_kinks, ("p", "q")),
+    OracleSpec("smooth_l1", "nn", _kw(smooth_l1), _smooth_l1_vjp, _smooth_l1_kinks, ("x",)),
+]

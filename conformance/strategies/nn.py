@@ -46,7 +46,9 @@ def softmax_cross_entropy_with_logits(draw: st.DrawFn) -> dict:
     shape = draw(small_shape())
     axis = draw(st.sampled_from([-1, *range(len(shape))]))
     moved = np.moveaxis(np.empty(shape), axis, -1).shape
-    labels = draw(st.one_of(one_hot(moved), prob_rows(moved)))
+    # TensorFlow's documented contract: each row of labels is a probability distribution (its gradient,
+    # softmax - labels, assumes the row sums to 1).
+    labels = draw(st.one_of(one_hot(moved), prob_rows(moved, positive=True, normalised=True)))
     return {"labels": np.moveaxis(labels, -1, axis), "logits": draw(logits(shape)), "axis": axis}
 
 

@@ -22,7 +22,8 @@ returns NaN for out-of-range indices, which covers XLA, where assertions are dro
 and gathers clamp their indices.
 
 Binary and categorical cross-entropy follow convention C2 ("keras-ops"): P is clipped
-to [ε_k, 1 − ε_k] with both bounds rounded to the input dtype, then log P and log(1 − P).
+to [ε_k, 1 − ε_k] with ε_k rounded to the input dtype and 1 − ε_k computed in it (as
+Keras does), then log P and log(1 − P).
 """
 
 from __future__ import annotations
@@ -104,8 +105,15 @@ def _clip_prob(p: tf.Tensor, eps: float) -> tf.Tensor:
 
 
 def sigmoid(x: Any) -> tf.Tensor:
-    """σ(x) = 1 / (1 + e^{-x})."""
-    return tf.math.sigmoid(_float(x))
+    """σ(x) = 1 / (1 + e^{−x}), as 1/(1 + e^{−|x|}) or e^{−|x|}/(1 + e^{−|x|}) by sign.
+
+    Differentiated through this form, the gradient is e^{−|x|}/(1 + e^{−|x|})² up to a few
+    roundings, accurate also for large |x| (σ(x)·(1 − σ(x)) loses it as σ(x) rounds to 1).
+    """
+    x = _float(x)
+    cond = x >= 0
+    e = tf.exp(tf.where(cond, -x, x))
+    return tf.where(cond, 1 / (1 + e), e / (1 + e))
 
 
 def softmax(logits: Any, axis: int = -1) -> tf.Tensor:
@@ -160,30 +168,47 @@ def _axis(x: tf.Tensor, axis: int, name: str = "axis") -> int:
     return int(axis) % rank
 
 
-def _log_softmax(x: tf.Tensor, axis: int) -> tf.Tensor:
-    """x − logsumexp(x) along ``axis``, accurate also where the softmax is confident.
+def _softmax_xent(y: tf.Tensor, x: tf.Tensor, ax: int) -> tf.Tensor:
+    """−Σ y·log softmax(x) along ``ax`` (y, x of one shape), with an accurate value and gradient.
 
-    logsumexp(x) − m = log1p(Σ_{j≠a} e^{x_j − m}) with a the argmax and m = x_a (as a
-    constant); the argmax's own term enters as expm1(x_a − m), exactly 0 in value but
-    carrying its gradient, so the gradient is the softmax.
+    With a the argmax, m = x_a and s = Σ_{j≠a} e^{x_j − m}: log softmax = (x − m) − log1p(s),
+    accurate also where the softmax is confident (log of a sum near 1 is not).  The gradient
+    softmax·Σy − y is written out: at the argmax it is (Σ_{j≠a} y_j − y_a·s)/(1 + s), which
+    for a confident one-hot row is −s/(1 + s) to a few ulps (softmax_a − 1 would cancel).
     """
-    ax = _axis(x, axis)
-    m = tf.stop_gradient(tf.reduce_max(x, axis=ax, keepdims=True))
-    d = x - m
-    is_max = tf.one_hot(tf.argmax(x, axis=ax), tf.shape(x)[ax], on_value=True, off_value=False, axis=ax, dtype=tf.bool)
-    zero = tf.zeros_like(x)
-    rest = tf.reduce_sum(tf.where(is_max, zero, tf.exp(d)), axis=ax, keepdims=True)
-    d_max = tf.reduce_sum(tf.where(is_max, d, zero), axis=ax, keepdims=True)
-    return d - tf.math.log1p(tf.math.expm1(d_max) + rest)
+
+    @tf.custom_gradient
+    def xent(y: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
+        m = tf.reduce_max(x, axis=ax, keepdims=True)
+        d = x - m
+        is_max = tf.one_hot(tf.argmax(x, axis=ax), tf.shape(x)[ax], on_value=True, off_value=False, axis=ax,
+                            dtype=tf.bool)
+        zero = tf.zeros_like(x)
+        e = tf.exp(d)
+        rest = tf.reduce_sum(tf.where(is_max, zero, e), axis=ax, keepdims=True)
+        log_p = d - tf.math.log1p(rest)
+        # 0 · log softmax = 0 even where log softmax overflows to -inf (extreme logits in float16)
+        value = -tf.reduce_sum(tf.math.multiply_no_nan(log_p, y), axis=ax)
+
+        def grad(g: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            g = tf.expand_dims(g, ax)
+            p = e / (1 + rest)
+            total = tf.reduce_sum(y, axis=ax, keepdims=True)
+            y_others = tf.reduce_sum(tf.where(is_max, zero, y), axis=ax, keepdims=True)
+            y_max = tf.reduce_sum(tf.where(is_max, y, zero), axis=ax, keepdims=True)
+            g_max = (y_others - y_max * rest) / (1 + rest)
+            return -g * log_p, g * tf.where(is_max, g_max, p * total - y)
+
+        return value, grad
+
+    return xent(y, x)
 
 
 def softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = None, axis: int = -1) -> tf.Tensor:
     """−Σ_i y_i · log softmax(x)_i over ``axis``."""
     x = _float(logits)
-    y = tf.cast(_tensor(labels), x.dtype)
-    log_p = _log_softmax(x, axis)
-    # 0 · log softmax = 0 even where log softmax overflows to -inf (extreme logits in float16)
-    return -tf.reduce_sum(tf.math.multiply_no_nan(log_p, y), axis=_axis(x, axis))
+    y = tf.broadcast_to(tf.cast(_tensor(labels), x.dtype), tf.shape(x))
+    return _softmax_xent(y, x, _axis(x, axis))
 
 
 def sparse_softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = None) -> tf.Tensor:
@@ -206,10 +231,9 @@ def sparse_softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = N
     ]
     with tf.control_dependencies(checks):
         valid = (k >= 0) & (k < classes)
-    log_p = _log_softmax(x, -1)
     safe_k = tf.where(valid, k, tf.zeros_like(k))
-    pick = tf.one_hot(safe_k, tf.cast(classes, tf.int32), on_value=True, off_value=False, dtype=tf.bool)
-    value = -tf.reduce_sum(tf.where(pick, log_p, tf.zeros_like(log_p)), axis=-1)
+    y = tf.one_hot(safe_k, tf.cast(classes, tf.int32), dtype=x.dtype)
+    value = _softmax_xent(y, x, _axis(x, -1))
     return tf.where(valid, value, tf.constant(np.nan, x.dtype))
 
 
@@ -218,9 +242,10 @@ def binary_crossentropy(target: Any, output: Any) -> tf.Tensor:
     p = _float(output)
     t = tf.cast(_tensor(target), p.dtype)
     pc = _clip_prob(p, EPSILON_KERAS)
-    # t·log P + (1−t)·log(1−P); log1p(−P) is exact for small P, and xlog1py keeps 0·log 0 = 0
-    # for the float16 case where 1 − ε_k rounds to 1 (spec §6 FP16-CLIP).
-    return -(tf.math.xlogy(t, pc) + tf.math.xlog1py(1 - t, -pc))
+    # log(1 − P) as log1p(−P) (accurate for small P).  As the formula does, t = 1 with P = 1
+    # (possible only in float16/bfloat16, where 1 − ε_k rounds to 1: spec §6 FP16-CLIP)
+    # gives 0·log 0 = NaN.
+    return -(t * tf.math.log(pc) + (1 - t) * tf.math.log1p(-pc))
 
 
 def categorical_crossentropy(target: Any, output: Any, axis: int = -1) -> tf.Tensor:
@@ -383,10 +408,10 @@ def decode(conv_output: Any, anchors: Any, stride: Any, num_class: int) -> tf.Te
     grid_x = tf.broadcast_to(grid_x, tf.stack([rows, cols, 1]))
     grid_y = tf.broadcast_to(grid_y, tf.stack([rows, cols, 1]))
     grid = tf.concat([grid_x, grid_y], axis=-1)[:, :, tf.newaxis, :]  # (S, S, 1, 2)
-    xy = (tf.math.sigmoid(raw[..., 0:2]) + grid) * stride_c
+    xy = (sigmoid(raw[..., 0:2]) + grid) * stride_c
     wh = tf.exp(raw[..., 2:4]) * anc * stride_c
-    conf = tf.math.sigmoid(raw[..., 4:5])
-    prob = tf.math.sigmoid(raw[..., 5:])
+    conf = sigmoid(raw[..., 4:5])
+    prob = sigmoid(raw[..., 5:])
     return tf.concat([xy, wh, conf, prob], axis=-1)
 
 
@@ -398,55 +423,82 @@ def _box_pair(boxes1: Any, boxes2: Any) -> tuple[tf.Tensor, tf.Tensor]:
     return b1, b2
 
 
-def _corners(b: tf.Tensor) -> tf.Tensor:
-    half = b[..., 2:] * 0.5
-    return tf.concat([b[..., :2] - half, b[..., :2] + half], axis=-1)
+def _overlap(c1: tf.Tensor, w1: tf.Tensor, c2: tf.Tensor, w2: tf.Tensor) -> tf.Tensor:
+    """max(min(right1, right2) − max(left1, left2), 0) along one axis, left/right = c ∓ w/2.
+
+    Evaluated as max(min(w1, w2, s − d, s + d), 0) with d = c1 − c2 and s = (w1 + w2)/2,
+    the same value (min(a, b) − max(c, e) = min(a − c, a − e, b − c, b − e)) without
+    forming the corners, whose rounding at large coordinates would swamp small extents.
+    """
+    d = c1 - c2
+    s = (w1 + w2) * 0.5
+    return tf.maximum(tf.minimum(tf.minimum(w1, w2), tf.minimum(s - d, s + d)), 0)
 
 
-def _intersection(c1: tf.Tensor, c2: tf.Tensor) -> tf.Tensor:
-    left_up = tf.maximum(c1[..., :2], c2[..., :2])
-    right_down = tf.minimum(c1[..., 2:], c2[..., 2:])
-    section = tf.maximum(right_down - left_up, 0)
-    return section[..., 0] * section[..., 1]
+def _span(c1: tf.Tensor, a1: tf.Tensor, c2: tf.Tensor, a2: tf.Tensor) -> tf.Tensor:
+    """max(right1, right2) − min(left1, left2) along one axis for sorted extents a ≥ 0 (the enclosing box)."""
+    return tf.maximum(tf.maximum(a1, a2), (a1 + a2) * 0.5 + tf.abs(c1 - c2))
+
+
+def _iou_parts(boxes1: Any, boxes2: Any) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """(inter, union, area1, area2) of bbox_iou: areas from the raw w·h."""
+    b1, b2 = _box_pair(boxes1, boxes2)
+    area1 = b1[..., 2] * b1[..., 3]
+    area2 = b2[..., 2] * b2[..., 3]
+    inter = _overlap(b1[..., 0], b1[..., 2], b2[..., 0], b2[..., 2]) * _overlap(b1[..., 1], b1[..., 3], b2[..., 1],
+                                                                                 b2[..., 3])
+    return inter, area1 + area2 - inter, area1, area2
+
+
+def _giou_parts(boxes1: Any, boxes2: Any) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """(inter, union, enclose, area1, area2) of bbox_giou: corners re-sorted, i.e. extents |w|, |h|."""
+    b1, b2 = _box_pair(boxes1, boxes2)
+    w1, h1, w2, h2 = tf.abs(b1[..., 2]), tf.abs(b1[..., 3]), tf.abs(b2[..., 2]), tf.abs(b2[..., 3])
+    area1 = w1 * h1
+    area2 = w2 * h2
+    inter = _overlap(b1[..., 0], w1, b2[..., 0], w2) * _overlap(b1[..., 1], h1, b2[..., 1], h2)
+    enclose = _span(b1[..., 0], w1, b2[..., 0], w2) * _span(b1[..., 1], h1, b2[..., 1], h2)
+    return inter, area1 + area2 - inter, enclose, area1, area2
+
+
+def _grad_from(value: tf.Tensor, surrogate: tf.Tensor) -> tf.Tensor:
+    """``value`` exactly, differentiated as ``surrogate`` (equal to it up to a constant).
+
+    For the box losses the accurate value and a cancellation-free gradient come from
+    different algebraic forms of one function.
+    """
+    return tf.stop_gradient(value) + tf.where(tf.math.is_finite(surrogate), surrogate - tf.stop_gradient(surrogate), 0)
 
 
 def bbox_iou(boxes1: Any, boxes2: Any) -> tf.Tensor:
     """IoU of (x, y, w, h) boxes, broadcasting over leading axes; areas from the raw w·h (spec §4)."""
-    b1, b2 = _box_pair(boxes1, boxes2)
-    area1 = b1[..., 2] * b1[..., 3]
-    area2 = b2[..., 2] * b2[..., 3]
-    inter = _intersection(_corners(b1), _corners(b2))
-    union = area1 + area2 - inter
+    inter, union, _, _ = _iou_parts(boxes1, boxes2)
     return inter / union
 
 
 def bbox_giou(boxes1: Any, boxes2: Any) -> tf.Tensor:
-    """Generalised IoU of (x, y, w, h) boxes; corners re-sorted per axis, areas from the sorted corners."""
-    b1, b2 = _box_pair(boxes1, boxes2)
-    c1 = _corners(b1)
-    c2 = _corners(b2)
-    c1 = tf.concat([tf.minimum(c1[..., :2], c1[..., 2:]), tf.maximum(c1[..., :2], c1[..., 2:])], axis=-1)
-    c2 = tf.concat([tf.minimum(c2[..., :2], c2[..., 2:]), tf.maximum(c2[..., :2], c2[..., 2:])], axis=-1)
-    area1 = (c1[..., 2] - c1[..., 0]) * (c1[..., 3] - c1[..., 1])
-    area2 = (c2[..., 2] - c2[..., 0]) * (c2[..., 3] - c2[..., 1])
-    inter = _intersection(c1, c2)
-    union = area1 + area2 - inter
+    """Generalised IoU of (x, y, w, h) boxes; corners re-sorted per axis, areas from the sorted corners.
+
+    IoU − (E − union)/E with E the enclosing box's area; NaN only where a 0/0 occurs.  The
+    gradient is taken through IoU + union/E (the same up to a constant), which does not cancel
+    for distant boxes.
+    """
+    inter, union, enclose, _, _ = _giou_parts(boxes1, boxes2)
     iou = inter / union
-    enclose_left_up = tf.minimum(c1[..., :2], c2[..., :2])
-    enclose_right_down = tf.maximum(c1[..., 2:], c2[..., 2:])
-    enclose = tf.maximum(enclose_right_down - enclose_left_up, 0)
-    enclose_area = enclose[..., 0] * enclose[..., 1]
-    return iou - (enclose_area - union) / enclose_area
+    return _grad_from(iou - (enclose - union) / enclose, iou + union / enclose)
 
 
 def iou_loss(boxes1: Any, boxes2: Any) -> tf.Tensor:
-    """1 − IoU."""
-    return 1 - bbox_iou(boxes1, boxes2)
+    """1 − IoU, as ((area1 − inter) + (area2 − inter)) / union: relatively accurate when IoU ≈ 1."""
+    inter, union, area1, area2 = _iou_parts(boxes1, boxes2)
+    return _grad_from(((area1 - inter) + (area2 - inter)) / union, -(inter / union))
 
 
 def giou_loss(boxes1: Any, boxes2: Any) -> tf.Tensor:
-    """1 − GIoU."""
-    return 1 - bbox_giou(boxes1, boxes2)
+    """1 − GIoU, as (union − inter)/union + (E − union)/E: relatively accurate when GIoU ≈ 1."""
+    inter, union, enclose, area1, area2 = _giou_parts(boxes1, boxes2)
+    value = ((area1 - inter) + (area2 - inter)) / union + (enclose - union) / enclose
+    return _grad_from(value, -(inter / union + union / enclose))
 
 
 def focal(target: Any, actual: Any, alpha: Any = 1, gamma: Any = 2) -> tf.Tensor:
@@ -495,10 +547,9 @@ def loss_layer(
     label_prob = label[..., 5:]
 
     input_size = _const(stride, dtype) * tf.cast(rows, dtype)
-    giou = bbox_giou(pred_xywh, label_xywh)[..., tf.newaxis]
     # 2 − w·h / input_size², evaluated as (w / s)·(h / s) so that float16 does not overflow
     scale = 2 - (label_xywh[..., 2:3] / input_size) * (label_xywh[..., 3:4] / input_size)
-    giou_term = respond * scale * (1 - giou)
+    giou_term = respond * scale * giou_loss(pred_xywh, label_xywh)[..., tf.newaxis]
 
     iou = bbox_iou(pred_xywh[:, :, :, :, tf.newaxis, :], bboxes[:, tf.newaxis, tf.newaxis, tf.newaxis, :, :])
     max_iou = tf.reduce_max(iou, axis=-1, keepdims=True)

@@ -1,0 +1,32 @@
+"""Writes the machine-readable JSON and the HTML report from the result model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .results import CheckResult, summarize
+
+
+def write_outputs(config: Any, results: list[CheckResult], spec: str, module: Any, dtypes: list[str]) -> None:
+    """Write ``--report-json`` and ``--report`` if asked for."""
+    path = config.getoption("--report-json")
+    if path:
+        doc = {
+            "impl": spec,
+            "dtypes": dtypes,
+            "mode": config.getoption("--mode"),
+            "summary": summarize(results),
+            "results": [json.loads(r.to_json()) for r in results],
+        }
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(doc, indent=1))
+    html = config.getoption("--report")
+    if html:
+        from .report import write_report
+
+        out = write_report(config, results, spec, module, dtypes, Path(html))
+        tr = config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None:
+            tr.write_line(f"conformance report: {out}")
