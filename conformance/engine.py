@@ -57,7 +57,7 @@ def run_check(contract: Contract, category: str, impl: Any, impl_name: str, dtyp
         return result
     runner = runner_for(contract, impl, mode)
     rec = Recorder(result)
-    ambiguous = getattr(contract, "ambiguous", None)
+    ambiguous = contract.ambiguous
 
     if category == "value":
         @given(ex=contract.strategy())

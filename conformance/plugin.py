@@ -44,7 +44,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--report", default=None, metavar="PATH", help="write a self-contained HTML report to PATH")
     g.addoption("--report-json", default=None, metavar="PATH",
                 help="write machine-readable per-name, per-category verdicts to PATH")
-    g.addoption("--fixtures", default=None, metavar="DIR",
+    # pytest itself owns --fixtures (it lists fixtures), hence --fixtures-dir.
+    g.addoption("--fixtures-dir", default=None, metavar="DIR",
                 help="replay the regression fixtures in DIR (default: the committed set)")
     g.addoption("--timing", action="store_true", default=False,
                 help="run the timing benchmarks (marker timing; off by default)")
@@ -191,9 +192,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     if _IMPL_KEY not in config.stash:
         return
-    from .summary import render_summary
-
     from .registry import NAMES
+    from .summary import render_summary
 
     spec, module, _ = config.stash[_IMPL_KEY]
     provided = [n for n in NAMES if getattr(module, n, None) is not None]

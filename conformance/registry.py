@@ -13,7 +13,9 @@ from typing import Any
 from hypothesis import strategies as st
 
 import oracle
+from oracle import yolov3
 
+from .dtypes import info
 from .strategies import centernet as s_cn
 from .strategies import frcnn as s_fr
 from .strategies import nn as s_nn
@@ -40,6 +42,7 @@ class Contract:
     divergences: tuple[str, ...] = ()
     constants_dtype: bool = False
     n_outputs: int = 1
+    ambiguous: Callable[[dict, str], bool] | None = None
 
     @property
     def oracle(self) -> oracle.OracleSpec:
@@ -61,6 +64,24 @@ class Contract:
 
 def _axis_kw(a: dict) -> dict:
     return {} if a.get("axis", -1) == -1 else {"axis": a["axis"]}
+
+
+def _bgd_margin(dtype: str) -> float:
+    """Margin to iou_loss_thresh below which a rounded max_iou may land on the other side (docs/tolerances.md)."""
+    return min(256 * info(dtype).unit_roundoff, 0.05)
+
+
+def _layer_ambiguous(ex: dict, dtype: str) -> bool:
+    m = yolov3.threshold_margin(ex["conv"], ex["label"], ex["bboxes"], ex["anchors"], ex["stride"], ex["num_class"],
+                                ex["iou_loss_thresh"])
+    return not m > _bgd_margin(dtype)
+
+
+def _compute_ambiguous(ex: dict, dtype: str) -> bool:
+    return any(
+        not yolov3.threshold_margin(c, lab, bb, an, st_, ex["num_class"], ex["iou_loss_thresh"]) > _bgd_margin(dtype)
+        for c, lab, bb, an, st_ in zip(ex["convs"], ex["labels"], ex["bboxes"], ex["anchors"], ex["strides"],
+                                       strict=True))
 
 
 def _args_to_oracle(ex: dict) -> dict:
@@ -113,11 +134,11 @@ _CONTRACTS = [
     Contract("loss_layer", "yolov3", s_yo.loss_layer,
              lambda f, a: f(a["conv"], a["pred"], a["label"], a["bboxes"], a["anchors"], a["stride"], a["num_class"],
                             a["iou_loss_thresh"]),
-             ("conv", "label", "bboxes"), ("conv",), n_outputs=3),
+             ("conv", "label", "bboxes"), ("conv",), n_outputs=3, ambiguous=_layer_ambiguous),
     Contract("compute_loss", "yolov3", s_yo.compute_loss,
              lambda f, a: f(a["convs"], a["labels"], a["bboxes"], a["anchors"], a["strides"], a["num_class"],
                             a["iou_loss_thresh"]),
-             ("convs", "labels", "bboxes"), ("convs",), n_outputs=3),
+             ("convs", "labels", "bboxes"), ("convs",), n_outputs=3, ambiguous=_compute_ambiguous),
     # family centernet
     Contract("focal_loss", "centernet", s_cn.focal_loss, lambda f, a: f(a["hm_pred"], a["hm_true"]),
              ("hm_pred", "hm_true"), ("hm_pred",), constants_dtype=True),

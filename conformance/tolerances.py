@@ -237,7 +237,7 @@ BOX = Tolerance(chain=16, terms=lambda ex: 4, value_scale=_iou_value, grad_scale
 
 
 def _decode_grad(ex, wrt, grad, cot):
-    return np.abs(grad) * 2 + np.abs(cot) * float(ex["stride"])
+    return np.abs(grad) * 2 + np.abs(np.reshape(cot, np.shape(grad))) * float(ex["stride"])
 
 
 def _yolo_terms(ex: dict) -> int:

@@ -487,6 +487,16 @@ def _smooth(name: str, allowed: tuple[str, ...]):
     return kinks
 
 
+def _logit_zero_kinks(name: str):
+    """Kinks at x = 0: the stable forms contain |x| and max(x, 0) (spec §2 accepts any subgradient there)."""
+
+    def kinks(wrt: str, *, logits: Any, **kwargs: Any) -> np.ndarray:
+        v.wrt_of(name, wrt, ("logits",))
+        return v.as_float("logits", logits) == 0.0
+
+    return kinks
+
+
 def _kw(fn):
     """Uniform-style evaluate: keyword arguments only."""
 
@@ -501,11 +511,11 @@ SPECS: list[OracleSpec] = [
     OracleSpec("softmax", "nn", _kw(softmax), _softmax_vjp, _smooth("softmax", ("logits",)), ("logits",)),
     OracleSpec(
         "sigmoid_cross_entropy_with_logits", "nn", _kw(sigmoid_cross_entropy_with_logits), _sce_vjp,
-        _smooth("sigmoid_cross_entropy_with_logits", ("logits",)), ("logits",),
+        _logit_zero_kinks("sigmoid_cross_entropy_with_logits"), ("logits",),
     ),
     OracleSpec(
         "weighted_cross_entropy_with_logits", "nn", _kw(weighted_cross_entropy_with_logits), _wce_vjp,
-        _smooth("weighted_cross_entropy_with_logits", ("logits",)), ("logits",),
+        _logit_zero_kinks("weighted_cross_entropy_with_logits"), ("logits",),
     ),
     OracleSpec(
         "softmax_cross_entropy_with_logits", "nn", _kw(softmax_cross_entropy_with_logits), _softmax_ce_vjp,

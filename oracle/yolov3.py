@@ -19,7 +19,9 @@ Accuracy
     (exact; ratios of areas are unchanged) so that areas neither overflow nor
     underflow unless two lengths on one axis differ by a factor beyond ~1e290.
     In ``loss_layer`` with ``pred=None`` the decoded boxes are rounded to float64
-    once (relative error ~1e-16 in the box centre), and the focal weight uses
+    once (relative error ~1e-16 in the box centre), so for a near-perfect
+    prediction each responsible cell's ``1 - GIoU`` is accurate to a few ulps of
+    ``|x| / w`` rather than relatively; the focal weight uses
     ``r - sigmoid(raw_conf)`` evaluated from the logit without cancellation.
 
 Undefined values (spec YOLO-ZERO-UNION)

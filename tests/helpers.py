@@ -39,10 +39,11 @@ def assert_rel(actual, expected, rtol: float = 1e-12, atol: float = 1e-300, what
     assert np.array_equal(nan_a, nan_e), f"{what}: NaN pattern differs: actual {a}, expected {e}"
     ok = nan_e | (a == e) | (np.abs(a - e) <= atol + rtol * np.abs(e))
     if not np.all(ok):
-        idx = np.argwhere(~ok)[0]
+        idx = tuple(np.argwhere(~ok)[0])
+        rel = abs(a[idx] - e[idx]) / max(abs(e[idx]), 1e-300)
         raise AssertionError(
-            f"{what}: {int((~ok).sum())}/{a.size} mismatched; worst at {tuple(idx)}: actual {a[tuple(idx)]!r}, "
-            f"expected {e[tuple(idx)]!r}, rel err {abs(a[tuple(idx)] - e[tuple(idx)]) / max(abs(e[tuple(idx)]), 1e-300):.3e}"
+            f"{what}: {int((~ok).sum())}/{a.size} mismatched; first at {idx}: actual {a[idx]!r}, "
+            f"expected {e[idx]!r}, rel err {rel:.3e}"
         )
 
 

@@ -310,7 +310,7 @@ def _fd(name, wrt, cot, kwargs):
 
 
 def _check_fd(name, wrt, cot, **kwargs):
-    assert not np.any(oracle.kinks(name, wrt, **kwargs))
+    assume(not np.any(oracle.kinks(name, wrt, **kwargs)))  # finite differences are meaningless on a kink
     got = oracle.vjp(name, cot, wrt, **kwargs)
     close_fd(got, _fd(name, wrt, cot, kwargs), f"{name} d/d{wrt}")
 
@@ -482,6 +482,10 @@ def test_kink_masks():
     x = np.array([-1.0, 1.0, 0.5, -2.0])
     assert oracle.kinks("smooth_l1", "x", x=x).tolist() == [True, True, False, False]
     assert oracle.vjp("smooth_l1", np.ones(4), "x", x=x).tolist() == [-1.0, 1.0, 0.5, -1.0]
+    for name, extra in (("sigmoid_cross_entropy_with_logits", {}), ("weighted_cross_entropy_with_logits",
+                                                                   {"pos_weight": 2.0})):
+        got = oracle.kinks(name, "logits", labels=[0.0, 1.0, 0.5], logits=[0.0, 2.0, -3.0], **extra)
+        assert got.tolist() == [True, False, False]
     p = np.array([[0.0, 0.4, 0.6]])
     q = np.array([[0.2, 0.0, 0.8]])
     assert oracle.kinks("entropy", "p", p=p).tolist() == [[True, False, False]]

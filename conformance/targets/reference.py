@@ -245,7 +245,9 @@ def binary_crossentropy(target: Any, output: Any) -> tf.Tensor:
     # log(1 − P) as log1p(−P) (accurate for small P).  As the formula does, t = 1 with P = 1
     # (possible only in float16/bfloat16, where 1 − ε_k rounds to 1: spec §6 FP16-CLIP)
     # gives 0·log 0 = NaN.
-    return -(t * tf.math.log(pc) + (1 - t) * tf.math.log1p(-pc))
+    # xlogy: the same value (P > 0), but no 0·inf = NaN in the gradient where t = 0 and
+    # 1/P overflows (float16, P < 2^-16).
+    return -(tf.math.xlogy(t, pc) + (1 - t) * tf.math.log1p(-pc))
 
 
 def categorical_crossentropy(target: Any, output: Any, axis: int = -1) -> tf.Tensor:
@@ -611,12 +613,19 @@ def focal_loss(hm_pred: Any, hm_true: Any) -> tf.Tensor:
     alpha = _const(CENTERNET_ALPHA, dtype)
     beta = _const(CENTERNET_BETA, dtype)
 
-    pos_log = -tf.math.log(tf.clip_by_value(p, eps, one))
+    # Each log is taken only where its mask is set (1 elsewhere), so that a masked-out
+    # element cannot put 0·inf = NaN into the gradient (1/p overflows float16 for p < 2^-16).
+    is_pos = pos > 0
+    is_neg = neg > 0
+    pos_log = -tf.math.log(tf.where(is_pos, tf.clip_by_value(p, eps, one), one))
     # −log(clip(1 − p, ε_c, 1)): inside the clip −log1p(−p) (exact for small p), outside −log of the bound
     q = 1 - p
-    inside = (q >= eps) & (q <= 1)
-    p_in = tf.where(inside, p, tf.zeros_like(p))
-    neg_log = tf.where(inside, -tf.math.log1p(-p_in), -tf.math.log(tf.clip_by_value(q, eps, one)))
+    inside = is_neg & (q >= eps) & (q <= 1)
+    neg_log = tf.where(
+        inside,
+        -tf.math.log1p(-tf.where(inside, p, tf.zeros_like(p))),
+        -tf.math.log(tf.where(is_neg, tf.clip_by_value(q, eps, one), one)),
+    )
 
     pos_loss = tf.reduce_sum(pos_log * tf.pow(1 - p, alpha) * pos)
     neg_loss = tf.reduce_sum(neg_log * tf.pow(p, alpha) * tf.pow(1 - y, beta) * neg)
