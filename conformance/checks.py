@@ -15,6 +15,7 @@ import numpy as np
 from .compare import Comparison, compare
 from .registry import Contract
 from .reproduce import snippet
+from .reproducer import failure_record
 from .results import Recorder
 from .tfrun import Runner, cot_tensor, cotangent, prepare
 
@@ -63,8 +64,10 @@ def diagnose(contract: Contract, ex: dict, actual: Any, dtype: str) -> str | Non
     return None
 
 
-def _fail(msg: str, contract: Contract, ex: dict, dtype: str, mode: str, impl_name: str, category: str) -> None:
+def _fail(msg: str, contract: Contract, ex: dict, dtype: str, mode: str, impl_name: str, category: str,
+          expected: Any = None, actual: Any = None, cot: Any = None) -> None:
     err = ConformanceFailure(msg)
+    err.failure = failure_record(ex, expected, actual, cot)  # for the report's standalone reproducer
     err.add_note("Inputs (rounded to the dtype under test):\n" + _describe(ex))
     err.add_note("Reproduce:\n" + snippet(contract, ex, dtype, mode, impl_name, category))
     raise err
@@ -75,27 +78,30 @@ def _describe(ex: dict) -> str:
         return "\n".join(f"  {k} = {v!r}" for k, v in ex.items())
 
 
-def _call(contract: Contract, thunk: Any) -> Any:
+def _call(contract: Contract, thunk: Any, ex: dict | None = None, cot: Any = None) -> Any:
     try:
         return thunk()
     except ConformanceFailure:
         raise
     except Exception as exc:
-        raise ConformanceFailure(f"{contract.name} raised {type(exc).__name__}: {exc}") from exc
+        err = ConformanceFailure(f"{contract.name} raised {type(exc).__name__}: {exc}")
+        if ex is not None:
+            err.failure = failure_record(ex, cot=cot)
+        raise err from exc
 
 
 def check_value(contract: Contract, runner: Runner, ex: dict, dtype: str, rec: Recorder, impl_name: str) -> None:
     """The impl's output in ``dtype`` vs the float64 oracle on the same rounded inputs."""
     rounded, args = prepare(contract, ex, dtype)
-    actual = _call(contract, lambda: runner.value(args))
-    matched, best = set(), None
+    actual = _call(contract, lambda: runner.value(args), rounded)
+    matched, best, best_expected = set(), None, None
     for extra in _extras(contract, dtype):
         expected = contract.expected(rounded, **extra)
         cmp = _compare_outputs(contract, rounded, actual, expected, dtype)
         if cmp.ok:
             matched.add(extra.get("convention", "-"))
         if best is None or cmp.mismatches < best.mismatches:
-            best = cmp
+            best, best_expected = cmp, expected
     rec.example(best.max_abs, best.max_rel, best.max_ulp,
                 magnitude=float(np.nanmax(np.abs(np.concatenate([np.ravel(x) for x in _as_tuple(actual)])),
                                           initial=0.0)))
@@ -107,7 +113,7 @@ def check_value(contract: Contract, runner: Runner, ex: dict, dtype: str, rec: R
         if diagnosis:
             rec.result.diagnosis = diagnosis
             msg += f"\nDiagnosis: {diagnosis}"
-        _fail(msg, contract, rounded, dtype, runner.mode, impl_name, "value")
+        _fail(msg, contract, rounded, dtype, runner.mode, impl_name, "value", best_expected, actual)
 
 
 def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtype: str, rec: Recorder,
@@ -116,16 +122,17 @@ def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtyp
     rounded, args = prepare(contract, ex, dtype)
     extras = _extras(contract, dtype)
     cot = cotangent(contract, contract.expected(rounded, **extras[0]), seed, dtype)
-    _, grads = _call(contract, lambda: runner.value_and_grad(args, cot_tensor(cot, dtype)))
-    failures, matched = [], set()
+    _, grads = _call(contract, lambda: runner.value_and_grad(args, cot_tensor(cot, dtype)), rounded, cot)
+    failures, matched, wants = [], set(), []
     for extra in extras:
-        comparisons = []
+        comparisons, wanted = [], {}
         for k in contract.grad_args:
             got = grads[k]
+            want = wanted[k] = contract.expected_vjp(rounded, cot, k, **extra)
             if got is None or (isinstance(got, list) and any(g is None for g in got)):
                 _fail(f"gradient of {contract.name} wrt {k} is None, but the spec says the gradient flows",
-                      contract, rounded, dtype, runner.mode, impl_name, "gradient")
-            want = contract.expected_vjp(rounded, cot, k, **extra)
+                      contract, rounded, dtype, runner.mode, impl_name, "gradient",
+                      {k: want}, {k: got}, cot)
             kinks = contract.kinks(rounded, k, **extra)
             for i, (g, w, kk) in enumerate(zip(_as_tuple(got), _as_tuple(want), _as_tuple(kinks), strict=True)):
                 tol = contract.tolerance.for_grad(rounded, k, np.asarray(w), cot, dtype)
@@ -134,10 +141,12 @@ def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtyp
         if all(c.ok for c in comparisons):
             matched.add(extra.get("convention", "-"))
         failures.append(comparisons)
-    best = min(failures, key=lambda cs: sum(c.mismatches for c in cs))
+        wants.append(wanted)
+    i_best = min(range(len(failures)), key=lambda i: sum(c.mismatches for c in failures[i]))
+    best = failures[i_best]
     rec.example(max(c.max_abs for c in best), max(c.max_rel for c in best), max(c.max_ulp for c in best))
     if contract.conventions:
         rec.conventions(matched)
     if not matched:
         msg = "\n\n".join(c.message() for c in best if not c.ok)
-        _fail(msg, contract, rounded, dtype, runner.mode, impl_name, "gradient")
+        _fail(msg, contract, rounded, dtype, runner.mode, impl_name, "gradient", wants[i_best], grads, cot)

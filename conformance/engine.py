@@ -84,6 +84,10 @@ def run_check(contract: Contract, category: str, impl: Any, impl_name: str, dtyp
         result.status = "failed"
         notes = getattr(exc, "__notes__", [])
         result.message = "\n".join([str(exc), *notes])
+        failure = getattr(exc, "failure", None)  # the shrunk example, expected and actual (checks._fail)
+        if failure:
+            result.inputs = failure["inputs"]
+            result.extra.update(failure["extra"])
         exc.conformance_result = result
         raise
     except Exception as exc:  # an error in the suite itself, reported as such

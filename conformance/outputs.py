@@ -9,8 +9,9 @@ from typing import Any
 from .results import CheckResult, summarize
 
 
-def write_outputs(config: Any, results: list[CheckResult], spec: str, module: Any, dtypes: list[str]) -> None:
-    """Write ``--report-json`` and ``--report`` if asked for."""
+def write_outputs(config: Any, results: list[CheckResult], spec: str, module: Any, dtypes: list[str]) -> list[str]:
+    """Write ``--report-json`` and ``--report`` if asked for; return "what: path" lines for the terminal."""
+    written = []
     path = config.getoption("--report-json")
     if path:
         doc = {
@@ -22,11 +23,11 @@ def write_outputs(config: Any, results: list[CheckResult], spec: str, module: An
         }
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(doc, indent=1))
+        written.append(f"conformance JSON: {Path(path).resolve()}")
     html = config.getoption("--report")
     if html:
         from .report import write_report
 
         out = write_report(config, results, spec, module, dtypes, Path(html))
-        tr = config.pluginmanager.get_plugin("terminalreporter")
-        if tr is not None:
-            tr.write_line(f"conformance report: {out}")
+        written.append(f"conformance report: {out}")
+    return written

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -29,6 +30,8 @@ MARKERS = {
 }
 _RESULTS_KEY = pytest.StashKey[list]()
 _IMPL_KEY = pytest.StashKey[tuple]()
+START_KEY = pytest.StashKey[float]()  # session start (time.time()), for the report
+_WRITTEN_KEY = pytest.StashKey[list]()  # "conformance report: PATH" lines, printed last in the summary
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,10 +48,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--report-json", default=None, metavar="PATH",
                 help="write machine-readable per-name, per-category verdicts to PATH")
     # pytest itself owns --fixtures (it lists fixtures), hence --fixtures-dir.
-    g.addoption("--fixtures-dir", default=None, metavar="DIR",
-                help="replay the regression fixtures in DIR (default: the committed set)")
+    g.addoption("--fixtures-dir", action="append", default=None, metavar="DIR",
+                help="replay the regression fixture set in DIR instead of the committed one (repeatable; "
+                     "'committed' names the committed set)")
     g.addoption("--timing", action="store_true", default=False,
                 help="run the timing benchmarks (marker timing; off by default)")
+    g.addoption("--timing-size", default=None, choices=("production", "tiny"),
+                help="sizes for the timing benchmarks: production (default) or tiny (CI smoke check); "
+                     "also $CONFORMANCE_TIMING_SIZE")
 
 
 def load_impl(spec: str) -> ModuleType:
@@ -123,6 +130,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "  pytest conformance --impl=mypkg.losses\n"
             "  pytest --pyargs conformance --impl=./my_losses.py"
         )
+    if not _timing_enabled(config):
+        timing = [i for i in items if i.get_closest_marker("timing") is not None]
+        if timing:
+            config.hook.pytest_deselected(items=timing)
+            items[:] = [i for i in items if i.get_closest_marker("timing") is None]
+
+
+def _timing_enabled(config: pytest.Config) -> bool:
+    """Timing tests run with --timing, or when pytest-benchmark is asked to (--benchmark-only/-enable)."""
+    return any(config.getoption(o, default=False) for o in ("--timing", "--benchmark-only", "--benchmark-enable"))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -172,6 +189,7 @@ _CONFIG: list[pytest.Config] = []
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     _CONFIG[:] = [session.config]
+    session.config.stash[START_KEY] = time.time()
 
 
 def results(config: pytest.Config) -> list:
@@ -186,7 +204,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from .outputs import write_outputs
 
     spec, module, dtypes = config.stash[_IMPL_KEY]
-    write_outputs(config, results(config), spec, module, dtypes)
+    config.stash[_WRITTEN_KEY] = write_outputs(config, results(config), spec, module, dtypes)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -198,4 +216,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     spec, module, _ = config.stash[_IMPL_KEY]
     provided = [n for n in NAMES if getattr(module, n, None) is not None]
     for line in render_summary(results(config), spec, provided):
+        terminalreporter.write_line(line)
+    for line in config.stash.get(_WRITTEN_KEY, []):
         terminalreporter.write_line(line)

@@ -309,13 +309,26 @@ def smooth_l1(x: Any) -> tf.Tensor:
 # --------------------------------------------------------------------------- Faster R-CNN (spec §3)
 
 
+def _eps_normaliser(m: tf.Tensor) -> tf.Tensor:
+    """Σ(ε + m) = Σm + ε·numel(m) (spec §6 FRCNN-EPS-PER-ELEMENT).
+
+    Σm is exact for a 0/1 mask in any summation order, and ε·numel is formed in float32
+    (float64 for float64 input) and rounded once, so the normaliser is correctly rounded
+    also where XLA sums sequentially (adding ε into a large running sum element by element
+    rounds the same way every time and drifts by tens of ulps).
+    """
+    dtype = m.dtype
+    wide = tf.float64 if dtype == tf.float64 else tf.float32
+    eps_n = tf.cast(tf.cast(tf.size(m), wide) * tf.constant(EPSILON, wide), dtype)
+    return tf.reduce_sum(m) + eps_n
+
+
 def _masked_smooth_l1_loss(y_true: tf.Tensor, y_pred: tf.Tensor, n: int, lam: float) -> tf.Tensor:
     """λ · Σ m·smooth_l1(t − y_pred) / Σ(ε + m), m = y_true[..., :n], t = y_true[..., n:]."""
     m = y_true[..., :n]
     t = y_true[..., n:]
     num = tf.reduce_sum(m * smooth_l1(t - y_pred))
-    den = tf.reduce_sum(_const(EPSILON, y_pred.dtype) + m)
-    return _const(lam, y_pred.dtype) * num / den
+    return _const(lam, y_pred.dtype) * num / _eps_normaliser(m)
 
 
 def rpn_loss_regr(num_anchors: int) -> Callable[[Any, Any], tf.Tensor]:
@@ -348,8 +361,7 @@ def rpn_loss_cls(num_anchors: int) -> Callable[[Any, Any], tf.Tensor]:
         v = y_true[..., :a]
         z = y_true[..., a:]
         num = tf.reduce_sum(v * binary_crossentropy(z, y_pred))
-        den = tf.reduce_sum(_const(EPSILON, y_pred.dtype) + v)
-        return _const(LAMBDA_RPN_CLASS, y_pred.dtype) * num / den
+        return _const(LAMBDA_RPN_CLASS, y_pred.dtype) * num / _eps_normaliser(v)
 
     return rpn_loss_cls_fixed_num
 
