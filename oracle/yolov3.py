@@ -286,8 +286,8 @@ def _corners(c: np.ndarray, w: np.ndarray, sort: bool):
     Working in doubled units avoids halving ``w`` (inexact for subnormal ``w``); every length below is a
     doubled length, which leaves the ratios of areas unchanged.
     """
-    lo = (2.0 * c - w, 0 * c)
-    hi = (2.0 * c + w, 0 * c)
+    lo = _two_sum(2.0 * c, -w)
+    hi = _two_sum(2.0 * c, w)
     if not sort:
         return lo, hi, -1.0, 1.0
     # tf.minimum(l, r) passes to l when l <= r (w >= 0); tf.maximum(l, r) passes to l when l >= r (w <= 0).

@@ -8,7 +8,7 @@ import mpmath
 import numpy as np
 import pytest
 from helpers import assert_rel, fd_vjp, from_mp, to_mp
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import oracle
@@ -363,6 +363,14 @@ def test_box_vjp_tie_conventions():
     assert_rel(g, [0.25, 0.0, 0.125, 0.0], what="touching")
 
 
+def test_box_kinks_only_where_they_matter():
+    # corner tie L1 == L2 on x while the (unsorted) overlap is empty: IoU is flat there, GIoU touches
+    b1 = np.array([0.0, 0.0, -2.0, 1.0])
+    b2 = np.array([2.0, 0.0, 2.0, 1.0])
+    assert not oracle.kinks("bbox_iou", "boxes1", boxes1=b1, boxes2=b2)[[0, 2]].any()
+    assert oracle.kinks("bbox_giou", "boxes1", boxes1=b1, boxes2=b2)[[0, 2]].all()
+
+
 def test_box_kinks_none_for_generic_boxes():
     b1 = np.array([[0.1, 0.2, 2.3, 1.7]])
     b2 = np.array([[0.9, -0.4, 1.1, 2.9]])
@@ -586,6 +594,7 @@ def layer_margin_ok(kw, eps=1e-4):
     return not math.isnan(m) and m > eps
 
 
+@settings(max_examples=25)
 @given(st.integers(0, 2**32 - 1), st.sampled_from([(1, 2, 2, 1, 2), (2, 1, 3, 2, 3), (1, 3, 1, 1, 1)]),
        st.sampled_from(["random", "no_objects", "near_match"]))
 def test_loss_layer_vjp_matches_finite_differences(seed, shape, mode):
@@ -650,6 +659,9 @@ def test_loss_layer_kinks_at_threshold():
     assert k.reshape(-1).tolist() == [True] * 5 + [False]
     assert Y.threshold_margin(iou_loss_thresh=1.0, **kw) == 0.0
     assert not oracle.kinks("loss_layer", "conv", iou_loss_thresh=0.5, **kw).any()
+    # the comparison is strict: max_iou == thresh is not background
+    assert float(oracle.evaluate("loss_layer", iou_loss_thresh=1.0, **kw)[1]) == 0.0
+    assert_rel(oracle.evaluate("loss_layer", iou_loss_thresh=1.0 + 2**-52, **kw)[1], 0.25 * math.log(2))
     # a pred box that ties with its label box (r = 1) marks the 4 box entries
     label = np.zeros((1, 1, 1, 1, 6))
     label[..., :4] = pred[..., :4]
