@@ -9,13 +9,15 @@ SYMBOL = {"passed": "pass", "failed": "FAIL", "hazard": "hazard", "not provided"
           "error": "ERROR"}
 
 
-def render_summary(results: list[CheckResult], impl: str, provided: list[str] | None = None) -> list[str]:
+def render_summary(results: list[CheckResult], impl: str, provided: list[str] | None = None,
+                   profile: str | None = None) -> list[str]:
     table = summarize(results)
     if not table:
         return []
     cats = [c for c in CATEGORIES if any(c in row for row in table.values())]
     width = max(len(n) for n in table) + 2
-    lines = ["", f"conformance summary for {impl}", "name".ljust(width) + "".join(c.ljust(11) for c in cats)
+    header = f"conformance summary for {impl}" + (f" (Hypothesis profile {profile})" if profile else "")
+    lines = ["", header, "name".ljust(width) + "".join(c.ljust(11) for c in cats)
              + "convention / diagnosis"]
     notes: dict[str, set[str]] = {}
     for r in results:

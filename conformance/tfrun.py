@@ -96,7 +96,8 @@ class Runner:
         if key not in self._cache:
             body = self._forward if which == "value" else self._forward_grad
             fn = (lambda t: body(t, config)) if which == "value" else (lambda t, c: body(t, config, c))
-            self._cache[key] = tf.function(fn, jit_compile=self.mode == "xla", reduce_retracing=True)
+            # one trace per input signature (shapes and dtypes): TensorFlow keys its own cache on it
+            self._cache[key] = tf.function(fn, jit_compile=self.mode == "xla")
         return self._cache[key]
 
     def _split(self, args: dict) -> tuple[dict, dict]:

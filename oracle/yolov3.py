@@ -421,6 +421,10 @@ def _pair_back(p: SimpleNamespace, g: np.ndarray) -> tuple[np.ndarray, np.ndarra
             wy2 = wy2 + np.ldexp(d_union * x.s_w2, y.k + 1)
     g1[..., 0], g1[..., 1], g1[..., 2], g1[..., 3] = cx1, cy1, wx1, wy1
     g2[..., 0], g2[..., 1], g2[..., 2], g2[..., 3] = cx2, cy2, wx2, wy2
+    # where the value is undefined (0/0), so is its gradient
+    undefined = np.isnan(p.value) & (g != 0)
+    g1[undefined] = np.nan
+    g2[undefined] = np.nan
     return g1, g2
 
 
