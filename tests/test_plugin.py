@@ -43,11 +43,11 @@ def test_impl_without_contract_names_is_a_usage_error(tmp_path):
 def test_k_selects_one_name_and_missing_names_are_not_provided(tmp_path):
     mod = tmp_path / "partial_losses.py"
     mod.write_text("from conformance.targets.reference import smooth_l1, sigmoid\n")
-    r = run_pytest("conformance", f"--impl={mod}", "-k", "smooth_l1", "-v")
+    r = run_pytest("conformance", f"--impl={mod}", "-k", "smooth_l1", "-m", "value or gradient", "-v")
     assert r.returncode == 0, r.stdout[-3000:]
     ran = [line for line in r.stdout.splitlines() if "::test_" in line and ("PASSED" in line or "SKIPPED" in line)]
     assert ran and all("smooth_l1" in line for line in ran)
-    r = run_pytest("conformance", f"--impl={mod}", "-k", "rpn_loss_cls", "-rs")
+    r = run_pytest("conformance", f"--impl={mod}", "-k", "rpn_loss_cls", "-m", "value or gradient", "-rs")
     assert r.returncode == 0
     assert "not provided by" in r.stdout
     assert "2/26 contract names provided" in r.stdout
@@ -56,13 +56,13 @@ def test_k_selects_one_name_and_missing_names_are_not_provided(tmp_path):
 def test_gate_profile_is_default_even_under_ci(tmp_path):
     mod = tmp_path / "one_loss.py"
     mod.write_text("from conformance.targets.reference import smooth_l1\n")
-    r = run_pytest("conformance", f"--impl={mod}", "-q", env={"CI": "true"})
+    r = run_pytest("conformance", f"--impl={mod}", "-m", "value or gradient", "-q", env={"CI": "true"})
     assert r.returncode == 0, r.stdout[-3000:]
     assert "Hypothesis profile conformance-gate" in r.stdout
 
 
 def test_pyargs_from_elsewhere_and_xdist(tmp_path):
-    r = run_pytest("--pyargs", "conformance", "--impl=tensorflow.nn", "-k", "sigmoid and not cross", "-n", "2",
+    r = run_pytest("--pyargs", "conformance", "--impl=tensorflow.nn", "-k", "sigmoid and not cross", "-m", "value or gradient", "-n", "2",
                    "-q", cwd=tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert "sigmoid " in r.stdout and "6/26 contract names provided by tensorflow.nn" in r.stdout
