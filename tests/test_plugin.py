@@ -62,8 +62,8 @@ def test_gate_profile_is_default_even_under_ci(tmp_path):
 
 
 def test_pyargs_from_elsewhere_and_xdist(tmp_path):
-    r = run_pytest("--pyargs", "conformance", "--impl=tensorflow.nn", "-k", "sigmoid and not cross", "-m", "value or gradient", "-n", "2",
-                   "-q", cwd=tmp_path)
+    r = run_pytest("--pyargs", "conformance", "--impl=tensorflow.nn", "-k", "sigmoid and not cross",
+                   "-m", "value or gradient", "-n", "2", "-q", cwd=tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert "sigmoid " in r.stdout and "6/26 contract names provided by tensorflow.nn" in r.stdout
 
