@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from .checks import ConformanceFailure, check_gradient, check_value
@@ -45,10 +46,13 @@ def runner_for(contract: Contract, impl: Any, mode: str) -> Runner:
 
 
 def run_check(contract: Contract, category: str, impl: Any, impl_name: str, dtype: str, mode: str,
-              hypothesis_settings: settings | None = None) -> CheckResult:
+              hypothesis_settings: settings | None = None, seed: int | None = None,
+              strict_hazards: bool = False) -> CheckResult:
     """Run ``category`` for ``contract`` against ``impl``; return the result, raising on failure.
 
     A name the impl does not define gives status ``"not provided"`` and no exception.
+    ``seed`` applies ``hypothesis.seed`` to the test (it takes precedence over ``derandomize``).
+    Stability hazards give status ``"hazard"``, or a failure with ``strict_hazards``.
     """
     result = CheckResult(contract.name, contract.family, category, dtype, mode)
     if getattr(impl, contract.name, None) is None:
@@ -58,7 +62,11 @@ def run_check(contract: Contract, category: str, impl: Any, impl_name: str, dtyp
     runner = runner_for(contract, impl, mode)
     rec = Recorder(result)
     ambiguous = contract.ambiguous
+    hazards = None
 
+    if category == "badinput":
+        from .badinput import run_badinput
+        return run_badinput(contract, runner, result, dtype, impl_name)
     if category == "value":
         @given(ex=contract.strategy())
         def inner(ex: dict) -> None:
@@ -71,13 +79,35 @@ def run_check(contract: Contract, category: str, impl: Any, impl_name: str, dtyp
             if ambiguous is not None:
                 assume(not ambiguous(ex, dtype))
             check_gradient(contract, runner, ex, seed, dtype, rec, impl_name)
+    elif category == "stability":
+        from hypothesis import example
+
+        from . import stability
+        hazards = stability.HazardLog()
+
+        @given(ex=stability.strategy_for(contract, dtype), seed=st.integers(0, 2**31 - 1))
+        def inner(ex: dict, seed: int) -> None:
+            assume(not stability.ambiguous(contract, ex, dtype))
+            stability.check_stability(contract, runner, ex, seed, dtype, rec, impl_name, hazards)
+
+        for case in reversed(stability.fixed_cases(contract, dtype)):
+            inner = example(ex=case, seed=0)(inner)
     else:
         raise ValueError(f"category: unknown check category {category!r}")
+    if category in ("value", "gradient"):
+        from hypothesis import example
+
+        from .strategies.pinned import pinned
+
+        for case in reversed(pinned(contract.name)):  # the documents' typical sizes and known hard cases
+            inner = (example(ex=case) if category == "value" else example(ex=case, seed=0))(inner)
 
     # A distinct name per (category, contract, dtype, mode) gives each its own derandomized seed and database key.
     inner.__name__ = inner.__qualname__ = f"{category}_{contract.name}_{dtype}_{mode}"
     if hypothesis_settings is not None:
         inner = hypothesis_settings(inner)
+    if seed is not None:
+        inner = hypothesis_seed(seed)(inner)
     try:
         inner()
     except (ConformanceFailure, AssertionError) as exc:
@@ -88,6 +118,9 @@ def run_check(contract: Contract, category: str, impl: Any, impl_name: str, dtyp
         if failure:
             result.inputs = failure["inputs"]
             result.extra.update(failure["extra"])
+        if hazards is not None and hazards.counts:  # stability: hazards seen before the failure are reported too
+            result.extra["hazards"] = dict(hazards.counts)
+            result.message += "\n" + hazards.message()
         exc.conformance_result = result
         raise
     except Exception as exc:  # an error in the suite itself, reported as such
@@ -95,20 +128,23 @@ def run_check(contract: Contract, category: str, impl: Any, impl_name: str, dtyp
         result.message = f"{type(exc).__name__}: {exc}"
         exc.conformance_result = result
         raise
+    if hazards is not None:
+        hazards.finish(result, strict_hazards)
     return result
 
 
-def pytest_check(contract: Contract, category: str, impl: tuple[str, Any], dtype: str, mode: str, record: Any) -> None:
+def pytest_check(contract: Contract, category: str, impl: tuple[str, Any], dtype: str, mode: str, record: Any,
+                 strict_hazards: bool = False) -> None:
     """Body of the parametrized pytest tests: run, attach the result to the report, skip if not provided."""
     import pytest
 
     name, module = impl
     try:
-        result = run_check(contract, category, module, name, dtype, mode)
+        result = run_check(contract, category, module, name, dtype, mode, strict_hazards=strict_hazards)
     except BaseException as exc:
         if hasattr(exc, "conformance_result"):
             record(exc.conformance_result)
         raise
     record(result)
-    if result.status == "not provided":
+    if result.status in ("not provided", "skipped"):
         pytest.skip(result.message)
