@@ -114,10 +114,7 @@ def run_check(contract: Contract, category: str, impl: Any, impl_name: str, dtyp
         result.status = "failed"
         notes = getattr(exc, "__notes__", [])
         result.message = "\n".join([str(exc), *notes])
-        failure = getattr(exc, "failure", None)  # the shrunk example, expected and actual (checks._fail)
-        if failure:
-            result.inputs = failure["inputs"]
-            result.extra.update(failure["extra"])
+        attach_failure(result, exc)
         if hazards is not None and hazards.counts:  # stability: hazards seen before the failure are reported too
             result.extra["hazards"] = dict(hazards.counts)
             result.message += "\n" + hazards.message()
@@ -133,6 +130,14 @@ def run_check(contract: Contract, category: str, impl: Any, impl_name: str, dtyp
     return result
 
 
+def attach_failure(result: CheckResult, exc: BaseException) -> None:
+    """Move the failing example, expected and actual that ``checks._fail`` attached to ``exc`` into ``result``."""
+    failure = getattr(exc, "failure", None)
+    if failure and result.inputs is None:
+        result.inputs = failure["inputs"]
+        result.extra.update(failure["extra"])
+
+
 def pytest_check(contract: Contract, category: str, impl: tuple[str, Any], dtype: str, mode: str, record: Any,
                  strict_hazards: bool = False) -> None:
     """Body of the parametrized pytest tests: run, attach the result to the report, skip if not provided."""
@@ -143,6 +148,7 @@ def pytest_check(contract: Contract, category: str, impl: tuple[str, Any], dtype
         result = run_check(contract, category, module, name, dtype, mode, strict_hazards=strict_hazards)
     except BaseException as exc:
         if hasattr(exc, "conformance_result"):
+            attach_failure(exc.conformance_result, exc)
             record(exc.conformance_result)
         raise
     record(result)

@@ -1,0 +1,44 @@
+"""Bad-input tier: the reference conforms, the oracle names the wrong argument, and mutants are caught."""
+
+from __future__ import annotations
+
+import pytest
+import stability_mutants as mut
+
+from conformance.badinput import CASES
+from conformance.checks import ConformanceFailure
+from conformance.engine import run_check
+from conformance.registry import REGISTRY
+from conformance.targets import reference
+
+ALL_CASES = [(name, case) for name, cases in CASES.items() for case in cases]
+
+
+def _run(name: str, impl, impl_name: str = "impl"):
+    return run_check(REGISTRY[name], "badinput", impl, impl_name, "float32", "eager")
+
+
+@pytest.mark.parametrize("name, case", ALL_CASES, ids=[f"{n}-{c.id}" for n, c in ALL_CASES])
+def test_oracle_raises_naming_the_argument(name, case):
+    with pytest.raises(ValueError) as info:
+        REGISTRY[name].expected(case.make())
+    assert case.arg in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_reference_conforms(name):
+    r = _run(name, reference, "reference")
+    assert r.status == "passed", r.message
+
+
+def test_names_without_cases_are_skipped():
+    r = _run("sigmoid", reference, "reference")
+    assert r.status == "skipped" and "no bad-input cases" in r.message
+
+
+@pytest.mark.parametrize("impl, name", [(mut.CLAMPED_SPARSE_CE, "sparse_softmax_cross_entropy_with_logits"),
+                                        (mut.WRAPPED_REG_L1, "reg_l1_loss")])
+def test_range_mutants_are_caught(impl, name):
+    with pytest.raises(ConformanceFailure, match="silent finite value") as info:
+        _run(name, impl)
+    assert info.value.conformance_result.status == "failed"

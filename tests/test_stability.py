@@ -1,0 +1,100 @@
+"""The stability tier on the reference, the documents' code and naive mutants (float32, eager)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import stability_mutants as mut
+from hypothesis import Phase, settings
+
+from conformance import stability
+from conformance.checks import ConformanceFailure
+from conformance.engine import HEALTH, run_check
+from conformance.registry import REGISTRY
+from conformance.strategies.adversarial import ADVERSARIAL
+from conformance.targets import documents_adapter, reference
+
+FEW = settings(max_examples=8, derandomize=True, database=None, deadline=None, suppress_health_check=HEALTH)
+
+REFERENCE_PASS = ("sigmoid", "softmax", "sigmoid_cross_entropy_with_logits", "softmax_cross_entropy_with_logits",
+                  "sparse_softmax_cross_entropy_with_logits", "binary_crossentropy", "rpn_loss_cls",
+                  "focal_loss", "reg_l1_loss")
+
+
+def _run(name: str, impl, impl_name: str, **kw):
+    return run_check(REGISTRY[name], "stability", impl, impl_name, "float32", "eager", hypothesis_settings=FEW, **kw)
+
+
+def test_every_name_has_an_adversarial_strategy():
+    assert set(ADVERSARIAL) >= set(REGISTRY)
+
+
+@pytest.mark.parametrize("name", REFERENCE_PASS)
+def test_reference_passes(name):
+    assert _run(name, reference, "reference").status == "passed"
+
+
+def test_reference_box_hazard_is_zero_union():
+    r = _run("bbox_iou", reference, "reference")
+    assert r.status == "hazard"
+    assert set(r.extra["hazards"]) <= {"YOLO-ZERO-UNION", "GRADIENT-OF-HAZARD"}, r.message
+
+
+def test_documents_show_zero_union_hazard():
+    """The fixed identical zero-size boxes give 0/0; later, corners x -+ w/2 at x = 1e6 cancel (a failure)."""
+    try:
+        r = run_check(REGISTRY["bbox_giou"], "stability", documents_adapter, "documents_adapter", "float32", "eager",
+                      hypothesis_settings=settings(FEW, phases=[Phase.explicit, Phase.generate]))
+    except ConformanceFailure as exc:
+        r = exc.conformance_result
+    assert "YOLO-ZERO-UNION" in r.extra["hazards"], r.message
+    assert "YOLO-ZERO-UNION" in r.message
+
+
+def test_strict_hazards_fail():
+    with pytest.raises(ConformanceFailure, match="strict-hazards"):
+        _run("bbox_iou", reference, "reference", strict_hazards=True)
+
+
+@pytest.mark.parametrize("impl, name", [(mut.NAIVE_SIGMOID_CE, "sigmoid_cross_entropy_with_logits"),
+                                        (mut.NAIVE_SOFTMAX_CE, "softmax_cross_entropy_with_logits")])
+def test_naive_cross_entropy_fails(impl, name):
+    with pytest.raises(ConformanceFailure, match="Stability failure") as info:
+        _run(name, impl, "naive")
+    assert info.value.conformance_result.status == "failed"
+
+
+def test_where_nan_gradient_trap_fails():
+    with pytest.raises(ConformanceFailure, match="gradient of sigmoid_cross_entropy_with_logits"):
+        _run("sigmoid_cross_entropy_with_logits", mut.WHERE_TRAP_SIGMOID_CE, "where-trap")
+
+
+def test_decode_exp_overflow_is_a_hazard_not_a_failure():
+    r = run_check(REGISTRY["decode"], "stability", reference, "reference", "float32", "eager",
+                  hypothesis_settings=settings(FEW, max_examples=1))
+    assert r.status == "hazard" and "YOLO-EXP-OVERFLOW" in r.extra["hazards"], r.message
+
+
+def test_classify_rules():
+    a = np.array([1.0, np.inf, np.nan, np.inf, 2.0])
+    e = np.array([1.0, 5.0, np.nan, 1e39, 3.0])
+    c = stability.classify(a, e, np.full(5, 1e-6), "float32", "v")
+    assert c.failure.tolist() == [False, True, False, False, True]
+    assert c.hazards["UNDEFINED"].tolist() == [False, False, True, False, False]
+    assert c.hazards["OVERFLOW"].tolist() == [False, False, False, True, False]
+    # a non-finite rounded intermediate turns the finite-exact inf into a hazard with the intermediate's id
+    c = stability.classify(a, e, np.full(5, 1e-6), "float32", "v", alt=np.array([1.0, np.inf, 0, 0, 3.0]),
+                           alt_id="YOLO-EXP-OVERFLOW")
+    assert c.failure.tolist() == [False, False, False, False, True]
+    assert c.hazards["YOLO-EXP-OVERFLOW"].tolist() == [False, True, False, False, False]
+
+
+def test_diagnosis_names_eps_once_and_still_fails():
+    """diagnose() names the oracle variant an output matches; the check still fails (never a pass)."""
+    with pytest.raises(ConformanceFailure) as info:
+        run_check(REGISTRY["rpn_loss_regr"], "value", mut.EPS_ONCE, "eps-once", "float32", "eager",
+                  hypothesis_settings=settings(FEW, phases=[Phase.explicit, Phase.generate]))
+    r = info.value.conformance_result
+    assert r.status == "failed"
+    assert r.diagnosis is not None and "EPS-ONCE" in r.diagnosis, r.message
+    assert "Diagnosis: rpn_loss_regr matches EPS-ONCE" in r.message
