@@ -50,17 +50,53 @@ def _compare_outputs(contract: Contract, ex: dict, actual: Any, expected: Any, d
 
 def diagnose(contract: Contract, ex: dict, actual: Any, dtype: str) -> str | None:
     """Name the oracle divergence(s) or convention an output matches, if any (never a pass)."""
+    for combo, extra in _variant_combos(contract, dtype):
+        try:
+            expected = contract.expected(ex, variants=combo, **extra)
+            if _compare_outputs(contract, ex, actual, expected, dtype).ok:
+                return f"{contract.name} matches {' + '.join(combo)}{_conv_note(extra)}"
+        except (ConformanceFailure, ValueError):
+            continue
+    return None
+
+
+def _variant_combos(contract: Contract, dtype: str):
+    """(variant ids, oracle keywords) to try: single variants, then pairs, under each convention."""
     variants = contract.oracle.variants
     for r in range(1, min(len(variants), 2) + 1):
         for combo in itertools.combinations(variants, r):
             for extra in _extras(contract, dtype):
-                try:
-                    expected = contract.expected(ex, variants=combo, **extra)
-                    if _compare_outputs(contract, ex, actual, expected, dtype).ok:
-                        conv = f" (convention {extra['convention']})" if "convention" in extra else ""
-                        return f"{contract.name} matches {' + '.join(combo)}{conv}"
-                except (ConformanceFailure, ValueError):
-                    continue
+                yield combo, extra
+
+
+def _conv_note(extra: dict) -> str:
+    return f" (convention {extra['convention']})" if "convention" in extra else ""
+
+
+def _grad_comparisons(contract: Contract, ex: dict, grads: dict, cot: Any, dtype: str,
+                      extra: dict) -> tuple[list[Comparison], dict]:
+    """Compare every differentiable argument's gradient with the oracle's VJP under ``extra`` oracle keywords."""
+    comparisons, wanted = [], {}
+    for k in contract.grad_args:
+        got = grads[k]
+        want = wanted[k] = contract.expected_vjp(ex, cot, k, **extra)
+        kinks = contract.kinks(ex, k, **{kw: v for kw, v in extra.items() if kw != "variants"})
+        for i, (g, w, kk) in enumerate(zip(_as_tuple(got), _as_tuple(want), _as_tuple(kinks), strict=True)):
+            tol = contract.tolerance.for_grad(ex, k, np.asarray(w), cot, dtype)
+            label = f"gradient of {contract.name} wrt {k}" + (f"[{i}]" if isinstance(got, list) else "")
+            comparisons.append(compare(g, w, tol, dtype, label, skip=kk))
+    return comparisons, wanted
+
+
+def diagnose_gradient(contract: Contract, ex: dict, grads: dict, cot: Any, dtype: str) -> str | None:
+    """Name the oracle variant(s) whose VJP the impl's gradients match, if any (never a pass)."""
+    for combo, extra in _variant_combos(contract, dtype):
+        try:
+            comparisons, _ = _grad_comparisons(contract, ex, grads, cot, dtype, dict(extra, variants=combo))
+        except ValueError:
+            continue
+        if all(c.ok for c in comparisons):
+            return f"gradient of {contract.name} matches {' + '.join(combo)}{_conv_note(extra)}"
     return None
 
 
@@ -123,21 +159,15 @@ def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtyp
     extras = _extras(contract, dtype)
     cot = cotangent(contract, contract.expected(rounded, **extras[0]), seed, dtype)
     _, grads = _call(contract, lambda: runner.value_and_grad(args, cot_tensor(cot, dtype)), rounded, cot)
+    for k in contract.grad_args:
+        got = grads[k]
+        if got is None or (isinstance(got, list) and any(g is None for g in got)):
+            want = contract.expected_vjp(rounded, cot, k, **extras[0])
+            _fail(f"gradient of {contract.name} wrt {k} is None, but the spec says the gradient flows",
+                  contract, rounded, dtype, runner.mode, impl_name, "gradient", {k: want}, {k: got}, cot)
     failures, matched, wants = [], set(), []
     for extra in extras:
-        comparisons, wanted = [], {}
-        for k in contract.grad_args:
-            got = grads[k]
-            want = wanted[k] = contract.expected_vjp(rounded, cot, k, **extra)
-            if got is None or (isinstance(got, list) and any(g is None for g in got)):
-                _fail(f"gradient of {contract.name} wrt {k} is None, but the spec says the gradient flows",
-                      contract, rounded, dtype, runner.mode, impl_name, "gradient",
-                      {k: want}, {k: got}, cot)
-            kinks = contract.kinks(rounded, k, **extra)
-            for i, (g, w, kk) in enumerate(zip(_as_tuple(got), _as_tuple(want), _as_tuple(kinks), strict=True)):
-                tol = contract.tolerance.for_grad(rounded, k, np.asarray(w), cot, dtype)
-                label = f"gradient of {contract.name} wrt {k}" + (f"[{i}]" if isinstance(got, list) else "")
-                comparisons.append(compare(g, w, tol, dtype, label, skip=kk))
+        comparisons, wanted = _grad_comparisons(contract, rounded, grads, cot, dtype, extra)
         if all(c.ok for c in comparisons):
             matched.add(extra.get("convention", "-"))
         failures.append(comparisons)
@@ -149,4 +179,8 @@ def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtyp
         rec.conventions(matched)
     if not matched:
         msg = "\n\n".join(c.message() for c in best if not c.ok)
+        diagnosis = diagnose_gradient(contract, rounded, grads, cot, dtype)
+        if diagnosis:
+            rec.result.diagnosis = diagnosis
+            msg += f"\nDiagnosis: {diagnosis}"
         _fail(msg, contract, rounded, dtype, runner.mode, impl_name, "gradient", wants[i_best], grads, cot)

@@ -339,14 +339,30 @@ def _cce_parts(target: Any, output: Any, axis: Any, convention: str, constants_d
     return t, p, q, r, S, ax, lo, ehi, low, high
 
 
+CCE_VARIANTS = ("CCE-UNNORMALISED",)
+
+
+def _cce_unnormalised(target: Any, output: Any, axis: int, constants_dtype: Any) -> tuple:
+    """The common mistake CCE-UNNORMALISED: −Σ t·log clip(p) without dividing by Σp first."""
+    t, p = _pair("target", target, "output", output, min_rank=1)
+    ax = v.axis_of("axis", axis, p.ndim)
+    lo, hi = clip_bounds(EPS_K, dtype_name(constants_dtype))
+    return t, p, ax, lo, hi
+
+
 def categorical_crossentropy(
-    target: Any, output: Any, axis: int = -1, *, convention: str = "keras-ops", constants_dtype: Any = "float64"
+    target: Any, output: Any, axis: int = -1, *, convention: str = "keras-ops", constants_dtype: Any = "float64",
+    variants: Any = (),
 ) -> np.ndarray:
     """Keras CCE on probabilities: −Σ_i t_i·log clip(p_i / Σ_j p_j, ε_k, 1 − ε_k) along ``axis``.
 
     Keras' legacy and ops versions compute the same formula, so ``convention`` only
     has to be valid.  A row summing to 0 gives NaN (0/0).
     """
+    if v.variants_of("categorical_crossentropy", variants, CCE_VARIANTS):
+        t, p, ax, lo, hi = _cce_unnormalised(target, output, axis, constants_dtype)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -np.sum(t * np.log(np.clip(p, lo, hi)), axis=ax)
     t, p, q, r, S, ax, lo, ehi, low, high = _cce_parts(target, output, axis, convention, constants_dtype)
     with np.errstate(divide="ignore", invalid="ignore"):
         logq = np.where(q > 0.5, np.log1p(-r), np.log(q))
@@ -356,7 +372,7 @@ def categorical_crossentropy(
 
 def _cce_vjp(
     cotangent: Any, wrt: str, *, target: Any, output: Any, axis: int = -1, convention: str = "keras-ops",
-    constants_dtype: Any = "float64",
+    constants_dtype: Any = "float64", variants: Any = (),
 ) -> np.ndarray:
     """dL/dp_k = (g_k − Σ_i g_i q_i)/S with g_i = −t_i/q_i inside the clip, 0 outside.
 
@@ -364,6 +380,11 @@ def _cce_vjp(
     written so that nothing cancels for the dominant entry.
     """
     v.wrt_of("categorical_crossentropy", wrt, ("output",))
+    if v.variants_of("categorical_crossentropy", variants, CCE_VARIANTS):
+        t, p, ax, lo, hi = _cce_unnormalised(target, output, axis, constants_dtype)
+        c = np.expand_dims(_cotangent(cotangent, p.shape[:ax] + p.shape[ax + 1:]), ax)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return c * np.where((p >= lo) & (p <= hi), -t / p, 0.0)
     t, p, q, r, S, ax, lo, ehi, low, high = _cce_parts(target, output, axis, convention, constants_dtype)
     inside = ~(low | high)
     tI = np.where(inside, t, 0.0)
@@ -376,7 +397,7 @@ def _cce_vjp(
 
 
 def _cce_kinks(wrt: str, *, target: Any, output: Any, axis: int = -1, convention: str = "keras-ops",
-               constants_dtype: Any = "float64") -> np.ndarray:
+               constants_dtype: Any = "float64", variants: Any = ()) -> np.ndarray:
     """Whole rows (along ``axis``) where some entry with t ≠ 0 sits on a clip bound.
 
     The normalised q_i depends on every p_j of its row, so an entry on a bound makes
@@ -531,7 +552,7 @@ SPECS: list[OracleSpec] = [
     ),
     OracleSpec(
         "categorical_crossentropy", "nn", _kw(categorical_crossentropy), _cce_vjp, _cce_kinks, ("output",),
-        conventions=True,
+        conventions=True, variants=CCE_VARIANTS,
     ),
     OracleSpec("entropy", "nn", _kw(entropy), _entropy_vjp, _entropy_kinks, ("p",)),
     OracleSpec("kl_divergence", "nn", _kw(kl_divergence), _kl_vjp, _kl_kinks, ("p", "q")),

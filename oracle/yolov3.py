@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from ._spec import OracleSpec, no_kinks
-from ._validate import as_float, last_dim, positive_int, wrt_of
+from ._validate import as_float, last_dim, positive_int, variants_of, wrt_of
 
 __all__ = [
     "bbox_giou", "bbox_iou", "compute_loss", "decode", "focal", "giou_loss", "iou_loss", "loss_layer",
@@ -554,7 +554,10 @@ def max_iou(pred_xywh: Any, bboxes: Any) -> np.ndarray:
     return _max_iou(p, b)
 
 
-def _layer_args(conv, pred, label, bboxes, anchors, stride, num_class, iou_loss_thresh, names=None):
+LAYER_VARIANTS = ("FOCAL-STOP-GRADIENT", "MEAN-NOT-BATCH-SUM")
+
+
+def _layer_args(conv, pred, label, bboxes, anchors, stride, num_class, iou_loss_thresh, names=None, variants=()):
     names = names or {}
     nm = {k: names.get(k, k) for k in ("conv", "label", "bboxes", "anchors", "stride")}
     raw, a, s = _decode_args(conv, anchors, stride, num_class, names=nm)
@@ -573,7 +576,7 @@ def _layer_args(conv, pred, label, bboxes, anchors, stride, num_class, iou_loss_
             raise ValueError(f"pred: expected shape (B, S, S, A, 5+N) = {want}, got {pred.shape}")
     thresh = _scalar("iou_loss_thresh", iou_loss_thresh)
     return SimpleNamespace(raw=raw, conv_shape=np.shape(conv), anchors=a, stride=s, label=lab, bboxes=bb,
-                           pred=pred, thresh=thresh)
+                           pred=pred, thresh=thresh, variants=variants_of("loss_layer", variants, LAYER_VARIANTS))
 
 
 def _layer_forward(v: SimpleNamespace) -> SimpleNamespace:
@@ -599,7 +602,12 @@ def _layer_forward(v: SimpleNamespace) -> SimpleNamespace:
         f.sce = _sce(r, raw_conf)
         conf_el = f.focal * (r * f.sce + f.bgd * f.sce)
         prob_el = r * _sce(lprob, raw_prob)
-    f.out = tuple(np.asarray(np.mean(np.sum(e, axis=(1, 2, 3, 4)))) for e in (giou_el, conf_el, prob_el))
+    if "MEAN-NOT-BATCH-SUM" in v.variants:  # tf.reduce_mean over every axis
+        f.out = tuple(np.asarray(np.mean(e)) for e in (giou_el, conf_el, prob_el))
+        f.norm = tuple(float(np.size(e)) for e in (giou_el, conf_el, prob_el))
+    else:  # the spec: mean over the batch of the sum over the other axes
+        f.out = tuple(np.asarray(np.mean(np.sum(e, axis=(1, 2, 3, 4)))) for e in (giou_el, conf_el, prob_el))
+        f.norm = (float(raw.shape[0]),) * 3
     return f
 
 
@@ -607,14 +615,14 @@ def _layer_backward(v: SimpleNamespace, f: SimpleNamespace, cot: tuple[float, fl
     """Gradients wrt pred (conv fixed) and the direct part wrt the reshaped raw output."""
     raw, lab = v.raw, v.label
     r, lprob = lab[..., 4:5], lab[..., 5:]
-    n_b = raw.shape[0]
-    g1, g2, g3 = (c / n_b for c in cot)
+    g1, g2, g3 = (c / n for c, n in zip(cot, f.norm, strict=True))
     d_pred = np.zeros(raw.shape)
     d_raw = np.zeros(raw.shape)
     with np.errstate(all="ignore"):
         gb, _ = _pair_back(f.pair, -(g1 * r * f.scale)[..., 0])
         d_pred[..., :4] = gb
-        d_pred[..., 4:5] = g2 * (r * f.sce + f.bgd * f.sce) * (-2.0 * f.d)
+        if "FOCAL-STOP-GRADIENT" not in v.variants:  # the focal weight carries gradient (spec §4)
+            d_pred[..., 4:5] = g2 * (r * f.sce + f.bgd * f.sce) * (-2.0 * f.d)
         dsce = _dsce(r, raw[..., 4:5])
         d_raw[..., 4:5] = g2 * f.focal * (r * dsce + f.bgd * dsce)
         d_raw[..., 5:] = g3 * r * _dsce(lprob, raw[..., 5:])
@@ -638,15 +646,17 @@ def loss_layer(conv: Any, pred: Any, label: Any, bboxes: Any, anchors: Any, stri
     return _layer_forward(v).out
 
 
-def _layer_eval(*, conv, label, bboxes, anchors, stride, num_class, iou_loss_thresh=0.5, pred=None):
-    return loss_layer(conv, pred, label, bboxes, anchors, stride, num_class, iou_loss_thresh)
+def _layer_eval(*, conv, label, bboxes, anchors, stride, num_class, iou_loss_thresh=0.5, pred=None, variants=()):
+    v = _layer_args(conv, pred, label, bboxes, anchors, stride, num_class, iou_loss_thresh, variants=variants)
+    return _layer_forward(v).out
 
 
-def _layer_vjp(cotangent, wrt, *, conv, label, bboxes, anchors, stride, num_class, iou_loss_thresh=0.5, pred=None):
+def _layer_vjp(cotangent, wrt, *, conv, label, bboxes, anchors, stride, num_class, iou_loss_thresh=0.5, pred=None,
+               variants=()):
     wrt_of("loss_layer", wrt, ("conv", "pred"))
     cot = _cotangent3(cotangent)
     v = _layer_args(conv, pred if wrt == "pred" else None, label, bboxes, anchors, stride, num_class,
-                    iou_loss_thresh)
+                    iou_loss_thresh, variants=variants)
     f = _layer_forward(v)
     d_pred, d_raw = _layer_backward(v, f, cot)
     if wrt == "pred":
@@ -656,7 +666,8 @@ def _layer_vjp(cotangent, wrt, *, conv, label, bboxes, anchors, stride, num_clas
     return total.reshape(v.conv_shape)
 
 
-def _layer_kinks_uniform(wrt, *, conv, label, bboxes, anchors, stride, num_class, iou_loss_thresh=0.5, pred=None):
+def _layer_kinks_uniform(wrt, *, conv, label, bboxes, anchors, stride, num_class, iou_loss_thresh=0.5, pred=None,
+                         variants=()):
     wrt_of("loss_layer", wrt, ("conv", "pred"))
     v = _layer_args(conv, pred if wrt == "pred" else None, label, bboxes, anchors, stride, num_class,
                     iou_loss_thresh)
@@ -695,10 +706,10 @@ def _scales(convs, labels, bboxes, anchors, strides):
     return a, s
 
 
-def _scale_args(i, convs, labels, bboxes, a, s, num_class, iou_loss_thresh):
+def _scale_args(i, convs, labels, bboxes, a, s, num_class, iou_loss_thresh, variants=()):
     names = {"conv": f"convs[{i}]", "label": f"labels[{i}]", "bboxes": f"bboxes[{i}]",
              "anchors": f"anchors[{i}]", "stride": f"strides[{i}]"}
-    return _layer_args(convs[i], None, labels[i], bboxes[i], a[i], s[i], num_class, iou_loss_thresh, names)
+    return _layer_args(convs[i], None, labels[i], bboxes[i], a[i], s[i], num_class, iou_loss_thresh, names, variants)
 
 
 def compute_loss(convs: Sequence[Any], labels: Sequence[Any], bboxes: Sequence[Any], anchors: Any, strides: Any,
@@ -710,24 +721,28 @@ def compute_loss(convs: Sequence[Any], labels: Sequence[Any], bboxes: Sequence[A
     return tuple(np.asarray(sum(float(o[k]) for o in outs)) for k in range(3))  # type: ignore[return-value]
 
 
-def _compute_eval(*, convs, labels, bboxes, anchors, strides, num_class, iou_loss_thresh=0.5):
-    return compute_loss(convs, labels, bboxes, anchors, strides, num_class, iou_loss_thresh)
+def _compute_eval(*, convs, labels, bboxes, anchors, strides, num_class, iou_loss_thresh=0.5, variants=()):
+    a, s = _scales(convs, labels, bboxes, anchors, strides)
+    outs = [_layer_forward(_scale_args(i, convs, labels, bboxes, a, s, num_class, iou_loss_thresh, variants)).out
+            for i in range(3)]
+    return tuple(np.asarray(sum(float(o[k]) for o in outs)) for k in range(3))
 
 
-def _compute_vjp(cotangent, wrt, *, convs, labels, bboxes, anchors, strides, num_class, iou_loss_thresh=0.5):
+def _compute_vjp(cotangent, wrt, *, convs, labels, bboxes, anchors, strides, num_class, iou_loss_thresh=0.5,
+                 variants=()):
     wrt_of("compute_loss", wrt, ("convs",))
     cot = _cotangent3(cotangent)
     a, s = _scales(convs, labels, bboxes, anchors, strides)
     grads = []
     for i in range(3):
-        v = _scale_args(i, convs, labels, bboxes, a, s, num_class, iou_loss_thresh)
+        v = _scale_args(i, convs, labels, bboxes, a, s, num_class, iou_loss_thresh, variants)
         d_pred, d_raw = _layer_backward(v, _layer_forward(v), cot)
         with np.errstate(invalid="ignore", over="ignore"):
             grads.append((d_raw + _decode_vjp_raw(d_pred, v.raw, v.anchors, v.stride)).reshape(v.conv_shape))
     return tuple(grads)
 
 
-def _compute_kinks(wrt, *, convs, labels, bboxes, anchors, strides, num_class, iou_loss_thresh=0.5):
+def _compute_kinks(wrt, *, convs, labels, bboxes, anchors, strides, num_class, iou_loss_thresh=0.5, variants=()):
     wrt_of("compute_loss", wrt, ("convs",))
     a, s = _scales(convs, labels, bboxes, anchors, strides)
     masks = []
@@ -773,6 +788,8 @@ SPECS: list[OracleSpec] = [
     OracleSpec("giou_loss", "yolov3", _box_eval(giou_loss), _box_vjp("giou_loss", True, -1.0),
                _box_kinks("giou_loss", True), ("boxes1", "boxes2")),
     OracleSpec("focal", "yolov3", _focal_eval, _focal_vjp, _focal_kinks, ("actual",)),
-    OracleSpec("loss_layer", "yolov3", _layer_eval, _layer_vjp, _layer_kinks_uniform, ("conv", "pred"), n_outputs=3),
-    OracleSpec("compute_loss", "yolov3", _compute_eval, _compute_vjp, _compute_kinks, ("convs",), n_outputs=3),
+    OracleSpec("loss_layer", "yolov3", _layer_eval, _layer_vjp, _layer_kinks_uniform, ("conv", "pred"), n_outputs=3,
+               variants=LAYER_VARIANTS),
+    OracleSpec("compute_loss", "yolov3", _compute_eval, _compute_vjp, _compute_kinks, ("convs",), n_outputs=3,
+               variants=LAYER_VARIANTS),
 ]
