@@ -227,6 +227,19 @@ def softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = None, ax
         return np.sum(np.where(y == 0, 0.0, y * (d + np.log1p(rest))), axis=ax)
 
 
+def _softmax_times_sum_minus(x: np.ndarray, y: np.ndarray, ax: int) -> np.ndarray:
+    """``softmax(x)·Σy − y`` without cancellation for the dominant entry.
+
+    Where s_i > 1/2, ``s_i Σy − y_i = Σ_{j≠i} y_j − Σy·Σ_{j≠i} s_j``: the complement
+    ``1 − s_i`` is summed from the other entries instead of subtracted from 1.
+    """
+    s = softmax(x, ax)
+    total = np.sum(y, axis=ax, keepdims=True)
+    plain = s * total - y
+    dominant = total - y - total * _sum_others(s, ax)
+    return np.where(s > 0.5, dominant, plain)
+
+
 def _softmax_ce_vjp(cotangent: Any, wrt: str, *, labels: Any, logits: Any, axis: int = -1) -> np.ndarray:
     """c·(softmax(x)·Σy − y): the calculus gradient (TensorFlow's kernel uses softmax − y,
     the same when each label row sums to 1)."""
@@ -234,8 +247,7 @@ def _softmax_ce_vjp(cotangent: Any, wrt: str, *, labels: Any, logits: Any, axis:
     y, x, ax = _softmax_ce_args(labels, logits, axis)
     out_shape = x.shape[:ax] + x.shape[ax + 1 :]
     c = np.expand_dims(_cotangent(cotangent, out_shape), ax)
-    s = softmax(x, ax)
-    return c * (s * np.sum(y, axis=ax, keepdims=True) - y)
+    return c * _softmax_times_sum_minus(x, y, ax)
 
 
 def _sparse_args(labels: Any, logits: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -261,9 +273,9 @@ def _sparse_vjp(cotangent: Any, wrt: str, *, labels: Any, logits: Any) -> np.nda
     v.wrt_of("sparse_softmax_cross_entropy_with_logits", wrt, ("logits",))
     k, x = _sparse_args(labels, logits)
     c = _cotangent(cotangent, x.shape[:-1])[..., None]
-    g = softmax(x, -1)
-    np.put_along_axis(g, k[..., None], np.take_along_axis(g, k[..., None], axis=-1) - 1.0, axis=-1)
-    return c * g
+    y = np.zeros_like(x)
+    np.put_along_axis(y, k[..., None], 1.0, axis=-1)
+    return c * _softmax_times_sum_minus(x, y, -1)
 
 
 # --------------------------------------------------------------------------- Keras BCE / CCE

@@ -708,7 +708,8 @@ def test_specs_records():
     assert tuple(s.name for s in nn.SPECS) == NAMES
     assert tuple(nn.__all__) == NAMES
     for s in nn.SPECS:
-        assert s.family == "nn" and s.n_outputs == 1 and s.variants == ()
+        expected_variants = ("CCE-UNNORMALISED",) if s.name == "categorical_crossentropy" else ()
+        assert s.family == "nn" and s.n_outputs == 1 and s.variants == expected_variants
         assert s.conventions == (s.name in ("binary_crossentropy", "categorical_crossentropy"))
         assert oracle.SPECS[s.name] is s
         assert getattr(oracle, s.name) is getattr(nn, s.name)
@@ -723,3 +724,13 @@ def test_oracle_never_imports_tensorflow():
     code = "import oracle, sys; assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
+
+
+def test_softmax_ce_gradient_confident_row_matches_mpmath():
+    """softmax·Σy − y for a confident row: the dominant entry is 1 − s summed from the others, not subtracted."""
+    x = np.array([30.0, 0.0, -1.0])
+    z = sum(mp.e ** mp.mpf(v) for v in x)
+    want = [float(mp.e ** mp.mpf(x[0]) / z - 1), *(float(mp.e ** mp.mpf(v) / z) for v in x[1:])]
+    for name, labels in (("sparse_softmax_cross_entropy_with_logits", 0),
+                         ("softmax_cross_entropy_with_logits", np.array([1.0, 0.0, 0.0]))):
+        assert_rel(oracle.vjp(name, 1.0, "logits", labels=labels, logits=x), want, rtol=1e-13)
