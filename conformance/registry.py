@@ -20,7 +20,7 @@ from .strategies import centernet as s_cn
 from .strategies import frcnn as s_fr
 from .strategies import nn as s_nn
 from .strategies import yolov3 as s_yo
-from .tolerances import TOLERANCES, Tolerance
+from .tolerances import TOLERANCES, Tolerance, box_near_kinks
 
 FAMILIES = ("nn", "frcnn", "yolov3", "centernet")
 
@@ -43,6 +43,7 @@ class Contract:
     constants_dtype: bool = False
     n_outputs: int = 1
     ambiguous: Callable[[dict, str], bool] | None = None
+    near_kinks: Callable[[dict, str, str], Any] | None = None
 
     @property
     def oracle(self) -> oracle.OracleSpec:
@@ -127,7 +128,8 @@ _CONTRACTS = [
              lambda f, a: f(a["conv_output"], a["anchors"], a["stride"], a["num_class"]), ("conv_output",),
              ("conv_output",)),
     *[Contract(n, "yolov3", getattr(s_yo, n), lambda f, a: f(a["boxes1"], a["boxes2"]), ("boxes1", "boxes2"),
-               ("boxes1", "boxes2")) for n in ("bbox_iou", "bbox_giou", "iou_loss", "giou_loss")],
+               ("boxes1", "boxes2"), near_kinks=box_near_kinks)
+      for n in ("bbox_iou", "bbox_giou", "iou_loss", "giou_loss")],
     Contract("focal", "yolov3", s_yo.focal,
              lambda f, a: f(a["target"], a["actual"], alpha=a["alpha"], gamma=a["gamma"]), ("target", "actual"),
              ("actual",)),

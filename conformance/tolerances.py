@@ -338,3 +338,40 @@ OTHER = {
 }
 
 TOLERANCES: dict[str, Tolerance] = {**NN, **YOLO, **OTHER}
+
+
+def box_near_kinks(ex: dict, wrt: str, dtype: str) -> np.ndarray:
+    """Box coordinates within rounding distance of a kink of the IoU/GIoU formulas.
+
+    The formulas compare corners (x -/+ w/2 of both boxes, and min/max of a box's own
+    corners in GIoU).  When two compared corners differ by less than the rounding of the
+    corners themselves (~u (|x| + |w|)), the dtype under test may see a tie or the other
+    order, and TensorFlow's min/max then routes the gradient through the other branch:
+    any one-sided derivative is acceptable there, as on an exact kink.  Marks every
+    coordinate of that axis of both boxes.
+    """
+    u = info(dtype).unit_roundoff
+    b1, b2 = np.broadcast_arrays(np.asarray(ex["boxes1"], float), np.asarray(ex["boxes2"], float))
+    near = np.zeros(b1.shape[:-1], dtype=bool)
+    marks = np.zeros(b1.shape, dtype=bool)
+    for axis in (0, 1):
+        c1, w1, c2, w2 = b1[..., axis], b1[..., axis + 2], b2[..., axis], b2[..., axis + 2]
+        corners = [c1 - w1 / 2, c1 + w1 / 2, c2 - w2 / 2, c2 + w2 / 2]
+        delta = 64 * u * (np.maximum(np.abs(c1), np.abs(c2)) + np.maximum(np.abs(w1), np.abs(w2)))
+        near = np.zeros_like(near)
+        for i in range(4):
+            for j in range(i + 1, 4):
+                near |= np.abs(corners[i] - corners[j]) <= delta
+        marks[..., axis] |= near
+        marks[..., axis + 2] |= near
+    return _unbroadcast_any(marks, np.shape(ex[wrt]))
+
+
+def _unbroadcast_any(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Reduce a broadcast boolean mask back to ``shape`` with ``any``."""
+    while mask.ndim > len(shape):
+        mask = mask.any(axis=0)
+    for i, n in enumerate(shape):
+        if n == 1 and mask.shape[i] != 1:
+            mask = mask.any(axis=i, keepdims=True)
+    return mask
