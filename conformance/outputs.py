@@ -8,6 +8,28 @@ from typing import Any
 
 from .results import CheckResult, summarize
 
+_ORDER = {"failed": 5, "error": 4, "hazard": 3, "passed": 2, "skipped": 1, "not provided": 0}
+
+
+def verdicts(results: list[CheckResult]) -> dict[str, dict[str, dict[str, Any]]]:
+    """name -> category -> worst status, examples, max errors, conventions and diagnoses over dtypes and modes."""
+    table: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in results:
+        v = table.setdefault(r.name, {}).setdefault(r.category, {
+            "status": r.status, "examples": 0, "max_abs": 0.0, "max_rel": 0.0, "max_ulp": 0, "conventions": None,
+            "diagnoses": []})
+        if _ORDER[r.status] > _ORDER[v["status"]]:
+            v["status"] = r.status
+        v["examples"] += r.examples
+        v["max_abs"], v["max_rel"] = max(v["max_abs"], r.max_abs), max(v["max_rel"], r.max_rel)
+        v["max_ulp"] = max(v["max_ulp"], r.max_ulp)
+        if r.conventions is not None:
+            v["conventions"] = sorted(set(r.conventions) & set(v["conventions"] if v["conventions"] is not None
+                                                                else r.conventions))
+        if r.diagnosis and r.diagnosis not in v["diagnoses"]:
+            v["diagnoses"] = sorted([*v["diagnoses"], r.diagnosis])
+    return {n: dict(sorted(c.items())) for n, c in sorted(table.items())}
+
 
 def write_outputs(config: Any, results: list[CheckResult], spec: str, module: Any, dtypes: list[str]) -> list[str]:
     """Write ``--report-json`` and ``--report`` if asked for; return "what: path" lines for the terminal."""
@@ -19,6 +41,7 @@ def write_outputs(config: Any, results: list[CheckResult], spec: str, module: An
             "dtypes": dtypes,
             "mode": config.getoption("--mode"),
             "summary": summarize(results),
+            "verdicts": verdicts(results),
             "results": [json.loads(r.to_json()) for r in results],
         }
         Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -215,7 +215,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
     spec, module, _ = config.stash[_IMPL_KEY]
     provided = [n for n in NAMES if getattr(module, n, None) is not None]
-    for line in render_summary(results(config), spec, provided):
+    from hypothesis import settings
+
+    for line in render_summary(results(config), spec, provided, settings.get_current_profile_name()):
         terminalreporter.write_line(line)
     for line in config.stash.get(_WRITTEN_KEY, []):
         terminalreporter.write_line(line)

@@ -24,7 +24,7 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from .reproducer import decode, file_stem, write_reproducer
+from .reproducer import decode, file_stem, message_head, write_reproducer
 from .results import CATEGORIES, CheckResult
 
 ORDER = {"failed": 5, "error": 4, "hazard": 3, "passed": 2, "skipped": 1, "not provided": 0}
@@ -115,7 +115,8 @@ def environment(config: Any, spec: str, module: Any, dtypes: list[str]) -> list[
     from .plugin import START_KEY
 
     tf_version = sys.modules["tensorflow"].__version__ if "tensorflow" in sys.modules else _version("tensorflow")
-    profile = _opt(config, "--hypothesis-profile") or DEFAULT_PROFILE
+    current = getattr(settings, "get_current_profile_name", None)  # Hypothesis >= 6.1xx
+    profile = current() if current else (_opt(config, "--hypothesis-profile") or DEFAULT_PROFILE)
     try:
         prof = settings.get_profile(profile)
         prof_text = f"{profile} (max_examples={prof.max_examples}, derandomize={prof.derandomize})"
@@ -238,7 +239,9 @@ def _section(idx: int, name: str, rs: list[CheckResult], spec: str, impl_file: s
         views.append({
             "r": r,
             "id": f"{_anchor(name)}-{file_stem(r)}",
-            "ran": r.status not in ("not provided", "skipped") or r.examples > 0,
+            # error statistics exist where measured: value and gradient checks (others record zeros)
+            "ran": (r.status not in ("not provided", "skipped") or r.examples > 0)
+            and (r.category in ("value", "gradient") or bool(r.max_ulp or r.max_rel or r.max_abs)),
             "max_ulp": str(r.max_ulp) if r.max_ulp < 2**62 else "non-finite",
             "max_rel": _num(r.max_rel),
             "max_abs": _num(r.max_abs),
@@ -269,7 +272,10 @@ def _timing(r: CheckResult) -> str | None:
 def _fmt_extra(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
-    if isinstance(v, (list, dict)):
+    if isinstance(v, dict):
+        text = "; ".join(f"{k}: {x}" for k, x in v.items())
+        return text if len(text) < 400 else text[:400] + " ..."
+    if isinstance(v, list):
         text = repr(v)
         return text if len(text) < 300 else text[:300] + " ..."
     return str(v)
@@ -320,8 +326,8 @@ def _failure(r: CheckResult, spec: str, impl_file: str | None, repro_dir: Path, 
         repro = {"py": os.path.relpath(py, base), "npz": os.path.relpath(npz, base), "script": py.read_text(),
                  "command": f"python {os.path.relpath(py, base)}"}
     message = r.message or ""
-    head = message.split("\nInputs (rounded", 1)[0].split("\nFailing test case:", 1)[0]
-    return {"message": message, "head": head, "inputs": inputs, "comparisons": comparisons, "repro": repro}
+    return {"message": message, "head": message_head(message), "inputs": inputs, "comparisons": comparisons,
+            "repro": repro}
 
 
 # --- plots -------------------------------------------------------------------------------------------------------

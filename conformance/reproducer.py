@@ -64,11 +64,16 @@ def call_expression(name: str, ex: dict) -> str:
 # --- JSON-friendly examples -------------------------------------------------------------------------------------
 
 def encode(v: Any) -> Any:
-    """Arrays as ``{"array": nested list, "dtype", "shape"}`` (exact float64 round trip), sequences as lists."""
+    """Arrays as ``{"array": nested list, "dtype", "shape"}`` (exact float64 round trip), sequences as lists.
+
+    Dicts are encoded value by value.
+    """
     if isinstance(v, np.ndarray):
         return {"array": v.tolist(), "dtype": str(v.dtype), "shape": list(v.shape)}
     if isinstance(v, (list, tuple)):
         return [encode(x) for x in v]
+    if isinstance(v, dict):
+        return {k: encode(x) for k, x in v.items()}
     if isinstance(v, np.generic):
         return v.item()
     return v
@@ -80,6 +85,8 @@ def decode(v: Any) -> Any:
         return np.asarray(v["array"], dtype=v["dtype"]).reshape(v["shape"])
     if isinstance(v, list):
         return [decode(x) for x in v]
+    if isinstance(v, dict):
+        return {k: decode(x) for k, x in v.items()}
     return v
 
 
@@ -115,6 +122,11 @@ def failure_record(ex: dict, expected: Any = None, actual: Any = None, cot: Any 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
+
+
+def message_head(message: str) -> str:
+    """A failure message without the inputs, snippet and Hypothesis report that follow it."""
+    return message.split("\nInputs (rounded", 1)[0].split("\nFailing test case:", 1)[0]
 
 
 def file_stem(result: Any) -> str:
@@ -162,7 +174,8 @@ def write_reproducer(result: Any, spec: str, impl_file: str | None, directory: P
             arrays[f"suite_actual__{i}"] = decode(v)
             suite_actual[label] = f"suite_actual__{i}"
     cot_keys: list[str] | str | None = None
-    if result.category == "gradient" and "cotangent" in result.extra:
+    grad = "cotangent" in result.extra  # a failure of the gradient (a VJP with this cotangent)
+    if grad:
         cot = decode(result.extra["cotangent"])
         if isinstance(cot, list):
             cot_keys = []
@@ -183,8 +196,8 @@ def write_reproducer(result: Any, spec: str, impl_file: str | None, directory: P
     text = env.get_template("reproducer.py.j2").render(
         r=result, spec=spec, impl_file=impl_file, npz_name=npz.name, args=args,
         call=call_expression(result.name, ex), expected=expected, suite_actual=suite_actual,
-        wrt=list(contract.grad_args), cot_keys=cot_keys, needs_decode=result.name == "loss_layer",
-        message_first_line=(result.message or "").splitlines()[0] if result.message else "",
+        wrt=list(contract.grad_args), cot_keys=cot_keys, grad=grad, needs_decode=result.name == "loss_layer",
+        message_head="\n".join(message_head(result.message or "").splitlines()[:8]),
     )
     py.write_text(text)
     return py, npz
