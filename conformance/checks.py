@@ -135,6 +135,9 @@ def check_value(contract: Contract, runner: Runner, ex: dict, dtype: str, rec: R
     """The impl's output in ``dtype`` vs the float64 oracle on the same rounded inputs."""
     rounded, args = prepare(contract, ex, dtype)
     actual = _call(contract, lambda: runner.value(args), rounded)
+    if any(a is None for a in _as_tuple(actual)):
+        _fail(f"{contract.name} returned None instead of a tensor", contract, rounded, dtype, runner.mode, impl_name,
+              "value", None, None)
     matched, best, best_expected = set(), None, None
     for extra in _extras(contract, dtype):
         expected = contract.expected(rounded, **extra)

@@ -50,7 +50,8 @@ def masks(draw: st.DrawFn, shape: tuple[int, ...]) -> np.ndarray:
         return np.zeros(shape)
     if kind == "one":
         return np.ones(shape)
-    return draw(arrays(shape, st.sampled_from((0.0, 1.0))))
+    # every element drawn (no fill value), so per-image mask counts differ across the batch
+    return draw(hnp.arrays(np.float64, shape, elements=st.sampled_from((0.0, 1.0)), fill=st.nothing()))
 
 
 @st.composite

@@ -1,0 +1,19 @@
+"""Categorical cross-entropy that clips p without first normalising it by Σp."""
+
+from typing import Any
+
+import tensorflow as tf
+
+from conformance.targets.reference import *  # noqa: F403
+from conformance.targets.reference import EPSILON_KERAS, _clip_prob, _float, _tensor
+
+TARGETS = ("categorical_crossentropy",)
+CATEGORIES = ("value", "gradient")
+DESCRIPTION = "−Σ t·log clip(p) without p / Σp: wrong for rows that do not sum to 1"
+KIND = "unnormalised-probabilities"
+
+
+def categorical_crossentropy(target: Any, output: Any, axis: int = -1) -> tf.Tensor:
+    p = _float(output)
+    t = tf.cast(_tensor(target), p.dtype)
+    return -tf.reduce_sum(tf.math.xlogy(t, _clip_prob(p, EPSILON_KERAS)), axis=axis)

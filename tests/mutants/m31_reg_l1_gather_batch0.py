@@ -1,0 +1,25 @@
+"""CenterNet reg_l1_loss gathering with batch element 0's indices for every image."""
+
+from typing import Any
+
+import tensorflow as tf
+
+from conformance.targets.reference import *  # noqa: F403
+from conformance.targets.reference import EPSILON, _const, _float, _tensor
+
+TARGETS = ("reg_l1_loss",)
+CATEGORIES = ("value", "gradient")
+DESCRIPTION = "tf.gather(flat, indices[0], axis=1) instead of tf.gather(flat, indices, batch_dims=1)"
+KIND = "batch>1"
+
+
+def reg_l1_loss(y_pred: Any, y_true: Any, indices: Any, mask: Any) -> tf.Tensor:
+    y_pred = _float(y_pred)
+    dtype = y_pred.dtype
+    y_true = tf.cast(_tensor(y_true), dtype)
+    mask = tf.cast(_tensor(mask), dtype)
+    shape = tf.shape(y_pred)
+    flat = tf.reshape(y_pred, tf.stack([shape[0], shape[1] * shape[2], 2]))
+    g = tf.gather(flat, _tensor(indices)[0], axis=1)
+    m = tf.tile(mask[..., tf.newaxis], [1, 1, 2])
+    return tf.reduce_sum(tf.abs(y_true * m - g * m)) / (tf.reduce_sum(m) + _const(EPSILON, dtype))

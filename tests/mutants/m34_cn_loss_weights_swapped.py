@@ -1,0 +1,21 @@
+"""CenterNet total loss with the 0.1 weight on the offset term instead of the size term."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import tensorflow as tf
+
+from conformance.targets.reference import *  # noqa: F403
+from conformance.targets.reference import CENTERNET_WH_WEIGHT, _const, focal_loss, reg_l1_loss
+
+TARGETS = ("loss",)
+CATEGORIES = ("value", "gradient")
+DESCRIPTION = "focal + reg_l1(wh) + 0.1·reg_l1(reg) instead of focal + 0.1·reg_l1(wh) + reg_l1(reg)"
+KIND = "formula"
+
+
+def loss(args: Sequence[Any]) -> tf.Tensor:
+    hm_pred, wh_pred, reg_pred, hm_true, wh_true, reg_true, reg_mask, indices = args
+    wh = reg_l1_loss(wh_pred, wh_true, indices, reg_mask)
+    reg = reg_l1_loss(reg_pred, reg_true, indices, reg_mask)
+    return focal_loss(hm_pred, hm_true) + wh + _const(CENTERNET_WH_WEIGHT, wh.dtype) * reg

@@ -1,0 +1,136 @@
+"""Every check must be able to fail: the gate catches each single-bug mutant of the reference.
+
+The mutants (``tests/mutants/``) are judged in-process by :func:`conformance.engine.run_check`,
+the code the pytest gate runs, with the gate's Hypothesis profile (derandomized, 25 examples)
+minus its shrink phase: the examples drawn, and so whether a bug is caught, are the gate's;
+shrinking only minimises a failure already found and is left out to save time.
+
+The converse, that correct implementations pass, is checked on the reference target and on
+``tensorflow.nn`` under several random Hypothesis seeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable
+
+import hypothesis
+import mutants
+import numpy as np
+import pytest
+from hypothesis import Phase, settings
+from hypothesis import strategies as st
+
+from conformance import engine
+from conformance.registry import NAMES, REGISTRY, Contract
+
+engine.register_profiles()
+GATE = settings(hypothesis.settings.get_profile(engine.DEFAULT_PROFILE),
+                phases=(Phase.explicit, Phase.reuse, Phase.generate))
+CATEGORIES = ("value", "gradient")
+SEEDS = (1, 2, 3)
+CORRECT = ("conformance.targets.reference", "tensorflow.nn")
+DTYPE, MODE = "float32", "eager"
+
+
+def _run(name: str, category: str, impl: object, impl_name: str, hypothesis_settings: settings,
+         seed: int | None = None) -> str | None:
+    """The failure message of one check, or ``None`` when it passes."""
+    try:
+        result = engine.run_check(REGISTRY[name], category, impl, impl_name, DTYPE, MODE,
+                                  hypothesis_settings=hypothesis_settings, seed=seed)
+    except AssertionError as exc:  # ConformanceFailure is an AssertionError; its notes hold the inputs
+        return "\n".join([str(exc), *getattr(exc, "__notes__", [])])
+    assert result.status == "passed", f"{impl_name}: {name} {category}: {result.status}: {result.message}"
+    return None
+
+
+def test_catalogue_is_well_formed() -> None:
+    names = mutants.names()
+    assert len(names) >= 25
+    families = set()
+    for n in names:
+        m = mutants.load(n)
+        assert m.TARGETS and set(m.TARGETS) <= set(REGISTRY), n
+        assert m.CATEGORIES and set(m.CATEGORIES) <= set(CATEGORIES), n
+        assert m.KIND in mutants.KINDS and m.DESCRIPTION, n
+        for t in m.TARGETS:
+            assert getattr(m, t) is not getattr(importlib.import_module("conformance.targets.reference"), t), n
+        families.update(REGISTRY[t].family for t in m.TARGETS)
+    assert families >= {"nn", "frcnn", "yolov3", "centernet"}
+
+
+@pytest.mark.parametrize("mutant", mutants.names())
+def test_gate_catches_mutant(mutant: str) -> None:
+    m = mutants.load(mutant)
+    caught = [f"{name} {category}: {msg.splitlines()[0]}"
+              for name in m.TARGETS for category in m.CATEGORIES
+              if (msg := _run(name, category, m, mutant, GATE)) is not None]
+    assert caught, f"{mutant} ({m.KIND}: {m.DESCRIPTION}) passed every check of {m.TARGETS} x {m.CATEGORIES}"
+
+
+def _first_float(c: Contract, ex: dict) -> tuple[int, ...]:
+    return np.shape(ex[c.float_args[0]])
+
+
+def _abs_extents(ex: dict) -> dict:
+    return {**ex, **{k: np.concatenate([ex[k][..., :2], np.abs(ex[k][..., 2:])], -1) for k in ("boxes1", "boxes2")}}
+
+
+def _normalised_output(ex: dict) -> dict:
+    return {**ex, "output": ex["output"] / ex["output"].sum(axis=ex.get("axis", -1), keepdims=True)}
+
+
+# Inputs on which a mutant of each kind must agree with the reference: (categories, strategy transform).
+# Restricted runs skip the pinned examples (Phase.explicit), which the transform does not reach.
+HONEST: dict[str, tuple[tuple[str, ...] | None, Callable[[Contract, st.SearchStrategy], st.SearchStrategy] | None]] = {
+    "gradient-only": (("value",), None),
+    "batch>1": (None, lambda c, s: s.filter(lambda ex: all(np.shape(ex[k])[0] == 1 for k in c.float_args))),
+    "non-square": (None, lambda c, s: s.filter(lambda ex: _first_float(c, ex)[1] == _first_float(c, ex)[2])),
+    "negative-extent": (None, lambda c, s: s.map(_abs_extents)),
+    "unnormalised-probabilities": (("value",), lambda c, s: s.map(_normalised_output)),
+}
+
+
+@pytest.mark.parametrize("mutant", [n for n in mutants.names() if mutants.load(n).KIND in HONEST])
+def test_mutant_kind_is_honest(mutant: str) -> None:
+    """A mutant passes the gate where its KIND says the bug cannot show (B = 1, square maps, ...)."""
+    m = mutants.load(mutant)
+    categories, transform = HONEST[m.KIND]
+    for name in m.TARGETS:
+        c = REGISTRY[name]
+        if transform is None:
+            contract, profile = c, GATE
+        else:
+            contract = dataclasses.replace(c, strategy=lambda c=c: transform(c, c.strategy()))
+            profile = settings(GATE, phases=(Phase.generate,))
+        for category in categories or m.CATEGORIES:
+            try:
+                engine.run_check(contract, category, m, mutant, DTYPE, MODE, hypothesis_settings=profile)
+            except AssertionError as exc:
+                pytest.fail(f"{mutant} is declared {m.KIND!r}, but fails {name} {category} where the bug cannot "
+                            f"show:\n{exc}")
+
+
+def _provided() -> list[tuple[str, str]]:
+    out = []
+    for impl_name in CORRECT:
+        module = importlib.import_module(impl_name)
+        out += [(impl_name, n) for n in NAMES if getattr(module, n, None) is not None]
+    return out
+
+
+def test_reference_provides_every_name() -> None:
+    assert {n for i, n in _provided() if i == CORRECT[0]} == set(NAMES)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(("impl_name", "name"), _provided())
+def test_correct_targets_pass_under_random_seeds(impl_name: str, name: str, seed: int) -> None:
+    profile = settings(hypothesis.settings.get_profile(engine.DEFAULT_PROFILE), derandomize=False, database=None)
+    module = importlib.import_module(impl_name)
+    failures = [f"{category}: {msg}" for category in CATEGORIES
+                if (msg := _run(name, category, module, impl_name, profile, seed=seed)) is not None]
+    assert not failures, f"{impl_name} fails {name} with seed {seed}:\n" + "\n".join(failures)
