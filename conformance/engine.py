@@ -8,32 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from .checks import ConformanceFailure, check_gradient, check_value
+from .profiles import DEFAULT_PROFILE, HEALTH, PROFILES, register_profiles  # noqa: F401
 from .registry import Contract
 from .results import CheckResult, Recorder
 from .tfrun import Runner
-
-HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
-          HealthCheck.large_base_example]
-
-PROFILES = {
-    "conformance-gate": dict(max_examples=25, derandomize=True, database=None),
-    "conformance-dev": dict(max_examples=60),
-    "conformance-thorough": dict(max_examples=500),
-}
-DEFAULT_PROFILE = "conformance-gate"
-
-
-def register_profiles() -> None:
-    """Register the gate (deterministic, default), dev and thorough profiles with Hypothesis."""
-    for name, kw in PROFILES.items():
-        settings.register_profile(name, deadline=None, suppress_health_check=HEALTH, print_blob=True,
-                                  report_multiple_bugs=False, **kw)
-
 
 _RUNNERS: dict[tuple, Runner] = {}
 

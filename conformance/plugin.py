@@ -18,6 +18,8 @@ from types import ModuleType
 
 import pytest
 
+from .profiles import register_profiles
+
 DTYPE_CHOICES = ("float32", "float16", "bfloat16", "float64")
 MODE_CHOICES = ("eager", "function", "xla")
 MARKERS = {
@@ -28,6 +30,7 @@ MARKERS = {
     "regression": "regression fixture replay",
     "timing": "pytest-benchmark timings (off unless --timing)",
 }
+register_profiles()  # before Hypothesis' pytest_configure loads --hypothesis-profile
 _RESULTS_KEY = pytest.StashKey[list]()
 _IMPL_KEY = pytest.StashKey[tuple]()
 START_KEY = pytest.StashKey[float]()  # session start (time.time()), for the report
@@ -102,10 +105,9 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     from hypothesis import settings
 
-    from .engine import DEFAULT_PROFILE, register_profiles
+    from .profiles import DEFAULT_PROFILE
     from .registry import NAMES
 
-    register_profiles()
     if not config.getoption("--hypothesis-profile", default=None):
         settings.load_profile(DEFAULT_PROFILE)  # also overrides Hypothesis' own "ci" profile
     module = load_impl(spec)

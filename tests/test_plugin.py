@@ -59,6 +59,10 @@ def test_gate_profile_is_default_even_under_ci(tmp_path):
     r = run_pytest("conformance", f"--impl={mod}", "-m", "value or gradient", "-q", env={"CI": "true"})
     assert r.returncode == 0, r.stdout[-3000:]
     assert "Hypothesis profile conformance-gate" in r.stdout
+    r = run_pytest("conformance", f"--impl={mod}", "-m", "value or gradient", "-q",
+                   "--hypothesis-profile=conformance-dev", "--hypothesis-seed=3")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert "Hypothesis profile conformance-dev" in r.stdout
 
 
 def test_pyargs_from_elsewhere_and_xdist(tmp_path):

@@ -1,0 +1,26 @@
+"""Hypothesis profiles of the suite, registered when the plugin module is imported.
+
+Registration must precede Hypothesis' own ``pytest_configure``, which loads the profile
+named by ``--hypothesis-profile``; so this module imports nothing heavier than Hypothesis.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, settings
+
+HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
+          HealthCheck.large_base_example]
+
+PROFILES = {
+    "conformance-gate": dict(max_examples=25, derandomize=True, database=None),
+    "conformance-dev": dict(max_examples=60),
+    "conformance-thorough": dict(max_examples=500),
+}
+DEFAULT_PROFILE = "conformance-gate"
+
+
+def register_profiles() -> None:
+    """Register the gate (deterministic, default), dev and thorough profiles with Hypothesis."""
+    for name, kw in PROFILES.items():
+        settings.register_profile(name, deadline=None, suppress_health_check=HEALTH, print_blob=True,
+                                  report_multiple_bugs=False, **kw)
