@@ -6,9 +6,9 @@ result to the host, and waits for the device before the clock stops.  Its
 bandwidth-bound time is ``bytes / bandwidth``: the bytes the call must move at
 least (every input read once, every output written once; for forward+backward
 also the cotangent read and every gradient written, all in the dtype under test)
-over the device's achievable copy bandwidth, measured with a TensorFlow copy on
-the same device.  ``bandwidth_ratio = time / bound`` is 1 for a perfect fused
-kernel.
+over the device's achievable streaming bandwidth, measured with TensorFlow copies
+on the same device (:func:`copy_bandwidth`).  ``bandwidth_ratio = time / bound``
+is 1 for a perfect fused kernel that streams from main memory.
 
 ``python -m conformance.timing table BENCH.json`` prints the Markdown table of a
 pytest-benchmark JSON file written with ``--benchmark-json`` (docs/benchmarks.md).
@@ -351,33 +351,51 @@ def synced(fn: Callable[[], Any], gpu: bool) -> Callable[[], Any]:
     return call
 
 
-_BANDWIDTH: dict[tuple[str, int], float] = {}
+_BANDWIDTH: dict[tuple[str, int], dict[str, float]] = {}
 
 
-def copy_bandwidth(tf_device: str, nbytes: int = COPY_BYTES["production"], repeats: int = 8) -> float:
-    """Achievable copy bandwidth (bytes/s read + written) of ``tf_device``: y = x·s over ``nbytes`` of float32.
+def copy_bandwidth(tf_device: str, nbytes: int = COPY_BYTES["production"], repeats: int = 8) -> dict[str, float]:
+    """Achievable streaming bandwidth (bytes/s read + written) of ``tf_device`` over ``nbytes`` of float32.
 
-    Run under ``tf.function``, warmed up, best of ``repeats`` timed calls, each waiting for the device.
-    ``s`` is an argument, so nothing is folded away: the kernel reads ``nbytes`` and writes ``nbytes``.
+    Two TensorFlow kernels under ``tf.function``, warmed up, best of ``repeats`` timed calls each (waiting
+    for the device): ``copy`` is y = x·s into a fresh output (reads and writes ``nbytes``; ``s`` is an
+    argument, so nothing folds away), ``inplace`` is v += x on a variable (reads 2·``nbytes``, writes
+    ``nbytes``, allocates nothing).  ``best`` is the larger: on a CPU, TensorFlow's allocator hands a fresh
+    256 MB output new pages whose faults dominate ``copy``, which is not a limit of the memory system.
     """
     key = (tf_device, nbytes)
     if key not in _BANDWIDTH:
         import tensorflow as tf
 
+        n = nbytes // 4
+        gpu = "GPU" in tf_device.upper()
         with tf.device(tf_device):
-            x = tf.random.uniform([nbytes // 4], dtype=tf.float32)
+            x = tf.random.uniform([n], dtype=tf.float32)
             s = tf.constant(1.0, tf.float32)
+            v = tf.Variable(tf.zeros([n], tf.float32))
             scale = tf.function(lambda x, s: x * s)
-            call = synced(lambda: scale(x, s), gpu="GPU" in tf_device.upper())
-            for _ in range(WARMUP_CALLS):
-                call()
-            best = float("inf")
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                call()
-                best = min(best, time.perf_counter() - t0)
-        _BANDWIDTH[key] = 2 * (nbytes // 4) * 4 / best
-    return _BANDWIDTH[key]
+
+            @tf.function
+            def accumulate(x: tf.Tensor) -> None:
+                v.assign_add(x, read_value=False)
+
+            out = {"copy": _best_rate(synced(lambda: scale(x, s), gpu), 2 * n * 4, repeats),
+                   "inplace": _best_rate(synced(lambda: accumulate(x), gpu), 3 * n * 4, repeats)}
+            del x, v
+        out["best"] = max(out.values())
+        _BANDWIDTH[key] = out
+    return dict(_BANDWIDTH[key])
+
+
+def _best_rate(call: Callable[[], Any], nbytes: int, repeats: int) -> float:
+    for _ in range(WARMUP_CALLS):
+        call()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - t0)
+    return nbytes / best
 
 
 # --------------------------------------------------------------------------- timed calls
@@ -406,8 +424,9 @@ def _timed_runner_class() -> type:
 
 
 def _to_device(v: Any, tf: Any) -> Any:
-    if isinstance(v, list):
-        return [_to_device(x, tf) for x in v]
+    """Tensors (also inside lists and tuples) copied onto the current device; anything else unchanged."""
+    if isinstance(v, (list, tuple)):
+        return type(v)(_to_device(x, tf) for x in v)
     return tf.identity(v) if isinstance(v, tf.Tensor) else v
 
 
@@ -456,35 +475,39 @@ def run_timing(case: Case, direction: str, dtype: str, mode: str, impl: Any, imp
             ex = case.example()
             _, args = prepare(contract, ex, dtype)
             args = {k: _to_device(v, tf) for k, v in args.items()}
-            runner = _timed_runner_class()(contract, fn, mode, impl)
-            out = runner.call("fwd", args)()
-            outs = out if isinstance(out, (tuple, list)) else (out,)
-            shapes = [tuple(int(n) for n in tf.convert_to_tensor(o).shape) for o in outs]
+            timed_runner = _timed_runner_class()
+            runner = timed_runner(contract, fn, mode, impl)
+            # Output shapes from one eager forward call (cheaper than compiling a forward graph for fwd+bwd).
+            out = timed_runner(contract, fn, "eager", impl).call("fwd", args)()
+            shapes = [tuple(int(n) for n in tf.convert_to_tensor(o).shape)
+                      for o in (out if isinstance(out, (tuple, list)) else (out,))]
+            del out
             cot = None
             if direction == "fwd+bwd":
                 placeholders = tuple(np.empty(s) for s in shapes) if contract.n_outputs > 1 else np.empty(shapes[0])
                 cot = _to_device(cot_tensor(cotangent(contract, placeholders, 0, dtype), dtype), tf)
-                cot = tuple(cot) if isinstance(cot, list) else cot
             call = synced(runner.call(direction, args, cot), gpu=dev["device_kind"] == "GPU")
             last = None
             for _ in range(WARMUP_CALLS):  # tracing and compilation happen here, never in a timed round
                 last = call()
             nbytes = bytes_moved(contract, ex, shapes, direction, dtype)
-            bandwidth = copy_bandwidth(dev["tf_device"], COPY_BYTES[size])
+            rates = copy_bandwidth(dev["tf_device"], COPY_BYTES[size])
             del ex
             if not _all_finite(last):
                 result.status = "failed"
                 result.message = f"{contract.name} ({direction}, {mode}) gave a non-finite value or gradient " \
                                  f"at the {case.size} timing size"
+            del last
             benchmark(call)
     except Exception as exc:
         result.status, result.message = "error", f"{type(exc).__name__}: {exc}"
         exc.conformance_result = result
         raise
-    bound = nbytes / bandwidth
-    extra: dict[str, Any] = {"bytes": nbytes, "bound_s": bound, "bandwidth_Bps": bandwidth,
-                             "copy_bytes": COPY_BYTES[size], "device": dev["device"], "direction": direction,
-                             "size": case.size}
+    bound = nbytes / rates["best"]
+    extra: dict[str, Any] = {"bytes": nbytes, "bound_s": bound, "bandwidth_Bps": rates["best"],
+                             "copy_Bps": rates["copy"], "inplace_Bps": rates["inplace"],
+                             "bandwidth_probe_bytes": COPY_BYTES[size], "device": dev["device"],
+                             "direction": direction, "size": case.size}
     stats = getattr(getattr(benchmark, "stats", None), "stats", None)
     if stats is None or not getattr(stats, "data", None):
         if result.status == "passed":
@@ -544,9 +567,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         doc = json.load(f)
     machine = doc.get("machine_info", {})
     first = next((b["extra_info"] for b in doc.get("benchmarks", []) if "device" in b.get("extra_info", {})), {})
+    gbps = {k: first.get(k, 0) / 1e9 for k in ("bandwidth_Bps", "copy_Bps", "inplace_Bps")}
     print(f"Device: {first.get('device', '?')} ({first.get('device_kind', '?')}); TensorFlow "
-          f"{first.get('tf_version', '?')}; copy bandwidth {first.get('bandwidth_Bps', 0) / 1e9:.3g} GB/s; "
-          f"{doc.get('datetime', '')[:10]}; Python {machine.get('python_version', '?')}\n")
+          f"{first.get('tf_version', '?')}; bandwidth {gbps['bandwidth_Bps']:.3g} GB/s (copy y = x*s "
+          f"{gbps['copy_Bps']:.3g}, in place v += x {gbps['inplace_Bps']:.3g}); {doc.get('datetime', '')[:10]}; "
+          f"Python {machine.get('python_version', '?')}\n")
     print(markdown_table(doc))
     return 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,17 +27,35 @@ EXTRA_KEYS = {"device", "device_kind", "tf_version", "dtype", "mode", "direction
 def _pytest(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     # PYTEST_XDIST_WORKER would make pytest-benchmark disable itself in the child.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.update(TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES=env.get("CUDA_VISIBLE_DEVICES", ""))
-    cmd = [sys.executable, "-m", "pytest", str(ROOT / "conformance" / "test_timing.py"), "-p", "no:cacheprovider",
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    # --pyargs: the installed conformance package, editable or not (a path could mismatch a non-editable install).
+    cmd = [sys.executable, "-m", "pytest", "--pyargs", "conformance.test_timing", "-p", "no:cacheprovider",
            "-q", "--timing-size=tiny", "--benchmark-max-time=0.02", "--benchmark-min-rounds=3",
            "--rootdir", str(ROOT), *args]
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=240)
 
 
-def test_timing_smoke(tmp_path):
+SLOW_IMPL = '''
+import time
+from conformance.targets import reference as _ref
+from conformance.targets.reference import *  # noqa: F403
+
+def focal_loss(hm_pred, hm_true):
+    time.sleep(0.02)  # a slowdown (runs on every eager call)
+    return _ref.focal_loss(hm_pred, hm_true)
+
+def class_loss_cls(y_true, y_pred):
+    return _ref.class_loss_cls(y_true, y_pred) * float("nan")  # broken
+'''
+
+
+def test_timing_smoke_then_slowdown_and_broken_output_fail(tmp_path):
+    # 1. The reference at tiny sizes: every mode and direction, JSON extra info and report filled; saved as baseline.
     bench, report = tmp_path / "bench.json", tmp_path / "report.json"
+    storage = f"--benchmark-storage=file://{tmp_path / 'benchmarks'}"
     run = _pytest("--impl=conformance.targets.reference", "--timing", "-k", "focal_loss or class_loss_cls",
-                  f"--benchmark-json={bench}", f"--report-json={report}", cwd=tmp_path)
+                  f"--benchmark-json={bench}", f"--report-json={report}", storage, "--benchmark-save=base",
+                  cwd=tmp_path)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     benchmarks = json.loads(bench.read_text())["benchmarks"]
     assert len(benchmarks) == 2 * 2 * 3  # names x (fwd, fwd+bwd) x (eager, function, xla)
@@ -54,34 +73,15 @@ def test_timing_smoke(tmp_path):
         assert r["status"] == "passed"
         assert {"time_s", "bound_s", "bandwidth_ratio", "bytes", "device"} <= set(r["extra"])
 
-
-SLOW_IMPL = '''
-import time
-from conformance.targets import reference as _ref
-from conformance.targets.reference import *  # noqa: F403
-
-def focal_loss(hm_pred, hm_true):
-    time.sleep(0.02)  # a slowdown (runs on every eager call)
-    return _ref.focal_loss(hm_pred, hm_true)
-
-def class_loss_cls(y_true, y_pred):
-    return _ref.class_loss_cls(y_true, y_pred) * float("nan")  # broken
-'''
-
-
-def test_slowdown_and_broken_output_fail(tmp_path):
-    storage = f"--benchmark-storage=file://{tmp_path / 'benchmarks'}"
-    select = ["--mode=eager", "-k", "(focal_loss or class_loss_cls) and not fwdbwd"]
-    base = _pytest("--impl=conformance.targets.reference", "--benchmark-only", *select, storage,
-                   "--benchmark-save=base", cwd=tmp_path)
-    assert base.returncode == 0, base.stdout[-4000:] + base.stderr[-4000:]
+    # 2. A slowed-down focal_loss fails the baseline comparison; a NaN class_loss_cls fails its timing test.
     (tmp_path / "slow_losses.py").write_text(SLOW_IMPL)
-    report = tmp_path / "report.json"
-    slow = _pytest("--impl=./slow_losses.py", "--timing", *select, storage, "--benchmark-compare=0001",
+    slow = _pytest("--impl=./slow_losses.py", "--benchmark-only", "--mode=eager", "-k",
+                   "(focal_loss or class_loss_cls) and not fwdbwd", storage, "--benchmark-compare=0001",
                    "--benchmark-compare-fail=min:50%", f"--report-json={report}", cwd=tmp_path)
     out = slow.stdout + slow.stderr
     assert slow.returncode != 0, out[-4000:]
-    assert "Performance has regressed" in out and "focal_loss" in out.split("Performance has regressed")[-1]
+    regressed = re.search(r"Performance has regressed:\n\t(.*)", out)
+    assert regressed and "focal_loss" in regressed.group(1), out[-4000:]
     status = {r["name"]: r["status"] for r in json.loads(report.read_text())["results"]}
     assert status == {"focal_loss": "passed", "class_loss_cls": "failed"}
     assert "non-finite" in out
