@@ -87,10 +87,30 @@ def _grad_comparisons(contract: Contract, ex: dict, grads: dict, cot: Any, dtype
                                                                        strict=True))
             kinks = kinks if isinstance(got, list) else kinks[0]
         for i, (g, w, kk) in enumerate(zip(_as_tuple(got), _as_tuple(want), _as_tuple(kinks), strict=True)):
-            tol = contract.tolerance.for_grad(ex, k, np.asarray(w), cot, dtype)
+            tol = np.maximum(contract.tolerance.for_grad(ex, k, np.asarray(w), cot, dtype),
+                             _grad_floor(contract, ex, k, cot, dtype, extra))
             label = f"gradient of {contract.name} wrt {k}" + (f"[{i}]" if isinstance(got, list) else "")
             comparisons.append(compare(g, w, tol, dtype, label, skip=kk))
     return comparisons, wanted
+
+
+def _grad_floor(contract: Contract, ex: dict, wrt: str, cot: Any, dtype: str, extra: dict) -> float:
+    """Normwise floor of the gradient tolerance: the value's tolerance over the argument's scale.
+
+    Rounding errors of size ``tol_f`` in ``<cot, f>`` move each gradient element by about
+    ``tol_f / |x|`` (docs/tolerances.md); this matters where the exact gradient is a sum of
+    terms that cancel to (nearly) zero and an elementwise scale would demand exactness.
+    """
+    base = {kw: v for kw, v in extra.items() if kw != "variants"}
+    value = contract.expected(ex, **base)
+    v = np.concatenate([np.ravel(x) for x in value]) if isinstance(value, tuple) else np.asarray(value)
+    c = np.concatenate([np.ravel(x) for x in _as_tuple(cot)])
+    with np.errstate(invalid="ignore", over="ignore"):
+        t = np.broadcast_to(contract.tolerance.for_value(ex, v, dtype), np.shape(v)).ravel()
+        tol_f = float(np.nansum(np.abs(c) * t))
+    args = ex[wrt] if isinstance(ex[wrt], list) else [ex[wrt]]
+    x_scale = max(1.0, max(float(np.max(np.abs(a), initial=0.0)) for a in args))
+    return tol_f / x_scale if np.isfinite(tol_f) else 0.0
 
 
 def diagnose_gradient(contract: Contract, ex: dict, grads: dict, cot: Any, dtype: str) -> str | None:
