@@ -17,6 +17,7 @@ from .profiles import DEFAULT_PROFILE, HEALTH, PROFILES, register_profiles  # no
 from .registry import Contract
 from .results import CheckResult, Recorder
 from .tfrun import Runner
+from .tolerances import in_range
 
 _RUNNERS: dict[tuple, Runner] = {}
 
@@ -44,7 +45,7 @@ def run_check(contract: Contract, category: str, impl: Any, impl_name: str, dtyp
         return result
     runner = runner_for(contract, impl, mode)
     rec = Recorder(result)
-    ambiguous = contract.ambiguous
+    ambiguous = _discard(contract)
     hazards = None
 
     if category == "badinput":
@@ -111,6 +112,12 @@ def run_check(contract: Contract, category: str, impl: Any, impl_name: str, dtyp
     if hazards is not None:
         hazards.finish(result, strict_hazards)
     return result
+
+
+def _discard(contract: Contract) -> Any:
+    """Value/gradient examples not judged: ambiguous background masks, or out of the dtype's range (in_range)."""
+    ambiguous = contract.ambiguous
+    return lambda ex, dtype: (ambiguous is not None and ambiguous(ex, dtype)) or not in_range(contract.name, ex, dtype)
 
 
 def attach_failure(result: CheckResult, exc: BaseException) -> None:

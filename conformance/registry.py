@@ -20,7 +20,7 @@ from .strategies import centernet as s_cn
 from .strategies import frcnn as s_fr
 from .strategies import nn as s_nn
 from .strategies import yolov3 as s_yo
-from .tolerances import TOLERANCES, Tolerance, box_near_kinks
+from .tolerances import TOLERANCES, Tolerance, box_near_kinks, yolo_near_kinks
 
 FAMILIES = ("nn", "frcnn", "yolov3", "centernet")
 
@@ -136,11 +136,13 @@ _CONTRACTS = [
     Contract("loss_layer", "yolov3", s_yo.loss_layer,
              lambda f, a: f(a["conv"], a["pred"], a["label"], a["bboxes"], a["anchors"], a["stride"], a["num_class"],
                             a["iou_loss_thresh"]),
-             ("conv", "label", "bboxes"), ("conv",), n_outputs=3, ambiguous=_layer_ambiguous),
+             ("conv", "label", "bboxes"), ("conv",), n_outputs=3, ambiguous=_layer_ambiguous,
+             near_kinks=yolo_near_kinks),
     Contract("compute_loss", "yolov3", s_yo.compute_loss,
              lambda f, a: f(a["convs"], a["labels"], a["bboxes"], a["anchors"], a["strides"], a["num_class"],
                             a["iou_loss_thresh"]),
-             ("convs", "labels", "bboxes"), ("convs",), n_outputs=3, ambiguous=_compute_ambiguous),
+             ("convs", "labels", "bboxes"), ("convs",), n_outputs=3, ambiguous=_compute_ambiguous,
+             near_kinks=yolo_near_kinks),
     # family centernet
     Contract("focal_loss", "centernet", s_cn.focal_loss, lambda f, a: f(a["hm_pred"], a["hm_true"]),
              ("hm_pred", "hm_true"), ("hm_pred",), constants_dtype=True),

@@ -25,7 +25,12 @@ finite background mask.  So a float32 ``e^{100} = inf`` that makes ``decode`` re
 an ``e^{-100} = 0`` that makes a box degenerate and an IoU 0/0 inside ``loss_layer``,
 is a hazard, while the same inf/NaN from an unguarded formula on representable
 intermediates is a failure.  In float16 the clip constants of the Keras and
-CenterNet losses are subnormal (spec FP16-CLIP): inf/NaN there is a hazard too.
+CenterNet losses are subnormal (spec FP16-CLIP): inf/NaN there is a hazard too; hazards that
+only the dtype's clip constants cause (1 − ε_k rounds to 1 in float16 and bfloat16) are named
+FP16-CLIP.  An example a named intermediate of whose formula leaves the dtype's range
+(``tolerances.in_range``: a box area or enclosing area, a loss's sum before normalising, in
+practice float16) has its inf/NaN outputs classified as hazard DTYPE-RANGE, and only
+the finiteness of its gradients is judged.
 
 Gradients must be finite wherever the exact gradient is finite (the
 ``tf.where`` NaN-gradient trap is a failure); in an example whose value has a
@@ -49,6 +54,7 @@ from .registry import Contract, _bgd_margin
 from .results import CheckResult, Recorder
 from .strategies.adversarial import ADVERSARIAL, FIXED
 from .tfrun import Runner, cot_tensor, cotangent, prepare
+from .tolerances import in_range
 
 YOLO_DECODED = ("decode", "loss_layer", "compute_loss")
 
@@ -261,6 +267,7 @@ def check_stability(contract: Contract, runner: Runner, ex: dict, seed: int, dty
         _fail(f"{contract.name} raised {type(exc).__name__} on a valid adversarial input: {exc}", contract, rounded,
               dtype, mode, impl_name, "stability")
     fp16_clip = dtype == "float16" and contract.constants_dtype
+    out_of_range = not in_range(contract.name, rounded, dtype)  # a named intermediate leaves the dtype's range
     best: Classified | None = None
     best_extra: dict = {}
     best_ri = None
@@ -279,8 +286,12 @@ def check_stability(contract: Contract, runner: Runner, ex: dict, seed: int, dty
             tol = np.ravel(np.broadcast_to(contract.tolerance.for_value(rounded, shaped, dtype), shaped.shape))
         ri = rounded_intermediate(contract, rounded, dtype, extra)
         alt, alt_id = (_flat(ri[0]), ri[1]) if ri else (None, "")
-        clip = {"FP16-CLIP": np.ones(e.shape, dtype=bool)} if fp16_clip else None
-        c = classify(_flat(actual), e, tol, dtype, f"value of {contract.name}", alt, alt_id, clip,
+        clip = {"FP16-CLIP": np.ones(e.shape, dtype=bool)} if fp16_clip else {}
+        if out_of_range and ri is None:  # (the rounded-intermediate rule names decode's e^{raw} and areas itself)
+            clip["DTYPE-RANGE"] = np.ones(e.shape, dtype=bool)
+            if alt is None and contract.name in ("loss_layer", "compute_loss"):
+                alt, alt_id = e, "DTYPE-RANGE"  # lenient: a NaN IoU changes the background mask, a finite output
+        c = classify(_flat(actual), e, tol, dtype, f"value of {contract.name}", alt, alt_id, clip or None,
                      lenient=contract.name != "decode")
         if best is None or c.n_fail < best.n_fail:
             best, best_extra, best_ri = c, extra, ri
@@ -288,12 +299,32 @@ def check_stability(contract: Contract, runner: Runner, ex: dict, seed: int, dty
     log.examples += 1
     if best.n_fail:
         _fail(best.message(dtype), contract, rounded, dtype, mode, impl_name, "stability", None, actual)
+    if contract.constants_dtype and dtype in ("float16", "bfloat16"):
+        with np.errstate(all="ignore"):
+            _relabel_clip(best, _flat(contract.expected(rounded, **dict(best_extra, constants_dtype="float64"))))
     value_hazards = _name_undefined(contract, best.hazards)
     for k, m in value_hazards.items():
         log.add(k, int(m.sum()), f"{best.what} element {int(np.flatnonzero(m)[0])} = "
                                  f"{best.actual[np.flatnonzero(m)[0]]!r}")
-    _check_gradients(contract, runner, rounded, args, seed, dtype, best_extra, bool(value_hazards) or fp16_clip,
-                     best_ri is not None, impl_name, log)
+    _check_gradients(contract, runner, rounded, args, seed, dtype, best_extra,
+                     bool(value_hazards) or fp16_clip or out_of_range, best_ri is not None or out_of_range,
+                     impl_name, log)
+
+
+def _relabel_clip(c: Classified, spec: np.ndarray) -> None:
+    """Name FP16-CLIP the OVERFLOW/UNDEFINED hazards that only the dtype's clip constants cause.
+
+    In float16 and bfloat16 1 − ε_k rounds to 1 (and ε_k, ε_c are subnormal in float16), so the
+    exact value with the constants held in the dtype (``c.expected``) can be ±inf or NaN where
+    ``spec``, the same with the spec's float64 constants, is finite.
+    """
+    by_clip = np.isfinite(spec) & ~np.isfinite(c.expected)
+    for k in ("OVERFLOW", "UNDEFINED"):
+        if k in c.hazards and np.any(c.hazards[k] & by_clip):
+            c.hazards["FP16-CLIP"] = c.hazards.get("FP16-CLIP", False) | (c.hazards[k] & by_clip)
+            c.hazards[k] = c.hazards[k] & ~by_clip
+            if not c.hazards[k].any():
+                del c.hazards[k]
 
 
 def _check_gradients(contract: Contract, runner: Runner, rounded: dict, args: dict, seed: int, dtype: str,
@@ -328,6 +359,10 @@ def _check_gradients(contract: Contract, runner: Runner, rounded: dict, args: di
                 tol = np.full(w.size, np.inf)
             c = classify(np.ravel(g), np.ravel(w), tol, dtype, what, extra_hazard=hazard_ok,
                          skip=np.ravel(np.broadcast_to(kk, w.shape)) & np.isfinite(np.ravel(g)))
+            if contract.constants_dtype and dtype in ("float16", "bfloat16"):
+                with np.errstate(all="ignore"):
+                    spec = contract.expected_vjp(rounded, cot, k, **dict(extra, constants_dtype="float64"))
+                _relabel_clip(c, np.ravel(np.asarray(_as_tuple(spec)[i], dtype=np.float64)))
             if c.n_fail:
                 _fail(c.message(dtype), contract, rounded, dtype, mode, impl_name, "stability", {k: want}, {k: got},
                       cot)

@@ -109,15 +109,37 @@ class Runner:
         tensors, config = self._split(args)
         if self.mode == "eager":
             return to_numpy(self._forward(tensors, config))
-        return to_numpy(self._compiled("value", config)(tensors))
+        try:
+            return to_numpy(self._compiled("value", config)(tensors))
+        except Exception as exc:
+            self._mode_error(exc, lambda: self._forward(tensors, config))
+            raise
 
     def value_and_grad(self, args: dict, cot: Any) -> tuple[Any, dict]:
         tensors, config = self._split(args)
         if self.mode == "eager":
             out, grads = self._forward_grad(tensors, config, cot)
         else:
-            out, grads = self._compiled("grad", config)(tensors, cot)
+            try:
+                out, grads = self._compiled("grad", config)(tensors, cot)
+            except Exception as exc:
+                self._mode_error(exc, lambda: self._forward_grad(tensors, config, cot))
+                raise
         return to_numpy(out), {k: _grad_numpy(g) for k, g in grads.items()}
+
+    def _mode_error(self, exc: Exception, eager: Callable[[], Any]) -> None:
+        """Raise :class:`ModeError` if the call that failed in function/xla mode succeeds eagerly."""
+        try:
+            eager()
+        except Exception:
+            return  # fails eagerly too: a property of the inputs, not of the mode
+        how = "tf.function(jit_compile=True)" if self.mode == "xla" else "tf.function"
+        raise ModeError(f"{self.contract.name} runs eagerly but cannot run under {how} (mode {self.mode}): "
+                        f"TensorFlow says {type(exc).__name__}: {exc}") from exc
+
+
+class ModeError(RuntimeError):
+    """An implementation that works eagerly cannot be traced (function mode) or compiled (xla mode)."""
 
 
 def _grad_numpy(g: Any) -> Any:

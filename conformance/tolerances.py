@@ -23,9 +23,10 @@ import numpy as np
 
 import oracle
 
-from .dtypes import info
+from .dtypes import info, round_to
 
 SAFETY = 4.0
+ORACLE_U = 2.0**-53  # unit roundoff of the oracle's float64 arithmetic
 Scale = Callable[[dict, Any], Any]
 
 
@@ -44,7 +45,9 @@ class Tolerance:
         return max((np.size(v) for v in _arrays(ex)), default=1)
 
     def rtol(self, ex: dict, dtype: str) -> float:
-        return SAFETY * info(dtype).unit_roundoff * (self.chain + self.n_terms(ex))
+        # the oracle is float64 arithmetic too: its own error (the same model with u = 2^-53) adds to the
+        # implementation's; negligible below float64, a factor 2 in float64 (docs/tolerances.md, "float64")
+        return SAFETY * (info(dtype).unit_roundoff + ORACLE_U) * (self.chain + self.n_terms(ex))
 
     def atol(self, dtype: str) -> float:
         # TensorFlow flushes subnormals to zero: anything below the smallest normal may read as 0.
@@ -57,10 +60,15 @@ class Tolerance:
     def for_grad(self, ex: dict, wrt: str, grad: np.ndarray, cot: Any, dtype: str) -> np.ndarray:
         if self.grad_scale is None:
             g = np.abs(grad)
-            scale = g + (np.nanmax(g) if g.size else 0.0)  # normwise: errors of shared normalisers spread
+            scale = g + _max(g)  # normwise: errors of shared normalisers spread
         else:
             scale = self.grad_scale(ex, wrt, grad, cot)
         return self.atol(dtype) + self.rtol(ex, dtype) * np.nan_to_num(np.asarray(scale), nan=0.0, posinf=np.inf)
+
+
+def _max(g: np.ndarray) -> float:
+    """Largest value ignoring NaN (undefined exact gradients); 0 for none."""
+    return float(np.max(np.where(np.isnan(g), 0.0, g), initial=0.0))
 
 
 def _arrays(ex: dict):
@@ -230,7 +238,7 @@ def _box_grad(ex, wrt, grad, cot):
         val = oracle.evaluate("bbox_iou", boxes1=ex["boxes1"], boxes2=ex["boxes2"])
         kappa = np.nanmax(np.where(np.isfinite(val), _iou_value(ex, np.zeros_like(val)), 0.0)) if val.size else 1.0
     g = np.abs(grad)
-    return (g + np.nanmax(g)) * (1.0 + min(kappa, 1e30))
+    return (g + _max(g)) * (1.0 + min(kappa, 1e30))
 
 
 BOX = Tolerance(chain=16, terms=lambda ex: 4, value_scale=_iou_value, grad_scale=_box_grad)
@@ -286,7 +294,7 @@ def _yolo_grad(ex, wrt, grad, cot):
     else:
         kappa = _layer_scale(ex["conv"], ex["label"], ex["bboxes"], ex["anchors"], ex["stride"], ex["num_class"])[1]
     g = np.abs(grad)
-    return (g + np.nanmax(g)) * (2.0 + kappa)
+    return (g + _max(g)) * (2.0 + kappa)
 
 
 YOLO = {
@@ -350,8 +358,13 @@ def box_near_kinks(ex: dict, wrt: str, dtype: str) -> np.ndarray:
     any one-sided derivative is acceptable there, as on an exact kink.  Marks every
     coordinate of that axis of both boxes.
     """
+    return _unbroadcast_any(_near_tie_marks(ex["boxes1"], ex["boxes2"], dtype), np.shape(ex[wrt]))
+
+
+def _near_tie_marks(boxes1: Any, boxes2: Any, dtype: str) -> np.ndarray:
+    """(x, y, w, h) marks, broadcast shape: the axes on which two compared corners are within rounding distance."""
     u = info(dtype).unit_roundoff
-    b1, b2 = np.broadcast_arrays(np.asarray(ex["boxes1"], float), np.asarray(ex["boxes2"], float))
+    b1, b2 = np.broadcast_arrays(np.asarray(boxes1, float), np.asarray(boxes2, float))
     near = np.zeros(b1.shape[:-1], dtype=bool)
     marks = np.zeros(b1.shape, dtype=bool)
     for axis in (0, 1):
@@ -364,7 +377,27 @@ def box_near_kinks(ex: dict, wrt: str, dtype: str) -> np.ndarray:
                 near |= np.abs(corners[i] - corners[j]) <= delta
         marks[..., axis] |= near
         marks[..., axis + 2] |= near
-    return _unbroadcast_any(marks, np.shape(ex[wrt]))
+    return marks
+
+
+def yolo_near_kinks(ex: dict, wrt: str, dtype: str) -> Any:
+    """``loss_layer`` / ``compute_loss``: raw x, y, w, h channels of a cell whose decoded box is within rounding
+    distance of a GIoU kink with its label box (see :func:`box_near_kinks`); one mask per scale for ``convs``."""
+    if "convs" in ex:
+        return tuple(_layer_near_kinks(c, lab, an, st, ex["num_class"], dtype)
+                     for c, lab, an, st in zip(ex["convs"], ex["labels"], ex["anchors"], ex["strides"], strict=True))
+    return _layer_near_kinks(ex["conv"], ex["label"], ex["anchors"], ex["stride"], ex["num_class"], dtype)
+
+
+def _layer_near_kinks(conv: np.ndarray, label: np.ndarray, anchors: Any, stride: Any, num_class: int,
+                      dtype: str) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        pred = oracle.decode(conv, anchors, stride, num_class)
+        marks = _near_tie_marks(pred[..., :4], label[..., :4], dtype)  # (B, S, S, A, 4)
+    marks &= np.asarray(label)[..., 4:5] != 0  # the GIoU term counts only where an object is assigned
+    out = np.zeros(pred.shape, dtype=bool)
+    out[..., :4] = marks
+    return out.reshape(np.shape(conv))
 
 
 def _unbroadcast_any(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -375,3 +408,134 @@ def _unbroadcast_any(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         if n == 1 and mask.shape[i] != 1:
             mask = mask.any(axis=i, keepdims=True)
     return mask
+
+
+# --- the dtype's range: which examples the value and gradient tiers judge -------------------------------------
+
+def in_range(name: str, ex: dict, dtype: str) -> bool:
+    """Whether ``ex``, rounded to ``dtype``, keeps its inputs and the spec formula's named intermediates in range.
+
+    Out of range: a float input that rounds to ±inf; (boxes, ``decode``, the YOLOv3 losses)
+    a corner x ∓ w/2, area w·h, union, intersection or enclosing area, or a decoded extent
+    e^{raw}·anchor·stride, above the dtype's largest finite value or non-zero below its smallest
+    normal; or a loss's sum before normalising (Σ m·smooth_l1 and Σ v·BCE of Faster R-CNN, the
+    CenterNet sums, the YOLOv3 per-image sums) above the largest finite value.  Such an example is
+    outside what the dtype can represent (in practice: float16): the value and gradient tiers
+    discard it and the stability tier reports inf/NaN on it as hazard DTYPE-RANGE
+    (docs/tolerances.md, "float16").
+    """
+    d = info(dtype)
+    for arr in _float_arrays(ex):
+        if np.any(np.abs(_rounded(dtype, arr)) > d.max):
+            return False
+    if d.max < 1e10 and not _sums_in_range(name, ex, dtype, d):
+        return False  # sums of the strategies' magnitudes (< 1e6 terms below 1e8) cannot reach the wider maxima
+    if name in ("bbox_iou", "bbox_giou", "iou_loss", "giou_loss"):
+        return _boxes_in_range(_rounded(dtype, ex["boxes1"]), _rounded(dtype, ex["boxes2"]), d)
+    if name == "decode":
+        return _extents_in_range(ex["conv_output"], ex["anchors"], ex["stride"], ex["num_class"], dtype, d)
+    if name in ("loss_layer", "compute_loss"):
+        scales = ([(ex["conv"], ex["label"], ex["bboxes"], ex["anchors"], ex["stride"])] if name == "loss_layer" else
+                  zip(ex["convs"], ex["labels"], ex["bboxes"], ex["anchors"], ex["strides"], strict=True))
+        for conv, label, bboxes, anchors, stride in scales:
+            if not _extents_in_range(conv, anchors, stride, ex["num_class"], dtype, d):
+                return False
+            pred = _rounded(dtype, oracle.decode(_rounded(dtype, conv), anchors, stride, ex["num_class"]))[..., :4]
+            label, bboxes = _rounded(dtype, label)[..., :4], _rounded(dtype, bboxes)
+            if not (_boxes_in_range(pred, label, d)
+                    and _boxes_in_range(pred[..., None, :], bboxes[:, None, None, None, :, :], d)):
+                return False
+    return True
+
+
+def _float_arrays(ex: dict):
+    for v in _arrays(ex):
+        if np.issubdtype(v.dtype, np.floating):
+            yield v
+
+
+def _rounded(dtype: str, x: Any) -> np.ndarray:
+    """``x`` as the implementation sees it: rounded to ``dtype``, subnormals flushed (as ``tfrun.prepare``)."""
+    r = round_to(dtype, np.asarray(x, dtype=np.float64))
+    return np.where(np.abs(r) < info(dtype).tiny, 0.0, r)
+
+
+def _outside(values: list[np.ndarray], d: Any) -> bool:
+    with np.errstate(over="ignore", invalid="ignore"):
+        for v in values:
+            a = np.abs(v)
+            if np.any(a > d.max) or np.any((a > 0) & (a < d.tiny)):
+                return True
+    return False
+
+
+def _boxes_in_range(b1: np.ndarray, b2: np.ndarray, d: Any) -> bool:
+    b1, b2 = np.broadcast_arrays(b1, b2)
+    with np.errstate(over="ignore", invalid="ignore"):
+        corners = [b[..., i] + s * b[..., i + 2] / 2 for b in (b1, b2) for i in (0, 1) for s in (-1, 1)]
+        a1, a2 = b1[..., 2] * b1[..., 3], b2[..., 2] * b2[..., 3]
+        lo = np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[4], corners[5]))
+        hi = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[4], corners[5]))
+        lo_y = np.minimum(np.minimum(corners[2], corners[3]), np.minimum(corners[6], corners[7]))
+        hi_y = np.maximum(np.maximum(corners[2], corners[3]), np.maximum(corners[6], corners[7]))
+        enclose = (hi - lo) * (hi_y - lo_y)
+        ov = [np.maximum(np.minimum(b1[..., i] + np.abs(b1[..., i + 2]) / 2, b2[..., i] + np.abs(b2[..., i + 2]) / 2)
+                         - np.maximum(b1[..., i] - np.abs(b1[..., i + 2]) / 2, b2[..., i] - np.abs(b2[..., i + 2]) / 2),
+                         0) for i in (0, 1)]
+        inter = ov[0] * ov[1]
+        union = np.abs(a1) + np.abs(a2) - inter
+    return not _outside([*corners, a1, a2, enclose, inter, union, np.abs(a1) + np.abs(a2)], d)
+
+
+def _extents_in_range(conv: Any, anchors: Any, stride: Any, num_class: int, dtype: str, d: Any) -> bool:
+    a = np.shape(anchors)[0]
+    raw = _rounded(dtype, conv).reshape(*np.shape(conv)[:3], a, 5 + int(num_class))[..., 2:4]
+    with np.errstate(over="ignore"):
+        e = np.exp(raw)
+        return not _outside([e, e * np.asarray(anchors, dtype=np.float64) * float(stride)], d)
+
+
+def _sums_in_range(name: str, ex: dict, dtype: str, d: Any) -> bool:
+    """The loss's sum before normalising, from the exact loss on the rounded example: L times its normaliser."""
+    from .registry import REGISTRY
+
+    if name not in _NORMALISERS:
+        return True
+    contract = REGISTRY[name]
+    r = {k: ([_rounded(dtype, x) for x in v] if isinstance(v, list) else _rounded(dtype, v))
+         if k in contract.float_args else v for k, v in ex.items()}
+    with np.errstate(all="ignore"):
+        extra = {"constants_dtype": dtype} if contract.constants_dtype else {}
+        out = contract.expected(r, **extra)
+        value = np.abs(np.concatenate([np.ravel(x) for x in (out if isinstance(out, tuple) else (out,))]))
+        sums = value * _NORMALISERS[name](r)
+    return not np.any(np.isfinite(sums) & (sums > d.max))  # an infinite exact value is the clip constants' (FP16-CLIP)
+
+
+def _frcnn_den(ex: dict) -> float:
+    y = ex["y_true"]
+    m = y[..., : y.shape[-1] // 2]  # the mask half: 4A of 8A, A of 2A, 4C of 8C channels
+    return float(np.sum(m) + 1e-4 * m.size)
+
+
+def _centernet_den(ex: dict) -> float:
+    """focal_loss: num_pos; reg_l1_loss: 2 ΣM + ε; loss: each part is at most L (at most 10 L for the 0.1-weighted
+    wh part), so the largest of num_pos and 10 (2 ΣM + ε)."""
+    dens = [1.0]
+    if "hm_true" in ex:
+        dens.append(float(np.sum(ex["hm_true"] == 1)))
+    if "mask" in ex:
+        dens.append(2 * float(np.sum(ex["mask"])) + 1e-4)
+    if "reg_mask" in ex:
+        dens.append(10 * (2 * float(np.sum(ex["reg_mask"])) + 1e-4))
+    return max(dens)
+
+
+_NORMALISERS: dict[str, Callable[[dict], float]] = {
+    "rpn_loss_regr": _frcnn_den, "rpn_loss_cls": _frcnn_den, "class_loss_regr": _frcnn_den,
+    "class_loss_cls": lambda ex: float(np.shape(ex["y_true"])[1]),
+    "focal_loss": _centernet_den, "reg_l1_loss": _centernet_den, "loss": _centernet_den,
+    # per-image sums are non-negative: each is at most the batch size times the batch mean
+    "loss_layer": lambda ex: float(np.shape(ex["conv"])[0]),
+    "compute_loss": lambda ex: float(np.shape(ex["convs"][0])[0]),
+}

@@ -488,6 +488,23 @@ def _giou_parts(boxes1: Any, boxes2: Any) -> tuple[tf.Tensor, tf.Tensor, tf.Tens
     return inter, area1 + area2 - inter, enclose, area1, area2
 
 
+@tf.custom_gradient
+def _ratio(num: tf.Tensor, den: tf.Tensor) -> tf.Tensor:
+    """num / den, differentiated as (g / den, −(g / den)·(num / den)): the quotient rule without den².
+
+    TensorFlow's gradient of a division forms (−num / den) / den, which XLA rewrites as
+    −num / (den·den): den² underflows to 0 for |den| below √(smallest normal) (a union of
+    2e-22 in float32) and the gradient becomes 0/0 = NaN where it is exactly 0.
+    """
+    q = num / den
+
+    def grad(g: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        g_den = g / den
+        return g_den, -g_den * q
+
+    return q, grad
+
+
 def _grad_from(value: tf.Tensor, surrogate: tf.Tensor) -> tf.Tensor:
     """``value`` exactly, differentiated as ``surrogate`` (equal to it up to a constant).
 
@@ -500,7 +517,7 @@ def _grad_from(value: tf.Tensor, surrogate: tf.Tensor) -> tf.Tensor:
 def bbox_iou(boxes1: Any, boxes2: Any) -> tf.Tensor:
     """IoU of (x, y, w, h) boxes, broadcasting over leading axes; areas from the raw w·h (spec §4)."""
     inter, union, _, _ = _iou_parts(boxes1, boxes2)
-    return inter / union
+    return _ratio(inter, union)
 
 
 def bbox_giou(boxes1: Any, boxes2: Any) -> tf.Tensor:
@@ -511,21 +528,21 @@ def bbox_giou(boxes1: Any, boxes2: Any) -> tf.Tensor:
     for distant boxes.
     """
     inter, union, enclose, _, _ = _giou_parts(boxes1, boxes2)
-    iou = inter / union
-    return _grad_from(iou - (enclose - union) / enclose, iou + union / enclose)
+    iou = _ratio(inter, union)
+    return _grad_from(iou - (enclose - union) / enclose, iou + _ratio(union, enclose))
 
 
 def iou_loss(boxes1: Any, boxes2: Any) -> tf.Tensor:
     """1 − IoU, as ((area1 − inter) + (area2 − inter)) / union: relatively accurate when IoU ≈ 1."""
     inter, union, area1, area2 = _iou_parts(boxes1, boxes2)
-    return _grad_from(((area1 - inter) + (area2 - inter)) / union, -(inter / union))
+    return _grad_from(((area1 - inter) + (area2 - inter)) / union, -_ratio(inter, union))
 
 
 def giou_loss(boxes1: Any, boxes2: Any) -> tf.Tensor:
     """1 − GIoU, as (union − inter)/union + (E − union)/E: relatively accurate when GIoU ≈ 1."""
     inter, union, enclose, area1, area2 = _giou_parts(boxes1, boxes2)
     value = ((area1 - inter) + (area2 - inter)) / union + (enclose - union) / enclose
-    return _grad_from(value, -(inter / union + union / enclose))
+    return _grad_from(value, -(_ratio(inter, union) + _ratio(union, enclose)))
 
 
 def focal(target: Any, actual: Any, alpha: Any = 1, gamma: Any = 2) -> tf.Tensor:
