@@ -57,14 +57,21 @@ def test_reference_passes_in_mode(name, categories, mode):
         assert r.status == "passed", (category, r.message)
 
 
-def _stability_hazards(name: str, ex: dict, dtype: str, impl=reference) -> dict[str, int]:
-    """Judge one stability example directly; the hazard ids and counts it produced (failures raise)."""
+def _stability_hazards(name: str, ex: dict, dtype: str, mode: str = "eager") -> dict[str, int]:
+    """Judge one stability example of the reference directly; the hazard ids and counts (failures raise)."""
     contract = REGISTRY[name]
     log = stability.HazardLog()
-    result = CheckResult(name, contract.family, "stability", dtype, "eager")
-    stability.check_stability(contract, Runner(contract, getattr(impl, name), "eager", impl), ex, 0, dtype,
+    result = CheckResult(name, contract.family, "stability", dtype, mode)
+    stability.check_stability(contract, Runner(contract, getattr(reference, name), mode, reference), ex, 0, dtype,
                               Recorder(result), "reference", log)
     return log.counts
+
+
+@pytest.mark.parametrize("mode", ["eager", "function", "xla"])
+def test_float16_weighted_ce_survives_graph_reassociation(mode):
+    """Grappler rewrites q·z·softplus(−x) as z·(q·softplus(−x)): 10·1e4 overflows float16, 0·inf = NaN."""
+    ex = {"labels": np.array([0.0, 0.5]), "logits": np.array([-1e4, -1e4]), "pos_weight": 10.0}
+    assert _stability_hazards("weighted_cross_entropy_with_logits", ex, "float16", mode) == {}
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])

@@ -156,13 +156,15 @@ def weighted_cross_entropy_with_logits(labels: Any = None, logits: Any = None, p
     """Elementwise q·z·(−log σ(x)) + (1−z)·(−log(1−σ(x))) = q·z·softplus(−x) + (1−z)·softplus(x).
 
     Equal to the spec's (1−z)·x + (1+(q−1)z)·(log(1+e^{−|x|}) + max(−x, 0)), which cancels
-    for x ≪ 0; this form does not.
+    for x ≪ 0; this form does not.  The label weight q·z is formed first with ``multiply_no_nan``:
+    in graph mode Grappler reassociates a product with a constant factor q into z·(q·softplus(−x)),
+    and q·softplus(−x) overflows float16 (x = −1e4, q = 10) where q·z·softplus(−x) does not.
     """
     x = _float(logits)
     z = tf.cast(_tensor(labels), x.dtype)
     q = _const(pos_weight, x.dtype)
     sp_pos, sp_neg = _softplus_pair(x)
-    return q * z * sp_neg + (1 - z) * sp_pos
+    return tf.math.multiply_no_nan(q, z) * sp_neg + (1 - z) * sp_pos
 
 
 def _axis(x: tf.Tensor, axis: int, name: str = "axis") -> int:
