@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,10 @@ from .dtypes import info, round_to  # noqa: E402
 from .registry import Contract  # noqa: E402
 
 MODES = ("eager", "function", "xla")
+# tf.functions kept per Runner (one per configuration; TensorFlow traces each once per input signature).  Every
+# trace holds graphs of several MB and XLA keeps each compiled executable for the process' lifetime, so long
+# function/xla runs grow by ~5-17 MB per distinct (configuration, shape) signature (docs/tolerances.md, "Modes").
+MAX_FUNCTIONS = 64
 TF_DTYPES = {"float16": tf.float16, "bfloat16": tf.bfloat16, "float32": tf.float32, "float64": tf.float64}
 NP_CONFIG = {"float16": np.float16, "bfloat16": np.float32, "float32": np.float32, "float64": np.float64}
 
@@ -65,7 +70,7 @@ class Runner:
         if mode not in MODES:
             raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
         self.contract, self.fn, self.mode, self.impl = contract, fn, mode, impl
-        self._cache: dict[tuple, Callable] = {}
+        self._cache: OrderedDict[tuple, Callable] = OrderedDict()
 
     def _derive(self, args: dict) -> dict:
         if self.contract.name == "loss_layer":
@@ -93,7 +98,11 @@ class Runner:
 
     def _compiled(self, which: str, config: dict) -> Callable:
         key = (which, _config_key(config))
-        if key not in self._cache:
+        if key in self._cache:
+            self._cache.move_to_end(key)
+        else:
+            if len(self._cache) >= MAX_FUNCTIONS:  # least recently used: releases its graphs (not XLA's executables)
+                self._cache.popitem(last=False)
             body = self._forward if which == "value" else self._forward_grad
             fn = (lambda t: body(t, config)) if which == "value" else (lambda t, c: body(t, config, c))
             # one trace per input signature (shapes and dtypes): TensorFlow keys its own cache on it
