@@ -9,16 +9,12 @@ a usage error).
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
 import time
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from .profiles import register_profiles
+from conformance.checks.profiles import register_profiles
 
 DTYPE_CHOICES = ("float32", "float16", "bfloat16", "float64")
 MODE_CHOICES = ("eager", "function", "xla")
@@ -62,24 +58,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def load_impl(spec: str) -> ModuleType:
-    """Import ``spec`` (a dotted module or a .py path), raising ``pytest.UsageError`` with advice on failure."""
+    """Import ``spec`` (see :mod:`conformance.impl`), raising ``pytest.UsageError`` with advice on failure."""
+    from conformance.impl import ImplError, load
+
     try:
-        if spec.endswith(".py") or "/" in spec or "\\" in spec:
-            path = Path(spec).resolve()
-            if not path.is_file():
-                raise FileNotFoundError(f"no such file: {path}")
-            name = f"_conformance_impl_{path.stem}"
-            mod_spec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(mod_spec)
-            sys.modules[name] = module
-            mod_spec.loader.exec_module(module)
-            return module
-        return importlib.import_module(spec)
-    except Exception as exc:
+        return load(spec).obj
+    except ImplError as exc:
         raise pytest.UsageError(
-            f"conformance: could not import --impl={spec}: {type(exc).__name__}: {exc}\n"
-            "Pass an importable dotted module (e.g. --impl=mypkg.losses) or a path to a .py file "
-            "(e.g. --impl=./my_losses.py)."
+            f"conformance: could not import --impl={spec}: {exc}\n"
+            "Pass an importable dotted module (--impl=mypkg.losses), a module in the current directory "
+            "(--impl=mylosses), a path to a .py file (--impl=./my_losses.py), or module:object for an object "
+            "whose attributes are the contract names."
         ) from exc
 
 
@@ -105,8 +94,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     from hypothesis import settings
 
-    from .profiles import DEFAULT_PROFILE
-    from .registry import NAMES
+    from conformance.checks.profiles import DEFAULT_PROFILE
+    from conformance.contracts import NAMES
 
     if not config.getoption("--hypothesis-profile", default=None):
         settings.load_profile(DEFAULT_PROFILE)  # also overrides Hypothesis' own "ci" profile
@@ -122,7 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _is_ours(item: pytest.Item) -> bool:
     mod = getattr(item, "module", None)
-    return mod is not None and mod.__name__.startswith("conformance.test_")
+    return mod is not None and mod.__name__.startswith("conformance.suite.")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -147,7 +136,7 @@ def _timing_enabled(config: pytest.Config) -> bool:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "contract" not in metafunc.fixturenames or _IMPL_KEY not in metafunc.config.stash:
         return
-    from .registry import REGISTRY
+    from conformance.contracts import REGISTRY
 
     _, _, dtypes = metafunc.config.stash[_IMPL_KEY]
     metafunc.parametrize("contract", list(REGISTRY.values()), ids=list(REGISTRY))
@@ -178,7 +167,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     cfg = _CONFIG[0] if _CONFIG else None
     if cfg is None:
         return
-    from .results import CheckResult
+    from conformance.reporting.results import CheckResult
 
     for key, value in report.user_properties:
         if key == "conformance_result":
@@ -203,17 +192,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if _IMPL_KEY not in config.stash or hasattr(config, "workerinput"):
         return  # only the controller writes reports
-    from .outputs import write_outputs
+    from conformance.reporting.writer import write_outputs
 
     spec, module, dtypes = config.stash[_IMPL_KEY]
-    config.stash[_WRITTEN_KEY] = write_outputs(config, results(config), spec, module, dtypes)
+    config.stash[_WRITTEN_KEY] = write_outputs(config, results(config), spec, module, dtypes,
+                                                  config.stash.get(START_KEY, None))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     if _IMPL_KEY not in config.stash:
         return
-    from .registry import NAMES
-    from .summary import render_summary
+    from conformance.contracts import NAMES
+    from conformance.reporting.terminal import render_summary
 
     spec, module, _ = config.stash[_IMPL_KEY]
     provided = [n for n in NAMES if getattr(module, n, None) is not None]

@@ -6,7 +6,7 @@ YOLOv3 416 (52/26/13 grids, 3 anchors, 80 classes, batch 8, 150 boxes): ``comput
 with respect to the three convs; Faster R-CNN: ``rpn_loss_regr`` / ``rpn_loss_cls`` on a 38x50 map with
 9 anchors, ``class_loss_regr`` / ``class_loss_cls`` on 256 RoIs x 21 classes; CenterNet 128x128x80,
 batch 8, 100 objects: ``loss`` and its VJPs with respect to hm_pred, wh_pred and reg_pred.  The inputs are
-those of the timing benchmarks (:func:`conformance.timing.cases`).  Figures: docs/benchmarks.md.
+those of the timing benchmarks (:func:`conformance.checks.timing.cases`).  Figures: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import oracle
-from conformance import timing
+from conformance.checks import timing
 
 NAMES = ("rpn_loss_regr", "rpn_loss_cls", "class_loss_regr", "class_loss_cls", "compute_loss", "loss")
 # Fixed rounds for the calls that take seconds (NumPy needs no warm-up); the others are calibrated.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import stability_mutants as mut
 
-from conformance.badinput import CASES
-from conformance.checks import ConformanceFailure
-from conformance.engine import run_check
-from conformance.registry import REGISTRY
+from conformance.checks.badinput import CASES
+from conformance.checks.engine import run_check
+from conformance.checks.value import ConformanceFailure
+from conformance.contracts import REGISTRY
 from conformance.targets import reference
 
 ALL_CASES = [(name, case) for name, cases in CASES.items() for case in cases]

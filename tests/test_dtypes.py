@@ -1,4 +1,4 @@
-"""conformance.dtypes: rounding, ordinals and ULP distances, bfloat16 included, against brute force."""
+"""conformance.numerics.dtypes: rounding, ordinals and ULP distances, bfloat16 included, against brute force."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from conformance.dtypes import DTYPES, info, ordinal, round_to, ulp_distance
+from conformance.numerics.dtypes import DTYPES, info, ordinal, round_to, ulp_distance
 
 
 def _all_values(dtype: str) -> tuple[np.ndarray, np.ndarray]:

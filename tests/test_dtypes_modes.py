@@ -10,14 +10,14 @@ import pytest
 import tensorflow as tf
 from hypothesis import Phase, settings
 
-from conformance import stability
-from conformance.checks import ConformanceFailure, check_gradient
-from conformance.engine import HEALTH, run_check
-from conformance.registry import REGISTRY
-from conformance.results import CheckResult, Recorder
+from conformance.checks import stability
+from conformance.checks.engine import HEALTH, run_check
+from conformance.checks.value import ConformanceFailure, check_gradient
+from conformance.contracts import REGISTRY
+from conformance.numerics.tolerance import in_range
+from conformance.reporting.results import CheckResult, Recorder
+from conformance.runners.tf import ModeError, Runner, prepare
 from conformance.targets import reference
-from conformance.tfrun import ModeError, Runner, prepare
-from conformance.tolerances import in_range
 
 FEW = settings(max_examples=4, derandomize=True, database=None, deadline=None, suppress_health_check=HEALTH,
                phases=[Phase.explicit, Phase.generate])

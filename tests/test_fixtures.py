@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import oracle
-from conformance import regression as rg
-from conformance.registry import REGISTRY
+from conformance.contracts import REGISTRY
+from conformance.regression import fixtures as rg
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["smooth_l1", "bbox_iou", "rpn_loss_cls"]
@@ -250,7 +250,7 @@ def test_committed_set_is_small_complete_and_current():
         assert need in tags, need
 
 
-REGENERATE = ("regenerate it: python -m conformance fixtures generate --out conformance/fixtures_data "
+REGENERATE = ("regenerate it: python -m conformance fixtures generate --out conformance/regression/data "
               "--validate-with=conformance.targets.reference")
 
 
@@ -274,7 +274,7 @@ def test_committed_set_covers_every_target_and_matches_the_oracle():
 
 def test_packaging_lists_the_committed_set():
     text = (ROOT / "pyproject.toml").read_text()
-    assert '"fixtures_data/*"' in text and rg.COMMITTED.name == "fixtures_data"
+    assert '"regression/data/*"' in text and rg.COMMITTED.name == "data"
 
 
 # ------------------------------------------------------------------------------------------------ replay

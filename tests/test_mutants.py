@@ -1,6 +1,6 @@
 """Every check must be able to fail: the gate catches each single-bug mutant of the reference.
 
-The mutants (``tests/mutants/``) are judged in-process by :func:`conformance.engine.run_check`,
+The mutants (``tests/mutants/``) are judged in-process by :func:`conformance.checks.engine.run_check`,
 the code the pytest gate runs, with the gate's Hypothesis profile (derandomized, 25 examples)
 minus its shrink phase: the examples drawn, and so whether a bug is caught, are the gate's;
 shrinking only minimises a failure already found and is left out to save time.
@@ -22,8 +22,8 @@ import pytest
 from hypothesis import Phase, settings
 from hypothesis import strategies as st
 
-from conformance import engine
-from conformance.registry import NAMES, REGISTRY, Contract
+from conformance.checks import engine
+from conformance.contracts import NAMES, REGISTRY, Contract
 
 engine.register_profiles()
 GATE = settings(hypothesis.settings.get_profile(engine.DEFAULT_PROFILE),

@@ -479,13 +479,14 @@ def test_cce_gradient_zero_through_clipped_entries_and_row_kinks():
 
 
 def test_kink_masks():
+    # smooth L1 is C¹ at |x| = 1 (both pieces have slope sign(x)): no kink, the derivative is ±1
     x = np.array([-1.0, 1.0, 0.5, -2.0])
-    assert oracle.kinks("smooth_l1", "x", x=x).tolist() == [True, True, False, False]
+    assert not oracle.kinks("smooth_l1", "x", x=x).any()
     assert oracle.vjp("smooth_l1", np.ones(4), "x", x=x).tolist() == [-1.0, 1.0, 0.5, -1.0]
     for name, extra in (("sigmoid_cross_entropy_with_logits", {}), ("weighted_cross_entropy_with_logits",
                                                                    {"pos_weight": 2.0})):
-        got = oracle.kinks(name, "logits", labels=[0.0, 1.0, 0.5], logits=[0.0, 2.0, -3.0], **extra)
-        assert got.tolist() == [True, False, False]
+        got = oracle.kinks(name, "logits", labels=[0.0, 1.0, 0.5, 0.3], logits=[0.0, 2.0, -3.0, -0.0], **extra)
+        assert not got.any(), "the stable cross-entropies are smooth at x = 0"
     p = np.array([[0.0, 0.4, 0.6]])
     q = np.array([[0.2, 0.0, 0.8]])
     assert oracle.kinks("entropy", "p", p=p).tolist() == [[True, False, False]]
@@ -499,6 +500,43 @@ def test_kink_masks():
 
 
 # ============================================================================= properties
+
+
+@pytest.mark.parametrize("x0", [0.0, -0.0])
+@pytest.mark.parametrize("z", [0.0, 1.0, 0.3, 0.5, 1e-9])
+@pytest.mark.parametrize("q", [1.0, 2.5, 0.0, 10.0])
+def test_cross_entropies_exact_derivative_at_zero(x0, z, q):
+    """Spec §2 / TF-WCE-GRAD-AT-ZERO: x = 0 is no kink; the exact derivative is required there."""
+    zs, xs = np.array([z]), np.array([x0])
+    # SCE: σ(0) − z, and the mpmath derivative of the exact (non-stable) formula
+    sce = oracle.vjp("sigmoid_cross_entropy_with_logits", [1.0], "logits", labels=zs, logits=xs)
+    assert_rel(sce, [0.5 - z], rtol=1e-15, atol=0.0, what="SCE'(0)")
+    _close_mp(sce, _mp_grad(lambda a: mp_sce(mp.mpf(z), a), [0.0]), "SCE'(0) mpmath")
+    assert not oracle.kinks("sigmoid_cross_entropy_with_logits", "logits", labels=zs, logits=xs).any()
+    # WCE: (1 − z) − (1 + (q − 1)z)/2 (TensorFlow 2.21's op returns 1 − z here)
+    wce = oracle.vjp("weighted_cross_entropy_with_logits", [1.0], "logits", labels=zs, logits=xs, pos_weight=q)
+    with mp.workdps(60):
+        exact = float((1 - mp.mpf(z)) - (1 + (mp.mpf(q) - 1) * mp.mpf(z)) / 2)
+    # (1 − z)/2 − q·z/2 cancels: accurate to a few ulps of the terms
+    assert_rel(wce, [exact], rtol=1e-15, atol=1e-15 * (1 + q * z), what="WCE'(0)")
+    _close_mp(wce, _mp_grad(lambda a: mp_wce(mp.mpf(z), a, mp.mpf(q)), [0.0]), "WCE'(0) mpmath")
+    assert not oracle.kinks("weighted_cross_entropy_with_logits", "logits", labels=zs, logits=xs,
+                            pos_weight=q).any()
+    # one-sided mpmath derivatives agree: the function is differentiable at 0
+    with mp.workdps(60):
+        left = mp.diff(lambda a: mp_wce(mp.mpf(z), a, mp.mpf(q)), 0, direction=-1)
+        right = mp.diff(lambda a: mp_wce(mp.mpf(z), a, mp.mpf(q)), 0, direction=1)
+        assert abs(left - right) < mp.mpf(10) ** -20
+
+
+@pytest.mark.parametrize("x1", [1.0, -1.0])
+def test_smooth_l1_differentiable_at_one(x1):
+    with mp.workdps(60):
+        left = mp.diff(mp_smooth_l1, mp.mpf(x1), direction=-1)
+        right = mp.diff(mp_smooth_l1, mp.mpf(x1), direction=1)
+        assert abs(left - right) < mp.mpf(10) ** -20
+    assert oracle.vjp("smooth_l1", [1.0], "x", x=[x1]).tolist() == [float(left)] == [x1]
+    assert not oracle.kinks("smooth_l1", "x", x=[x1]).any()
 
 
 @given(st.data())

@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conformance.registry import REGISTRY
-from conformance.reproducer import CALLS, call_expression, decode, encode, failure_record, write_reproducer
-from conformance.results import CheckResult
+from conformance.contracts import REGISTRY
+from conformance.reporting.reproducer import CALLS, call_expression, decode, encode, failure_record, write_reproducer
+from conformance.reporting.results import CheckResult
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0")
 BROWSER = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
@@ -97,9 +97,9 @@ def test_failure_record_labels_outputs_and_gradients() -> None:
 @given(data=st.data())
 def test_reproducer_computes_what_the_suite_computed(name: str, category: str, data: st.DataObject) -> None:
     """Run in-process against the reference, the script's outputs (or VJPs) equal the suite runner's bit for bit."""
-    from conformance.checks import _extras
+    from conformance.checks.value import _extras
+    from conformance.runners.tf import Runner, cot_tensor, cotangent, prepare
     from conformance.targets import reference
-    from conformance.tfrun import Runner, cot_tensor, cotangent, prepare
 
     contract = REGISTRY[name]
     rounded, args = prepare(contract, data.draw(contract.strategy()), "float32")
@@ -162,7 +162,7 @@ def _results() -> list[CheckResult]:
 
 
 def _write(tmp_path: Path, results: list[CheckResult], spec: str = XSS) -> Path:
-    from conformance.report import write_report
+    from conformance.reporting.html import write_report
 
     module = types.SimpleNamespace(__name__=XSS, __file__=f"/tmp/{XSS}.py")
     return write_report(_Config(), results, spec, module, ["float32", "float16"], tmp_path / "r" / "report.html")

@@ -7,11 +7,11 @@ import pytest
 import stability_mutants as mut
 from hypothesis import Phase, settings
 
-from conformance import stability
-from conformance.checks import ConformanceFailure
-from conformance.engine import HEALTH, run_check
-from conformance.registry import REGISTRY
-from conformance.strategies.adversarial import ADVERSARIAL
+from conformance.checks import stability
+from conformance.checks.engine import HEALTH, run_check
+from conformance.checks.value import ConformanceFailure
+from conformance.contracts import REGISTRY
+from conformance.contracts.adversarial import ADVERSARIAL
 from conformance.targets import documents_adapter, reference
 
 FEW = settings(max_examples=8, derandomize=True, database=None, deadline=None, suppress_health_check=HEALTH)

@@ -17,7 +17,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from conformance import plugin, timing
+from conformance import plugin
+from conformance.checks import timing
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTRA_KEYS = {"device", "device_kind", "tf_version", "dtype", "mode", "direction", "size", "bytes", "bound_s",

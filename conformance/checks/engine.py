@@ -1,0 +1,146 @@
+"""Runs one check category for one contract name with Hypothesis, outside or inside pytest.
+
+The pytest test modules and the project's mutant self-tests both call
+:func:`run_check`, so a mutant is judged in-process by exactly the gate's code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import assume, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+
+from conformance.checks.profiles import DEFAULT_PROFILE, HEALTH, PROFILES, register_profiles  # noqa: F401
+from conformance.checks.value import ConformanceFailure, check_gradient, check_value
+from conformance.contracts import Contract
+from conformance.numerics.tolerance import in_range
+from conformance.reporting.results import CheckResult, Recorder
+from conformance.runners.tf import Runner
+
+_RUNNERS: dict[tuple, Runner] = {}
+
+
+def runner_for(contract: Contract, impl: Any, mode: str) -> Runner:
+    key = (id(impl), contract.name, mode)
+    if key not in _RUNNERS:
+        _RUNNERS[key] = Runner(contract, getattr(impl, contract.name), mode, impl)
+    return _RUNNERS[key]
+
+
+def run_check(contract: Contract, category: str, impl: Any, impl_name: str, dtype: str, mode: str,
+              hypothesis_settings: settings | None = None, seed: int | None = None,
+              strict_hazards: bool = False) -> CheckResult:
+    """Run ``category`` for ``contract`` against ``impl``; return the result, raising on failure.
+
+    A name the impl does not define gives status ``"not provided"`` and no exception.
+    ``seed`` applies ``hypothesis.seed`` to the test (it takes precedence over ``derandomize``).
+    Stability hazards give status ``"hazard"``, or a failure with ``strict_hazards``.
+    """
+    result = CheckResult(contract.name, contract.family, category, dtype, mode)
+    if getattr(impl, contract.name, None) is None:
+        result.status = "not provided"
+        result.message = f"not provided by {impl_name}"
+        return result
+    runner = runner_for(contract, impl, mode)
+    rec = Recorder(result)
+    ambiguous = _discard(contract)
+    hazards = None
+
+    if category == "badinput":
+        from conformance.checks.badinput import run_badinput
+        return run_badinput(contract, runner, result, dtype, impl_name)
+    if category == "value":
+        @given(ex=contract.strategy())
+        def inner(ex: dict) -> None:
+            if ambiguous is not None:
+                assume(not ambiguous(ex, dtype))
+            check_value(contract, runner, ex, dtype, rec, impl_name)
+    elif category == "gradient":
+        @given(ex=contract.strategy(), seed=st.integers(0, 2**31 - 1))
+        def inner(ex: dict, seed: int) -> None:
+            if ambiguous is not None:
+                assume(not ambiguous(ex, dtype))
+            check_gradient(contract, runner, ex, seed, dtype, rec, impl_name)
+    elif category == "stability":
+        from hypothesis import example
+
+        from conformance.checks import stability
+        hazards = stability.HazardLog()
+
+        @given(ex=stability.strategy_for(contract, dtype), seed=st.integers(0, 2**31 - 1))
+        def inner(ex: dict, seed: int) -> None:
+            assume(not stability.ambiguous(contract, ex, dtype))
+            stability.check_stability(contract, runner, ex, seed, dtype, rec, impl_name, hazards)
+
+        for case in reversed(stability.fixed_cases(contract, dtype)):
+            inner = example(ex=case, seed=0)(inner)
+    else:
+        raise ValueError(f"category: unknown check category {category!r}")
+    if category in ("value", "gradient"):
+        from hypothesis import example
+
+        from conformance.contracts.pinned import pinned
+
+        for case in reversed(pinned(contract.name)):  # the documents' typical sizes and known hard cases
+            inner = (example(ex=case) if category == "value" else example(ex=case, seed=0))(inner)
+
+    # A distinct name per (category, contract, dtype, mode) gives each its own derandomized seed and database key.
+    inner.__name__ = inner.__qualname__ = f"{category}_{contract.name}_{dtype}_{mode}"
+    if hypothesis_settings is not None:
+        inner = hypothesis_settings(inner)
+    if seed is not None:
+        inner = hypothesis_seed(seed)(inner)
+    try:
+        inner()
+    except (ConformanceFailure, AssertionError) as exc:
+        result.status = "failed"
+        notes = getattr(exc, "__notes__", [])
+        result.message = "\n".join([str(exc), *notes])
+        attach_failure(result, exc)
+        if hazards is not None and hazards.counts:  # stability: hazards seen before the failure are reported too
+            result.extra["hazards"] = dict(hazards.counts)
+            result.message += "\n" + hazards.message()
+        exc.conformance_result = result
+        raise
+    except Exception as exc:  # an error in the suite itself, reported as such
+        result.status = "error"
+        result.message = f"{type(exc).__name__}: {exc}"
+        exc.conformance_result = result
+        raise
+    if hazards is not None:
+        hazards.finish(result, strict_hazards)
+    return result
+
+
+def _discard(contract: Contract) -> Any:
+    """Value/gradient examples not judged: ambiguous background masks, or out of the dtype's range (in_range)."""
+    ambiguous = contract.ambiguous
+    return lambda ex, dtype: (ambiguous is not None and ambiguous(ex, dtype)) or not in_range(contract.name, ex, dtype)
+
+
+def attach_failure(result: CheckResult, exc: BaseException) -> None:
+    """Move the failing example, expected and actual that ``checks._fail`` attached to ``exc`` into ``result``."""
+    failure = getattr(exc, "failure", None)
+    if failure and result.inputs is None:
+        result.inputs = failure["inputs"]
+        result.extra.update(failure["extra"])
+
+
+def pytest_check(contract: Contract, category: str, impl: tuple[str, Any], dtype: str, mode: str, record: Any,
+                 strict_hazards: bool = False) -> None:
+    """Body of the parametrized pytest tests: run, attach the result to the report, skip if not provided."""
+    import pytest
+
+    name, module = impl
+    try:
+        result = run_check(contract, category, module, name, dtype, mode, strict_hazards=strict_hazards)
+    except BaseException as exc:
+        if hasattr(exc, "conformance_result"):
+            attach_failure(exc.conformance_result, exc)
+            record(exc.conformance_result)
+        raise
+    record(result)
+    if result.status in ("not provided", "skipped"):
+        pytest.skip(result.message)

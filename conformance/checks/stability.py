@@ -1,0 +1,370 @@
+"""The stability tier: adversarial inputs, every output element classified as ok, failure or hazard.
+
+For each element of the output (and of every gradient) with exact value ``e``
+(the float64 oracle on the dtype-rounded inputs) and implementation value ``a``:
+
+- **ok**: ``a`` matches ``e`` within the name's normal tolerance (``Contract.tolerance``),
+  or matches the *rounded-intermediate* value ``r`` (below), or ``e`` is undefined;
+- **hazard**: ``a`` is inf/NaN and the value cannot be delivered in the dtype:
+  ``e`` is undefined (NaN: spec YOLO-ZERO-UNION and other 0/0), ``|e|`` exceeds the
+  dtype's largest finite value, or ``r`` is not finite;
+- **failure**: anything else, in particular inf/NaN where ``e`` and ``r`` are finite
+  (spec SCE-NAIVE) and any finite wrong value.
+
+The rounded-intermediate rule (spec YOLO-EXP-OVERFLOW): for the names that go
+through ``decode``, ``r`` is the oracle evaluated with the named intermediate
+``e^{raw_wh}`` rounded to the dtype under test (overflow to inf, flush-to-zero
+below the smallest normal) and the decoded boxes rounded to the dtype; every other
+step stays exact.  It applies to an example only when a named intermediate leaves
+the dtype's normal range: ``e^{raw_wh}`` or a decoded box area ``w·h`` above the
+largest finite value (hazard YOLO-EXP-OVERFLOW) or below the smallest normal
+(YOLO-ZERO-UNION: a flushed area makes an IoU 0/0).  For ``loss_layer`` and
+``compute_loss`` such an example's mismatching outputs are hazards even when finite,
+because the NaN IoU reaches the output through ``max_iou < thresh`` as a different
+finite background mask.  So a float32 ``e^{100} = inf`` that makes ``decode`` return inf, or
+an ``e^{-100} = 0`` that makes a box degenerate and an IoU 0/0 inside ``loss_layer``,
+is a hazard, while the same inf/NaN from an unguarded formula on representable
+intermediates is a failure.  In float16 the clip constants of the Keras and
+CenterNet losses are subnormal (spec FP16-CLIP): inf/NaN there is a hazard too; hazards that
+only the dtype's clip constants cause (1 − ε_k rounds to 1 in float16 and bfloat16) are named
+FP16-CLIP.  An example a named intermediate of whose formula leaves the dtype's range
+(``tolerances.in_range``: a box area or enclosing area, a loss's sum before normalising, in
+practice float16) has its inf/NaN outputs classified as hazard DTYPE-RANGE, and only
+the finiteness of its gradients is judged.
+
+Gradients must be finite wherever the exact gradient is finite (the
+``tf.where`` NaN-gradient trap is a failure); in an example whose value has a
+hazard, or whose exact gradient is not finite, a non-finite gradient is a hazard.
+Where the example has no rounded-intermediate effects, gradients are also compared
+with the oracle's VJP under the normal gradient tolerance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import oracle
+from conformance.checks.value import ConformanceFailure, _as_tuple, _extras, _fail
+from conformance.contracts import Contract, _bgd_margin
+from conformance.contracts.adversarial import ADVERSARIAL, FIXED
+from conformance.numerics.dtypes import info, round_to
+from conformance.numerics.tolerance import in_range
+from conformance.reporting.results import CheckResult, Recorder
+from conformance.runners.tf import Runner, cot_tensor, cotangent, prepare
+
+YOLO_DECODED = ("decode", "loss_layer", "compute_loss")
+
+
+@dataclass
+class HazardLog:
+    """Hazards seen over all examples of one check: id -> element count, plus a first instance per id."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    first: dict[str, str] = field(default_factory=dict)
+    examples: int = 0
+
+    def add(self, hazard_id: str, n: int, where: str) -> None:
+        self.counts[hazard_id] = self.counts.get(hazard_id, 0) + n
+        self.first.setdefault(hazard_id, where)
+
+    def message(self) -> str:
+        lines = [f"hazards in {self.examples} example(s):"]
+        for k in sorted(self.counts):
+            lines.append(f"  {k}: {self.counts[k]} element(s); e.g. {self.first[k]}")
+        return "\n".join(lines)
+
+    def finish(self, result: CheckResult, strict: bool) -> None:
+        """Set ``result`` to status "hazard" (or "failed" and raise, with ``strict``) if any was seen."""
+        if not self.counts:
+            return
+        result.status = "failed" if strict else "hazard"
+        result.message = self.message()
+        result.extra["hazards"] = dict(self.counts)
+        if strict:
+            err = ConformanceFailure(result.message + "\n(--strict-hazards: hazards fail)")
+            err.conformance_result = result
+            raise err
+
+
+def strategy_for(contract: Contract, dtype: str) -> Any:
+    """The adversarial strategy for ``contract`` in ``dtype``."""
+    return ADVERSARIAL[contract.name](dtype)
+
+
+def fixed_cases(contract: Contract, dtype: str) -> list[dict]:
+    """The hand-written adversarial cases for ``contract`` (may be empty)."""
+    maker = FIXED.get(contract.name)
+    return maker(dtype) if maker else []
+
+
+def ambiguous(contract: Contract, ex: dict, dtype: str) -> bool:
+    """A finite ``max_iou`` within the rounding margin of ``iou_loss_thresh`` (a NaN margin is not ambiguous)."""
+    if contract.name == "loss_layer":
+        scales = [(ex["conv"], ex["label"], ex["bboxes"], ex["anchors"], ex["stride"])]
+    elif contract.name == "compute_loss":
+        scales = list(zip(ex["convs"], ex["labels"], ex["bboxes"], ex["anchors"], ex["strides"], strict=True))
+    else:
+        return False
+    with np.errstate(all="ignore"):
+        for conv, lab, bb, an, s in scales:
+            m = oracle.yolov3.threshold_margin(conv, lab, bb, an, s, ex["num_class"], ex["iou_loss_thresh"])
+            if np.isfinite(m) and m <= _bgd_margin(dtype):
+                return True
+    return False
+
+
+# --------------------------------------------------------------------------- rounded intermediates
+
+
+def _ftz(dtype: str, x: np.ndarray) -> np.ndarray:
+    r = round_to(dtype, x)
+    return np.where(np.abs(r) < info(dtype).tiny, 0.0, r)
+
+
+def _decode_rounded(conv: np.ndarray, anchors: Any, stride: Any, num_class: int, dtype: str) -> np.ndarray:
+    """decode(conv) with e^{raw_wh} rounded to ``dtype`` (overflow inf, flush-to-zero), then rounded to ``dtype``."""
+    exact = oracle.evaluate("decode", conv_output=conv, anchors=anchors, stride=stride, num_class=num_class)
+    raw = np.asarray(conv, dtype=np.float64).reshape(exact.shape)
+    with np.errstate(over="ignore", invalid="ignore"):
+        wh = _ftz(dtype, np.exp(raw[..., 2:4])) * np.asarray(anchors, dtype=np.float64) * float(stride)
+    out = exact.copy()
+    out[..., 2:4] = wh
+    return _ftz(dtype, out)
+
+
+def _exp_range(conv: np.ndarray, anchors: Any, stride: Any, num_class: int, dtype: str) -> tuple[bool, bool]:
+    """(a named intermediate overflows ``dtype``, one underflows it): e^{raw_wh} and the decoded box areas w·h."""
+    n_anchors = np.shape(anchors)[0]
+    raw = np.asarray(conv, dtype=np.float64).reshape(*np.shape(conv)[:3], n_anchors, 5 + num_class)[..., 2:4]
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(raw)
+        wh = e * np.asarray(anchors, dtype=np.float64) * float(stride)
+        area = wh[..., 0] * wh[..., 1]
+    d = info(dtype)
+    return (bool(np.any(e > d.max) or np.any(area > d.max)),
+            bool(np.any(e < d.tiny) or np.any(area < d.tiny)))
+
+
+def rounded_intermediate(contract: Contract, ex: dict, dtype: str, extra: dict) -> tuple[Any, str] | None:
+    """(oracle value on dtype-rounded intermediates, hazard id) for the names through ``decode``; else None."""
+    name = contract.name
+    if name not in YOLO_DECODED:
+        return None
+    if name == "decode":
+        conv, anchors, stride = ex["conv_output"], ex["anchors"], ex["stride"]
+        scales = [(conv, None, None, anchors, stride)]
+    elif name == "loss_layer":
+        scales = [(ex["conv"], ex["label"], ex["bboxes"], ex["anchors"], ex["stride"])]
+    else:
+        scales = list(zip(ex["convs"], ex["labels"], ex["bboxes"], ex["anchors"], ex["strides"], strict=True))
+    over = under = False
+    outs = []
+    with np.errstate(all="ignore"):
+        for conv, lab, bb, an, s in scales:
+            o, u = _exp_range(conv, an, s, ex["num_class"], dtype)
+            over, under = over or o, under or u
+            pred = _decode_rounded(conv, an, s, ex["num_class"], dtype)
+            if name == "decode":
+                outs.append(pred)
+            else:
+                outs.append(oracle.evaluate("loss_layer", conv=conv, pred=pred, label=lab, bboxes=bb, anchors=an,
+                                            stride=s, num_class=ex["num_class"],
+                                            iou_loss_thresh=ex["iou_loss_thresh"]))
+    if not (over or under):
+        return None
+    hid = "YOLO-EXP-OVERFLOW" if over else "YOLO-ZERO-UNION"
+    if name == "decode":
+        return outs[0], hid
+    if name == "loss_layer":
+        return outs[0], hid
+    return tuple(sum(np.asarray(o[i]) for o in outs) for i in range(3)), hid
+
+
+# --------------------------------------------------------------------------- classification
+
+
+def _flat(x: Any) -> np.ndarray:
+    return np.concatenate([np.ravel(np.asarray(v, dtype=np.float64)) for v in _as_tuple(x)])
+
+
+@dataclass
+class Classified:
+    """Per-element verdicts for one output or gradient under one oracle keyword set."""
+
+    failure: np.ndarray
+    hazards: dict[str, np.ndarray]
+    what: str
+    actual: np.ndarray
+    expected: np.ndarray
+    tol: np.ndarray
+
+    @property
+    def n_fail(self) -> int:
+        return int(self.failure.sum())
+
+    def message(self, dtype: str) -> str:
+        idx = np.flatnonzero(self.failure)
+        lines = [f"Stability failure ({self.what}, {dtype}): {idx.size} / {self.failure.size} element(s)"]
+        for i in idx[:5]:
+            lines.append(f"  element {int(i)}: actual {self.actual[i]!r}, exact {self.expected[i]!r}, "
+                         f"tolerance {self.tol[i]:.3g}")
+        return "\n".join(lines)
+
+
+def classify(actual: np.ndarray, exact: np.ndarray, tol: np.ndarray, dtype: str, what: str,
+             alt: np.ndarray | None = None, alt_id: str = "", extra_hazard: dict[str, np.ndarray] | None = None,
+             skip: np.ndarray | None = None, lenient: bool = False) -> Classified:
+    """Classify each element of flat arrays ``actual`` against ``exact`` (and the rounded-intermediate ``alt``).
+
+    With ``lenient`` every mismatch in the presence of ``alt`` is a hazard ``alt_id`` (an intermediate out of
+    the dtype's range can change a finite output through a comparison, e.g. ``NaN < thresh``).
+    """
+    a, e = np.asarray(actual, dtype=np.float64), np.asarray(exact, dtype=np.float64)
+    tol = np.broadcast_to(tol, e.shape)
+    big = info(dtype).max
+    with np.errstate(invalid="ignore", over="ignore"):
+        fin = np.isfinite(a)
+        ok = np.isnan(e) | (a == e) | ((np.abs(a - e) <= tol) & fin)
+        if alt is not None:
+            al = np.asarray(alt, dtype=np.float64)
+            ok |= (a == al) | ((np.abs(a - al) <= tol) & fin)
+        if skip is not None:
+            ok |= skip
+        nonfinite = ~np.isfinite(a)
+        hazards = {}
+        named = np.zeros(e.shape, dtype=bool)
+        if alt is not None:  # the named intermediate's id takes precedence over the generic ones
+            named = hazards[alt_id] = (nonfinite & ~np.isfinite(al)) | (~ok & lenient)
+        hazards["UNDEFINED"] = np.isnan(e) & nonfinite & ~named
+        hazards["OVERFLOW"] = ~np.isnan(e) & (np.abs(e) > big) & nonfinite & ~named
+        for k, m in (extra_hazard or {}).items():
+            hazards[k] = hazards.get(k, False) | (~ok & nonfinite & m)
+    any_h = np.zeros(e.shape, dtype=bool)
+    for m in hazards.values():
+        any_h |= m
+    failure = ~ok & ~any_h
+    return Classified(failure, {k: v for k, v in hazards.items() if np.any(v)}, what, a, e, np.asarray(tol))
+
+
+def _name_undefined(contract: Contract, hazards: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    if "UNDEFINED" in hazards and contract.family == "yolov3":
+        hazards["YOLO-ZERO-UNION"] = hazards.pop("UNDEFINED") | hazards.get("YOLO-ZERO-UNION", False)
+    return hazards
+
+
+def check_stability(contract: Contract, runner: Runner, ex: dict, seed: int, dtype: str, rec: Recorder,
+                    impl_name: str, log: HazardLog) -> None:
+    """Judge one adversarial example (value, then gradients); failures raise, hazards go to ``log``."""
+    rounded, args = prepare(contract, ex, dtype)
+    mode = runner.mode
+    try:
+        actual = runner.value(args)
+    except Exception as exc:  # adversarial inputs are valid inputs: raising is a failure
+        _fail(f"{contract.name} raised {type(exc).__name__} on a valid adversarial input: {exc}", contract, rounded,
+              dtype, mode, impl_name, "stability")
+    fp16_clip = dtype == "float16" and contract.constants_dtype
+    out_of_range = not in_range(contract.name, rounded, dtype)  # a named intermediate leaves the dtype's range
+    best: Classified | None = None
+    best_extra: dict = {}
+    best_ri = None
+    for extra in _extras(contract, dtype):
+        exact = contract.expected(rounded, **extra)
+        acts, exps = _as_tuple(actual), _as_tuple(exact)
+        if len(acts) != len(exps):
+            _fail(f"{contract.name}: returned {len(acts)} output(s), the contract has {len(exps)}", contract,
+                  rounded, dtype, mode, impl_name, "stability")
+        if any(np.shape(x) != np.shape(y) for x, y in zip(acts, exps, strict=True)):
+            _fail(f"{contract.name}: output shape(s) {[np.shape(x) for x in acts]}, expected "
+                  f"{[np.shape(y) for y in exps]}", contract, rounded, dtype, mode, impl_name, "stability")
+        e = _flat(exact)
+        shaped = np.asarray(exps[0], dtype=np.float64) if len(exps) == 1 else e
+        with np.errstate(all="ignore"):
+            tol = np.ravel(np.broadcast_to(contract.tolerance.for_value(rounded, shaped, dtype), shaped.shape))
+        ri = rounded_intermediate(contract, rounded, dtype, extra)
+        alt, alt_id = (_flat(ri[0]), ri[1]) if ri else (None, "")
+        clip = {"FP16-CLIP": np.ones(e.shape, dtype=bool)} if fp16_clip else {}
+        if out_of_range and ri is None:  # (the rounded-intermediate rule names decode's e^{raw} and areas itself)
+            clip["DTYPE-RANGE"] = np.ones(e.shape, dtype=bool)
+            if alt is None and contract.name in ("loss_layer", "compute_loss"):
+                alt, alt_id = e, "DTYPE-RANGE"  # lenient: a NaN IoU changes the background mask, a finite output
+        c = classify(_flat(actual), e, tol, dtype, f"value of {contract.name}", alt, alt_id, clip or None,
+                     lenient=contract.name != "decode")
+        if best is None or c.n_fail < best.n_fail:
+            best, best_extra, best_ri = c, extra, ri
+    rec.example(0.0, 0.0, 0)
+    log.examples += 1
+    if best.n_fail:
+        _fail(best.message(dtype), contract, rounded, dtype, mode, impl_name, "stability", None, actual)
+    if contract.constants_dtype and dtype in ("float16", "bfloat16"):
+        with np.errstate(all="ignore"):
+            _relabel_clip(best, _flat(contract.expected(rounded, **dict(best_extra, constants_dtype="float64"))))
+    value_hazards = _name_undefined(contract, best.hazards)
+    for k, m in value_hazards.items():
+        log.add(k, int(m.sum()), f"{best.what} element {int(np.flatnonzero(m)[0])} = "
+                                 f"{best.actual[np.flatnonzero(m)[0]]!r}")
+    _check_gradients(contract, runner, rounded, args, seed, dtype, best_extra,
+                     bool(value_hazards) or fp16_clip or out_of_range, best_ri is not None or out_of_range,
+                     impl_name, log)
+
+
+def _relabel_clip(c: Classified, spec: np.ndarray) -> None:
+    """Name FP16-CLIP the OVERFLOW/UNDEFINED hazards that only the dtype's clip constants cause.
+
+    In float16 and bfloat16 1 − ε_k rounds to 1 (and ε_k, ε_c are subnormal in float16), so the
+    exact value with the constants held in the dtype (``c.expected``) can be ±inf or NaN where
+    ``spec``, the same with the spec's float64 constants, is finite.
+    """
+    by_clip = np.isfinite(spec) & ~np.isfinite(c.expected)
+    for k in ("OVERFLOW", "UNDEFINED"):
+        if k in c.hazards and np.any(c.hazards[k] & by_clip):
+            c.hazards["FP16-CLIP"] = c.hazards.get("FP16-CLIP", False) | (c.hazards[k] & by_clip)
+            c.hazards[k] = c.hazards[k] & ~by_clip
+            if not c.hazards[k].any():
+                del c.hazards[k]
+
+
+def _check_gradients(contract: Contract, runner: Runner, rounded: dict, args: dict, seed: int, dtype: str,
+                     extra: dict, value_hazard: bool, intermediate: bool, impl_name: str, log: HazardLog) -> None:
+    exact_out = contract.expected(rounded, **extra)
+    cot = cotangent(contract, exact_out, seed, dtype)
+    if not all(np.all(np.isfinite(c)) for c in _as_tuple(cot)):
+        return
+    mode = runner.mode
+    try:
+        _, grads = runner.value_and_grad(args, cot_tensor(cot, dtype))
+    except Exception as exc:
+        _fail(f"gradient of {contract.name} raised {type(exc).__name__} on a valid adversarial input: {exc}",
+              contract, rounded, dtype, mode, impl_name, "stability", cot=cot)
+    for k in contract.grad_args:
+        got = grads[k]
+        if got is None or (isinstance(got, list) and any(g is None for g in got)):
+            _fail(f"gradient of {contract.name} wrt {k} is None, but the spec says the gradient flows", contract,
+                  rounded, dtype, mode, impl_name, "stability", cot=cot)
+        with np.errstate(all="ignore"):
+            want = contract.expected_vjp(rounded, cot, k, **extra)
+            kinks = contract.kinks(rounded, k, **extra)
+        for i, (g, w, kk) in enumerate(zip(_as_tuple(got), _as_tuple(want), _as_tuple(kinks), strict=True)):
+            w = np.asarray(w, dtype=np.float64)
+            g = np.asarray(g, dtype=np.float64)
+            what = f"gradient of {contract.name} wrt {k}" + (f"[{i}]" if isinstance(got, list) else "")
+            with np.errstate(all="ignore"):
+                tol = np.ravel(np.broadcast_to(contract.tolerance.for_grad(rounded, k, w, cot, dtype), w.shape))
+            hazard_ok = {"GRADIENT-OF-HAZARD": np.full(w.size, value_hazard)}
+            if intermediate or value_hazard:
+                # rounded-intermediate effects: only finiteness is judged, accuracy is the value tier's business
+                tol = np.full(w.size, np.inf)
+            c = classify(np.ravel(g), np.ravel(w), tol, dtype, what, extra_hazard=hazard_ok,
+                         skip=np.ravel(np.broadcast_to(kk, w.shape)) & np.isfinite(np.ravel(g)))
+            if contract.constants_dtype and dtype in ("float16", "bfloat16"):
+                with np.errstate(all="ignore"):
+                    spec = contract.expected_vjp(rounded, cot, k, **dict(extra, constants_dtype="float64"))
+                _relabel_clip(c, np.ravel(np.asarray(_as_tuple(spec)[i], dtype=np.float64)))
+            if c.n_fail:
+                _fail(c.message(dtype), contract, rounded, dtype, mode, impl_name, "stability", {k: want}, {k: got},
+                      cot)
+            for hid, m in _name_undefined(contract, c.hazards).items():
+                log.add(hid, int(m.sum()), f"{what} element {int(np.flatnonzero(m)[0])} is non-finite")
+

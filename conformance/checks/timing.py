@@ -1,0 +1,580 @@
+"""Timing against the memory-bandwidth bound: production sizes, byte counts, copy bandwidth.
+
+A timed call runs the implementation exactly as the value and gradient checks do
+(:class:`conformance.runners.tf.Runner`, same tracing and tape), without copying the
+result to the host, and waits for the device before the clock stops.  Its
+bandwidth-bound time is ``bytes / bandwidth``: the bytes the call must move at
+least (every input read once, every output written once; for forward+backward
+also the cotangent read and every gradient written, all in the dtype under test)
+over the device's achievable streaming bandwidth, measured with TensorFlow copies
+on the same device (:func:`copy_bandwidth`).  ``bandwidth_ratio = time / bound``
+is 1 for a perfect fused kernel that streams from main memory.
+
+``python -m conformance.checks.timing table BENCH.json`` prints the Markdown table of a
+pytest-benchmark JSON file written with ``--benchmark-json`` (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from conformance.contracts import REGISTRY, Contract
+from conformance.reporting.results import CheckResult
+
+SIZES = ("production", "tiny")
+SIZE_ENV = "CONFORMANCE_TIMING_SIZE"
+DIRECTIONS = ("fwd", "fwd+bwd")
+WARMUP_CALLS = 2  # the first call traces and compiles; the second warms caches and allocators
+ITEMSIZE = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
+INDEX_ITEMSIZE = 4  # integer arguments travel as int32 (tfrun.prepare)
+COPY_BYTES = {"production": 256 * 2**20, "tiny": 32 * 2**20}
+
+# YOLOv3 anchors (pixels) of the 416 configuration, per scale; divided by the stride they are in grid units.
+_YOLO_ANCHORS_PX = np.array([[[10, 13], [16, 30], [33, 23]], [[30, 61], [62, 45], [59, 119]],
+                             [[116, 90], [156, 198], [373, 326]]], dtype=np.float64)
+_YOLO_STRIDES = (8, 16, 32)
+
+
+@dataclass(frozen=True)
+class Dims:
+    """The sizes of one timing run (production or tiny)."""
+
+    yolo_batches: tuple[int, ...]
+    yolo_grids: tuple[int, int, int]
+    yolo_classes: int
+    yolo_boxes: int
+    frcnn_map: tuple[int, int]
+    frcnn_anchors: int
+    frcnn_rois: int
+    frcnn_classes: int  # including background (class_loss_cls); class_loss_regr gets one less
+    cn_batch: int
+    cn_map: int
+    cn_classes: int
+    cn_objects: int
+    ce_batch: int
+    ce_rows: int  # SSD-style prior boxes for the softmax cross-entropies
+    ce_classes: int
+
+
+DIMS = {
+    "production": Dims(yolo_batches=(8, 32), yolo_grids=(52, 26, 13), yolo_classes=80, yolo_boxes=150,
+                       frcnn_map=(38, 50), frcnn_anchors=9, frcnn_rois=256, frcnn_classes=21,
+                       cn_batch=8, cn_map=128, cn_classes=80, cn_objects=100,
+                       ce_batch=8, ce_rows=8732, ce_classes=21),
+    "tiny": Dims(yolo_batches=(2,), yolo_grids=(4, 2, 1), yolo_classes=4, yolo_boxes=5,
+                 frcnn_map=(4, 5), frcnn_anchors=9, frcnn_rois=8, frcnn_classes=5,
+                 cn_batch=2, cn_map=8, cn_classes=4, cn_objects=5,
+                 ce_batch=2, ce_rows=16, ce_classes=5),
+}
+
+# The contract names that matter for training, in report order.
+TIMED_NAMES = (
+    "rpn_loss_regr", "rpn_loss_cls", "class_loss_regr", "class_loss_cls",
+    "decode", "loss_layer", "compute_loss",
+    "focal_loss", "reg_l1_loss", "loss",
+    "sigmoid_cross_entropy_with_logits", "weighted_cross_entropy_with_logits",
+    "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
+    "binary_crossentropy", "categorical_crossentropy",
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One contract name at one size: builds a deterministic example dict (float64 NumPy, as the strategies do)."""
+
+    name: str
+    size: str
+    build: Callable[[np.random.Generator], dict]
+    seed: int = 0
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}-{self.size}"
+
+    @property
+    def contract(self) -> Contract:
+        return REGISTRY[self.name]
+
+    def example(self) -> dict:
+        return self.build(np.random.default_rng(self.seed))
+
+
+# --------------------------------------------------------------------------- example builders
+
+
+def _mask(rng: np.random.Generator, shape: tuple[int, ...], frac: float) -> np.ndarray:
+    m = (rng.random(shape) < frac).astype(np.float64)
+    m.reshape(-1)[0] = 1.0  # at least one positive
+    return m
+
+
+def _one_hot(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return np.eye(shape[-1])[rng.integers(0, shape[-1], shape[:-1])]
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def _yolo_scale(rng: np.random.Generator, b: int, s: int, stride: int, n: int, m: int) -> dict:
+    """One scale of YOLOv3 training data: raw conv, label (boxes where an object is assigned), true boxes."""
+    a, size = 3, s * stride
+    conv = rng.standard_normal((b, s, s, a * (5 + n)))
+    respond = _mask(rng, (b, s, s, a, 1), 0.01)
+    xy = rng.uniform(0, size, (b, s, s, a, 2))
+    wh = rng.uniform(4, size / 2, (b, s, s, a, 2))
+    label = np.concatenate([xy, wh, np.ones_like(respond), _one_hot(rng, (b, s, s, a, n))], -1) * respond
+    bboxes = np.concatenate([rng.uniform(0, size, (b, m, 2)), rng.uniform(4, size / 2, (b, m, 2))], -1)
+    return {"conv": conv, "label": label, "bboxes": bboxes}
+
+
+def _cases_yolo(d: Dims) -> list[Case]:
+    s0, stride0, n, m = d.yolo_grids[0], _YOLO_STRIDES[0], d.yolo_classes, d.yolo_boxes
+    anchors = _YOLO_ANCHORS_PX / np.array(_YOLO_STRIDES, dtype=np.float64)[:, None, None]  # grid units
+    out: list[Case] = []
+    for b in d.yolo_batches:
+        def decode(rng: np.random.Generator, b: int = b) -> dict:
+            return {"conv_output": rng.standard_normal((b, s0, s0, 3 * (5 + n))), "anchors": anchors[0],
+                    "stride": stride0, "num_class": n}
+
+        def loss_layer(rng: np.random.Generator, b: int = b) -> dict:
+            ex = _yolo_scale(rng, b, s0, stride0, n, m)
+            ex.update(anchors=anchors[0], stride=stride0, num_class=n, iou_loss_thresh=0.5)
+            return ex
+
+        def compute_loss(rng: np.random.Generator, b: int = b) -> dict:
+            scales = [_yolo_scale(rng, b, s, st, n, m) for s, st in zip(d.yolo_grids, _YOLO_STRIDES, strict=True)]
+            return {"convs": [x["conv"] for x in scales], "labels": [x["label"] for x in scales],
+                    "bboxes": [x["bboxes"] for x in scales], "anchors": anchors,
+                    "strides": np.array(_YOLO_STRIDES, dtype=np.float64), "num_class": n, "iou_loss_thresh": 0.5}
+
+        out += [Case("decode", f"s{s0}-b{b}", decode), Case("loss_layer", f"s{s0}-b{b}", loss_layer),
+                Case("compute_loss", f"{s0 * stride0}-b{b}", compute_loss)]
+    return out
+
+
+def _cases_frcnn(d: Dims) -> list[Case]:
+    (h, w), a, r, k = d.frcnn_map, d.frcnn_anchors, d.frcnn_rois, d.frcnn_classes
+    c = k - 1  # classes with boxes
+
+    def rpn_loss_regr(rng: np.random.Generator) -> dict:
+        y_true = np.concatenate([_mask(rng, (1, h, w, 4 * a), 0.01), rng.standard_normal((1, h, w, 4 * a))], -1)
+        return {"num_anchors": a, "y_true": y_true, "y_pred": rng.standard_normal((1, h, w, 4 * a))}
+
+    def rpn_loss_cls(rng: np.random.Generator) -> dict:
+        y_true = np.concatenate([_mask(rng, (1, h, w, a), 256 / (h * w * a)), _mask(rng, (1, h, w, a), 0.5)], -1)
+        return {"num_anchors": a, "y_true": y_true, "y_pred": rng.uniform(0.01, 0.99, (1, h, w, a))}
+
+    def class_loss_regr(rng: np.random.Generator) -> dict:
+        m = np.repeat(_one_hot(rng, (1, r, c)) * _mask(rng, (1, r, 1), 0.25), 4, axis=-1)
+        y_true = np.concatenate([m, rng.standard_normal((1, r, 4 * c))], -1)
+        return {"num_classes": c, "y_true": y_true, "y_pred": rng.standard_normal((1, r, 4 * c))}
+
+    def class_loss_cls(rng: np.random.Generator) -> dict:
+        return {"y_true": _one_hot(rng, (1, r, k)), "y_pred": _softmax(rng.standard_normal((1, r, k)))}
+
+    rpn, roi = f"1x{h}x{w}x{a}", f"1x{r}x{k}"
+    return [Case("rpn_loss_regr", rpn, rpn_loss_regr), Case("rpn_loss_cls", rpn, rpn_loss_cls),
+            Case("class_loss_regr", roi, class_loss_regr), Case("class_loss_cls", roi, class_loss_cls)]
+
+
+def _heatmap(rng: np.random.Generator, shape: tuple[int, ...], peaks: int) -> np.ndarray:
+    """A heatmap in [0, 1): mostly near 0, with ``peaks`` exact 1.0 centres per image."""
+    hm = rng.random(shape) ** 8 * 0.99
+    b, h, w, k = shape
+    for i in range(b):
+        hm[i, rng.integers(0, h, peaks), rng.integers(0, w, peaks), rng.integers(0, k, peaks)] = 1.0
+    return hm
+
+
+def _cases_centernet(d: Dims) -> list[Case]:
+    b, s, k, n = d.cn_batch, d.cn_map, d.cn_classes, d.cn_objects
+
+    def regression(rng: np.random.Generator) -> dict:
+        return {"indices": rng.integers(0, s * s, (b, n)), "mask": np.ones((b, n))}
+
+    def focal_loss(rng: np.random.Generator) -> dict:
+        return {"hm_pred": 1 / (1 + np.exp(-rng.standard_normal((b, s, s, k)) - 2)),
+                "hm_true": _heatmap(rng, (b, s, s, k), n)}
+
+    def reg_l1_loss(rng: np.random.Generator) -> dict:
+        return {"y_pred": rng.standard_normal((b, s, s, 2)), "y_true": rng.standard_normal((b, n, 2)),
+                **regression(rng)}
+
+    def loss(rng: np.random.Generator) -> dict:
+        reg = regression(rng)
+        return {"hm_pred": 1 / (1 + np.exp(-rng.standard_normal((b, s, s, k)) - 2)),
+                "wh_pred": rng.uniform(0, 40, (b, s, s, 2)), "reg_pred": rng.random((b, s, s, 2)),
+                "hm_true": _heatmap(rng, (b, s, s, k), n), "wh_true": rng.uniform(0, 40, (b, n, 2)),
+                "reg_true": rng.random((b, n, 2)), "reg_mask": reg["mask"], "indices": reg["indices"]}
+
+    label = f"{b}x{s}x{s}x{k}"
+    return [Case("focal_loss", label, focal_loss), Case("reg_l1_loss", f"{b}x{s}x{s}x2-{n}obj", reg_l1_loss),
+            Case("loss", f"{label}-{n}obj", loss)]
+
+
+def _cases_nn(d: Dims) -> list[Case]:
+    # Elementwise cross-entropies on the YOLOv3 class-probability tensor; softmax ones on SSD-style priors.
+    s = d.yolo_grids[0]
+    prob = (d.yolo_batches[0], s, s, 3, d.yolo_classes)
+    rows = (d.ce_batch, d.ce_rows, d.ce_classes)
+
+    def sce(rng: np.random.Generator) -> dict:
+        return {"labels": _mask(rng, prob, 0.05), "logits": 2 * rng.standard_normal(prob)}
+
+    def wce(rng: np.random.Generator) -> dict:
+        return {**sce(rng), "pos_weight": 2.0}
+
+    def softmax_ce(rng: np.random.Generator) -> dict:
+        return {"labels": _one_hot(rng, rows), "logits": 2 * rng.standard_normal(rows), "axis": -1}
+
+    def sparse_ce(rng: np.random.Generator) -> dict:
+        return {"labels": rng.integers(0, rows[-1], rows[:-1]), "logits": 2 * rng.standard_normal(rows)}
+
+    def bce(rng: np.random.Generator) -> dict:
+        return {"target": _mask(rng, prob, 0.05), "output": rng.uniform(0.001, 0.999, prob)}
+
+    def cce(rng: np.random.Generator) -> dict:
+        return {"target": _one_hot(rng, rows), "output": _softmax(2 * rng.standard_normal(rows)), "axis": -1}
+
+    p, r = "x".join(map(str, prob)), "x".join(map(str, rows))
+    return [Case("sigmoid_cross_entropy_with_logits", p, sce), Case("weighted_cross_entropy_with_logits", p, wce),
+            Case("softmax_cross_entropy_with_logits", r, softmax_ce),
+            Case("sparse_softmax_cross_entropy_with_logits", r, sparse_ce),
+            Case("binary_crossentropy", p, bce), Case("categorical_crossentropy", r, cce)]
+
+
+def cases(size: str = "production") -> list[Case]:
+    """Every timed (name, size) case, in :data:`TIMED_NAMES` order."""
+    if size not in DIMS:
+        raise ValueError(f"size: expected one of {SIZES}, got {size!r}")
+    d = DIMS[size]
+    all_cases = _cases_frcnn(d) + _cases_yolo(d) + _cases_centernet(d) + _cases_nn(d)
+    return sorted(all_cases, key=lambda c: TIMED_NAMES.index(c.name))
+
+
+# --------------------------------------------------------------------------- bytes
+
+
+def _elements(v: Any) -> int:
+    if isinstance(v, (list, tuple)):
+        return sum(_elements(x) for x in v)
+    return int(np.prod(np.shape(v), dtype=np.int64))
+
+
+def bytes_moved(contract: Contract, ex: dict, out_shapes: Sequence[tuple[int, ...]], direction: str,
+                dtype: str) -> int:
+    """Bytes a call must read and write at least: inputs and outputs (+ cotangent and gradients for fwd+bwd)."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction: expected one of {DIRECTIONS}, got {direction!r}")
+    item = ITEMSIZE[dtype]
+    total = sum(_elements(ex[k]) * item for k in contract.float_args)
+    total += sum(_elements(ex[k]) * INDEX_ITEMSIZE for k in contract.int_args)
+    out = sum(int(np.prod(s, dtype=np.int64)) for s in out_shapes) * item
+    total += out
+    if direction == "fwd+bwd":
+        total += out  # the cotangent, shaped like the outputs
+        total += sum(_elements(ex[k]) * item for k in contract.grad_args)
+    return int(total)
+
+
+# --------------------------------------------------------------------------- device, sync, bandwidth
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo (or the platform's), e.g. 'Intel(R) Xeon(R) Processor'."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def cpu_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover (not Linux)
+        return os.cpu_count() or 1
+
+
+_DEVICE: dict[str, Any] = {}
+
+
+def device_info() -> dict[str, Any]:
+    """The device timed: the first GPU if TensorFlow sees one, else the CPU (and a note saying so)."""
+    if not _DEVICE:
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            details = tf.config.experimental.get_device_details(gpus[0])
+            _DEVICE.update(device=details.get("device_name", gpus[0].name), device_kind="GPU", tf_device="/GPU:0",
+                           note="")
+        else:
+            _DEVICE.update(device=f"{cpu_model()} ({cpu_cores()} cores)", device_kind="CPU", tf_device="/CPU:0",
+                           note="no GPU visible: timing the CPU")
+        _DEVICE["tf_version"] = tf.__version__
+    return dict(_DEVICE)
+
+
+def synced(fn: Callable[[], Any], gpu: bool) -> Callable[[], Any]:
+    """``fn`` followed by a wait for the device: every queued kernel has finished when the call returns."""
+    import tensorflow as tf
+
+    if gpu:
+        sync = tf.test.experimental.sync_devices
+
+        def call() -> Any:
+            out = fn()
+            sync()
+            return out
+    else:
+        def call() -> Any:
+            out = fn()
+            for t in tf.nest.flatten(out, expand_composites=True):
+                if hasattr(t, "numpy"):
+                    t.numpy()  # a host tensor: no copy, but waits until it is computed
+            return out
+    return call
+
+
+_BANDWIDTH: dict[tuple[str, int], dict[str, float]] = {}
+
+
+def copy_bandwidth(tf_device: str, nbytes: int = COPY_BYTES["production"], repeats: int = 8) -> dict[str, float]:
+    """Achievable streaming bandwidth (bytes/s read + written) of ``tf_device`` over ``nbytes`` of float32.
+
+    Two TensorFlow kernels under ``tf.function``, warmed up, best of ``repeats`` timed calls each (waiting
+    for the device): ``copy`` is y = x·s into a fresh output (reads and writes ``nbytes``; ``s`` is an
+    argument, so nothing folds away), ``inplace`` is v += x on a variable (reads 2·``nbytes``, writes
+    ``nbytes``, allocates nothing).  ``best`` is the larger: on a CPU, TensorFlow's allocator hands a fresh
+    256 MB output new pages whose faults dominate ``copy``, which is not a limit of the memory system.
+    """
+    key = (tf_device, nbytes)
+    if key not in _BANDWIDTH:
+        import tensorflow as tf
+
+        n = nbytes // 4
+        gpu = "GPU" in tf_device.upper()
+        with tf.device(tf_device):
+            x = tf.random.uniform([n], dtype=tf.float32)
+            s = tf.constant(1.0, tf.float32)
+            v = tf.Variable(tf.zeros([n], tf.float32))
+            scale = tf.function(lambda x, s: x * s)
+
+            @tf.function
+            def accumulate(x: tf.Tensor) -> None:
+                v.assign_add(x, read_value=False)
+
+            out = {"copy": _best_rate(synced(lambda: scale(x, s), gpu), 2 * n * 4, repeats),
+                   "inplace": _best_rate(synced(lambda: accumulate(x), gpu), 3 * n * 4, repeats)}
+            del x, v
+        out["best"] = max(out.values())
+        _BANDWIDTH[key] = out
+    return dict(_BANDWIDTH[key])
+
+
+def _best_rate(call: Callable[[], Any], nbytes: int, repeats: int) -> float:
+    for _ in range(WARMUP_CALLS):
+        call()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - t0)
+    return nbytes / best
+
+
+# --------------------------------------------------------------------------- timed calls
+
+
+def _timed_runner_class() -> type:
+    from conformance.runners.tf import Runner
+
+    class TimedRunner(Runner):
+        """A :class:`Runner` whose calls return the impl's tensors instead of host float64 copies."""
+
+        def call(self, direction: str, args: dict, cot: Any = None) -> Callable[[], Any]:
+            """Zero-argument callable doing what :meth:`value` / :meth:`value_and_grad` do, minus the host copy."""
+            tensors, config = self._split(args)
+            if direction == "fwd":
+                if self.mode == "eager":
+                    return lambda: self._forward(tensors, config)
+                f = self._compiled("value", config)
+                return lambda: f(tensors)
+            if self.mode == "eager":
+                return lambda: self._forward_grad(tensors, config, cot)
+            g = self._compiled("grad", config)
+            return lambda: g(tensors, cot)
+
+    return TimedRunner
+
+
+def _to_device(v: Any, tf: Any) -> Any:
+    """Tensors (also inside lists and tuples) copied onto the current device; anything else unchanged."""
+    if isinstance(v, (list, tuple)):
+        return type(v)(_to_device(x, tf) for x in v)
+    return tf.identity(v) if isinstance(v, tf.Tensor) else v
+
+
+def _all_finite(out: Any) -> bool:
+    import tensorflow as tf
+
+    for t in tf.nest.flatten(out, expand_composites=True):
+        if isinstance(t, tf.Tensor) and t.dtype.is_floating and not bool(tf.reduce_all(tf.math.is_finite(t))):
+            return False
+    return True
+
+
+def size_from_config(config: Any) -> str:
+    """``--timing-size``, else $CONFORMANCE_TIMING_SIZE, else production."""
+    size = config.getoption("--timing-size", default=None) or os.environ.get(SIZE_ENV) or "production"
+    if size not in SIZES:
+        raise ValueError(f"timing size: expected one of {SIZES}, got {size!r} (--timing-size or ${SIZE_ENV})")
+    return size
+
+
+def run_timing(case: Case, direction: str, dtype: str, mode: str, impl: Any, impl_name: str, benchmark: Any,
+               size: str = "production") -> CheckResult:
+    """Time ``case`` with pytest-benchmark's ``benchmark`` fixture and compare with the bandwidth bound.
+
+    Fills ``benchmark.extra_info`` and returns a CheckResult (category ``timing``).  Status ``failed`` if the
+    call's output or gradients are not finite, ``skipped`` if benchmarking is disabled (e.g. under xdist);
+    an exception from the implementation propagates with ``conformance_result`` (status ``error``) attached.
+    """
+    import tensorflow as tf
+
+    from conformance.runners.tf import cot_tensor, cotangent, prepare
+
+    contract = case.contract
+    result = CheckResult(contract.name, contract.family, "timing", dtype, mode)
+    fn = getattr(impl, contract.name, None)
+    if fn is None:
+        result.status, result.message = "not provided", f"not provided by {impl_name}"
+        return result
+    dev = device_info()
+    info: dict[str, Any] = {**dev, "name": contract.name, "dtype": dtype, "mode": mode, "direction": direction,
+                            "size": case.size, "size_set": size, "impl": impl_name}
+    benchmark.extra_info.update(info)
+    benchmark.group = f"{case.id} {direction} {dtype}"
+    try:
+        with tf.device(dev["tf_device"]):
+            ex = case.example()
+            _, args = prepare(contract, ex, dtype)
+            args = {k: _to_device(v, tf) for k, v in args.items()}
+            timed_runner = _timed_runner_class()
+            runner = timed_runner(contract, fn, mode, impl)
+            # Output shapes from one eager forward call (cheaper than compiling a forward graph for fwd+bwd).
+            out = timed_runner(contract, fn, "eager", impl).call("fwd", args)()
+            shapes = [tuple(int(n) for n in tf.convert_to_tensor(o).shape)
+                      for o in (out if isinstance(out, (tuple, list)) else (out,))]
+            del out
+            cot = None
+            if direction == "fwd+bwd":
+                placeholders = tuple(np.empty(s) for s in shapes) if contract.n_outputs > 1 else np.empty(shapes[0])
+                cot = _to_device(cot_tensor(cotangent(contract, placeholders, 0, dtype), dtype), tf)
+            call = synced(runner.call(direction, args, cot), gpu=dev["device_kind"] == "GPU")
+            last = None
+            for _ in range(WARMUP_CALLS):  # tracing and compilation happen here, never in a timed round
+                last = call()
+            nbytes = bytes_moved(contract, ex, shapes, direction, dtype)
+            rates = copy_bandwidth(dev["tf_device"], COPY_BYTES[size])
+            del ex
+            if not _all_finite(last):
+                result.status = "failed"
+                result.message = f"{contract.name} ({direction}, {mode}) gave a non-finite value or gradient " \
+                                 f"at the {case.size} timing size"
+            del last
+            benchmark(call)
+    except Exception as exc:
+        result.status, result.message = "error", f"{type(exc).__name__}: {exc}"
+        exc.conformance_result = result
+        raise
+    bound = nbytes / rates["best"]
+    extra: dict[str, Any] = {"bytes": nbytes, "bound_s": bound, "bandwidth_Bps": rates["best"],
+                             "copy_Bps": rates["copy"], "inplace_Bps": rates["inplace"],
+                             "bandwidth_probe_bytes": COPY_BYTES[size], "device": dev["device"],
+                             "direction": direction, "size": case.size}
+    stats = getattr(getattr(benchmark, "stats", None), "stats", None)
+    if stats is None or not getattr(stats, "data", None):
+        if result.status == "passed":
+            result.status, result.message = "skipped", "benchmarking disabled (--benchmark-disable or xdist)"
+    else:
+        extra.update(time_s=stats.min, mean_s=stats.mean, median_s=stats.median, rounds=stats.rounds,
+                     bandwidth_ratio=stats.min / bound)
+        result.examples = int(stats.rounds)
+    benchmark.extra_info.update(extra)
+    result.extra = {**info, **extra}
+    return result
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def _fmt_time(s: float) -> str:
+    if s >= 1:
+        return f"{s:.2f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.3g} ms"
+    return f"{s * 1e6:.3g} µs"
+
+
+def markdown_table(bench_json: dict) -> str:
+    """A Markdown table (one row per name, size and direction; eager / function / xla side by side)."""
+    rows: dict[tuple, dict[str, dict]] = {}
+    for b in bench_json.get("benchmarks", []):
+        e = b.get("extra_info", {})
+        if "bound_s" not in e or "time_s" not in e:
+            continue
+        key = (e["name"], e["size"], e["direction"], e["dtype"])
+        rows.setdefault(key, {})[e["mode"]] = e
+    modes = ("eager", "function", "xla")
+    head = ["name", "size", "pass", "dtype", "MB moved", "bound"] + [f"{m} time (× bound)" for m in modes]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    order = {n: i for i, n in enumerate(TIMED_NAMES)}
+    for key in sorted(rows, key=lambda k: (order.get(k[0], 99), k[1], DIRECTIONS.index(k[2]), k[3])):
+        by_mode = rows[key]
+        first = next(iter(by_mode.values()))
+        cells = [f"`{key[0]}`", key[1], key[2], key[3], f"{first['bytes'] / 1e6:.3g}", _fmt_time(first["bound_s"])]
+        for m in modes:
+            e = by_mode.get(m)
+            cells.append(f"{_fmt_time(e['time_s'])} ({e['bandwidth_ratio']:.3g}×)" if e else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m conformance.checks.timing table BENCH.json``: print the Markdown table of a benchmark JSON file."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) != 2 or argv[0] != "table":
+        print(__doc__.strip().splitlines()[0], "\nusage: python -m conformance.checks.timing table BENCH.json",
+              file=sys.stderr)
+        return 2
+    with open(argv[1]) as f:
+        doc = json.load(f)
+    machine = doc.get("machine_info", {})
+    first = next((b["extra_info"] for b in doc.get("benchmarks", []) if "device" in b.get("extra_info", {})), {})
+    gbps = {k: first.get(k, 0) / 1e9 for k in ("bandwidth_Bps", "copy_Bps", "inplace_Bps")}
+    print(f"Device: {first.get('device', '?')} ({first.get('device_kind', '?')}); TensorFlow "
+          f"{first.get('tf_version', '?')}; bandwidth {gbps['bandwidth_Bps']:.3g} GB/s (copy y = x*s "
+          f"{gbps['copy_Bps']:.3g}, in place v += x {gbps['inplace_Bps']:.3g}); {doc.get('datetime', '')[:10]}; "
+          f"Python {machine.get('python_version', '?')}\n")
+    print(markdown_table(doc))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,214 @@
+"""Generic checks over the registry: value and gradient against the oracle.
+
+Each ``check_*`` function judges one example and raises :class:`ConformanceFailure`
+(an ``AssertionError``, so Hypothesis shrinks it) with a numpy.testing-style
+message, the inputs, and a reproduction snippet attached as exception notes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from conformance.contracts import Contract
+from conformance.numerics.compare import Comparison, compare
+from conformance.reporting.reproducer import failure_record
+from conformance.reporting.results import Recorder
+from conformance.reporting.snippet import snippet
+from conformance.runners.tf import Runner, cot_tensor, cotangent, prepare
+
+
+class ConformanceFailure(AssertionError):
+    """An implementation disagrees with the oracle beyond tolerance."""
+
+
+def _extras(contract: Contract, dtype: str) -> list[dict[str, Any]]:
+    """Oracle keyword sets an implementation may match: each clipping convention (spec §2)."""
+    base = {"constants_dtype": dtype} if contract.constants_dtype else {}
+    if contract.conventions:
+        return [dict(base, convention=c) for c in ("keras-ops", "keras-legacy")]
+    return [base]
+
+
+def _as_tuple(x: Any) -> tuple:
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def _compare_outputs(contract: Contract, ex: dict, actual: Any, expected: Any, dtype: str) -> Comparison:
+    acts, exps = _as_tuple(actual), _as_tuple(expected)
+    if len(acts) != len(exps):
+        raise ConformanceFailure(f"{contract.name}: returned {len(acts)} output(s), the contract has {len(exps)}")
+    a = np.concatenate([np.ravel(x) for x in acts]) if len(acts) > 1 else np.asarray(acts[0])
+    e = np.concatenate([np.ravel(x) for x in exps]) if len(exps) > 1 else np.asarray(exps[0])
+    t = contract.tolerance.for_value(ex, e, dtype)
+    if a.shape != e.shape:
+        raise ConformanceFailure(f"{contract.name}: output shape {a.shape}, expected {e.shape}")
+    return compare(a, e, t, dtype, f"value of {contract.name}")
+
+
+def diagnose(contract: Contract, ex: dict, actual: Any, dtype: str) -> str | None:
+    """Name the oracle divergence(s) or convention an output matches, if any (never a pass)."""
+    for combo, extra in _variant_combos(contract, dtype):
+        try:
+            expected = contract.expected(ex, variants=combo, **extra)
+            if _compare_outputs(contract, ex, actual, expected, dtype).ok:
+                return f"{contract.name} matches {' + '.join(combo)}{_conv_note(extra)}"
+        except (ConformanceFailure, ValueError):
+            continue
+    return None
+
+
+def _variant_combos(contract: Contract, dtype: str):
+    """(variant ids, oracle keywords) to try: single variants, then pairs, under each convention."""
+    variants = contract.oracle.variants
+    for r in range(1, min(len(variants), 2) + 1):
+        for combo in itertools.combinations(variants, r):
+            for extra in _extras(contract, dtype):
+                yield combo, extra
+
+
+def _conv_note(extra: dict) -> str:
+    return f" (convention {extra['convention']})" if "convention" in extra else ""
+
+
+def _grad_comparisons(contract: Contract, ex: dict, grads: dict, cot: Any, dtype: str,
+                      extra: dict) -> tuple[list[Comparison], dict]:
+    """Compare every differentiable argument's gradient with the oracle's VJP under ``extra`` oracle keywords."""
+    comparisons, wanted = [], {}
+    for k in contract.grad_args:
+        got = grads[k]
+        want = wanted[k] = contract.expected_vjp(ex, cot, k, **extra)
+        kinks = contract.kinks(ex, k, **{kw: v for kw, v in extra.items() if kw != "variants"})
+        if contract.near_kinks is not None:  # within rounding distance of a kink in the dtype under test
+            near = contract.near_kinks(ex, k, dtype)
+            kinks = tuple(np.asarray(a) | np.asarray(b) for a, b in zip(_as_tuple(kinks), _as_tuple(near),
+                                                                       strict=True))
+            kinks = kinks if isinstance(got, list) else kinks[0]
+        for i, (g, w, kk) in enumerate(zip(_as_tuple(got), _as_tuple(want), _as_tuple(kinks), strict=True)):
+            tol = np.maximum(contract.tolerance.for_grad(ex, k, np.asarray(w), cot, dtype),
+                             _grad_floor(contract, ex, k, cot, dtype, extra))
+            label = f"gradient of {contract.name} wrt {k}" + (f"[{i}]" if isinstance(got, list) else "")
+            comparisons.append(compare(g, w, tol, dtype, label, skip=kk))
+    return comparisons, wanted
+
+
+def _grad_floor(contract: Contract, ex: dict, wrt: str, cot: Any, dtype: str, extra: dict) -> float:
+    """Normwise floor of the gradient tolerance: the value's tolerance over the argument's scale.
+
+    Rounding errors of size ``tol_f`` in ``<cot, f>`` move each gradient element by about
+    ``tol_f / |x|`` (docs/tolerances.md); this matters where the exact gradient is a sum of
+    terms that cancel to (nearly) zero and an elementwise scale would demand exactness.
+    """
+    base = {kw: v for kw, v in extra.items() if kw != "variants"}
+    value = contract.expected(ex, **base)
+    v = np.concatenate([np.ravel(x) for x in value]) if isinstance(value, tuple) else np.asarray(value)
+    c = np.concatenate([np.ravel(x) for x in _as_tuple(cot)])
+    with np.errstate(invalid="ignore", over="ignore"):
+        t = np.broadcast_to(contract.tolerance.for_value(ex, v, dtype), np.shape(v)).ravel()
+        tol_f = float(np.nansum(np.abs(c) * t))
+    args = ex[wrt] if isinstance(ex[wrt], list) else [ex[wrt]]
+    x_scale = max(1.0, max(float(np.max(np.abs(a), initial=0.0)) for a in args))
+    return tol_f / x_scale if np.isfinite(tol_f) else 0.0
+
+
+def diagnose_gradient(contract: Contract, ex: dict, grads: dict, cot: Any, dtype: str) -> str | None:
+    """Name the oracle variant(s) whose VJP the impl's gradients match, if any (never a pass)."""
+    for combo, extra in _variant_combos(contract, dtype):
+        try:
+            comparisons, _ = _grad_comparisons(contract, ex, grads, cot, dtype, dict(extra, variants=combo))
+        except ValueError:
+            continue
+        if all(c.ok for c in comparisons):
+            return f"gradient of {contract.name} matches {' + '.join(combo)}{_conv_note(extra)}"
+    return None
+
+
+def _fail(msg: str, contract: Contract, ex: dict, dtype: str, mode: str, impl_name: str, category: str,
+          expected: Any = None, actual: Any = None, cot: Any = None) -> None:
+    err = ConformanceFailure(msg)
+    err.failure = failure_record(ex, expected, actual, cot)  # for the report's standalone reproducer
+    err.add_note("Inputs (rounded to the dtype under test):\n" + _describe(ex))
+    err.add_note("Reproduce:\n" + snippet(contract, ex, dtype, mode, impl_name, category))
+    raise err
+
+
+def _describe(ex: dict) -> str:
+    with np.printoptions(precision=17, threshold=200, linewidth=110):
+        return "\n".join(f"  {k} = {v!r}" for k, v in ex.items())
+
+
+def _call(contract: Contract, thunk: Any, ex: dict | None = None, cot: Any = None) -> Any:
+    try:
+        return thunk()
+    except ConformanceFailure:
+        raise
+    except Exception as exc:
+        err = ConformanceFailure(f"{contract.name} raised {type(exc).__name__}: {exc}")
+        if ex is not None:
+            err.failure = failure_record(ex, cot=cot)
+        raise err from exc
+
+
+def check_value(contract: Contract, runner: Runner, ex: dict, dtype: str, rec: Recorder, impl_name: str) -> None:
+    """The impl's output in ``dtype`` vs the float64 oracle on the same rounded inputs."""
+    rounded, args = prepare(contract, ex, dtype)
+    actual = _call(contract, lambda: runner.value(args), rounded)
+    if any(a is None for a in _as_tuple(actual)):
+        _fail(f"{contract.name} returned None instead of a tensor", contract, rounded, dtype, runner.mode, impl_name,
+              "value", None, None)
+    matched, best, best_expected = set(), None, None
+    for extra in _extras(contract, dtype):
+        expected = contract.expected(rounded, **extra)
+        cmp = _compare_outputs(contract, rounded, actual, expected, dtype)
+        if cmp.ok:
+            matched.add(extra.get("convention", "-"))
+        if best is None or cmp.mismatches < best.mismatches:
+            best, best_expected = cmp, expected
+    rec.example(best.max_abs, best.max_rel, best.max_ulp,
+                magnitude=float(np.nanmax(np.abs(np.concatenate([np.ravel(x) for x in _as_tuple(actual)])),
+                                          initial=0.0)))
+    if contract.conventions:
+        rec.conventions(matched)
+    if not matched:
+        msg = best.message()
+        diagnosis = diagnose(contract, rounded, actual, dtype)
+        if diagnosis:
+            rec.result.diagnosis = diagnosis
+            msg += f"\nDiagnosis: {diagnosis}"
+        _fail(msg, contract, rounded, dtype, runner.mode, impl_name, "value", best_expected, actual)
+
+
+def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtype: str, rec: Recorder,
+                   impl_name: str) -> None:
+    """tf.GradientTape VJP with a random cotangent vs ``oracle.vjp`` for every differentiable argument."""
+    rounded, args = prepare(contract, ex, dtype)
+    extras = _extras(contract, dtype)
+    cot = cotangent(contract, contract.expected(rounded, **extras[0]), seed, dtype)
+    _, grads = _call(contract, lambda: runner.value_and_grad(args, cot_tensor(cot, dtype)), rounded, cot)
+    for k in contract.grad_args:
+        got = grads[k]
+        if got is None or (isinstance(got, list) and any(g is None for g in got)):
+            want = contract.expected_vjp(rounded, cot, k, **extras[0])
+            _fail(f"gradient of {contract.name} wrt {k} is None, but the spec says the gradient flows",
+                  contract, rounded, dtype, runner.mode, impl_name, "gradient", {k: want}, {k: got}, cot)
+    failures, matched, wants = [], set(), []
+    for extra in extras:
+        comparisons, wanted = _grad_comparisons(contract, rounded, grads, cot, dtype, extra)
+        if all(c.ok for c in comparisons):
+            matched.add(extra.get("convention", "-"))
+        failures.append(comparisons)
+        wants.append(wanted)
+    i_best = min(range(len(failures)), key=lambda i: sum(c.mismatches for c in failures[i]))
+    best = failures[i_best]
+    rec.example(max(c.max_abs for c in best), max(c.max_rel for c in best), max(c.max_ulp for c in best))
+    if contract.conventions:
+        rec.conventions(matched)
+    if not matched:
+        msg = "\n\n".join(c.message() for c in best if not c.ok)
+        diagnosis = diagnose_gradient(contract, rounded, grads, cot, dtype)
+        if diagnosis:
+            rec.result.diagnosis = diagnosis
+            msg += f"\nDiagnosis: {diagnosis}"
+        _fail(msg, contract, rounded, dtype, runner.mode, impl_name, "gradient", wants[i_best], grads, cot)

@@ -1,0 +1,121 @@
+"""The implementation under test: how ``--impl`` is resolved, imported and described.
+
+``--impl`` accepts
+
+- a dotted module (``mypkg.losses``), imported as usual, or from the current directory when it
+  is not importable otherwise (``pytest``, unlike ``python -m pytest``, does not put the current
+  directory on ``sys.path``);
+- a path to a ``.py`` file (``./my_losses.py``);
+- ``module:attribute`` (``mypkg.yolo:MODEL``): an object whose attributes are the contract names,
+  such as an instance of a class that implements the losses as methods.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class ImplError(Exception):
+    """``--impl`` cannot be imported or resolved; the message says what was tried."""
+
+
+@dataclass(frozen=True)
+class Impl:
+    """A resolved implementation: what the user wrote, the object with the contract names, and where it lives."""
+
+    spec: str
+    obj: Any
+    file: str | None  # absolute path of the module's source file, when known
+    attribute: str | None = None
+
+
+def _looks_like_path(spec: str) -> bool:
+    return spec.endswith(".py") or "/" in spec or "\\" in spec
+
+
+def _from_file(path: Path) -> Any:
+    if not path.is_file():
+        raise ImplError(f"no such file: {path}")
+    name = f"_conformance_impl_{path.stem}"
+    if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path):
+        return sys.modules[name]
+    mod_spec = importlib.util.spec_from_file_location(name, path)
+    if mod_spec is None or mod_spec.loader is None:
+        raise ImplError(f"cannot import {path} as a Python module")
+    module = importlib.util.module_from_spec(mod_spec)
+    sys.modules[name] = module
+    sys.path.insert(0, str(path.parent))  # so the file's own sibling imports work
+    try:
+        mod_spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    return module
+
+
+def _module(spec: str) -> Any:
+    if _looks_like_path(spec):
+        return _from_file(Path(spec).resolve())
+    try:
+        return importlib.import_module(spec)
+    except ModuleNotFoundError as exc:
+        top = spec.split(".")[0]
+        cwd = os.getcwd()
+        if exc.name != top or cwd in sys.path:
+            raise
+        if not ((Path(cwd) / f"{top}.py").is_file() or (Path(cwd) / top / "__init__.py").is_file()):
+            raise
+        sys.path.insert(0, cwd)  # a module in the current directory, as `python -m pytest` would find it
+        return importlib.import_module(spec)
+
+
+def load(spec: str) -> Impl:
+    """Resolve ``spec`` (see the module docstring) to an :class:`Impl`; raise :class:`ImplError` on failure."""
+    module_spec, _, attribute = spec.partition(":") if ":" in spec and not _is_windows_drive(spec) else (spec, "", "")
+    try:
+        module = _module(module_spec)
+    except ImplError:
+        raise
+    except Exception as exc:
+        raise ImplError(f"{type(exc).__name__}: {exc}") from exc
+    obj = module
+    if attribute:
+        try:
+            for part in attribute.split("."):
+                obj = getattr(obj, part)
+        except AttributeError:
+            raise ImplError(f"{module_spec} has no attribute {attribute!r}") from None
+        if inspect.isclass(obj):
+            raise ImplError(f"{spec} is a class; pass an instance (e.g. a module-level `MODEL = {attribute}(...)`)")
+    file = getattr(module, "__file__", None)
+    return Impl(spec, obj, str(Path(file).resolve()) if file else None, attribute or None)
+
+
+def _is_windows_drive(spec: str) -> bool:
+    return len(spec) > 2 and spec[1] == ":" and spec[2] in "\\/"
+
+
+def lookup(impl_obj: Any, name: str) -> Any:
+    """The implementation's ``name``, or None when it does not provide it."""
+    return getattr(impl_obj, name, None)
+
+
+def shape_problem(fn: Any, name: str) -> str | None:
+    """Why ``fn`` cannot be the function ``name`` (a class, a Keras ``Loss`` object), or None when it may be."""
+    if inspect.isclass(fn):
+        return (f"{name} is a class ({fn.__module__}.{fn.__qualname__}), not a function: expose an instance's "
+                f"method, or use --impl=module:instance for an object whose attributes are the contract names")
+    cls = type(fn)
+    if any(c.__name__ in ("Loss", "LossFunctionWrapper") for c in cls.__mro__):
+        return (f"{name} is a Keras Loss object ({cls.__module__}.{cls.__qualname__}); it reduces over the batch "
+                f"and takes (y_true, y_pred): wrap the elementwise function instead (see the adapters in "
+                f"conformance/targets/)")
+    if not callable(fn):
+        return f"{name} is a {cls.__name__}, not callable"
+    return None

@@ -1,0 +1,116 @@
+"""Elementwise comparison of an implementation's output with the oracle's.
+
+Messages follow ``numpy.testing.assert_allclose``: mismatch count, max
+absolute and relative difference, then what only this suite reports: the ULP
+distance in the dtype under test and the worst element with its tolerance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from conformance.numerics.dtypes import ulp_distance
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Outcome of comparing ``actual`` with ``expected`` under an elementwise tolerance."""
+
+    what: str
+    dtype: str
+    size: int
+    mismatches: int
+    skipped: int
+    max_abs: float
+    max_rel: float
+    max_ulp: int
+    worst_index: tuple[int, ...] | None
+    worst_actual: float
+    worst_expected: float
+    worst_tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatches == 0
+
+    def message(self) -> str:
+        """A numpy.testing-style report of the comparison."""
+        pct = 100.0 * self.mismatches / max(self.size, 1)
+        lines = [
+            f"Not equal to tolerance ({self.what}, {self.dtype})",
+            f"Mismatched elements: {self.mismatches} / {self.size} ({pct:.3g}%)",
+            f"Max absolute difference among violations: {self.max_abs:.6g}",
+            f"Max relative difference among violations: {self.max_rel:.6g}",
+            f"Max ULP distance ({self.dtype}) among violations: {self.max_ulp}",
+        ]
+        if self.worst_index is not None:
+            lines.append(
+                f"Worst element at index {self.worst_index}: actual {self.worst_actual!r}, "
+                f"expected {self.worst_expected!r}, tolerance {self.worst_tolerance:.3g}"
+            )
+        if self.skipped:
+            lines.append(f"({self.skipped} element(s) on kinks or with undefined exact value not compared)")
+        return "\n".join(lines)
+
+
+def compare(
+    actual: np.ndarray,
+    expected: np.ndarray,
+    tolerance: np.ndarray,
+    dtype: str,
+    what: str,
+    skip: np.ndarray | None = None,
+) -> Comparison:
+    """Compare elementwise: ``|actual - expected| <= tolerance``; equal infinities and NaN pairs match.
+
+    Elements where ``skip`` is True or the exact value (``expected``) is NaN are
+    not compared.  Statistics are over the violating elements (all compared
+    elements when there is none), so the first read says what is wrong.
+    """
+    a = np.asarray(actual, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    if a.shape != e.shape:
+        return Comparison(what + f": shape {a.shape} != expected {e.shape}", dtype, e.size or 1, e.size or 1, 0,
+                          np.inf, np.inf, -1, None, np.nan, np.nan, 0.0)
+    tol = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), e.shape)
+    skipmask = np.isnan(e)
+    if skip is not None:
+        skipmask = skipmask | np.broadcast_to(np.asarray(skip, dtype=bool), e.shape)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(a - e)
+        same = (a == e) | (np.isnan(a) & np.isnan(e))
+        ok = same | (diff <= tol) | skipmask
+    bad = ~ok
+    ulps = ulp_distance(dtype, a, e)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        rel = np.where(same, 0.0, diff / np.abs(e))
+    pool = bad if bad.any() else ~skipmask
+    worst = None
+    wa = we = wt = np.nan
+    if pool.any():
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            score = np.where(pool, np.nan_to_num(diff / np.maximum(tol, 1e-300), nan=np.inf, posinf=np.inf), -1.0)
+        flat = int(np.argmax(score))
+        worst = tuple(int(i) for i in np.unravel_index(flat, e.shape)) if e.ndim else ()
+        wa, we, wt = float(a.reshape(-1)[flat]), float(e.reshape(-1)[flat]), float(tol.reshape(-1)[flat])
+
+    def _max(x: np.ndarray) -> float:
+        sel = x[pool]
+        return float(np.nanmax(np.where(np.isnan(sel), np.inf, sel))) if sel.size else 0.0
+
+    return Comparison(
+        what=what,
+        dtype=dtype,
+        size=int(e.size),
+        mismatches=int(bad.sum()),
+        skipped=int(skipmask.sum()),
+        max_abs=_max(diff),
+        max_rel=_max(rel),
+        max_ulp=int(ulps[pool].max()) if pool.any() else 0,
+        worst_index=worst,
+        worst_actual=wa,
+        worst_expected=we,
+        worst_tolerance=wt,
+    )

@@ -1,0 +1,383 @@
+"""The self-contained HTML report: a conformance matrix, per-name details and standalone reproducers.
+
+One HTML file (CSS inline, plots as inline SVG, no scripts, no external URLs) rendered
+from ``conformance/reporting/templates/report.html.j2`` with autoescaping, so every string that
+comes from the implementation (its module name, its exceptions' messages) is shown as
+text.  For each failure carrying its example, a ``.py`` reproducer and its ``.npz``
+inputs are written to ``<report stem>-reproducers/`` beside the report.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import io
+import os
+import platform
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from conformance.reporting.reproducer import decode, file_stem, message_head, write_reproducer
+from conformance.reporting.results import CATEGORIES, CheckResult
+
+ORDER = {"failed": 5, "error": 4, "hazard": 3, "passed": 2, "skipped": 1, "not provided": 0}
+LABEL = {"passed": "pass", "failed": "FAIL", "hazard": "hazard", "not provided": "not provided",
+         "skipped": "skipped", "error": "ERROR", None: "not run"}
+CSS_CLASS = {"passed": "pass", "failed": "fail", "hazard": "hazard", "not provided": "np", "skipped": "skip",
+             "error": "err", None: "none"}
+DTYPE_ORDER = ("float32", "float16", "bfloat16", "float64")
+UNIT_ROUNDOFF = {"float16": 2.0**-11, "bfloat16": 2.0**-8, "float32": 2.0**-24, "float64": 2.0**-53}
+_RESERVED_EXTRA = {"expected", "actual", "cotangent"}
+
+
+def write_report(config: Any, results: list[CheckResult], spec: str, module: Any, dtypes: list[str],
+                 path: Path, start: float | None = None) -> Path:
+    """Render the report for ``results`` to ``path`` (and reproducers beside it); return the resolved path."""
+    path = Path(path).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    repro_dir = path.parent / f"{path.stem}-reproducers"
+    if repro_dir.is_dir():  # stale reproducers from an earlier run
+        for old in [*repro_dir.glob("*.py"), *repro_dir.glob("*.npz")]:
+            old.unlink()
+    impl_file = getattr(module, "__file__", None)
+    names = _names(results)
+    sections = [_section(i, n, rs, spec, impl_file, repro_dir, path.parent) for i, (n, rs) in enumerate(names.items())]
+    context = {
+        "env": environment(config, spec, module, dtypes, start),
+        "categories": CATEGORIES,
+        "families": _matrix(names),
+        "sections": sections,
+        "counts": _counts(names),
+        "label": LABEL,
+        "css": CSS_CLASS,
+    }
+    env = Environment(loader=PackageLoader("conformance.reporting", "templates"), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    path.write_text(env.get_template("report.html.j2").render(**context), encoding="utf-8")
+    return path
+
+
+# --- header ------------------------------------------------------------------------------------------------------
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _device() -> str:
+    """The GPU(s) TensorFlow sees, else the CPU."""
+    try:
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+    except Exception as exc:  # pragma: no cover - TensorFlow missing or broken
+        return f"unknown (TensorFlow: {type(exc).__name__}: {exc})"
+    names = []
+    for g in gpus:
+        try:
+            names.append(tf.config.experimental.get_device_details(g).get("device_name") or g.name)
+        except Exception:
+            names.append(g.name)
+    if names:
+        return "GPU: " + ", ".join(names)
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU: {cpu}, {os.cpu_count()} logical cores (no GPU visible to TensorFlow)"
+
+
+def _opt(config: Any, name: str) -> Any:
+    try:
+        return config.getoption(name, default=None)
+    except (ValueError, TypeError):
+        return None
+
+
+def environment(config: Any, spec: str, module: Any, dtypes: list[str],
+                start: float | None = None) -> list[tuple[str, str]]:
+    """(label, value) rows for the report's header."""
+    from hypothesis import settings
+
+    from conformance.checks.engine import DEFAULT_PROFILE
+
+    tf_version = sys.modules["tensorflow"].__version__ if "tensorflow" in sys.modules else _version("tensorflow")
+    current = getattr(settings, "get_current_profile_name", None)  # Hypothesis >= 6.1xx
+    profile = current() if current else (_opt(config, "--hypothesis-profile") or DEFAULT_PROFILE)
+    try:
+        prof = settings.get_profile(profile)
+        prof_text = f"{profile} (max_examples={prof.max_examples}, derandomize={prof.derandomize})"
+        derandomized = prof.derandomize
+    except Exception:
+        prof_text, derandomized = str(profile), False
+    seed = _opt(config, "--hypothesis-seed")
+    if seed is not None:
+        seed_text = str(seed)
+    else:
+        seed_text = "derandomized (fixed seed per test)" if derandomized else "random (not fixed)"
+    now = time.time()
+    versions = ", ".join([
+        f"TensorFlow {tf_version}", f"Keras {_version('keras')}", f"NumPy {np.__version__}",
+        f"loss-conformance {_version('loss-conformance')}", f"Hypothesis {_version('hypothesis')}",
+        f"Python {platform.python_version()}",
+    ])
+    return [
+        ("implementation", str(spec)),
+        ("module", f"{getattr(module, '__name__', '?')} ({getattr(module, '__file__', None) or 'no file'})"),
+        ("versions", versions),
+        ("device", _device()),
+        ("dtypes", ", ".join(dtypes)),
+        ("mode", str(_opt(config, "--mode") or "eager")),
+        ("Hypothesis profile", prof_text),
+        ("Hypothesis seed", seed_text),
+        ("date", _dt.datetime.fromtimestamp(start or now).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")),
+        ("wall time", f"{now - start:.1f} s" if start else "unknown"),
+    ]
+
+
+# --- matrix ------------------------------------------------------------------------------------------------------
+
+def _names(results: list[CheckResult]) -> dict[str, list[CheckResult]]:
+    """Results grouped by contract name, in registry order (unknown names last), each sorted."""
+    from conformance.contracts import NAMES
+
+    rank = {n: i for i, n in enumerate(NAMES)}
+    grouped: dict[str, list[CheckResult]] = {}
+    for r in results:
+        grouped.setdefault(r.name, []).append(r)
+
+    def key(r: CheckResult) -> tuple:
+        cat = CATEGORIES.index(r.category) if r.category in CATEGORIES else len(CATEGORIES)
+        dt = DTYPE_ORDER.index(r.dtype) if r.dtype in DTYPE_ORDER else len(DTYPE_ORDER)
+        return cat, r.category, dt, r.dtype, r.mode
+
+    return {n: sorted(grouped[n], key=key) for n in sorted(grouped, key=lambda n: (rank.get(n, len(rank)), n))}
+
+
+def _worst(results: list[CheckResult]) -> str | None:
+    return max((r.status for r in results), key=lambda s: ORDER.get(s, 0), default=None)
+
+
+def _matrix(names: dict[str, list[CheckResult]]) -> list[dict]:
+    """Families, each with rows (name, anchor, cells per category: status and per dtype/mode tooltip)."""
+    from conformance.contracts import FAMILIES, REGISTRY
+
+    families: dict[str, list[dict]] = {f: [] for f in FAMILIES}
+    for name, rs in names.items():
+        family = REGISTRY[name].family if name in REGISTRY else (rs[0].family or "other")
+        cells = []
+        for cat in CATEGORIES:
+            sub = [r for r in rs if r.category == cat]
+            cells.append({"status": _worst(sub),
+                          "title": "; ".join(f"{r.dtype}/{r.mode}: {r.status}" for r in sub) or "not run"})
+        families.setdefault(family, []).append({"name": name, "anchor": _anchor(name), "status": _worst(rs),
+                                                "cells": cells})
+    return [{"family": f, "rows": rows} for f, rows in families.items() if rows]
+
+
+def _counts(names: dict[str, list[CheckResult]]) -> dict[str, int]:
+    counts = {"conform": 0, "fail": 0, "hazard": 0, "not provided": 0}
+    for rs in names.values():
+        w = _worst(rs)
+        if w in ("failed", "error"):
+            counts["fail"] += 1
+        elif w == "hazard":
+            counts["hazard"] += 1
+        elif w == "passed":
+            counts["conform"] += 1
+        elif w == "not provided":
+            counts["not provided"] += 1
+    return counts
+
+
+def _anchor(name: str) -> str:
+    return "n-" + re.sub(r"[^A-Za-z0-9_-]", "-", name)
+
+
+# --- per name ----------------------------------------------------------------------------------------------------
+
+def _num(x: float) -> str:
+    x = float(x)
+    if x >= 1e300 or x != x:
+        return "non-finite"
+    return f"{x:.3g}"
+
+
+def _conventions(r: CheckResult) -> str | None:
+    if r.conventions is None:
+        return None
+    if r.conventions:
+        return " or ".join(r.conventions) + (" (indistinguishable on these examples)" if len(r.conventions) > 1
+                                             else "")
+    return "mixed: no single convention matched every example" if r.status == "passed" else "none matched"
+
+
+def _section(idx: int, name: str, rs: list[CheckResult], spec: str, impl_file: str | None, repro_dir: Path,
+             base: Path) -> dict:
+    views = []
+    for i, r in enumerate(rs):
+        timing = _timing(r)
+        skip = _RESERVED_EXTRA | ({"time_s", "bandwidth_ratio"} if timing else set())
+        extra = [(k, _fmt_extra(v)) for k, v in r.extra.items() if k not in skip]
+        views.append({
+            "r": r,
+            "id": f"{_anchor(name)}-{file_stem(r)}",
+            # error statistics exist where measured: value and gradient checks (others record zeros)
+            "ran": (r.status not in ("not provided", "skipped") or r.examples > 0)
+            and (r.category in ("value", "gradient") or bool(r.max_ulp or r.max_rel or r.max_abs)),
+            "max_ulp": str(r.max_ulp) if r.max_ulp < 2**62 else "non-finite",
+            "max_rel": _num(r.max_rel),
+            "max_abs": _num(r.max_abs),
+            "conventions": _conventions(r),
+            "extra": extra,
+            "timing": timing,
+            "plot": _plot(r, f"s{idx}-{i}") if r.samples else None,
+            "failure": _failure(r, spec, impl_file, repro_dir, base) if r.status in ("failed", "error") else None,
+        })
+    diagnoses = sorted({r.diagnosis for r in rs if r.diagnosis})
+    return {"name": name, "anchor": _anchor(name), "status": _worst(rs), "family": rs[0].family,
+            "results": views, "diagnoses": diagnoses}
+
+
+def _timing(r: CheckResult) -> str | None:
+    """"time 1.23 ms; bandwidth-bound ratio 0.8" for a timing result that carries them."""
+    if r.category != "timing":
+        return None
+    parts = []
+    t, ratio = r.extra.get("time_s"), r.extra.get("bandwidth_ratio")
+    if isinstance(t, (int, float)):
+        parts.append(f"time {t * 1e3:.4g} ms")
+    if isinstance(ratio, (int, float)):
+        parts.append(f"bandwidth-bound ratio {ratio:.3g}")
+    return "; ".join(parts) or None
+
+
+def _fmt_extra(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict):
+        text = "; ".join(f"{k}: {x}" for k, x in v.items())
+        return text if len(text) < 400 else text[:400] + " ..."
+    if isinstance(v, list):
+        text = repr(v)
+        return text if len(text) < 300 else text[:300] + " ..."
+    return str(v)
+
+
+def _text(v: Any) -> str:
+    with np.printoptions(precision=17, threshold=200, linewidth=100):
+        return repr(v)
+
+
+def _errors(e: np.ndarray, a: np.ndarray | None) -> tuple[str, str]:
+    if a is None or a.shape != e.shape:
+        return "n/a", "n/a"
+    with np.errstate(all="ignore"):
+        same = (a == e) | (np.isnan(a) & np.isnan(e))
+        diff = np.where(same, 0.0, np.abs(a - e))
+        diff = np.where(np.isnan(diff), np.inf, diff)
+        rel = np.where(same, 0.0, diff / np.abs(e))
+        rel = np.where(np.isnan(rel), np.inf, rel)
+    if diff.size == 0:
+        return "0", "0"
+    return _num(min(diff.max(), 1e300)), _num(min(rel.max(), 1e300))
+
+
+def _failure(r: CheckResult, spec: str, impl_file: str | None, repro_dir: Path, base: Path) -> dict:
+    """Message, shrunk inputs, expected vs actual, and the reproducer files of a failed result."""
+    inputs = [(k, _text(decode(v))) for k, v in (r.inputs or {}).items()]
+    comparisons = []
+    actual = r.extra.get("actual", {}) if isinstance(r.extra.get("actual"), dict) else {}
+    expected = r.extra.get("expected", {}) if isinstance(r.extra.get("expected"), dict) else {}
+    for label, ev in expected.items():
+        e = np.asarray(decode(ev), dtype=np.float64)
+        av = actual.get(label)
+        a = None if av is None else np.asarray(decode(av), dtype=np.float64)
+        abs_err, rel_err = _errors(e, a)
+        with np.printoptions(precision=9, threshold=60, linewidth=100):
+            comparisons.append({"label": label, "expected": repr(e), "actual": "None" if a is None else repr(a),
+                                "abs": abs_err, "rel": rel_err})
+    repro = None
+    try:
+        files = write_reproducer(r, spec, impl_file, repro_dir)
+    except Exception as exc:  # the report must still be written
+        files = None
+        repro = {"error": f"{type(exc).__name__}: {exc}"}
+    if files:
+        py, npz = files
+        r.reproducer = str(py)
+        repro = {"py": os.path.relpath(py, base), "npz": os.path.relpath(npz, base), "script": py.read_text(),
+                 "command": f"python {os.path.relpath(py, base)}"}
+    message = r.message or ""
+    return {"message": message, "head": message_head(message), "inputs": inputs, "comparisons": comparisons,
+            "repro": repro}
+
+
+# --- plots -------------------------------------------------------------------------------------------------------
+
+def _plot(r: CheckResult, prefix: str) -> Markup | None:
+    """Relative error against output magnitude, and its histogram over all examples, as inline SVG."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    samples = np.asarray(r.samples, dtype=np.float64).reshape(-1, 2)
+    mag, rel = samples[:, 0], samples[:, 1]
+    finite = np.isfinite(rel) & (rel < 1e300) & np.isfinite(mag)
+    n_nonfinite = int((~finite).sum())
+    mag, rel = mag[finite], rel[finite]
+    if mag.size == 0:
+        return None
+    u = UNIT_ROUNDOFF.get(r.dtype, 2.0**-24)
+    pos_rel = rel[rel > 0]
+    floor = min(pos_rel.min() if pos_rel.size else u, u) / 10
+    pos_mag = mag[mag > 0]
+    mag_floor = (pos_mag.min() if pos_mag.size else 1.0) / 10
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": prefix, "font.size": 8}):
+        fig = Figure(figsize=(7.2, 2.4))
+        ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+        ax1.scatter(np.maximum(mag, mag_floor), np.maximum(rel, floor), s=8, alpha=0.6, color="#3465a4",
+                    edgecolors="none")
+        ax1.axhline(u, color="#888", lw=0.8, ls="--", label=f"unit roundoff ({r.dtype})")
+        ax1.set_xscale("log")
+        ax1.set_yscale("log")
+        ax1.set_xlabel("max |output| of the example")
+        ax1.set_ylabel("max relative error")
+        ax1.legend(loc="best", frameon=False, fontsize=7)
+        bins = np.linspace(np.log10(floor), max(np.log10(max(rel.max(), floor)), np.log10(u)) + 0.5, 25)
+        ax2.hist(np.log10(np.maximum(rel, floor)), bins=bins, color="#73d216", edgecolor="white")
+        ax2.axvline(np.log10(u), color="#888", lw=0.8, ls="--")
+        ax2.set_xlabel("log10 relative error (exact at left edge)")
+        ax2.set_ylabel("examples")
+        title = f"{r.name} {r.category}, {r.dtype}/{r.mode}: {mag.size} example(s)"
+        if n_nonfinite:
+            title += f", {n_nonfinite} non-finite not shown"
+        fig.suptitle(title, fontsize=8)
+        fig.tight_layout()
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
+    return Markup(_inline_svg(buf.getvalue(), prefix))
+
+
+def _inline_svg(svg: str, prefix: str) -> str:
+    """Strip the XML prolog and namespace URLs; make element ids unique within the page."""
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", svg)
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+    for i in sorted(ids, key=len, reverse=True):
+        svg = svg.replace(f'id="{i}"', f'id="{prefix}-{i}"').replace(f"#{i})", f"#{prefix}-{i})")
+        svg = svg.replace(f'href="#{i}"', f'href="#{prefix}-{i}"')
+    return svg.replace("<svg ", '<svg role="img" ', 1)

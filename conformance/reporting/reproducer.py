@@ -1,0 +1,203 @@
+"""Standalone reproducers for failures: a ``.py`` script and ``.npz`` inputs beside the HTML report.
+
+A failing check attaches :func:`failure_record` (the rounded example, the oracle's
+expected values and the impl's actual values, JSON-friendly) to its exception; the
+engine moves it into ``CheckResult.inputs`` and ``CheckResult.extra``.  From there
+:func:`write_reproducer` writes a script that needs only NumPy, TensorFlow and the
+implementation: the expected values are stored in the ``.npz``, so no oracle runs.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# The call each Contract.call makes, written out literally over ``impl`` and the argument dict ``a``.
+# ``{axis}`` becomes ``, axis=N`` when the example has a non-default axis; ``decode`` is the impl's own
+# decode (or the script's spec decode when the impl has none), as the runner derives ``pred``.
+CALLS: dict[str, str] = {
+    "sigmoid": 'impl.sigmoid(a["x"])',
+    "softmax": 'impl.softmax(a["logits"]{axis})',
+    "sigmoid_cross_entropy_with_logits": 'impl.sigmoid_cross_entropy_with_logits(labels=a["labels"], '
+                                         'logits=a["logits"])',
+    "weighted_cross_entropy_with_logits": 'impl.weighted_cross_entropy_with_logits(labels=a["labels"], '
+                                          'logits=a["logits"], pos_weight=a["pos_weight"])',
+    "softmax_cross_entropy_with_logits": 'impl.softmax_cross_entropy_with_logits(labels=a["labels"], '
+                                         'logits=a["logits"]{axis})',
+    "sparse_softmax_cross_entropy_with_logits": 'impl.sparse_softmax_cross_entropy_with_logits(labels=a["labels"], '
+                                                'logits=a["logits"])',
+    "binary_crossentropy": 'impl.binary_crossentropy(a["target"], a["output"])',
+    "categorical_crossentropy": 'impl.categorical_crossentropy(a["target"], a["output"]{axis})',
+    "entropy": 'impl.entropy(a["p"]{axis})',
+    "kl_divergence": 'impl.kl_divergence(a["p"], a["q"]{axis})',
+    "smooth_l1": 'impl.smooth_l1(a["x"])',
+    "rpn_loss_regr": 'impl.rpn_loss_regr(a["num_anchors"])(a["y_true"], a["y_pred"])',
+    "rpn_loss_cls": 'impl.rpn_loss_cls(a["num_anchors"])(a["y_true"], a["y_pred"])',
+    "class_loss_regr": 'impl.class_loss_regr(a["num_classes"])(a["y_true"], a["y_pred"])',
+    "class_loss_cls": 'impl.class_loss_cls(a["y_true"], a["y_pred"])',
+    "decode": 'impl.decode(a["conv_output"], a["anchors"], a["stride"], a["num_class"])',
+    "bbox_iou": 'impl.bbox_iou(a["boxes1"], a["boxes2"])',
+    "bbox_giou": 'impl.bbox_giou(a["boxes1"], a["boxes2"])',
+    "iou_loss": 'impl.iou_loss(a["boxes1"], a["boxes2"])',
+    "giou_loss": 'impl.giou_loss(a["boxes1"], a["boxes2"])',
+    "focal": 'impl.focal(a["target"], a["actual"], alpha=a["alpha"], gamma=a["gamma"])',
+    "loss_layer": 'impl.loss_layer(a["conv"], decode(a["conv"], a["anchors"], a["stride"], a["num_class"]), '
+                  'a["label"], a["bboxes"], a["anchors"], a["stride"], a["num_class"], a["iou_loss_thresh"])',
+    "compute_loss": 'impl.compute_loss(a["convs"], a["labels"], a["bboxes"], a["anchors"], a["strides"], '
+                    'a["num_class"], a["iou_loss_thresh"])',
+    "focal_loss": 'impl.focal_loss(a["hm_pred"], a["hm_true"])',
+    "reg_l1_loss": 'impl.reg_l1_loss(a["y_pred"], a["y_true"], a["indices"], a["mask"])',
+    "loss": 'impl.loss([a["hm_pred"], a["wh_pred"], a["reg_pred"], a["hm_true"], a["wh_true"], a["reg_true"], '
+            'a["reg_mask"], a["indices"]])',
+}
+
+
+def call_expression(name: str, ex: dict) -> str:
+    """The literal call of contract ``name`` for example ``ex``."""
+    axis = ex.get("axis", -1)
+    return CALLS[name].replace("{axis}", "" if axis == -1 else f", axis={int(axis)}")
+
+
+# --- JSON-friendly examples -------------------------------------------------------------------------------------
+
+def encode(v: Any) -> Any:
+    """Arrays as ``{"array": nested list, "dtype", "shape"}`` (exact float64 round trip), sequences as lists.
+
+    Dicts are encoded value by value.
+    """
+    if isinstance(v, np.ndarray):
+        return {"array": v.tolist(), "dtype": str(v.dtype), "shape": list(v.shape)}
+    if isinstance(v, (list, tuple)):
+        return [encode(x) for x in v]
+    if isinstance(v, dict):
+        return {k: encode(x) for k, x in v.items()}
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def decode(v: Any) -> Any:
+    """Inverse of :func:`encode`."""
+    if isinstance(v, dict) and "array" in v:
+        return np.asarray(v["array"], dtype=v["dtype"]).reshape(v["shape"])
+    if isinstance(v, list):
+        return [decode(x) for x in v]
+    if isinstance(v, dict):
+        return {k: decode(x) for k, x in v.items()}
+    return v
+
+
+def labelled(prefix: str, out: Any) -> dict[str, Any]:
+    """Output(s) or gradients as label -> array (``value``, ``value[1]``, ``d/dy_pred``, ``d/dconvs[0]``)."""
+    if isinstance(out, dict):
+        items: dict[str, Any] = {}
+        for k, g in out.items():
+            items.update(labelled(f"d/d{k}", g))
+        return items
+    if isinstance(out, (tuple, list)):
+        return {f"{prefix}[{i}]": (None if o is None else np.asarray(o, dtype=np.float64)) for i, o in enumerate(out)}
+    return {prefix: None if out is None else np.asarray(out, dtype=np.float64)}
+
+
+def failure_record(ex: dict, expected: Any = None, actual: Any = None, cot: Any = None) -> dict:
+    """What a failing check attaches to its exception (``exc.failure``): inputs plus ``extra`` entries.
+
+    ``expected``/``actual`` are the output(s) of a value check or dicts arg -> gradient of a gradient check;
+    ``cot`` is the gradient check's cotangent.  All arrays are rounded-to-dtype float64 values.
+    """
+    extra: dict[str, Any] = {}
+    if expected is not None:
+        extra["expected"] = {k: encode(v) for k, v in labelled("value", expected).items()}
+    if actual is not None:
+        extra["actual"] = {k: encode(v) for k, v in labelled("value", actual).items()}
+    if cot is not None:
+        extra["cotangent"] = encode(list(cot) if isinstance(cot, tuple) else np.asarray(cot))
+    return {"inputs": {k: encode(v) for k, v in ex.items()}, "extra": extra}
+
+
+# --- script and npz ---------------------------------------------------------------------------------------------
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
+
+
+def message_head(message: str) -> str:
+    """A failure message without the inputs, snippet and Hypothesis report that follow it."""
+    return message.split("\nInputs (rounded", 1)[0].split("\nFailing test case:", 1)[0]
+
+
+def file_stem(result: Any) -> str:
+    """``<name>-<category>-<dtype>-<mode>``: the reproducer's file name without suffix."""
+    return f"{result.name}-{result.category}-{result.dtype}-{result.mode}"
+
+
+def write_reproducer(result: Any, spec: str, impl_file: str | None, directory: Path) -> tuple[Path, Path] | None:
+    """Write ``<stem>.py`` and ``<stem>.npz`` for a failed ``CheckResult`` carrying its example; None otherwise."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    from conformance.contracts import REGISTRY
+
+    if not result.inputs or result.name not in REGISTRY:
+        return None
+    contract = REGISTRY[result.name]
+    ex = {k: decode(v) for k, v in result.inputs.items()}
+    arrays: dict[str, np.ndarray] = {}
+    args = []  # (name, kind, npz key(s) or literal)
+    for k, v in ex.items():
+        if k in contract.float_args or k in contract.int_args:
+            kind = "float" if k in contract.float_args else "int"
+            if isinstance(v, list):
+                keys = []
+                for i, x in enumerate(v):
+                    arrays[f"in__{k}__{i}"] = np.asarray(x)
+                    keys.append(f"in__{k}__{i}")
+                args.append((k, kind + "-list", keys))
+            else:
+                arrays[f"in__{k}"] = np.asarray(v)
+                args.append((k, kind, f"in__{k}"))
+        elif isinstance(v, np.ndarray):
+            arrays[f"in__{k}"] = v
+            args.append((k, "config-float-array" if np.issubdtype(v.dtype, np.floating) else "config-array",
+                         f"in__{k}"))
+        else:
+            args.append((k, "literal", repr(v)))
+    expected = []
+    for i, (label, v) in enumerate(result.extra.get("expected", {}).items()):
+        arrays[f"expected__{i}"] = decode(v)
+        expected.append((label, f"expected__{i}"))
+    suite_actual = {}
+    for i, (label, v) in enumerate(result.extra.get("actual", {}).items()):
+        if v is not None:
+            arrays[f"suite_actual__{i}"] = decode(v)
+            suite_actual[label] = f"suite_actual__{i}"
+    cot_keys: list[str] | str | None = None
+    grad = "cotangent" in result.extra  # a failure of the gradient (a VJP with this cotangent)
+    if grad:
+        cot = decode(result.extra["cotangent"])
+        if isinstance(cot, list):
+            cot_keys = []
+            for i, c in enumerate(cot):
+                arrays[f"cot__{i}"] = np.asarray(c)
+                cot_keys.append(f"cot__{i}")
+        else:
+            arrays["cot"] = np.asarray(cot)
+            cot_keys = "cot"
+
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = file_stem(result)
+    py, npz = directory / f"{stem}.py", directory / f"{stem}.npz"
+    np.savez(npz, **arrays)
+    env = Environment(loader=PackageLoader("conformance.reporting", "templates"), autoescape=False,
+                      undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters["py"] = repr
+    text = env.get_template("reproducer.py.j2").render(
+        r=result, spec=spec, impl_file=impl_file, npz_name=npz.name, args=args,
+        call=call_expression(result.name, ex), expected=expected, suite_actual=suite_actual,
+        wrt=list(contract.grad_args), cot_keys=cot_keys, grad=grad, needs_decode=result.name == "loss_layer",
+        message_head="\n".join(message_head(result.message or "").splitlines()[:8]),
+    )
+    py.write_text(text)
+    return py, npz

@@ -1,0 +1,57 @@
+"""Writes the machine-readable JSON and the HTML report from the result model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from conformance.reporting.results import CheckResult, summarize
+
+_ORDER = {"failed": 5, "error": 4, "hazard": 3, "passed": 2, "skipped": 1, "not provided": 0}
+
+
+def verdicts(results: list[CheckResult]) -> dict[str, dict[str, dict[str, Any]]]:
+    """name -> category -> worst status, examples, max errors, conventions and diagnoses over dtypes and modes."""
+    table: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in results:
+        v = table.setdefault(r.name, {}).setdefault(r.category, {
+            "status": r.status, "examples": 0, "max_abs": 0.0, "max_rel": 0.0, "max_ulp": 0, "conventions": None,
+            "diagnoses": []})
+        if _ORDER[r.status] > _ORDER[v["status"]]:
+            v["status"] = r.status
+        v["examples"] += r.examples
+        v["max_abs"], v["max_rel"] = max(v["max_abs"], r.max_abs), max(v["max_rel"], r.max_rel)
+        v["max_ulp"] = max(v["max_ulp"], r.max_ulp)
+        if r.conventions is not None:
+            v["conventions"] = sorted(set(r.conventions) & set(v["conventions"] if v["conventions"] is not None
+                                                                else r.conventions))
+        if r.diagnosis and r.diagnosis not in v["diagnoses"]:
+            v["diagnoses"] = sorted([*v["diagnoses"], r.diagnosis])
+    return {n: dict(sorted(c.items())) for n, c in sorted(table.items())}
+
+
+def write_outputs(config: Any, results: list[CheckResult], spec: str, module: Any, dtypes: list[str],
+                  start: float | None = None) -> list[str]:
+    """Write ``--report-json`` and ``--report`` if asked for; return "what: path" lines for the terminal."""
+    written = []
+    path = config.getoption("--report-json")
+    if path:
+        doc = {
+            "impl": spec,
+            "dtypes": dtypes,
+            "mode": config.getoption("--mode"),
+            "summary": summarize(results),
+            "verdicts": verdicts(results),
+            "results": [json.loads(r.to_json()) for r in results],
+        }
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(doc, indent=1))
+        written.append(f"conformance JSON: {Path(path).resolve()}")
+    html = config.getoption("--report")
+    if html:
+        from conformance.reporting.html import write_report
+
+        out = write_report(config, results, spec, module, dtypes, Path(html), start)
+        written.append(f"conformance report: {out}")
+    return written
