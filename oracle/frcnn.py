@@ -7,10 +7,10 @@ constants ε_k and 1 − ε_k are rounded to ``constants_dtype``.
 
 The BCE, CCE and smooth-L1 kernels and their derivatives are those of
 :mod:`oracle.nn` (stable float64 forms, TensorFlow's inclusive clip-gradient
-convention).  Kinks: |t − y_pred| = 1 where m ≠ 0 (smooth L1), and y_pred (or
-the normalised y_pred of ``class_loss_cls``, whose kink then covers its whole
-row) on a clip bound once rounded to ``constants_dtype``, as the implementation
-under test holds it.
+convention).  Kinks: y_pred (or the normalised y_pred of ``class_loss_cls``,
+whose kink then covers its whole row) on a clip bound once rounded to
+``constants_dtype``, as the implementation under test holds it.  The regression
+losses have none: smooth L1 is continuously differentiable at |t − y_pred| = 1.
 
 Normalised losses divide by Σ(ε + m) = Σm + ε·numel(m) (ε = 1e-4 per element,
 spec §6 FRCNN-EPS-PER-ELEMENT); with m all zero the value is exactly 0.
@@ -196,7 +196,8 @@ def _regr_grad(m: np.ndarray, t: np.ndarray, y: np.ndarray, variants: frozenset[
 
 
 def _regr_kinks(m: np.ndarray, t: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return (m != 0) & (np.abs(t - y) == 1.0)
+    """None: smooth L1 is continuously differentiable at |t − y_pred| = 1 (both pieces have slope ±1)."""
+    return np.zeros(np.broadcast_shapes(m.shape, t.shape, y.shape), dtype=bool)
 
 
 def _rpn_regr_parts(num_anchors, y_true, y_pred, data_format, variants):

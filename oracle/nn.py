@@ -22,6 +22,13 @@ Everything is evaluated in float64 in forms that neither overflow nor cancel:
 
 Clip bounds: ``ε_k = 1e-7`` and ``1 − ε_k`` rounded to ``constants_dtype`` (see
 :mod:`oracle._dtypes`).  Gradients pass a clip when ``lo ≤ value ≤ hi`` (TensorFlow).
+
+Kinks (spec §2) are only where the exact function is not differentiable or at a clip
+bound: BCE/CCE clip bounds, ``p = 0`` in entropy, ``p = 0`` or ``q = 0`` in KL.  The sigmoid
+and weighted cross-entropies are smooth at ``x = 0`` (their stable forms merely contain
+``|x|`` and ``max(x, 0)``): the derivative there is ``σ(0) − z`` and
+``(1 − z) − (1 + (q − 1)z)/2``.  Smooth L1 is continuously differentiable at ``|x| = 1``
+(both pieces have slope ``sign(x)`` there), so it has no kink either.
 """
 
 from __future__ import annotations
@@ -504,11 +511,6 @@ def _smooth_l1_vjp(cotangent: Any, wrt: str, *, x: Any) -> np.ndarray:
     return _cotangent(cotangent, xx.shape) * np.where(np.abs(xx) <= 1.0, xx, np.sign(xx))
 
 
-def _smooth_l1_kinks(wrt: str, *, x: Any) -> np.ndarray:
-    v.wrt_of("smooth_l1", wrt, ("x",))
-    return np.abs(v.as_float("x", x)) == 1.0
-
-
 # --------------------------------------------------------------------------- SPECS
 
 
@@ -516,16 +518,6 @@ def _smooth(name: str, allowed: tuple[str, ...]):
     def kinks(wrt: str, **kwargs: Any) -> np.ndarray:
         v.wrt_of(name, wrt, allowed)
         return no_kinks(wrt, **kwargs)
-
-    return kinks
-
-
-def _logit_zero_kinks(name: str):
-    """Kinks at x = 0: the stable forms contain |x| and max(x, 0) (spec §2 accepts any subgradient there)."""
-
-    def kinks(wrt: str, *, logits: Any, **kwargs: Any) -> np.ndarray:
-        v.wrt_of(name, wrt, ("logits",))
-        return v.as_float("logits", logits) == 0.0
 
     return kinks
 
@@ -544,11 +536,11 @@ SPECS: list[OracleSpec] = [
     OracleSpec("softmax", "nn", _kw(softmax), _softmax_vjp, _smooth("softmax", ("logits",)), ("logits",)),
     OracleSpec(
         "sigmoid_cross_entropy_with_logits", "nn", _kw(sigmoid_cross_entropy_with_logits), _sce_vjp,
-        _logit_zero_kinks("sigmoid_cross_entropy_with_logits"), ("logits",),
+        _smooth("sigmoid_cross_entropy_with_logits", ("logits",)), ("logits",),
     ),
     OracleSpec(
         "weighted_cross_entropy_with_logits", "nn", _kw(weighted_cross_entropy_with_logits), _wce_vjp,
-        _logit_zero_kinks("weighted_cross_entropy_with_logits"), ("logits",),
+        _smooth("weighted_cross_entropy_with_logits", ("logits",)), ("logits",),
     ),
     OracleSpec(
         "softmax_cross_entropy_with_logits", "nn", _kw(softmax_cross_entropy_with_logits), _softmax_ce_vjp,
@@ -568,5 +560,5 @@ SPECS: list[OracleSpec] = [
     ),
     OracleSpec("entropy", "nn", _kw(entropy), _entropy_vjp, _entropy_kinks, ("p",)),
     OracleSpec("kl_divergence", "nn", _kw(kl_divergence), _kl_vjp, _kl_kinks, ("p", "q")),
-    OracleSpec("smooth_l1", "nn", _kw(smooth_l1), _smooth_l1_vjp, _smooth_l1_kinks, ("x",)),
+    OracleSpec("smooth_l1", "nn", _kw(smooth_l1), _smooth_l1_vjp, _smooth("smooth_l1", ("x",)), ("x",)),
 ]

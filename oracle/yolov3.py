@@ -38,10 +38,13 @@ Gradients
     ``x <= y``, ``tf.maximum(d, 0)`` passes when ``d >= 0``; the corner re-sorting
     in ``bbox_giou`` therefore gives ``d|w|/dw = 0`` at ``w = 0``.  No gradient
     flows through the background comparison.  ``focal`` at ``target == actual``
-    uses the subgradient 0.  ``kinks`` marks every element involved in a min/max
-    tie, a zero ``max(., 0)`` argument, a zero extent (giou sorting tie), a
-    ``focal`` cusp (``gamma <= 1``) and, in ``loss_layer``, a background cell with
-    ``max_iou == iou_loss_thresh`` exactly (a jump of the value, not only a kink).
+    uses the subgradient 0.  ``kinks`` marks the entries whose partial derivative
+    is not unique for the exact function: an overlap tie (corner tie or touching
+    boxes) along an axis where the other axis overlaps positively, an enclosure
+    tie (GIoU), a zero extent (the ``|w|`` of the GIoU corner sort), a ``focal``
+    cusp (``0 < gamma <= 1``, or the pole of ``gamma < 0``) and, in
+    ``loss_layer``, a background cell with ``max_iou == iou_loss_thresh`` exactly
+    (a jump of the value, not only a kink).
 """
 
 from __future__ import annotations
@@ -308,9 +311,14 @@ def _axis(c1, w1, c2, w2, sort: bool) -> SimpleNamespace:
     left = _dd_where(ax.l1, L1, L2)
     right = _dd_where(ax.r1, R1, R2)
     ax.ipass = _dd_ge(right, left)
+    touch = _dd_eq(right, left)
+    ax.ipos = ax.ipass & ~touch  # exactly positive overlap
     pre = _dd_sub(right, left)
     ax.inter = np.where(np.isnan(pre), np.nan, np.where(ax.ipass, np.maximum(pre, 0.0), 0.0))
-    tie = _dd_eq(L1, L2) | _dd_eq(R1, R2) | _dd_eq(right, left)
+    corner_tie = _dd_eq(L1, L2) | _dd_eq(R1, R2)
+    # ties of the overlap's max / min and of max(right - left, 0); they matter only where the other
+    # axis overlaps positively (see _pair_kinks)
+    ax.itie = (corner_tie | touch) & ax.ipass
     if sort:
         ax.el1 = _dd_ge(L2, L1)  # min(L1, L2) -> box 1 when L1 <= L2
         ax.er1 = _dd_ge(R1, R2)  # max(R1, R2) -> box 1 when R1 >= R2
@@ -320,11 +328,16 @@ def _axis(c1, w1, c2, w2, sort: bool) -> SimpleNamespace:
         epre = _dd_sub(eright, eleft)
         ax.enc = np.where(np.isnan(epre), np.nan, np.where(ax.epass, np.maximum(epre, 0.0), 0.0))
         ax.ext1, ax.ext2 = np.abs(2.0 * w1), np.abs(2.0 * w2)  # hi - lo of the sorted (doubled) corners
-        ax.kink = tie
+        ax.etie = corner_tie  # ties of the enclosure's min / max
         ax.kink_w1, ax.kink_w2 = w1 == 0, w2 == 0
+        # each box spans the enclosure along this axis / lies strictly inside the other's span
+        ax.full1 = _dd_eq(L1, eleft) & _dd_eq(R1, eright)
+        ax.full2 = _dd_eq(L2, eleft) & _dd_eq(R2, eright)
+        ax.in1 = _dd_ge(L1, L2) & ~_dd_eq(L1, L2) & _dd_ge(R2, R1) & ~_dd_eq(R1, R2)
+        ax.in2 = _dd_ge(L2, L1) & ~_dd_eq(L1, L2) & _dd_ge(R1, R2) & ~_dd_eq(R1, R2)
     else:
-        ax.kink = tie & ax.ipass
-        ax.kink_w1 = ax.kink_w2 = np.zeros(np.shape(c1), dtype=bool)
+        ax.etie = np.zeros(np.shape(c1), dtype=bool)
+        ax.kink_w1 = ax.kink_w2 = ax.etie
     return ax
 
 
@@ -429,11 +442,39 @@ def _pair_back(p: SimpleNamespace, g: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def _pair_kinks(p: SimpleNamespace) -> tuple[np.ndarray, np.ndarray]:
+    """Per box entry: True where the partial derivative of the exact function is not unique.
+
+    A tie in the overlap along one axis (corner ties, touching boxes) is a kink only where the
+    other axis overlaps positively: otherwise the intersection is ``overlap_x * overlap_y`` with a
+    zero factor that this axis's entries do not move, so their partial derivatives are 0 from
+    every side.  In GIoU the value depends on the intersection through
+    ``(a1 + a2) / union**2 - 1 / enclose``, which vanishes exactly when the boxes touch and
+    their union fills the enclosing box (side by side, sharing a whole side): touching is then
+    no kink.  Enclosure ties (GIoU) are kinks wherever the value is defined (their one-sided
+    derivatives have opposite signs).  A zero extent (the ``|w|`` of the GIoU corner sort) is a
+    kink unless the box is a point lying strictly inside the other box's span along that axis
+    (then nothing depends on ``|w|`` to first order).  Remaining exact cancellations of
+    one-sided derivatives at such points (isolated equalities between lengths) are still marked.
+    """
+    x, y = p.x, p.y
+    if p.giou:
+        # touching along x with the union filling the enclosure: both boxes span the enclosure in y
+        # (or have zero width)
+        fill_x = (x.kink_w1 | y.full1) & (x.kink_w2 | y.full2)
+        fill_y = (y.kink_w1 | x.full1) & (y.kink_w2 | x.full2)
+        kx = x.etie | (x.itie & y.ipos & ~fill_x)
+        ky = y.etie | (y.itie & x.ipos & ~fill_y)
+        w_kinks = ((x.kink_w1 & ~(y.kink_w1 & x.in1), y.kink_w1 & ~(x.kink_w1 & y.in1)),
+                   (x.kink_w2 & ~(y.kink_w2 & x.in2), y.kink_w2 & ~(x.kink_w2 & y.in2)))
+    else:
+        kx = x.itie & y.ipos
+        ky = y.itie & x.ipos
+        w_kinks = ((x.kink_w1, y.kink_w1), (x.kink_w2, y.kink_w2))
     k1 = np.zeros(p.b1.shape, dtype=bool)
     k2 = np.zeros(p.b2.shape, dtype=bool)
-    for k, w_kink, h_kink in ((k1, p.x.kink_w1, p.y.kink_w1), (k2, p.x.kink_w2, p.y.kink_w2)):
-        k[..., 0] = k[..., 2] = p.x.kink
-        k[..., 1] = k[..., 3] = p.y.kink
+    for k, (w_kink, h_kink) in zip((k1, k2), w_kinks, strict=True):
+        k[..., 0] = k[..., 2] = kx
+        k[..., 1] = k[..., 3] = ky
         k[..., 2] |= w_kink
         k[..., 3] |= h_kink
     return k1, k2
@@ -527,7 +568,8 @@ def _focal_vjp(cotangent: Any, wrt: str, *, target: Any, actual: Any, alpha: Any
 def _focal_kinks(wrt: str, *, target: Any, actual: Any, alpha: Any = 1, gamma: Any = 2):
     wrt_of("focal", wrt, ("actual",))
     t, a, _, ga = _focal_args(target, actual, alpha, gamma)
-    return _unbroadcast((t - a == 0) & (ga <= 1), a.shape, np.any)
+    # a cusp for 0 < gamma <= 1, a pole for gamma < 0; gamma == 0 is the constant alpha
+    return _unbroadcast((t - a == 0) & (ga <= 1) & (ga != 0), a.shape, np.any)
 
 
 # ----------------------------------------------------------------------------------------------------------------

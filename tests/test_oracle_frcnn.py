@@ -512,12 +512,12 @@ def test_clip_gradient_inclusive_and_kinks():
     assert_rel(g[0, 0, 0, 2], (hi32 - 1) / (hi32 * (1 - hi32)) / den, rtol=1e-9)  # passes at the upper bound
     k = SPEC["rpn_loss_cls"].kinks("y_pred", y_true=yt, y_pred=yp, **kw)
     assert k.tolist() == [[[[True, False, True, False]]]]
-    # smooth-L1 kinks sit at |t − y_pred| = 1 where m ≠ 0
+    # smooth L1 is C¹ at |t − y_pred| = 1: no kink there, and the gradient is −m·sign(t − y_pred)/Σ(ε + m)
     yr = np.array([[[[1.0, 1.0, 0.0, 1.0, 2.0, 0.0, 0.0, 5.0]]]])
     pr = np.array([[[[1.0, 1.0, 1.0, 3.0]]]])
-    assert SPEC["rpn_loss_regr"].kinks("y_pred", num_anchors=1, y_true=yr, y_pred=pr).tolist() == [
-        [[[True, True, False, False]]]
-    ]
+    assert not SPEC["rpn_loss_regr"].kinks("y_pred", num_anchors=1, y_true=yr, y_pred=pr).any()
+    g_r = SPEC["rpn_loss_regr"].vjp(1.0, "y_pred", num_anchors=1, y_true=yr, y_pred=pr)
+    assert_rel(g_r.ravel(), np.array([-1.0, 1.0, 0.0, -1.0]) / (3 + 4e-4), rtol=1e-15)
     # CCE: a normalised value on a bound marks its whole row
     tc = np.array([[[1.0, 0.0]], [[1.0, 0.0]]])
     pc = np.array([[[1e-7, 1.0 - 1e-7]], [[0.5, 0.5]]])

@@ -364,7 +364,8 @@ def test_box_vjp_tie_conventions():
     b1 = np.array([0.0, 0.0, 2.0, 2.0])
     b2 = np.array([2.0, 0.0, 2.0, 2.0])
     k = oracle.kinks("bbox_iou", "boxes1", boxes1=b1, boxes2=b2)
-    assert k.tolist() == [True, True, True, True]  # x touches; y ties (identical extent)
+    # x touches (a kink: y overlaps); y ties (identical extent) but the x overlap is 0 and y does not move it
+    assert k.tolist() == [True, False, True, False]
     g = oracle.vjp("bbox_iou", 1.0, "boxes1", boxes1=b1, boxes2=b2)
     assert_rel(g, [0.25, 0.0, 0.125, 0.0], what="touching")
 
@@ -372,9 +373,69 @@ def test_box_vjp_tie_conventions():
 def test_box_kinks_only_where_they_matter():
     # corner tie L1 == L2 on x while the (unsorted) overlap is empty: IoU is flat there, GIoU touches
     b1 = np.array([0.0, 0.0, -2.0, 1.0])
-    b2 = np.array([2.0, 0.0, 2.0, 1.0])
+    b2 = np.array([2.0, 0.0, 2.0, 3.0])
     assert not oracle.kinks("bbox_iou", "boxes1", boxes1=b1, boxes2=b2)[[0, 2]].any()
     assert oracle.kinks("bbox_giou", "boxes1", boxes1=b1, boxes2=b2)[[0, 2]].all()
+    # side by side with equal heights: the union fills the enclosing box, touching along x is no kink
+    # (the equal y extents are enclosure ties, kinks in y)
+    b2 = np.array([2.0, 0.0, 2.0, 1.0])
+    assert oracle.kinks("bbox_giou", "boxes1", boxes1=b1, boxes2=b2).tolist() == [False, True, False, True]
+    # a tie along x while the y extents are apart: the intersection is 0 nearby, no kink in IoU
+    b1, b2 = np.array([0.0, 0.0, 2.0, 2.0]), np.array([0.5, 5.0, 3.0, 2.0])
+    assert not oracle.kinks("bbox_iou", "boxes1", boxes1=b1, boxes2=b2).any()
+    assert oracle.kinks("bbox_giou", "boxes1", boxes1=b1, boxes2=b2).tolist() == [True, False, True, False]
+
+
+def _one_sided_partials(name, b1, b2, wrt, i, h="1e-50"):
+    """(left, right) one-sided partial derivatives of the mpmath reference wrt entry i of ``wrt``."""
+    with mpmath.workdps(120):
+        base = [to_mp(b1), to_mp(b2)]
+        j = 0 if wrt == "boxes1" else 1
+
+        def f(t):
+            args = [base[0].copy(), base[1].copy()]
+            args[j][i] = args[j][i] + t
+            return MP_BOX[name](args[0], args[1])
+
+        step = MPF(h)
+        f0 = f(0)
+        return float((f0 - f(-step)) / step), float((f(step) - f0) / step)
+
+
+KINK_CASES = {
+    "identical": ([0.0, 0.0, 2.0, 4.0], [0.0, 0.0, 2.0, 4.0]),
+    "x touches, y identical": ([0.0, 0.0, 2.0, 2.0], [2.0, 0.0, 2.0, 2.0]),
+    "left tie on x, y apart": ([0.0, 0.0, 2.0, 2.0], [0.5, 5.0, 3.0, 2.0]),
+    "left tie on x, y overlapping": ([0.0, 0.0, 2.0, 2.0], [0.5, 0.5, 3.0, 2.0]),
+    "zero width": ([0.0, 0.0, 0.0, 2.0], [3.0, 0.3, 2.0, 3.0]),
+    "touching corners": ([0.0, 0.0, 2.0, 2.0], [2.0, 2.0, 2.0, 2.0]),
+    "x touches, y nested": ([0.0, 0.0, 2.0, 2.0], [2.0, 0.5, 2.0, 4.0]),
+    "point inside": ([0.5, 0.25, 0.0, 0.0], [0.0, 0.0, 4.0, 4.0]),
+    "point inside on x, above on y": ([0.5, 5.0, 0.0, 0.0], [0.0, 0.0, 4.0, 4.0]),
+    "zero width touching a spanning box": ([1.0, 0.0, 0.0, 1.0], [2.0, 0.0, 2.0, 4.0]),
+    "negative width, left tie": ([0.0, 0.0, -2.0, 1.0], [2.0, 0.0, 2.0, 1.0]),
+}
+# Cases where several ties meet at one entry: a kink there (the generalised gradient's projection on the
+# entry is not a single value) can have equal one-sided partial derivatives along the entry's own axis.
+MULTI_TIE_CASES = {"zero width touching a spanning box"}
+
+
+@pytest.mark.parametrize("name", BOX_NAMES)
+@pytest.mark.parametrize("case", KINK_CASES)
+def test_box_kinks_are_exactly_the_non_differentiable_entries(name, case):
+    """Marked entries have distinct one-sided partials (mpmath); unmarked ones agree with each other and the VJP."""
+    b1, b2 = (np.array(b) for b in KINK_CASES[case])
+    for wrt in ("boxes1", "boxes2"):
+        k = oracle.kinks(name, wrt, boxes1=b1, boxes2=b2)
+        g = oracle.vjp(name, 1.0, wrt, boxes1=b1, boxes2=b2)
+        for i in range(4):
+            left, right = _one_sided_partials(name, b1, b2, wrt, i)
+            if k[i]:
+                assert case in MULTI_TIE_CASES or abs(left - right) > 1e-6, (
+                    f"{case}: {wrt}[{i}] marked but differentiable ({left}, {right})")
+            else:
+                assert_rel([left], [right], rtol=1e-12, atol=1e-14, what=f"{case}: {wrt}[{i}] one-sided")
+                assert_rel([g[i]], [right], rtol=1e-12, atol=1e-14, what=f"{case}: {wrt}[{i}] VJP")
 
 
 def test_box_kinks_none_for_generic_boxes():
@@ -481,6 +542,16 @@ def test_focal_vjp(gamma):
     kw0 = {"target": [0.5], "actual": [0.5], "alpha": 1.0, "gamma": gamma}
     assert oracle.vjp("focal", [1.0], "actual", **kw0).tolist() == [0.0]
     assert oracle.kinks("focal", "actual", **kw0).tolist() == [gamma <= 1]
+
+
+@pytest.mark.parametrize(("gamma", "kink"), [(0.0, False), (-1.0, True), (0.5, True), (2.0, False)])
+def test_focal_kink_only_where_not_differentiable(gamma, kink):
+    # gamma == 0: the constant alpha (|d|**0 == 1, also at d = 0); gamma < 0: a pole; 0 < gamma <= 1: a cusp
+    kw0 = {"target": [0.5], "actual": [0.5], "alpha": 1.5, "gamma": gamma}
+    assert oracle.kinks("focal", "actual", **kw0).tolist() == [kink]
+    if gamma == 0.0:
+        assert oracle.focal(**kw0).tolist() == [1.5]
+        assert oracle.vjp("focal", [1.0], "actual", **kw0).tolist() == [0.0]
 
 
 def test_focal_derivative_formula():

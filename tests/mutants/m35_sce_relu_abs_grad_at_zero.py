@@ -1,0 +1,20 @@
+"""Stable sigmoid cross-entropy written with relu and abs: exact values, gradient −z at x = 0."""
+
+from typing import Any
+
+import tensorflow as tf
+
+from conformance.targets.reference import *  # noqa: F403
+from conformance.targets.reference import _float, _tensor
+
+TARGETS = ("sigmoid_cross_entropy_with_logits",)
+CATEGORIES = ("gradient",)
+DESCRIPTION = ("relu(x) − x·z + log1p(exp(−|x|)): TensorFlow's relu'(0) = abs'(0) = 0 give −z at x = 0 "
+               "instead of σ(0) − z = 1/2 − z")
+KIND = "gradient-only"
+
+
+def sigmoid_cross_entropy_with_logits(labels: Any = None, logits: Any = None) -> tf.Tensor:
+    x = _float(logits)
+    z = tf.cast(_tensor(labels), x.dtype)
+    return tf.nn.relu(x) - x * z + tf.math.log1p(tf.exp(-tf.abs(x)))
