@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from conformance.checks.profiles import DEFAULT_PROFILE, HEALTH, PROFILES, register_profiles  # noqa: F401
 from conformance.checks.value import ConformanceFailure, check_gradient, check_value
 from conformance.contracts import Contract
-from conformance.numerics.tolerance import in_range
+from conformance.numerics.tolerance import bgd_margin, in_range
 from conformance.reporting.results import CheckResult, Recorder
 from conformance.runners.tf import Runner
 
@@ -54,14 +54,12 @@ def run_check(contract: Contract, category: str, impl: Any, impl_name: str, dtyp
     if category == "value":
         @given(ex=contract.strategy())
         def inner(ex: dict) -> None:
-            if ambiguous is not None:
-                assume(not ambiguous(ex, dtype))
+            assume(not ambiguous(ex, dtype))
             check_value(contract, runner, ex, dtype, rec, impl_name)
     elif category == "gradient":
         @given(ex=contract.strategy(), seed=st.integers(0, 2**31 - 1))
         def inner(ex: dict, seed: int) -> None:
-            if ambiguous is not None:
-                assume(not ambiguous(ex, dtype))
+            assume(not ambiguous(ex, dtype))
             check_gradient(contract, runner, ex, seed, dtype, rec, impl_name)
     elif category == "stability":
         from hypothesis import example
@@ -69,21 +67,19 @@ def run_check(contract: Contract, category: str, impl: Any, impl_name: str, dtyp
         from conformance.checks import stability
         hazards = stability.HazardLog()
 
-        @given(ex=stability.strategy_for(contract, dtype), seed=st.integers(0, 2**31 - 1))
+        @given(ex=contract.adversarial(dtype), seed=st.integers(0, 2**31 - 1))
         def inner(ex: dict, seed: int) -> None:
             assume(not stability.ambiguous(contract, ex, dtype))
             stability.check_stability(contract, runner, ex, seed, dtype, rec, impl_name, hazards)
 
-        for case in reversed(stability.fixed_cases(contract, dtype)):
+        for case in reversed(contract.stability_cases(dtype)):
             inner = example(ex=case, seed=0)(inner)
     else:
         raise ValueError(f"category: unknown check category {category!r}")
     if category in ("value", "gradient"):
         from hypothesis import example
 
-        from conformance.contracts.pinned import pinned
-
-        for case in reversed(pinned(contract.name)):  # the documents' typical sizes and known hard cases
+        for case in reversed(contract.pinned()):  # the documents' typical sizes and known hard cases
             inner = (example(ex=case) if category == "value" else example(ex=case, seed=0))(inner)
 
     # A distinct name per (category, contract, dtype, mode) gives each its own derandomized seed and database key.
@@ -115,9 +111,11 @@ def run_check(contract: Contract, category: str, impl: Any, impl_name: str, dtyp
 
 
 def _discard(contract: Contract) -> Any:
-    """Value/gradient examples not judged: ambiguous background masks, or out of the dtype's range (in_range)."""
-    ambiguous = contract.ambiguous
-    return lambda ex, dtype: (ambiguous is not None and ambiguous(ex, dtype)) or not in_range(contract.name, ex, dtype)
+    """Value/gradient examples not judged: a thresholded quantity within rounding distance of its threshold (or
+    undefined there), or out of the dtype's range (``in_range``)."""
+    margin = contract.margin
+    return lambda ex, dtype: ((margin is not None and not margin(ex) > bgd_margin(dtype))
+                              or not in_range(contract, ex, dtype))
 
 
 def attach_failure(result: CheckResult, exc: BaseException) -> None:

@@ -46,16 +46,12 @@ from typing import Any
 
 import numpy as np
 
-import oracle
 from conformance.checks.value import ConformanceFailure, _as_tuple, _extras, _fail
-from conformance.contracts import Contract, _bgd_margin
-from conformance.contracts.adversarial import ADVERSARIAL, FIXED
-from conformance.numerics.dtypes import info, round_to
-from conformance.numerics.tolerance import in_range
+from conformance.contracts.record import Contract
+from conformance.numerics.dtypes import info
+from conformance.numerics.tolerance import bgd_margin, in_range
 from conformance.reporting.results import CheckResult, Recorder
 from conformance.runners.tf import Runner, cot_tensor, cotangent, prepare
-
-YOLO_DECODED = ("decode", "loss_layer", "compute_loss")
 
 
 @dataclass
@@ -89,98 +85,12 @@ class HazardLog:
             raise err
 
 
-def strategy_for(contract: Contract, dtype: str) -> Any:
-    """The adversarial strategy for ``contract`` in ``dtype``."""
-    return ADVERSARIAL[contract.name](dtype)
-
-
-def fixed_cases(contract: Contract, dtype: str) -> list[dict]:
-    """The hand-written adversarial cases for ``contract`` (may be empty)."""
-    maker = FIXED.get(contract.name)
-    return maker(dtype) if maker else []
-
-
 def ambiguous(contract: Contract, ex: dict, dtype: str) -> bool:
-    """A finite ``max_iou`` within the rounding margin of ``iou_loss_thresh`` (a NaN margin is not ambiguous)."""
-    if contract.name == "loss_layer":
-        scales = [(ex["conv"], ex["label"], ex["bboxes"], ex["anchors"], ex["stride"])]
-    elif contract.name == "compute_loss":
-        scales = list(zip(ex["convs"], ex["labels"], ex["bboxes"], ex["anchors"], ex["strides"], strict=True))
-    else:
+    """A finite thresholded quantity within the rounding margin of its threshold (a NaN margin is not ambiguous)."""
+    if contract.margin is None:
         return False
-    with np.errstate(all="ignore"):
-        for conv, lab, bb, an, s in scales:
-            m = oracle.yolov3.threshold_margin(conv, lab, bb, an, s, ex["num_class"], ex["iou_loss_thresh"])
-            if np.isfinite(m) and m <= _bgd_margin(dtype):
-                return True
-    return False
-
-
-# --------------------------------------------------------------------------- rounded intermediates
-
-
-def _ftz(dtype: str, x: np.ndarray) -> np.ndarray:
-    r = round_to(dtype, x)
-    return np.where(np.abs(r) < info(dtype).tiny, 0.0, r)
-
-
-def _decode_rounded(conv: np.ndarray, anchors: Any, stride: Any, num_class: int, dtype: str) -> np.ndarray:
-    """decode(conv) with e^{raw_wh} rounded to ``dtype`` (overflow inf, flush-to-zero), then rounded to ``dtype``."""
-    exact = oracle.evaluate("decode", conv_output=conv, anchors=anchors, stride=stride, num_class=num_class)
-    raw = np.asarray(conv, dtype=np.float64).reshape(exact.shape)
-    with np.errstate(over="ignore", invalid="ignore"):
-        wh = _ftz(dtype, np.exp(raw[..., 2:4])) * np.asarray(anchors, dtype=np.float64) * float(stride)
-    out = exact.copy()
-    out[..., 2:4] = wh
-    return _ftz(dtype, out)
-
-
-def _exp_range(conv: np.ndarray, anchors: Any, stride: Any, num_class: int, dtype: str) -> tuple[bool, bool]:
-    """(a named intermediate overflows ``dtype``, one underflows it): e^{raw_wh} and the decoded box areas w·h."""
-    n_anchors = np.shape(anchors)[0]
-    raw = np.asarray(conv, dtype=np.float64).reshape(*np.shape(conv)[:3], n_anchors, 5 + num_class)[..., 2:4]
-    with np.errstate(over="ignore", invalid="ignore"):
-        e = np.exp(raw)
-        wh = e * np.asarray(anchors, dtype=np.float64) * float(stride)
-        area = wh[..., 0] * wh[..., 1]
-    d = info(dtype)
-    return (bool(np.any(e > d.max) or np.any(area > d.max)),
-            bool(np.any(e < d.tiny) or np.any(area < d.tiny)))
-
-
-def rounded_intermediate(contract: Contract, ex: dict, dtype: str, extra: dict) -> tuple[Any, str] | None:
-    """(oracle value on dtype-rounded intermediates, hazard id) for the names through ``decode``; else None."""
-    name = contract.name
-    if name not in YOLO_DECODED:
-        return None
-    if name == "decode":
-        conv, anchors, stride = ex["conv_output"], ex["anchors"], ex["stride"]
-        scales = [(conv, None, None, anchors, stride)]
-    elif name == "loss_layer":
-        scales = [(ex["conv"], ex["label"], ex["bboxes"], ex["anchors"], ex["stride"])]
-    else:
-        scales = list(zip(ex["convs"], ex["labels"], ex["bboxes"], ex["anchors"], ex["strides"], strict=True))
-    over = under = False
-    outs = []
-    with np.errstate(all="ignore"):
-        for conv, lab, bb, an, s in scales:
-            o, u = _exp_range(conv, an, s, ex["num_class"], dtype)
-            over, under = over or o, under or u
-            pred = _decode_rounded(conv, an, s, ex["num_class"], dtype)
-            if name == "decode":
-                outs.append(pred)
-            else:
-                outs.append(oracle.evaluate("loss_layer", conv=conv, pred=pred, label=lab, bboxes=bb, anchors=an,
-                                            stride=s, num_class=ex["num_class"],
-                                            iou_loss_thresh=ex["iou_loss_thresh"]))
-    if not (over or under):
-        return None
-    hid = "YOLO-EXP-OVERFLOW" if over else "YOLO-ZERO-UNION"
-    if name == "decode":
-        return outs[0], hid
-    if name == "loss_layer":
-        return outs[0], hid
-    return tuple(sum(np.asarray(o[i]) for o in outs) for i in range(3)), hid
+    m = contract.margin(ex)
+    return bool(np.isfinite(m) and m <= bgd_margin(dtype))
 
 
 # --------------------------------------------------------------------------- classification
@@ -250,8 +160,10 @@ def classify(actual: np.ndarray, exact: np.ndarray, tol: np.ndarray, dtype: str,
 
 
 def _name_undefined(contract: Contract, hazards: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    if "UNDEFINED" in hazards and contract.family == "yolov3":
-        hazards["YOLO-ZERO-UNION"] = hazards.pop("UNDEFINED") | hazards.get("YOLO-ZERO-UNION", False)
+    """Name the generic UNDEFINED hazard by the record's own id (e.g. YOLO-ZERO-UNION for 0/0 boxes)."""
+    hid = contract.undefined_id
+    if "UNDEFINED" in hazards and hid != "UNDEFINED":
+        hazards[hid] = hazards.pop("UNDEFINED") | hazards.get(hid, False)
     return hazards
 
 
@@ -266,7 +178,7 @@ def check_stability(contract: Contract, runner: Runner, ex: dict, seed: int, dty
         _fail(f"{contract.name} raised {type(exc).__name__} on a valid adversarial input: {exc}", contract, rounded,
               dtype, mode, impl_name, "stability")
     fp16_clip = dtype == "float16" and contract.constants_dtype
-    out_of_range = not in_range(contract.name, rounded, dtype)  # a named intermediate leaves the dtype's range
+    out_of_range = not in_range(contract, rounded, dtype)  # a named intermediate leaves the dtype's range
     best: Classified | None = None
     best_extra: dict = {}
     best_ri = None
@@ -283,15 +195,15 @@ def check_stability(contract: Contract, runner: Runner, ex: dict, seed: int, dty
         shaped = np.asarray(exps[0], dtype=np.float64) if len(exps) == 1 else e
         with np.errstate(all="ignore"):
             tol = np.ravel(np.broadcast_to(contract.tolerance.for_value(rounded, shaped, dtype), shaped.shape))
-        ri = rounded_intermediate(contract, rounded, dtype, extra)
+        ri = contract.intermediates(rounded, dtype) if contract.intermediates else None
         alt, alt_id = (_flat(ri[0]), ri[1]) if ri else (None, "")
         clip = {"FP16-CLIP": np.ones(e.shape, dtype=bool)} if fp16_clip else {}
         if out_of_range and ri is None:  # (the rounded-intermediate rule names decode's e^{raw} and areas itself)
             clip["DTYPE-RANGE"] = np.ones(e.shape, dtype=bool)
-            if alt is None and contract.name in ("loss_layer", "compute_loss"):
+            if alt is None and contract.lenient:
                 alt, alt_id = e, "DTYPE-RANGE"  # lenient: a NaN IoU changes the background mask, a finite output
         c = classify(_flat(actual), e, tol, dtype, f"value of {contract.name}", alt, alt_id, clip or None,
-                     lenient=contract.name != "decode")
+                     lenient=contract.lenient)
         if best is None or c.n_fail < best.n_fail:
             best, best_extra, best_ri = c, extra, ri
     rec.example(0.0, 0.0, 0)

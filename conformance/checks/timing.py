@@ -38,12 +38,6 @@ ITEMSIZE = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
 INDEX_ITEMSIZE = 4  # integer arguments travel as int32 (tfrun.prepare)
 COPY_BYTES = {"production": 256 * 2**20, "tiny": 32 * 2**20}
 
-# YOLOv3 anchors (pixels) of the 416 configuration, per scale; divided by the stride they are in grid units.
-_YOLO_ANCHORS_PX = np.array([[[10, 13], [16, 30], [33, 23]], [[30, 61], [62, 45], [59, 119]],
-                             [[116, 90], [156, 198], [373, 326]]], dtype=np.float64)
-_YOLO_STRIDES = (8, 16, 32)
-
-
 @dataclass(frozen=True)
 class Dims:
     """The sizes of one timing run (production or tiny)."""
@@ -76,17 +70,6 @@ DIMS = {
                  ce_batch=2, ce_rows=16, ce_classes=5),
 }
 
-# The contract names that matter for training, in report order.
-TIMED_NAMES = (
-    "rpn_loss_regr", "rpn_loss_cls", "class_loss_regr", "class_loss_cls",
-    "decode", "loss_layer", "compute_loss",
-    "focal_loss", "reg_l1_loss", "loss",
-    "sigmoid_cross_entropy_with_logits", "weighted_cross_entropy_with_logits",
-    "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
-    "binary_crossentropy", "categorical_crossentropy",
-)
-
-
 @dataclass(frozen=True)
 class Case:
     """One contract name at one size: builds a deterministic example dict (float64 NumPy, as the strategies do)."""
@@ -108,159 +91,17 @@ class Case:
         return self.build(np.random.default_rng(self.seed))
 
 
-# --------------------------------------------------------------------------- example builders
-
-
-def _mask(rng: np.random.Generator, shape: tuple[int, ...], frac: float) -> np.ndarray:
-    m = (rng.random(shape) < frac).astype(np.float64)
-    m.reshape(-1)[0] = 1.0  # at least one positive
-    return m
-
-
-def _one_hot(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    return np.eye(shape[-1])[rng.integers(0, shape[-1], shape[:-1])]
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
-
-
-def _yolo_scale(rng: np.random.Generator, b: int, s: int, stride: int, n: int, m: int) -> dict:
-    """One scale of YOLOv3 training data: raw conv, label (boxes where an object is assigned), true boxes."""
-    a, size = 3, s * stride
-    conv = rng.standard_normal((b, s, s, a * (5 + n)))
-    respond = _mask(rng, (b, s, s, a, 1), 0.01)
-    xy = rng.uniform(0, size, (b, s, s, a, 2))
-    wh = rng.uniform(4, size / 2, (b, s, s, a, 2))
-    label = np.concatenate([xy, wh, np.ones_like(respond), _one_hot(rng, (b, s, s, a, n))], -1) * respond
-    bboxes = np.concatenate([rng.uniform(0, size, (b, m, 2)), rng.uniform(4, size / 2, (b, m, 2))], -1)
-    return {"conv": conv, "label": label, "bboxes": bboxes}
-
-
-def _cases_yolo(d: Dims) -> list[Case]:
-    s0, stride0, n, m = d.yolo_grids[0], _YOLO_STRIDES[0], d.yolo_classes, d.yolo_boxes
-    anchors = _YOLO_ANCHORS_PX / np.array(_YOLO_STRIDES, dtype=np.float64)[:, None, None]  # grid units
-    out: list[Case] = []
-    for b in d.yolo_batches:
-        def decode(rng: np.random.Generator, b: int = b) -> dict:
-            return {"conv_output": rng.standard_normal((b, s0, s0, 3 * (5 + n))), "anchors": anchors[0],
-                    "stride": stride0, "num_class": n}
-
-        def loss_layer(rng: np.random.Generator, b: int = b) -> dict:
-            ex = _yolo_scale(rng, b, s0, stride0, n, m)
-            ex.update(anchors=anchors[0], stride=stride0, num_class=n, iou_loss_thresh=0.5)
-            return ex
-
-        def compute_loss(rng: np.random.Generator, b: int = b) -> dict:
-            scales = [_yolo_scale(rng, b, s, st, n, m) for s, st in zip(d.yolo_grids, _YOLO_STRIDES, strict=True)]
-            return {"convs": [x["conv"] for x in scales], "labels": [x["label"] for x in scales],
-                    "bboxes": [x["bboxes"] for x in scales], "anchors": anchors,
-                    "strides": np.array(_YOLO_STRIDES, dtype=np.float64), "num_class": n, "iou_loss_thresh": 0.5}
-
-        out += [Case("decode", f"s{s0}-b{b}", decode), Case("loss_layer", f"s{s0}-b{b}", loss_layer),
-                Case("compute_loss", f"{s0 * stride0}-b{b}", compute_loss)]
-    return out
-
-
-def _cases_frcnn(d: Dims) -> list[Case]:
-    (h, w), a, r, k = d.frcnn_map, d.frcnn_anchors, d.frcnn_rois, d.frcnn_classes
-    c = k - 1  # classes with boxes
-
-    def rpn_loss_regr(rng: np.random.Generator) -> dict:
-        y_true = np.concatenate([_mask(rng, (1, h, w, 4 * a), 0.01), rng.standard_normal((1, h, w, 4 * a))], -1)
-        return {"num_anchors": a, "y_true": y_true, "y_pred": rng.standard_normal((1, h, w, 4 * a))}
-
-    def rpn_loss_cls(rng: np.random.Generator) -> dict:
-        y_true = np.concatenate([_mask(rng, (1, h, w, a), 256 / (h * w * a)), _mask(rng, (1, h, w, a), 0.5)], -1)
-        return {"num_anchors": a, "y_true": y_true, "y_pred": rng.uniform(0.01, 0.99, (1, h, w, a))}
-
-    def class_loss_regr(rng: np.random.Generator) -> dict:
-        m = np.repeat(_one_hot(rng, (1, r, c)) * _mask(rng, (1, r, 1), 0.25), 4, axis=-1)
-        y_true = np.concatenate([m, rng.standard_normal((1, r, 4 * c))], -1)
-        return {"num_classes": c, "y_true": y_true, "y_pred": rng.standard_normal((1, r, 4 * c))}
-
-    def class_loss_cls(rng: np.random.Generator) -> dict:
-        return {"y_true": _one_hot(rng, (1, r, k)), "y_pred": _softmax(rng.standard_normal((1, r, k)))}
-
-    rpn, roi = f"1x{h}x{w}x{a}", f"1x{r}x{k}"
-    return [Case("rpn_loss_regr", rpn, rpn_loss_regr), Case("rpn_loss_cls", rpn, rpn_loss_cls),
-            Case("class_loss_regr", roi, class_loss_regr), Case("class_loss_cls", roi, class_loss_cls)]
-
-
-def _heatmap(rng: np.random.Generator, shape: tuple[int, ...], peaks: int) -> np.ndarray:
-    """A heatmap in [0, 1): mostly near 0, with ``peaks`` exact 1.0 centres per image."""
-    hm = rng.random(shape) ** 8 * 0.99
-    b, h, w, k = shape
-    for i in range(b):
-        hm[i, rng.integers(0, h, peaks), rng.integers(0, w, peaks), rng.integers(0, k, peaks)] = 1.0
-    return hm
-
-
-def _cases_centernet(d: Dims) -> list[Case]:
-    b, s, k, n = d.cn_batch, d.cn_map, d.cn_classes, d.cn_objects
-
-    def regression(rng: np.random.Generator) -> dict:
-        return {"indices": rng.integers(0, s * s, (b, n)), "mask": np.ones((b, n))}
-
-    def focal_loss(rng: np.random.Generator) -> dict:
-        return {"hm_pred": 1 / (1 + np.exp(-rng.standard_normal((b, s, s, k)) - 2)),
-                "hm_true": _heatmap(rng, (b, s, s, k), n)}
-
-    def reg_l1_loss(rng: np.random.Generator) -> dict:
-        return {"y_pred": rng.standard_normal((b, s, s, 2)), "y_true": rng.standard_normal((b, n, 2)),
-                **regression(rng)}
-
-    def loss(rng: np.random.Generator) -> dict:
-        reg = regression(rng)
-        return {"hm_pred": 1 / (1 + np.exp(-rng.standard_normal((b, s, s, k)) - 2)),
-                "wh_pred": rng.uniform(0, 40, (b, s, s, 2)), "reg_pred": rng.random((b, s, s, 2)),
-                "hm_true": _heatmap(rng, (b, s, s, k), n), "wh_true": rng.uniform(0, 40, (b, n, 2)),
-                "reg_true": rng.random((b, n, 2)), "reg_mask": reg["mask"], "indices": reg["indices"]}
-
-    label = f"{b}x{s}x{s}x{k}"
-    return [Case("focal_loss", label, focal_loss), Case("reg_l1_loss", f"{b}x{s}x{s}x2-{n}obj", reg_l1_loss),
-            Case("loss", f"{label}-{n}obj", loss)]
-
-
-def _cases_nn(d: Dims) -> list[Case]:
-    # Elementwise cross-entropies on the YOLOv3 class-probability tensor; softmax ones on SSD-style priors.
-    s = d.yolo_grids[0]
-    prob = (d.yolo_batches[0], s, s, 3, d.yolo_classes)
-    rows = (d.ce_batch, d.ce_rows, d.ce_classes)
-
-    def sce(rng: np.random.Generator) -> dict:
-        return {"labels": _mask(rng, prob, 0.05), "logits": 2 * rng.standard_normal(prob)}
-
-    def wce(rng: np.random.Generator) -> dict:
-        return {**sce(rng), "pos_weight": 2.0}
-
-    def softmax_ce(rng: np.random.Generator) -> dict:
-        return {"labels": _one_hot(rng, rows), "logits": 2 * rng.standard_normal(rows), "axis": -1}
-
-    def sparse_ce(rng: np.random.Generator) -> dict:
-        return {"labels": rng.integers(0, rows[-1], rows[:-1]), "logits": 2 * rng.standard_normal(rows)}
-
-    def bce(rng: np.random.Generator) -> dict:
-        return {"target": _mask(rng, prob, 0.05), "output": rng.uniform(0.001, 0.999, prob)}
-
-    def cce(rng: np.random.Generator) -> dict:
-        return {"target": _one_hot(rng, rows), "output": _softmax(2 * rng.standard_normal(rows)), "axis": -1}
-
-    p, r = "x".join(map(str, prob)), "x".join(map(str, rows))
-    return [Case("sigmoid_cross_entropy_with_logits", p, sce), Case("weighted_cross_entropy_with_logits", p, wce),
-            Case("softmax_cross_entropy_with_logits", r, softmax_ce),
-            Case("sparse_softmax_cross_entropy_with_logits", r, sparse_ce),
-            Case("binary_crossentropy", p, bce), Case("categorical_crossentropy", r, cce)]
-
-
 def cases(size: str = "production") -> list[Case]:
-    """Every timed (name, size) case, in :data:`TIMED_NAMES` order."""
+    """Every timed (name, size) case, in registry order (the records' ``timing`` builders)."""
     if size not in DIMS:
         raise ValueError(f"size: expected one of {SIZES}, got {size!r}")
-    d = DIMS[size]
-    all_cases = _cases_frcnn(d) + _cases_yolo(d) + _cases_centernet(d) + _cases_nn(d)
-    return sorted(all_cases, key=lambda c: TIMED_NAMES.index(c.name))
+    return [Case(c.name, tc.size, tc.build) for c in REGISTRY.values() if c.timing is not None
+            for tc in c.timing(DIMS[size])]
+
+
+def timed_names() -> tuple[str, ...]:
+    """The names with timing cases, in registry order."""
+    return tuple(c.name for c in REGISTRY.values() if c.timing is not None)
 
 
 # --------------------------------------------------------------------------- bytes
@@ -544,7 +385,7 @@ def markdown_table(bench_json: dict) -> str:
     modes = ("eager", "function", "xla")
     head = ["name", "size", "pass", "dtype", "MB moved", "bound"] + [f"{m} time (× bound)" for m in modes]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    order = {n: i for i, n in enumerate(TIMED_NAMES)}
+    order = {n: i for i, n in enumerate(timed_names())}
     for key in sorted(rows, key=lambda k: (order.get(k[0], 99), k[1], DIRECTIONS.index(k[2]), k[3])):
         by_mode = rows[key]
         first = next(iter(by_mode.values()))

@@ -87,3 +87,45 @@ def exact_grid_values(lo: float, hi: float, step: float = 0.125) -> st.SearchStr
     """Multiples of ``step`` in ``[lo, hi]``: exact in float16, bfloat16 and float32 for small ranges."""
     n_lo, n_hi = int(np.ceil(lo / step)), int(np.floor(hi / step))
     return st.integers(n_lo, n_hi).map(lambda n: n * step)
+
+
+# --- deterministic arrays for bad inputs, pinned examples and timing cases -------------------------------------
+
+def fixed_probs(*shape: int) -> np.ndarray:
+    """Probabilities in [0.05, 0.95] from a fixed seed."""
+    return np.random.default_rng(0).uniform(0.05, 0.95, shape)
+
+
+def fixed_normal(*shape: int) -> np.ndarray:
+    """Standard normal values from a fixed seed."""
+    return np.random.default_rng(0).normal(size=shape)
+
+
+def fixed_mask(*shape: int) -> np.ndarray:
+    """An alternating 0/1 mask."""
+    return (np.arange(int(np.prod(shape))).reshape(shape) % 2).astype(np.float64)
+
+
+def seeded(tag: str) -> np.random.Generator:
+    """A generator seeded by a name: the same arrays on every run."""
+    return np.random.default_rng(sum(map(ord, tag)))
+
+
+def random_mask(rng: np.random.Generator, shape: tuple[int, ...], frac: float,
+                at_least_one: bool = False) -> np.ndarray:
+    """A 0/1 mask with about ``frac`` ones (optionally at least one)."""
+    m = (rng.random(shape) < frac).astype(np.float64)
+    if at_least_one:
+        m.reshape(-1)[0] = 1.0
+    return m
+
+
+def random_one_hot(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """One-hot rows along the last axis."""
+    return np.eye(shape[-1])[rng.integers(0, shape[-1], shape[:-1])]
+
+
+def softmax64(x: np.ndarray) -> np.ndarray:
+    """Softmax along the last axis in float64."""
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)

@@ -1,4 +1,4 @@
-"""Strategies for the elementary functions (spec §2, family ``nn``)."""
+"""Family ``nn``: the elementary functions and cross-entropies of spec §2."""
 
 from __future__ import annotations
 
@@ -6,9 +6,28 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conformance.contracts.draw import PROB_SPECIALS, arrays, one_hot, prob_rows, probabilities, reals, small_shape
+from conformance.contracts import tags
+from conformance.contracts.adversarial import big_fill, logit_fill, overriding, positive_rows_fill, prob_fill
+from conformance.contracts.draw import (
+    arrays,
+    fixed_normal,
+    fixed_probs,
+    one_hot,
+    prob_rows,
+    probabilities,
+    random_mask,
+    random_one_hot,
+    reals,
+    small_shape,
+    softmax64,
+)
+from conformance.contracts.record import BadCase, Call, Contract, TimingCase
+from conformance.numerics.tolerance import Tolerance, axis_terms, elementwise_grad, sigmoid64
 
 LOGIT_SPECIALS = (0.0, 1.0, -1.0, 20.0, -20.0, 50.0, -50.0)
+
+
+# --- realistic strategies ---------------------------------------------------------------------------------------
 
 
 def logits(shape: tuple[int, ...], bound: float = 50.0) -> st.SearchStrategy[np.ndarray]:
@@ -97,4 +116,262 @@ def smooth_l1(draw: st.DrawFn) -> dict:
     return {"x": draw(arrays(draw(small_shape()), reals(-5.0, 5.0, (0.0, 1.0, -1.0, 0.5, -0.5, 1.5))))}
 
 
-__all__ = ["PROB_SPECIALS"]
+# --- tolerances -------------------------------------------------------------------------------------------------
+
+def _sce_value(ex, e):
+    x, z = ex["logits"], ex["labels"]
+    return np.maximum(x, 0) + np.abs(x * z) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _wce_value(ex, e):
+    x, z, q = ex["logits"], ex["labels"], ex["pos_weight"]
+    return np.abs((1 - z) * x) + np.abs(1 + (q - 1) * z) * (np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0))
+
+
+def _onehot_labels(ex: dict) -> np.ndarray:
+    y = ex["labels"]
+    if np.issubdtype(np.asarray(y).dtype, np.integer):
+        return np.eye(np.shape(ex["logits"])[-1])[y]
+    return y
+
+
+def _softmax_ce_value(ex, e):
+    # logsumexp(x) - x_k: log(sum) carries an absolute error ~u (sum >= 1), x_i - max one of ~u |x_i - max|.
+    x, y, ax = ex["logits"], _onehot_labels(ex), ex.get("axis", -1)
+    shifted = x - x.max(axis=ax, keepdims=True)
+    lse = np.log(np.exp(shifted).sum(axis=ax, keepdims=True))
+    return np.sum(np.abs(y) * (np.abs(shifted) + lse + 1), axis=ax) + np.abs(e)
+
+
+def _softmax_value(ex, e):
+    # exp(x_i - max): the rounding of x_i - max becomes a relative error u |x_i - max| after exp.
+    x, ax = ex["logits"], ex.get("axis", -1)
+    return np.abs(e) * (1 + np.abs(x - x.max(axis=ax, keepdims=True)))
+
+
+def _softmax_ce_grad(ex, wrt, grad, cot):
+    x, y, ax = ex["logits"], _onehot_labels(ex), ex.get("axis", -1)
+    s = np.exp(x - x.max(axis=ax, keepdims=True))
+    s = s / s.sum(axis=ax, keepdims=True)
+    c = np.expand_dims(np.abs(cot), ax)
+    return c * (s * np.sum(np.abs(y), axis=ax, keepdims=True) + np.abs(y)) + np.abs(grad)
+
+
+def _bce_value(ex, e):
+    return np.abs(e) + 2.0
+
+
+def _bce_grad(ex, wrt, grad, cot):
+    p, t = np.clip(ex["output"], 1e-7, 1 - 1e-7), ex["target"]
+    return np.abs(cot) * (np.abs(t) / p + np.abs(1 - t) / (1 - p)) + np.abs(grad)
+
+
+def _entropy_grad(ex, wrt, grad, cot):
+    ax = ex.get("axis", -1)
+    p = np.maximum(ex["p"], 1e-300)
+    c = np.expand_dims(np.abs(cot), ax)
+    if wrt == "q":
+        return c * ex["p"] / np.maximum(ex["q"], 1e-300) + np.abs(grad)
+    extra = np.abs(np.log(np.maximum(ex["q"], 1e-300))) if "q" in ex else 0.0
+    return c * (np.abs(np.log(p)) + 1 + extra) + np.abs(grad)
+
+
+def _entropy_value(ex, e):
+    ax = ex.get("axis", -1)
+    p = ex["p"]
+    logs = np.abs(np.log(np.where(p > 0, p, 1.0)))
+    if "q" in ex:
+        logs = logs + np.abs(np.log(np.maximum(ex["q"], 1e-300)))
+    return np.sum(np.abs(p) * (logs + 1), axis=ax) + np.abs(e)
+
+
+def _sigmoid_grad(ex, wrt, grad, cot):
+    return np.abs(cot) * sigmoid64(ex["x"]) + np.abs(grad)
+
+
+def _softmax_grad(ex, wrt, grad, cot):
+    x, ax = ex["logits"], ex.get("axis", -1)
+    s = np.exp(x - x.max(axis=ax, keepdims=True))
+    s = s / s.sum(axis=ax, keepdims=True)
+    return s * (np.abs(cot) + np.sum(np.abs(cot) * s, axis=ax, keepdims=True)) + np.abs(grad)
+
+
+_TOL = {
+    "sigmoid": Tolerance(terms=lambda ex: 1, grad_scale=_sigmoid_grad),
+    "softmax": Tolerance(terms=axis_terms("logits"), value_scale=_softmax_value, grad_scale=_softmax_grad),
+    "sigmoid_cross_entropy_with_logits": Tolerance(
+        terms=lambda ex: 1, value_scale=_sce_value,
+        grad_scale=elementwise_grad(lambda ex: sigmoid64(ex["logits"]) + np.abs(ex["labels"]))),
+    "weighted_cross_entropy_with_logits": Tolerance(
+        terms=lambda ex: 1, value_scale=_wce_value,
+        grad_scale=elementwise_grad(lambda ex: np.abs(1 - ex["labels"])
+                                     + np.abs(1 + (ex["pos_weight"] - 1) * ex["labels"]))),
+    "softmax_cross_entropy_with_logits": Tolerance(
+        terms=axis_terms("logits"), value_scale=_softmax_ce_value, grad_scale=_softmax_ce_grad),
+    "sparse_softmax_cross_entropy_with_logits": Tolerance(
+        terms=axis_terms("logits"), value_scale=_softmax_ce_value, grad_scale=_softmax_ce_grad),
+    "binary_crossentropy": Tolerance(terms=lambda ex: 1, value_scale=_bce_value, grad_scale=_bce_grad),
+    "categorical_crossentropy": Tolerance(
+        terms=lambda ex: 2 * np.shape(ex["output"])[ex.get("axis", -1)] + 2,
+        value_scale=lambda ex, e: np.sum(np.abs(ex["target"]), axis=ex.get("axis", -1)) * 17.0 + np.abs(e)),
+    "entropy": Tolerance(terms=axis_terms("p"), value_scale=_entropy_value, grad_scale=_entropy_grad),
+    "kl_divergence": Tolerance(terms=axis_terms("p"), value_scale=_entropy_value, grad_scale=_entropy_grad),
+    "smooth_l1": Tolerance(terms=lambda ex: 1, grad_scale=lambda ex, wrt, g, c: np.abs(g)),
+}
+
+
+
+# --- stability, bad inputs, timing -------------------------------------------------------------------------------
+
+STABILITY_LOGITS = (0.0, 1.0, -1.0, 20.0, -20.0, 100.0, -100.0, 1e4, -1e4)
+
+
+def _fixed_logits(key: str, labels_key: str | None = None):
+    def cases(dtype: str) -> list[dict]:
+        ex = {key: np.array(STABILITY_LOGITS)}
+        if labels_key:
+            ex[labels_key] = np.tile([0.0, 1.0, 1.0], 3)
+        return [ex]
+    return cases
+
+
+def _zero_logits(**extra) -> list[dict]:
+    """Logits exactly 0 (zero-initialised heads) against labels 0, 1/2 and 1: the former invented kink."""
+    return [{"labels": np.array([0.0, 0.5, 1.0, 1.0, 0.0, 0.25]), "logits": np.zeros(6), **extra}]
+
+
+def _pair(a: str, b: str, gen_a, gen_b, **extra):
+    return lambda: {a: gen_a(2, 3), b: gen_b(2, 4), **extra}
+
+
+def _sparse(labels: np.ndarray):
+    return lambda: {"labels": labels, "logits": fixed_normal(2, 3)}
+
+
+
+def _prob_shape(d) -> tuple[int, ...]:
+    # Elementwise cross-entropies on the YOLOv3 class-probability tensor; softmax ones on SSD-style priors.
+    return (d.yolo_batches[0], d.yolo_grids[0], d.yolo_grids[0], 3, d.yolo_classes)
+
+
+def _rows(d) -> tuple[int, ...]:
+    return (d.ce_batch, d.ce_rows, d.ce_classes)
+
+
+def _label(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape))
+
+
+def _timing_sce(d) -> list[TimingCase]:
+    s = _prob_shape(d)
+    return [TimingCase(_label(s), lambda rng: {"labels": random_mask(rng, s, 0.05, True),
+                                               "logits": 2 * rng.standard_normal(s)})]
+
+
+def _timing_wce(d) -> list[TimingCase]:
+    s = _prob_shape(d)
+    return [TimingCase(_label(s), lambda rng: {"labels": random_mask(rng, s, 0.05, True),
+                                               "logits": 2 * rng.standard_normal(s), "pos_weight": 2.0})]
+
+
+def _timing_softmax_ce(d) -> list[TimingCase]:
+    r = _rows(d)
+    return [TimingCase(_label(r), lambda rng: {"labels": random_one_hot(rng, r), "logits": 2 * rng.standard_normal(r),
+                                               "axis": -1})]
+
+
+def _timing_sparse(d) -> list[TimingCase]:
+    r = _rows(d)
+    return [TimingCase(_label(r), lambda rng: {"labels": rng.integers(0, r[-1], r[:-1]),
+                                               "logits": 2 * rng.standard_normal(r)})]
+
+
+def _timing_bce(d) -> list[TimingCase]:
+    s = _prob_shape(d)
+    return [TimingCase(_label(s), lambda rng: {"target": random_mask(rng, s, 0.05, True),
+                                               "output": rng.uniform(0.001, 0.999, s)})]
+
+
+def _timing_cce(d) -> list[TimingCase]:
+    r = _rows(d)
+    return [TimingCase(_label(r), lambda rng: {"target": random_one_hot(rng, r),
+                                               "output": softmax64(2 * rng.standard_normal(r)), "axis": -1})]
+
+
+# --- records -----------------------------------------------------------------------------------------------------
+
+_AXIS = (("axis", -1),)
+_SCE_NAIVE = tags.large("logits", 20.0, "SCE-NAIVE", "|logits| >= 20: the naive form overflows or cancels")
+_ELEMENTWISE = "elementwise: any shape, all arguments the same shape; float"
+_ROWS = "any shape; the reduced axis is `axis` (default -1); float"
+
+CONTRACTS = [
+    Contract("sigmoid", "nn", Call(("x",)), sigmoid, ("x",), ("x",), _TOL["sigmoid"],
+             overriding(sigmoid, {"x": logit_fill}), "σ(x) = 1 / (1 + e^−x)", "x: any shape, float",
+             stability_cases=_fixed_logits("x")),
+    Contract("softmax", "nn", Call(("logits",), optional=_AXIS), softmax, ("logits",), ("logits",), _TOL["softmax"],
+             overriding(softmax, {"logits": logit_fill}), "e^{x_i} / Σ_j e^{x_j} along `axis`", _ROWS),
+    Contract("sigmoid_cross_entropy_with_logits", "nn", Call(keyword=("labels", "logits")),
+             sigmoid_cross_entropy_with_logits, ("labels", "logits"), ("logits",),
+             _TOL["sigmoid_cross_entropy_with_logits"],
+             overriding(sigmoid_cross_entropy_with_logits, {"logits": logit_fill, "labels": prob_fill}),
+             "z·(−log σ(x)) + (1−z)·(−log(1−σ(x))); stable: max(x,0) − x·z + log(1+e^{−|x|})", _ELEMENTWISE,
+             notes="smooth everywhere, x = 0 included: the exact derivative σ(x) − z is required there",
+             stability_cases=_fixed_logits("logits", "labels"), pinned=_zero_logits,
+             bad_inputs=(BadCase("shape-mismatch", "labels", _pair("logits", "labels", fixed_normal, fixed_probs)),),
+             tags=(_SCE_NAIVE,), timing=_timing_sce),
+    Contract("weighted_cross_entropy_with_logits", "nn", Call(keyword=("labels", "logits", "pos_weight")),
+             weighted_cross_entropy_with_logits, ("labels", "logits"), ("logits",),
+             _TOL["weighted_cross_entropy_with_logits"],
+             overriding(weighted_cross_entropy_with_logits, {"logits": logit_fill, "labels": prob_fill}),
+             "q·z·(−log σ(x)) + (1−z)·(−log(1−σ(x)))", _ELEMENTWISE + "; pos_weight q a Python number",
+             divergences=("TF-WCE-GRAD-AT-ZERO",),
+             notes="smooth at x = 0: the exact derivative (1 − z) − (1 + (q − 1)·z)·σ(−x) is required there",
+             pinned=lambda: _zero_logits(pos_weight=3.0),
+             bad_inputs=(BadCase("shape-mismatch", "labels",
+                                 _pair("logits", "labels", fixed_normal, fixed_probs, pos_weight=2.0)),),
+             tags=(_SCE_NAIVE,), timing=_timing_wce),
+    Contract("softmax_cross_entropy_with_logits", "nn", Call(keyword=("labels", "logits"), optional=_AXIS),
+             softmax_cross_entropy_with_logits, ("labels", "logits"), ("logits",),
+             _TOL["softmax_cross_entropy_with_logits"],
+             overriding(softmax_cross_entropy_with_logits, {"logits": logit_fill}),
+             "−Σ_i y_i · log softmax(x)_i along `axis`", _ROWS + "; each labels row a distribution",
+             bad_inputs=(BadCase("classes-mismatch", "labels",
+                                 lambda: {"logits": fixed_normal(2, 3), "labels": np.eye(4)[[0, 1]], "axis": -1}),),
+             timing=_timing_softmax_ce),
+    Contract("sparse_softmax_cross_entropy_with_logits", "nn", Call(keyword=("labels", "logits")),
+             sparse_softmax_cross_entropy_with_logits, ("logits",), ("logits",),
+             _TOL["sparse_softmax_cross_entropy_with_logits"],
+             overriding(sparse_softmax_cross_entropy_with_logits, {"logits": logit_fill}),
+             "logsumexp(x) − x_k", "logits: (..., C) float; labels: (...) integers in [0, C)",
+             int_args=("labels",), divergences=("SPARSE-LABEL-RANGE",),
+             bad_inputs=(BadCase("label-equals-C", "labels", _sparse(np.array([0, 3])), "SPARSE-LABEL-RANGE"),
+                         BadCase("label-negative", "labels", _sparse(np.array([-1, 2])), "SPARSE-LABEL-RANGE"),
+                         BadCase("labels-shape", "labels", _sparse(np.array([0, 1, 2])))),
+             timing=_timing_sparse),
+    Contract("binary_crossentropy", "nn", Call(("target", "output")), binary_crossentropy, ("target", "output"),
+             ("output",), _TOL["binary_crossentropy"],
+             overriding(binary_crossentropy, {"target": prob_fill, "output": prob_fill}),
+             "−(t·log P + (1−t)·log(1−P)), P = clip(p, ε_k, 1−ε_k)", _ELEMENTWISE + "; output p a probability",
+             conventions=True, constants_dtype=True,
+             bad_inputs=(BadCase("shape-mismatch", "output", _pair("target", "output", fixed_probs, fixed_probs)),),
+             tags=(tags.conventions_differ(),), timing=_timing_bce),
+    Contract("categorical_crossentropy", "nn", Call(("target", "output"), optional=_AXIS), categorical_crossentropy,
+             ("target", "output"), ("output",), _TOL["categorical_crossentropy"],
+             overriding(categorical_crossentropy, {"output": positive_rows_fill}),
+             "−Σ_i t_i · log clip(p_i / Σ_j p_j, ε_k, 1−ε_k) along `axis`", _ROWS + "; output rows with a positive sum",
+             conventions=True, constants_dtype=True,
+             bad_inputs=(BadCase("classes-mismatch", "output",
+                                 lambda: {"target": np.eye(3)[[0, 1]], "output": fixed_probs(2, 4), "axis": -1}),),
+             timing=_timing_cce),
+    Contract("entropy", "nn", Call(("p",), optional=_AXIS), entropy, ("p",), ("p",), _TOL["entropy"],
+             overriding(entropy, {"p": prob_fill}), "−Σ p·log p along `axis`, 0·log 0 = 0", _ROWS),
+    Contract("kl_divergence", "nn", Call(("p", "q"), optional=_AXIS), kl_divergence, ("p", "q"), ("p", "q"),
+             _TOL["kl_divergence"], overriding(kl_divergence, {"p": prob_fill}),
+             "Σ p·log(p/q) along `axis`, 0·log(0/q) = 0", _ROWS,
+             bad_inputs=(BadCase("shape-mismatch", "q",
+                                 lambda: {"p": fixed_probs(2, 3), "q": fixed_probs(2, 4), "axis": -1}),)),
+    Contract("smooth_l1", "nn", Call(("x",)), smooth_l1, ("x",), ("x",), _TOL["smooth_l1"],
+             overriding(smooth_l1, {"x": big_fill}), "0.5·x² if |x| ≤ 1 else |x| − 0.5", "x: any shape, float",
+             notes="kinks at |x| = 1: any subgradient is accepted there"),
+]

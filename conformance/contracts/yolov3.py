@@ -1,11 +1,36 @@
-"""Strategies for the TensorFlow YOLOv3 losses (spec §4, family ``yolov3``)."""
+"""Family ``yolov3``: the TensorFlow YOLOv3 functions and losses of spec §4 (boxes are centre x, y, w, h)."""
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 from hypothesis import strategies as st
 
-from conformance.contracts.draw import arrays, exact_grid_values, masks, probabilities, reals
+import oracle
+from conformance.contracts import tags
+from conformance.contracts import yolov3_numerics as num
+from conformance.contracts.adversarial import (
+    big_coordinate,
+    exp_limit,
+    overriding,
+    prob_fill,
+    raw_exp_fill,
+    specials_or,
+)
+from conformance.contracts.draw import (
+    arrays,
+    exact_grid_values,
+    fixed_mask,
+    fixed_normal,
+    fixed_probs,
+    masks,
+    probabilities,
+    random_mask,
+    reals,
+    seeded,
+)
+from conformance.contracts.record import BadCase, Call, Contract, Derived, Tag, TimingCase
 
 CENTRE = reals(-50.0, 50.0, (0.0, 1.0, -1.0, 10.0))
 EXTENT = reals(-20.0, 40.0, (0.0, 1.0, 2.0, -1.0, -4.0))
@@ -111,4 +136,256 @@ def compute_loss(draw: st.DrawFn) -> dict:
     }
 
 
-bbox_iou = bbox_giou = iou_loss = giou_loss = boxes_pair
+
+# --- stability ---------------------------------------------------------------------------------------------------
+
+def degenerate_boxes(dtype: str) -> st.SearchStrategy[dict]:
+    """Box pairs with zero, identical, inverted and huge extents, and centres around 1e6."""
+    big = big_coordinate(dtype)
+    centre = specials_or((0.0, 1.0, big, -big, big + 0.5), -big, big)
+    extent = specials_or((0.0, 0.0, 1.0, -1.0, 2.0, big), -big, big)
+
+    @st.composite
+    def strategy(draw: st.DrawFn) -> dict:
+        lead = draw(st.sampled_from(((1,), (3,), (2, 3))))
+
+        def one() -> np.ndarray:
+            return np.concatenate([draw(arrays((*lead, 2), centre)), draw(arrays((*lead, 2), extent))], -1)
+
+        b1 = one()
+        kind = draw(st.sampled_from(("identical", "zero", "inverted", "random")))
+        if kind == "identical":
+            b2 = b1.copy()
+        elif kind == "zero":  # same centres, zero width or height
+            b2 = b1.copy()
+            b2[..., draw(st.sampled_from((2, 3)))] = 0.0
+        elif kind == "inverted":
+            b2 = b1 * np.array([1.0, 1.0, -1.0, -1.0])
+        else:
+            b2 = one()
+        return {"boxes1": b1, "boxes2": b2}
+
+    return strategy()
+
+
+def _fixed_boxes(dtype: str) -> list[dict]:
+    big = big_coordinate(dtype)
+    b1 = np.array([[0, 0, 0, 0], [1, 1, 0, 2], [big, big, 1, 1], [5, 5, -2, -2]], dtype=np.float64)
+    return [{"boxes1": b1, "boxes2": b1.copy()}]
+
+
+def _fixed_decode(dtype: str) -> list[dict]:
+    lim = exp_limit(dtype)
+    conv = np.zeros((1, 1, 1, 6))
+    conv[..., 2], conv[..., 3] = lim, -lim
+    return [{"conv_output": conv, "anchors": np.ones((1, 2)), "stride": 8, "num_class": 1}]
+
+
+def _decode_intermediates(ex: dict, dtype: str):
+    return num.rounded_intermediate("decode", ex, dtype)
+
+
+def _layer_intermediates(ex: dict, dtype: str):
+    return num.rounded_intermediate("loss_layer", ex, dtype)
+
+
+def _compute_intermediates(ex: dict, dtype: str):
+    return num.rounded_intermediate("compute_loss", ex, dtype)
+
+
+# --- pinned examples ---------------------------------------------------------------------------------------------
+
+_ANCHORS_416 = np.array([[3.625, 2.8125], [4.875, 6.1875], [11.65625, 10.1875]])  # the coarse scale, grid units
+
+
+@functools.cache
+def _pinned_layer() -> dict:
+    rng = seeded("yolo")
+    n, a, s, stride, m = 80, 3, 13, 32, 150  # COCO, 416 input, the coarse scale
+    conv = rng.normal(scale=0.5, size=(1, s, s, a * (5 + n)))
+    r = random_mask(rng, (1, s, s, a, 1), 0.02)
+    xy = rng.random((1, s, s, a, 2)) * 416
+    wh = 8 + rng.random((1, s, s, a, 2)) * 200
+    label = np.concatenate([xy, wh, r, r * np.eye(n)[rng.integers(0, n, (1, s, s, a))]], -1)
+    boxes = np.concatenate([rng.random((1, m, 2)) * 416, 8 + rng.random((1, m, 2)) * 200], -1)
+    boxes[:, 20:] = 0.0  # zero padding beyond the image's 20 objects
+    return {"conv": conv, "label": label, "bboxes": boxes, "anchors": _ANCHORS_416, "stride": stride, "num_class": n,
+            "iou_loss_thresh": 0.5}
+
+
+def _pinned_decode() -> list[dict]:
+    ex = _pinned_layer()
+    return [{"conv_output": ex["conv"], "anchors": ex["anchors"], "stride": ex["stride"], "num_class": ex["num_class"]}]
+
+
+def _pinned_pair() -> list[dict]:
+    b = np.array([[10.0, 10.0, 4.0, 6.0], [0.0, 0.0, 0.0, 5.0], [1e6, 1e6, 3.0, 3.0], [5.0, 5.0, -2.0, 4.0]])
+    return [{"boxes1": b, "boxes2": np.array([[10.0, 10.0, 4.0, 6.0], [1.0, 0.0, 2.0, 5.0],
+                                              [1e6 + 1, 1e6, 3.0, 3.0], [5.0, 5.0, 2.0, 4.0]])}]
+
+
+# --- bad inputs --------------------------------------------------------------------------------------------------
+
+def _decode_bad(channels: int):
+    return lambda: {"conv_output": fixed_normal(1, 2, 2, channels), "anchors": np.ones((2, 2)), "stride": 8,
+                    "num_class": 2}
+
+
+def _layer_bad(conv_ch: int = 14, label_last: int = 7, m_last: int = 4) -> dict:
+    b, s, a, n = 1, 2, 2, 2
+    label = np.concatenate([np.full((b, s, s, a, 2), 4.0), np.full((b, s, s, a, 2), 6.0),
+                            fixed_mask(b, s, s, a, 1), fixed_probs(b, s, s, a, label_last - 5)], -1)
+    return {"conv": fixed_normal(b, s, s, conv_ch), "label": label, "bboxes": np.full((b, 3, m_last), 5.0),
+            "anchors": np.ones((a, 2)), "stride": 8, "num_class": n, "iou_loss_thresh": 0.5}
+
+
+def _compute_bad(conv_ch: int = 14) -> dict:
+    per_scale = [_layer_bad() for _ in range(3)]
+    convs = [x["conv"] for x in per_scale]
+    convs[1] = fixed_normal(1, 2, 2, conv_ch)
+    return {"convs": convs, "labels": [x["label"] for x in per_scale], "bboxes": [x["bboxes"] for x in per_scale],
+            "anchors": np.ones((3, 2, 2)), "strides": np.array([8.0, 16.0, 32.0]), "num_class": 2,
+            "iou_loss_thresh": 0.5}
+
+
+def _boxes_bad(shape1: tuple[int, ...], shape2: tuple[int, ...]):
+    return lambda: {"boxes1": np.abs(fixed_normal(*shape1)) + 1.0, "boxes2": np.abs(fixed_normal(*shape2)) + 1.0}
+
+
+BOX_BAD_INPUTS = (BadCase("boxes1-3-coordinates", "boxes1", _boxes_bad((3, 3), (3, 4))),
+                  BadCase("leading-shape-mismatch", "boxes2", _boxes_bad((3, 4), (4, 4))))
+
+
+# --- timing ------------------------------------------------------------------------------------------------------
+
+# YOLOv3 anchors (pixels) of the 416 configuration, per scale; divided by the stride they are in grid units.
+_ANCHORS_PX = np.array([[[10, 13], [16, 30], [33, 23]], [[30, 61], [62, 45], [59, 119]],
+                        [[116, 90], [156, 198], [373, 326]]], dtype=np.float64)
+_STRIDES = (8, 16, 32)
+_ANCHORS = _ANCHORS_PX / np.array(_STRIDES, dtype=np.float64)[:, None, None]
+
+
+def _timing_scale(rng: np.random.Generator, b: int, s: int, stride: int, n: int, m: int) -> dict:
+    """One scale of YOLOv3 training data: raw conv, label (boxes where an object is assigned), true boxes."""
+    a, size = 3, s * stride
+    conv = rng.standard_normal((b, s, s, a * (5 + n)))
+    respond = random_mask(rng, (b, s, s, a, 1), 0.01, True)
+    xy = rng.uniform(0, size, (b, s, s, a, 2))
+    wh = rng.uniform(4, size / 2, (b, s, s, a, 2))
+    onehot = np.eye(n)[rng.integers(0, n, (b, s, s, a))]
+    label = np.concatenate([xy, wh, np.ones_like(respond), onehot], -1) * respond
+    bboxes = np.concatenate([rng.uniform(0, size, (b, m, 2)), rng.uniform(4, size / 2, (b, m, 2))], -1)
+    return {"conv": conv, "label": label, "bboxes": bboxes}
+
+
+def _timing_decode(d) -> list[TimingCase]:
+    s0, n = d.yolo_grids[0], d.yolo_classes
+    return [TimingCase(f"s{s0}-b{b}", lambda rng, b=b: {"conv_output": rng.standard_normal((b, s0, s0, 3 * (5 + n))),
+                                                        "anchors": _ANCHORS[0], "stride": _STRIDES[0], "num_class": n})
+            for b in d.yolo_batches]
+
+
+def _timing_layer(d) -> list[TimingCase]:
+    s0, n, m = d.yolo_grids[0], d.yolo_classes, d.yolo_boxes
+
+    def build(rng: np.random.Generator, b: int) -> dict:
+        ex = _timing_scale(rng, b, s0, _STRIDES[0], n, m)
+        ex.update(anchors=_ANCHORS[0], stride=_STRIDES[0], num_class=n, iou_loss_thresh=0.5)
+        return ex
+    return [TimingCase(f"s{s0}-b{b}", lambda rng, b=b: build(rng, b)) for b in d.yolo_batches]
+
+
+def _timing_compute(d) -> list[TimingCase]:
+    n, m = d.yolo_classes, d.yolo_boxes
+
+    def build(rng: np.random.Generator, b: int) -> dict:
+        per_scale = [_timing_scale(rng, b, s, st_, n, m) for s, st_ in zip(d.yolo_grids, _STRIDES, strict=True)]
+        return {"convs": [x["conv"] for x in per_scale], "labels": [x["label"] for x in per_scale],
+                "bboxes": [x["bboxes"] for x in per_scale], "anchors": _ANCHORS,
+                "strides": np.array(_STRIDES, dtype=np.float64), "num_class": n, "iou_loss_thresh": 0.5}
+    return [TimingCase(f"{d.yolo_grids[0] * _STRIDES[0]}-b{b}", lambda rng, b=b: build(rng, b))
+            for b in d.yolo_batches]
+
+
+# --- records -----------------------------------------------------------------------------------------------------
+
+def _raw_area(contract, ex: dict, dtype: str) -> bool:
+    neg = (ex["boxes1"][..., 2:] < 0).any() or (ex["boxes2"][..., 2:] < 0).any()
+    with np.errstate(all="ignore"):
+        a = oracle.evaluate("bbox_iou", **ex)
+        b = oracle.evaluate("bbox_giou", **ex)
+    return bool(neg and np.any(np.isfinite(a) & np.isfinite(b) & (a != b)))
+
+
+_BOX_SHAPES = "boxes1, boxes2: (..., 4) centre (x, y, w, h), broadcasting over leading axes; float"
+_ZERO_UNION = tags.nan_expected("YOLO-ZERO-UNION", "degenerate boxes: 0/0, the expected value is NaN (not compared)")
+
+
+def box_contract(name: str, summary: str, **kw) -> Contract:
+    """A record for a function of two box arrays (IoU and its losses): everything but the formula is shared."""
+    kw.setdefault("tags", (_ZERO_UNION,))
+    return Contract(name, "yolov3", Call(("boxes1", "boxes2")), boxes_pair, ("boxes1", "boxes2"),
+                    ("boxes1", "boxes2"), num.BOX, degenerate_boxes, summary, _BOX_SHAPES,
+                    pinned=_pinned_pair, stability_cases=_fixed_boxes, bad_inputs=BOX_BAD_INPUTS,
+                    near_kinks=num.box_near_kinks, in_range=num.boxes_pair_in_range,
+                    undefined_id="YOLO-ZERO-UNION", **kw)
+
+
+_LAYER_CALL = Call(("conv", "pred", "label", "bboxes", "anchors", "stride", "num_class", "iou_loss_thresh"),
+                   derived=(Derived("pred", "decode", ("conv", "anchors", "stride", "num_class")),))
+_MASKS = {"loss_layer": lambda ex: [ex["label"][..., 4]], "compute_loss": lambda ex: [x[..., 4] for x in ex["labels"]]}
+
+CONTRACTS = [
+    Contract("decode", "yolov3", Call(("conv_output", "anchors", "stride", "num_class")), decode, ("conv_output",),
+             ("conv_output",), num.TOLERANCES["decode"], overriding(decode, {"conv_output": raw_exp_fill}),
+             "xy = (σ(r_xy) + grid)·stride; wh = e^{r_wh}·anchors·stride; conf, prob = σ(r)",
+             "conv_output: (B, S, S, A·(5+N)); anchors: (A, 2) grid units; stride: number; num_class: N",
+             divergences=("YOLO-EXP-OVERFLOW",), pinned=_pinned_decode, stability_cases=_fixed_decode,
+             in_range=num.decode_in_range, intermediates=_decode_intermediates, undefined_id="YOLO-ZERO-UNION",
+             bad_inputs=(BadCase("conv-channels-A*(5+N)+1", "conv_output", _decode_bad(15)),
+                         BadCase("conv-channels-A*(5+N)-1", "conv_output", _decode_bad(13))),
+             timing=_timing_decode),
+    box_contract("bbox_iou", "inter / (w1·h1 + w2·h2 − inter), areas from the raw (w, h)",
+                 divergences=("YOLO-IOU-RAW-AREA", "YOLO-ZERO-UNION"),
+                 tags=(_ZERO_UNION, Tag("YOLO-IOU-RAW-AREA", "negative extents: bbox_iou's raw areas differ from "
+                                                              "bbox_giou's", _raw_area))),
+    box_contract("bbox_giou", "IoU − (E − union) / E, corners re-sorted, E the enclosing box",
+                 divergences=("YOLO-ZERO-UNION",)),
+    box_contract("iou_loss", "1 − bbox_iou", divergences=("YOLO-ZERO-UNION",)),
+    box_contract("giou_loss", "1 − bbox_giou", divergences=("YOLO-ZERO-UNION",)),
+    Contract("focal", "yolov3", Call(("target", "actual"), keyword=("alpha", "gamma")), focal, ("target", "actual"),
+             ("actual",), num.TOLERANCES["focal"], overriding(focal, {"actual": prob_fill}),
+             "α·|target − actual|^γ (a weight; the gradient flows through it)",
+             "target, actual: same shape; alpha, gamma: numbers (defaults 1, 2)",
+             bad_inputs=(BadCase("shape-mismatch", "actual", lambda: {"target": fixed_mask(2, 3),
+                                                                      "actual": fixed_probs(2, 4), "alpha": 1,
+                                                                      "gamma": 2}),),
+             tags=(tags.zero_masks(lambda ex: [ex["target"]]),)),
+    Contract("loss_layer", "yolov3", _LAYER_CALL, loss_layer, ("conv", "label", "bboxes"), ("conv",),
+             num.TOLERANCES["loss_layer"], overriding(loss_layer, {"conv": raw_exp_fill}),
+             "(giou, conf, prob) losses of one scale, each the batch mean of per-image sums (spec §4)",
+             "conv: (B, S, S, A·(5+N)); pred = decode(conv, …); label: (B, S, S, A, 5+N); bboxes: (B, M, 4)",
+             n_outputs=3, divergences=("YOLO-ZERO-UNION", "YOLO-EXP-OVERFLOW"),
+             notes="no gradient through the background mask; examples whose max IoU is within rounding distance "
+                   "of iou_loss_thresh are not judged",
+             pinned=lambda: [_pinned_layer()], near_kinks=num.yolo_near_kinks, margin=num.threshold_margin,
+             in_range=num.layers_in_range, normaliser=lambda ex: float(np.shape(ex["conv"])[0]),
+             intermediates=_layer_intermediates, lenient=True, undefined_id="YOLO-ZERO-UNION",
+             derived_fallback="conformance.targets.reference",
+             bad_inputs=(BadCase("conv-channels-A*(5+N)+2", "conv", lambda: _layer_bad(conv_ch=16)),
+                         BadCase("label-classes", "label", lambda: _layer_bad(label_last=8)),
+                         BadCase("bboxes-coordinates", "bboxes", lambda: _layer_bad(m_last=5))),
+             tags=(tags.zero_masks(_MASKS["loss_layer"]),), timing=_timing_layer),
+    Contract("compute_loss", "yolov3",
+             Call(("convs", "labels", "bboxes", "anchors", "strides", "num_class", "iou_loss_thresh")), compute_loss,
+             ("convs", "labels", "bboxes"), ("convs",), num.TOLERANCES["compute_loss"],
+             overriding(compute_loss, {"convs": raw_exp_fill}),
+             "loss_layer summed over the three scales, each decoded with its anchors and stride",
+             "convs, labels, bboxes: lists of three (per scale, as loss_layer); anchors: (3, A, 2); strides: (3,)",
+             n_outputs=3, divergences=("YOLO-ZERO-UNION", "YOLO-EXP-OVERFLOW"),
+             near_kinks=num.yolo_near_kinks, margin=num.threshold_margin, in_range=num.layers_in_range,
+             normaliser=lambda ex: float(np.shape(ex["convs"][0])[0]), intermediates=_compute_intermediates,
+             lenient=True, undefined_id="YOLO-ZERO-UNION",
+             bad_inputs=(BadCase("conv-channels-A*(5+N)+2", "convs", lambda: _compute_bad(16)),),
+             tags=(tags.zero_masks(_MASKS["compute_loss"]),), timing=_timing_compute),
+]

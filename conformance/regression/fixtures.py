@@ -32,8 +32,10 @@ import numpy as np
 
 import oracle
 from conformance.contracts import REGISTRY, Contract
+from conformance.contracts.record import Tag
 from conformance.numerics.compare import Comparison, compare
 from conformance.numerics.dtypes import DTYPES, info, round_to
+from conformance.numerics.tolerance import rounded
 from conformance.reporting.results import CheckResult, Recorder
 
 SCHEMA = "loss-conformance-fixtures"
@@ -389,17 +391,9 @@ def resolve(spec: str | Path) -> Path:
 # --------------------------------------------------------------------------------------------- generation
 
 
-def _round(dtype: str, v: Any) -> Any:
-    """Round to ``dtype`` and flush subnormals to zero, as ``tfrun.prepare`` does (replay checks they agree)."""
-    if isinstance(v, (list, tuple)):
-        return [_round(dtype, x) for x in v]
-    r = round_to(dtype, v)
-    return np.where(np.abs(r) < info(dtype).tiny, 0.0, r)
-
-
 def round_example(contract: Contract, ex: dict, dtype: str) -> dict:
     """The example with its float tensors rounded to ``dtype`` (the oracle's view of the impl's inputs)."""
-    return {k: _round(dtype, v) if k in contract.float_args else v for k, v in ex.items()}
+    return {k: rounded(dtype, v) if k in contract.float_args else v for k, v in ex.items()}
 
 
 def extras(contract: Contract, dtype: str) -> dict[str, dict]:
@@ -424,15 +418,6 @@ def _tuple(x: Any) -> tuple:
 def _concat(xs: Sequence[Any]) -> np.ndarray:
     xs = [np.asarray(x, dtype=np.float64) for x in xs]
     return np.concatenate([np.ravel(x) for x in xs]) if len(xs) > 1 else xs[0]
-
-
-@dataclass(frozen=True)
-class Target:
-    """A hazard or divergence the set must cover: a tag and a test on a rounded example."""
-
-    tag: str
-    description: str
-    holds: Callable[[Contract, dict, str], bool]
 
 
 def _variant_differs(variant: str) -> Callable[[Contract, dict, str], bool]:
@@ -463,73 +448,11 @@ def _variant_differs(variant: str) -> Callable[[Contract, dict, str], bool]:
     return holds
 
 
-def _conventions_differ(contract: Contract, ex: dict, dtype: str) -> bool:
-    a, b = (_concat(_tuple(contract.expected(ex, **kw))) for kw in extras(contract, dtype).values())
-    return bool(np.all(np.isfinite(a))) and not compare(b, a, contract.tolerance.for_value(ex, a, dtype), dtype,
-                                                        "conventions").ok
-
-
-def _nan_expected(contract: Contract, ex: dict, dtype: str) -> bool:
-    with np.errstate(all="ignore"):
-        v = np.asarray(contract.expected(ex))
-    return bool(np.isnan(v).any() and np.isfinite(v).any())
-
-
-_MASKS: dict[str, Callable[[dict], list[np.ndarray]]] = {
-    "rpn_loss_regr": lambda ex: [ex["y_true"][..., : 4 * ex["num_anchors"]]],
-    "rpn_loss_cls": lambda ex: [ex["y_true"][..., : ex["num_anchors"]]],
-    "class_loss_regr": lambda ex: [ex["y_true"][..., : 4 * ex["num_classes"]]],
-    "reg_l1_loss": lambda ex: [ex["mask"]],
-    "loss": lambda ex: [ex["reg_mask"]],
-    "loss_layer": lambda ex: [ex["label"][..., 4]],
-    "compute_loss": lambda ex: [lab[..., 4] for lab in ex["labels"]],
-    "focal": lambda ex: [ex["target"]],
-}
-
-
-def _zero_mask(contract: Contract, ex: dict, dtype: str) -> bool:
-    return all(not np.any(m) for m in _MASKS[contract.name](ex))
-
-
-def _no_positive(contract: Contract, ex: dict, dtype: str) -> bool:
-    return not np.any(ex["hm_true"] == 1.0)
-
-
-def _raw_area(contract: Contract, ex: dict, dtype: str) -> bool:
-    neg = (ex["boxes1"][..., 2:] < 0).any() or (ex["boxes2"][..., 2:] < 0).any()
-    with np.errstate(all="ignore"):
-        a = oracle.evaluate("bbox_iou", **ex)
-        b = oracle.evaluate("bbox_giou", **ex)
-    return bool(neg and np.any(np.isfinite(a) & np.isfinite(b) & (a != b)))
-
-
-def _large_logits(contract: Contract, ex: dict, dtype: str) -> bool:
-    return bool(np.max(np.abs(ex["logits"]), initial=0.0) >= 20.0)
-
-
-def targets(contract: Contract) -> tuple[Target, ...]:
-    """What the cases of ``contract`` must cover beyond the first random draws (spec §6 and the edge cases)."""
-    out = [Target(v, f"the oracle variant {v} (spec §6 / docs/oracle.md) differs from the spec here (value or VJP)",
-                  _variant_differs(v)) for v in contract.oracle.variants]
-    if contract.name in ("binary_crossentropy", "rpn_loss_cls"):  # CCE: both conventions give one formula
-        out.append(Target("C1-C2", "the keras-legacy and keras-ops clipping conventions differ here",
-                          _conventions_differ))
-    if contract.name in _MASKS:
-        out.append(Target("ZERO-MASK", "every mask (anchor, object, regression) is zero", _zero_mask))
-    if contract.name in ("bbox_iou", "bbox_giou", "iou_loss", "giou_loss"):
-        out.append(Target("YOLO-ZERO-UNION", "degenerate boxes: 0/0, the expected value is NaN (not compared)",
-                          _nan_expected))
-    if contract.name == "bbox_iou":
-        out.append(Target("YOLO-IOU-RAW-AREA", "negative extents: bbox_iou's raw areas differ from bbox_giou's",
-                          _raw_area))
-    if contract.name in ("focal_loss", "loss"):
-        out.append(Target("CN-NO-POSITIVE", "no heatmap peak equals 1: the loss is neg_loss alone",
-                          _no_positive))
-        out.append(Target("CN-POSITIVE", "some heatmap peaks equal 1: the loss is divided by num_pos",
-                          lambda c, ex, d: not _no_positive(c, ex, d)))
-    if contract.name in ("sigmoid_cross_entropy_with_logits", "weighted_cross_entropy_with_logits"):
-        out.append(Target("SCE-NAIVE", "|logits| >= 20: the naive form overflows or cancels", _large_logits))
-    return tuple(out)
+def targets(contract: Contract) -> tuple[Tag, ...]:
+    """What the cases of ``contract`` must cover beyond the first random draws (spec §6 and the record's tags)."""
+    out = [Tag(v, f"the oracle variant {v} (spec §6 / docs/oracle.md) differs from the spec here (value or VJP)",
+               _variant_differs(v)) for v in contract.oracle.variants]
+    return (*out, *contract.tags)
 
 
 @contextmanager

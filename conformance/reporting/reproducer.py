@@ -15,50 +15,12 @@ from typing import Any
 
 import numpy as np
 
-# The call each Contract.call makes, written out literally over ``impl`` and the argument dict ``a``.
-# ``{axis}`` becomes ``, axis=N`` when the example has a non-default axis; ``decode`` is the impl's own
-# decode (or the script's spec decode when the impl has none), as the runner derives ``pred``.
-CALLS: dict[str, str] = {
-    "sigmoid": 'impl.sigmoid(a["x"])',
-    "softmax": 'impl.softmax(a["logits"]{axis})',
-    "sigmoid_cross_entropy_with_logits": 'impl.sigmoid_cross_entropy_with_logits(labels=a["labels"], '
-                                         'logits=a["logits"])',
-    "weighted_cross_entropy_with_logits": 'impl.weighted_cross_entropy_with_logits(labels=a["labels"], '
-                                          'logits=a["logits"], pos_weight=a["pos_weight"])',
-    "softmax_cross_entropy_with_logits": 'impl.softmax_cross_entropy_with_logits(labels=a["labels"], '
-                                         'logits=a["logits"]{axis})',
-    "sparse_softmax_cross_entropy_with_logits": 'impl.sparse_softmax_cross_entropy_with_logits(labels=a["labels"], '
-                                                'logits=a["logits"])',
-    "binary_crossentropy": 'impl.binary_crossentropy(a["target"], a["output"])',
-    "categorical_crossentropy": 'impl.categorical_crossentropy(a["target"], a["output"]{axis})',
-    "entropy": 'impl.entropy(a["p"]{axis})',
-    "kl_divergence": 'impl.kl_divergence(a["p"], a["q"]{axis})',
-    "smooth_l1": 'impl.smooth_l1(a["x"])',
-    "rpn_loss_regr": 'impl.rpn_loss_regr(a["num_anchors"])(a["y_true"], a["y_pred"])',
-    "rpn_loss_cls": 'impl.rpn_loss_cls(a["num_anchors"])(a["y_true"], a["y_pred"])',
-    "class_loss_regr": 'impl.class_loss_regr(a["num_classes"])(a["y_true"], a["y_pred"])',
-    "class_loss_cls": 'impl.class_loss_cls(a["y_true"], a["y_pred"])',
-    "decode": 'impl.decode(a["conv_output"], a["anchors"], a["stride"], a["num_class"])',
-    "bbox_iou": 'impl.bbox_iou(a["boxes1"], a["boxes2"])',
-    "bbox_giou": 'impl.bbox_giou(a["boxes1"], a["boxes2"])',
-    "iou_loss": 'impl.iou_loss(a["boxes1"], a["boxes2"])',
-    "giou_loss": 'impl.giou_loss(a["boxes1"], a["boxes2"])',
-    "focal": 'impl.focal(a["target"], a["actual"], alpha=a["alpha"], gamma=a["gamma"])',
-    "loss_layer": 'impl.loss_layer(a["conv"], decode(a["conv"], a["anchors"], a["stride"], a["num_class"]), '
-                  'a["label"], a["bboxes"], a["anchors"], a["stride"], a["num_class"], a["iou_loss_thresh"])',
-    "compute_loss": 'impl.compute_loss(a["convs"], a["labels"], a["bboxes"], a["anchors"], a["strides"], '
-                    'a["num_class"], a["iou_loss_thresh"])',
-    "focal_loss": 'impl.focal_loss(a["hm_pred"], a["hm_true"])',
-    "reg_l1_loss": 'impl.reg_l1_loss(a["y_pred"], a["y_true"], a["indices"], a["mask"])',
-    "loss": 'impl.loss([a["hm_pred"], a["wh_pred"], a["reg_pred"], a["hm_true"], a["wh_true"], a["reg_true"], '
-            'a["reg_mask"], a["indices"]])',
-}
-
 
 def call_expression(name: str, ex: dict) -> str:
-    """The literal call of contract ``name`` for example ``ex``."""
-    axis = ex.get("axis", -1)
-    return CALLS[name].replace("{axis}", "" if axis == -1 else f", axis={int(axis)}")
+    """The literal call of contract ``name`` for example ``ex``, generated from the record's call description."""
+    from conformance.contracts import REGISTRY
+
+    return REGISTRY[name].call.text(name, ex)
 
 
 # --- JSON-friendly examples -------------------------------------------------------------------------------------
@@ -196,7 +158,8 @@ def write_reproducer(result: Any, spec: str, impl_file: str | None, directory: P
     text = env.get_template("reproducer.py.j2").render(
         r=result, spec=spec, impl_file=impl_file, npz_name=npz.name, args=args,
         call=call_expression(result.name, ex), expected=expected, suite_actual=suite_actual,
-        wrt=list(contract.grad_args), cot_keys=cot_keys, grad=grad, needs_decode=result.name == "loss_layer",
+        wrt=list(contract.grad_args), cot_keys=cot_keys, grad=grad,
+        needs_decode=any(d.function == "decode" for d in contract.call.derived),
         message_head="\n".join(message_head(result.message or "").splitlines()[:8]),
     )
     py.write_text(text)

@@ -19,11 +19,11 @@ def _lit(v: object) -> str:
 def snippet(contract: Contract, ex: dict, dtype: str, mode: str, impl_name: str, category: str) -> str:
     """Python code that recomputes the failing example with only NumPy, TensorFlow, the impl and the oracle."""
     lines = [
-        "import numpy as np, tensorflow as tf, importlib",
-        "import oracle",
+        "import numpy as np",
         "from conformance.contracts import REGISTRY",
+        "from conformance.impl import load",
         "from conformance.runners.tf import Runner, prepare",
-        f"impl = importlib.import_module({impl_name!r})",
+        f"impl = load({_absolute(impl_name)!r}).obj",
         f"contract = REGISTRY[{contract.name!r}]",
         "ex = {",
         *[f"    {k!r}: {_lit(v)}," for k, v in ex.items()],
@@ -35,3 +35,12 @@ def snippet(contract: Contract, ex: dict, dtype: str, mode: str, impl_name: str,
                                                         else "") + "))",
     ]
     return "\n".join(lines)
+
+
+def _absolute(spec: str) -> str:
+    """A path ``--impl`` made absolute, so the snippet runs from any directory."""
+    from pathlib import Path
+
+    from conformance.impl import _looks_like_path
+
+    return str(Path(spec).resolve()) if _looks_like_path(spec) else spec

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections import OrderedDict
 from collections.abc import Callable
@@ -12,8 +13,9 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
-from conformance.contracts import Contract  # noqa: E402
-from conformance.numerics.dtypes import info, round_to  # noqa: E402
+from conformance.contracts.record import Contract  # noqa: E402
+from conformance.numerics.dtypes import round_to  # noqa: E402
+from conformance.numerics.tolerance import rounded as round_and_flush  # noqa: E402
 
 MODES = ("eager", "function", "xla")
 # tf.functions kept per Runner (one per configuration; TensorFlow traces each once per input signature).  Every
@@ -24,14 +26,6 @@ TF_DTYPES = {"float16": tf.float16, "bfloat16": tf.bfloat16, "float32": tf.float
 NP_CONFIG = {"float16": np.float16, "bfloat16": np.float32, "float32": np.float32, "float64": np.float64}
 
 
-def _round(dtype: str, v: Any) -> Any:
-    """Round to ``dtype`` and flush subnormals to zero, as TensorFlow's kernels read them (FTZ)."""
-    if isinstance(v, (list, tuple)):
-        return [_round(dtype, x) for x in v]
-    r = round_to(dtype, v)
-    return np.where(np.abs(r) < info(dtype).tiny, 0.0, r)
-
-
 def prepare(contract: Contract, ex: dict, dtype: str) -> tuple[dict, dict]:
     """Round float inputs to ``dtype``: (float64 view for the oracle, tensors and config for the impl)."""
     rounded = dict(ex)
@@ -39,7 +33,7 @@ def prepare(contract: Contract, ex: dict, dtype: str) -> tuple[dict, dict]:
     tf_dtype = TF_DTYPES[dtype]
     for k, v in ex.items():
         if k in contract.float_args:
-            rounded[k] = _round(dtype, v)
+            rounded[k] = round_and_flush(dtype, v)
             impl_args[k] = ([tf.constant(x, dtype=tf_dtype) for x in rounded[k]] if isinstance(v, list)
                             else tf.constant(rounded[k], dtype=tf_dtype))
         elif k in contract.int_args:
@@ -72,17 +66,13 @@ class Runner:
         self.contract, self.fn, self.mode, self.impl = contract, fn, mode, impl
         self._cache: OrderedDict[tuple, Callable] = OrderedDict()
 
-    def _derive(self, args: dict) -> dict:
-        if self.contract.name == "loss_layer":
-            decode = getattr(self.impl, "decode", None) if self.impl is not None else None
-            if decode is None:
-                from conformance.targets import reference
-                decode = reference.decode
-            args = dict(args, pred=decode(args["conv"], args["anchors"], args["stride"], args["num_class"]))
-        return args
-
     def _forward(self, tensors: dict, config: dict) -> Any:
-        return self.contract.call(self.fn, self._derive({**config, **tensors}))
+        return self.contract.invoke(self.fn, {**config, **tensors}, self.impl, self._fallback())
+
+    def _fallback(self) -> Any:
+        """The module that provides derived functions the impl lacks (e.g. ``decode``), if the contract names one."""
+        name = self.contract.derived_fallback
+        return importlib.import_module(name) if name else None
 
     def _forward_grad(self, tensors: dict, config: dict, cot: Any) -> tuple[Any, Any]:
         keys = self.contract.grad_args

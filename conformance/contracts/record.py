@@ -1,0 +1,188 @@
+"""The contract record: everything the generic machinery knows about one contract name.
+
+In the spirit of an op database, each contract name has exactly one :class:`Contract`,
+declared in its family's module (``conformance/contracts/<family>.py``): the oracle entry,
+the call (described once, so the runners' call and the reproducers' call text come from
+the same description), the input strategies (realistic, adversarial, pinned, bad inputs),
+the tolerance, divergences and conventions, the regression-fixture tags and the timing
+cases.  Checks, runners, fixtures and reports read records and contain no contract names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+import oracle
+from conformance.numerics.tolerance import Tolerance
+
+Example = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Derived:
+    """An argument the runner computes with the implementation's own function: ``pred = impl.decode(conv, ...)``."""
+
+    name: str
+    function: str
+    args: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Call:
+    """How a contract function is called, described declaratively.
+
+    ``fn(*factory)(*positional, **keyword)`` for Keras-style closures, ``fn(*positional, **keyword)``
+    otherwise; ``packed`` passes the positional arguments as one list (``loss([hm_pred, ...])``);
+    ``optional`` keywords are passed only when the example's value differs from the default
+    (``axis=-1``); ``derived`` arguments are computed first with the implementation's own function.
+    """
+
+    positional: tuple[str, ...] = ()
+    keyword: tuple[str, ...] = ()
+    factory: tuple[str, ...] = ()
+    optional: tuple[tuple[str, Any], ...] = ()
+    packed: bool = False
+    derived: tuple[Derived, ...] = ()
+
+    def invoke(self, fn: Callable, a: Example, impl: Any = None, fallback: Any = None) -> Any:
+        """Call ``fn`` on example ``a`` (derived arguments from ``impl``, else from ``fallback``)."""
+        a = dict(a)
+        for d in self.derived:
+            source = getattr(impl, d.function, None) if impl is not None else None
+            source = source or getattr(fallback, d.function)
+            a[d.name] = source(*[a[k] for k in d.args])
+        pos = [a[k] for k in self.positional]
+        kw = {k: a[k] for k in self.keyword}
+        kw.update({k: a[k] for k, default in self.optional if k in a and a[k] != default})
+        f = fn(*[a[k] for k in self.factory]) if self.factory else fn
+        return f(pos, **kw) if self.packed else f(*pos, **kw)
+
+    def text(self, name: str, a: Example, fn: str | None = None, arg: str = "a") -> str:
+        """The call as Python source over the dict named ``arg`` (derived functions by their bare name)."""
+        def ref(k: str) -> str:
+            for d in self.derived:
+                if d.name == k:
+                    return f"{d.function}({', '.join(ref(x) for x in d.args)})"
+            return f"{arg}[{k!r}]"
+
+        pos = [ref(k) for k in self.positional]
+        kw = [f"{k}={ref(k)}" for k in self.keyword]
+        kw += [f"{k}={a[k]!r}" for k, default in self.optional if k in a and a[k] != default]
+        head = fn or f"impl.{name}"
+        if self.factory:
+            head += f"({', '.join(ref(k) for k in self.factory)})"
+        inner = f"[{', '.join(pos)}]" if self.packed else ", ".join(pos)
+        return f"{head}({', '.join(x for x in (inner, *kw) if x)})"
+
+    def signature(self, name: str) -> str:
+        """The call with argument names, for people: ``rpn_loss_cls(num_anchors)(y_true, y_pred)``."""
+        pos = list(self.positional)
+        kw = [f"{k}=..." for k in self.keyword] + [f"{k}={d!r}" for k, d in self.optional]
+        head = name + (f"({', '.join(self.factory)})" if self.factory else "")
+        inner = f"[{', '.join(pos)}]" if self.packed else ", ".join(pos)
+        return f"{head}({', '.join(x for x in (inner, *kw) if x)})"
+
+
+@dataclass(frozen=True)
+class BadCase:
+    """One bad input: an id, the argument that is wrong, a maker for the example, and the spec id it exercises.
+
+    A conforming implementation raises (any exception) or returns NaN; a silent finite value fails.
+    """
+
+    id: str
+    arg: str
+    make: Callable[[], Example]
+    spec: str | None = None
+
+
+@dataclass(frozen=True)
+class Tag:
+    """A hazard or divergence a regression fixture set must cover: a tag and a test on a rounded example."""
+
+    tag: str
+    description: str
+    holds: Callable[[Any, Example, str], bool]
+
+
+@dataclass(frozen=True)
+class TimingCase:
+    """One size of one timed name: a label and a deterministic builder (float64 NumPy, as the strategies)."""
+
+    size: str
+    build: Callable[[np.random.Generator], Example]
+
+
+@dataclass(frozen=True)
+class Contract:
+    """Everything the generic machinery needs to know about one contract name."""
+
+    name: str
+    family: str
+    call: Call
+    strategy: Callable[[], st.SearchStrategy[Example]]
+    float_args: tuple[str, ...]
+    grad_args: tuple[str, ...]
+    tolerance: Tolerance
+    adversarial: Callable[[str], st.SearchStrategy[Example]]
+    summary: str  # the formula in one line, for the contract page
+    shapes: str  # argument shapes and dtypes, for the contract page
+    int_args: tuple[str, ...] = ()
+    n_outputs: int = 1
+    to_oracle: Callable[[Example], Example] | None = None
+    oracle_wrt: Callable[[str], str] | None = None
+    conventions: bool = False
+    constants_dtype: bool = False
+    divergences: tuple[str, ...] = ()
+    notes: str = ""
+    pinned: Callable[[], list[Example]] = lambda: []
+    stability_cases: Callable[[str], list[Example]] = lambda dtype: []
+    bad_inputs: tuple[BadCase, ...] = ()
+    tags: tuple[Tag, ...] = ()
+    timing: Callable[[Any], list[TimingCase]] | None = None
+    # numerics hooks (None: not applicable)
+    near_kinks: Callable[[Example, str, str], Any] | None = None
+    margin: Callable[[Example], float] | None = None  # distance of a thresholded quantity to its threshold
+    in_range: Callable[[Example, str], bool] | None = None  # the formula's named intermediates fit the dtype
+    normaliser: Callable[[Example], float] | None = None  # the loss's sum before normalising is L times this
+    intermediates: Callable[[Example, str], tuple[Any, str] | None] | None = None  # rounded-intermediate value
+    lenient: bool = False  # out-of-range intermediates may change finite outputs (thresholds)
+    undefined_id: str = "UNDEFINED"  # hazard id for 0/0 exact values
+    derived_fallback: str | None = None  # module providing derived functions when the impl lacks them
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def oracle(self) -> oracle.OracleSpec:
+        return oracle.spec(self.name)
+
+    def _oracle_args(self, ex: Example) -> Example:
+        return self.to_oracle(ex) if self.to_oracle else dict(ex)
+
+    def _wrt(self, wrt: str) -> str:
+        return self.oracle_wrt(wrt) if self.oracle_wrt else wrt
+
+    def expected(self, ex: Example, **extra: Any) -> Any:
+        return oracle.evaluate(self.name, **self._oracle_args(ex), **extra)
+
+    def expected_vjp(self, ex: Example, cot: Any, wrt: str, **extra: Any) -> Any:
+        return oracle.vjp(self.name, cot, self._wrt(wrt), **self._oracle_args(ex), **extra)
+
+    def kinks(self, ex: Example, wrt: str, **extra: Any) -> Any:
+        return oracle.kinks(self.name, self._wrt(wrt), **self._oracle_args(ex), **extra)
+
+    def invoke(self, fn: Callable, args: Example, impl: Any = None, fallback: Any = None) -> Any:
+        """Call the implementation's function for this contract on ``args`` (see :class:`Call`)."""
+        return self.call.invoke(fn, args, impl, fallback)
+
+    def signature(self) -> str:
+        return self.call.signature(self.name)
+
+
+def outputs_tuple(x: Any) -> tuple:
+    """One output or several, always as a tuple."""
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)

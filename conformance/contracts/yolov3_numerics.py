@@ -1,0 +1,313 @@
+"""Numerics of family ``yolov3``: tolerance scales, near-kink marks, range checks and rounded intermediates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import oracle
+from conformance.numerics.dtypes import info, round_to
+from conformance.numerics.tolerance import Tolerance, max_ignoring_nan, outside, rounded, sigmoid64
+
+# --- tolerances ---------------------------------------------------------------------------------------------
+
+def box_scale(b1: np.ndarray, b2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sum of absolute error terms of the area arithmetic, |union|-like denominator) per box pair.
+
+    Corners x -/+ w/2 carry an absolute error ~u (|x| + |w|); side lengths and areas
+    inherit it, so the IoU's absolute error is ~u (cx*Ey + cy*Ex + |a1| + |a2|) / |union|.
+    """
+    b1, b2 = np.broadcast_arrays(np.asarray(b1, float), np.asarray(b2, float))
+    cx = np.maximum(np.abs(b1[..., 0]), np.abs(b2[..., 0])) + np.maximum(np.abs(b1[..., 2]), np.abs(b2[..., 2]))
+    cy = np.maximum(np.abs(b1[..., 1]), np.abs(b2[..., 1])) + np.maximum(np.abs(b1[..., 3]), np.abs(b2[..., 3]))
+    ex_ = np.abs(b1[..., 2]) + np.abs(b2[..., 2]) + np.abs(b1[..., 0] - b2[..., 0])
+    ey_ = np.abs(b1[..., 3]) + np.abs(b2[..., 3]) + np.abs(b1[..., 1] - b2[..., 1])
+    a1 = np.abs(b1[..., 2] * b1[..., 3])
+    a2 = np.abs(b2[..., 2] * b2[..., 3])
+    terms = cx * ey_ + cy * ex_ + a1 + a2
+    return terms, np.maximum(a1, a2)
+
+
+def _iou_value(ex, e):
+    terms, _ = box_scale(ex["boxes1"], ex["boxes2"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = oracle.evaluate("bbox_iou", boxes1=ex["boxes1"], boxes2=ex["boxes2"])
+        b1, b2 = np.broadcast_arrays(ex["boxes1"], ex["boxes2"])
+        inter = np.prod(np.maximum(np.minimum(b1[..., :2] + np.abs(b1[..., 2:]) / 2, b2[..., :2] + np.abs(b2[..., 2:])
+                                              / 2) - np.maximum(b1[..., :2] - np.abs(b1[..., 2:]) / 2,
+                                                                b2[..., :2] - np.abs(b2[..., 2:]) / 2), 0), -1)
+        union = np.abs(b1[..., 2] * b1[..., 3]) + np.abs(b2[..., 2] * b2[..., 3]) - inter
+        raw_union = b1[..., 2] * b1[..., 3] + b2[..., 2] * b2[..., 3] - inter
+        enclose = np.prod(np.maximum(b1[..., :2], b2[..., :2]) - np.minimum(b1[..., :2], b2[..., :2])
+                          + (np.abs(b1[..., 2:]) + np.abs(b2[..., 2:])) / 2, -1)
+        denom = np.minimum.reduce([np.abs(union), np.abs(raw_union), np.abs(enclose)])
+        return np.abs(e) + terms * (1 + np.abs(np.nan_to_num(iou))) * 2 / denom
+
+
+def _box_grad(ex, wrt, grad, cot):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        val = oracle.evaluate("bbox_iou", boxes1=ex["boxes1"], boxes2=ex["boxes2"])
+        kappa = np.nanmax(np.where(np.isfinite(val), _iou_value(ex, np.zeros_like(val)), 0.0)) if val.size else 1.0
+    g = np.abs(grad)
+    return (g + max_ignoring_nan(g)) * (1.0 + min(kappa, 1e30))
+
+
+BOX = Tolerance(chain=16, terms=lambda ex: 4, value_scale=_iou_value, grad_scale=_box_grad)
+
+
+def _decode_grad(ex, wrt, grad, cot):
+    return np.abs(grad) * 2 + np.abs(np.reshape(cot, np.shape(grad))) * float(ex["stride"])
+
+
+def _yolo_terms(ex: dict) -> int:
+    convs = ex["convs"] if "convs" in ex else [ex["conv"]]
+    bbs = ex["bboxes"] if "convs" in ex else [ex["bboxes"]]
+    return sum(np.size(c) + np.size(b) for c, b in zip(convs, bbs, strict=True))
+
+
+def _layer_scale(conv, label, bboxes, anchors, stride, num_class) -> tuple[np.ndarray, float]:
+    """Sums of absolute terms of the three loss_layer outputs, and the worst GIoU conditioning."""
+    b, s = conv.shape[0], conv.shape[1]
+    a = np.asarray(anchors).shape[0]
+    pred = oracle.decode(conv, anchors, stride, num_class)
+    raw = conv.reshape(b, s, s, a, 5 + num_class)
+    r = label[..., 4:5]
+    size = float(stride) * s
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        terms, _ = box_scale(pred[..., :4], label[..., :4])
+        giou = np.nan_to_num(oracle.bbox_giou(pred[..., :4], label[..., :4]))
+        area = np.abs(pred[..., 2] * pred[..., 3]) + np.abs(label[..., 2] * label[..., 3])
+        kappa = np.where(r[..., 0] > 0, terms / np.maximum(area, 1e-300), 0.0)
+    bscale = np.abs(2 - label[..., 2:3] * label[..., 3:4] / size**2) + 1
+    g = np.sum(r * bscale * (1 + np.abs(giou[..., None]) + kappa[..., None]), axis=(1, 2, 3, 4))
+    sce = lambda z, x: np.maximum(x, 0) + np.abs(x * z) + np.log1p(np.exp(-np.abs(x)))  # noqa: E731
+    conf_p = sigmoid64(raw[..., 4:5])
+    c = np.sum((np.abs(r) + conf_p) ** 2 * sce(r, raw[..., 4:5]), axis=(1, 2, 3, 4))
+    p = np.sum(r * sce(label[..., 5:], raw[..., 5:]), axis=(1, 2, 3, 4))
+    return np.array([g.mean(), c.mean(), p.mean()]), float(np.max(kappa, initial=0.0))
+
+
+def _loss_layer_value(ex, e):
+    return _layer_scale(ex["conv"], ex["label"], ex["bboxes"], ex["anchors"], ex["stride"], ex["num_class"])[0]
+
+
+def _compute_loss_value(ex, e):
+    return sum(_layer_scale(c, lab, bb, an, st, ex["num_class"])[0]
+               for c, lab, bb, an, st in zip(ex["convs"], ex["labels"], ex["bboxes"], ex["anchors"], ex["strides"],
+                                             strict=True))
+
+
+def _yolo_grad(ex, wrt, grad, cot):
+    if "convs" in ex:
+        kappa = max(_layer_scale(c, lab, bb, an, st, ex["num_class"])[1]
+                    for c, lab, bb, an, st in zip(ex["convs"], ex["labels"], ex["bboxes"], ex["anchors"],
+                                                  ex["strides"], strict=True))
+    else:
+        kappa = _layer_scale(ex["conv"], ex["label"], ex["bboxes"], ex["anchors"], ex["stride"], ex["num_class"])[1]
+    g = np.abs(grad)
+    return (g + max_ignoring_nan(g)) * (2.0 + kappa)
+
+
+TOLERANCES = {
+    "decode": Tolerance(terms=lambda ex: 2, grad_scale=_decode_grad),
+    "bbox_iou": BOX, "bbox_giou": BOX, "iou_loss": BOX, "giou_loss": BOX,
+    "focal": Tolerance(terms=lambda ex: 1,
+                       value_scale=lambda ex, e: float(abs(ex.get("alpha", 1))) * (np.abs(ex["target"])
+                                                                                 + np.abs(ex["actual"])) ** ex.get(
+                                                                                     "gamma", 2) + np.abs(e),
+                       grad_scale=lambda ex, wrt, g, c: np.abs(c) * float(abs(ex.get("alpha", 1)))
+                       * float(ex.get("gamma", 2)) * (np.abs(ex["target"]) + np.abs(ex["actual"]))
+                       ** max(float(ex.get("gamma", 2)) - 1, 0) + np.abs(g)),
+    "loss_layer": Tolerance(chain=24, terms=_yolo_terms, value_scale=_loss_layer_value, grad_scale=_yolo_grad),
+    "compute_loss": Tolerance(chain=24, terms=_yolo_terms, value_scale=_compute_loss_value, grad_scale=_yolo_grad),
+}
+
+
+# --- near kinks ---------------------------------------------------------------------------------------------------
+
+def box_near_kinks(ex: dict, wrt: str, dtype: str) -> np.ndarray:
+    """Box coordinates within rounding distance of a kink of the IoU/GIoU formulas.
+
+    The formulas compare corners (x -/+ w/2 of both boxes, and min/max of a box's own
+    corners in GIoU).  When two compared corners differ by less than the rounding of the
+    corners themselves (~u (|x| + |w|)), the dtype under test may see a tie or the other
+    order, and TensorFlow's min/max then routes the gradient through the other branch:
+    any one-sided derivative is acceptable there, as on an exact kink.  Marks every
+    coordinate of that axis of both boxes.
+    """
+    return _unbroadcast_any(_near_tie_marks(ex["boxes1"], ex["boxes2"], dtype), np.shape(ex[wrt]))
+
+
+def _near_tie_marks(boxes1: Any, boxes2: Any, dtype: str) -> np.ndarray:
+    """(x, y, w, h) marks, broadcast shape: the axes on which two compared corners are within rounding distance."""
+    u = info(dtype).unit_roundoff
+    b1, b2 = np.broadcast_arrays(np.asarray(boxes1, float), np.asarray(boxes2, float))
+    near = np.zeros(b1.shape[:-1], dtype=bool)
+    marks = np.zeros(b1.shape, dtype=bool)
+    for axis in (0, 1):
+        c1, w1, c2, w2 = b1[..., axis], b1[..., axis + 2], b2[..., axis], b2[..., axis + 2]
+        corners = [c1 - w1 / 2, c1 + w1 / 2, c2 - w2 / 2, c2 + w2 / 2]
+        delta = 64 * u * (np.maximum(np.abs(c1), np.abs(c2)) + np.maximum(np.abs(w1), np.abs(w2)))
+        near = np.zeros_like(near)
+        for i in range(4):
+            for j in range(i + 1, 4):
+                near |= np.abs(corners[i] - corners[j]) <= delta
+        marks[..., axis] |= near
+        marks[..., axis + 2] |= near
+    return marks
+
+
+def yolo_near_kinks(ex: dict, wrt: str, dtype: str) -> Any:
+    """``loss_layer`` / ``compute_loss``: raw x, y, w, h channels of a cell whose decoded box is within rounding
+    distance of a GIoU kink with its label box (see :func:`box_near_kinks`); one mask per scale for ``convs``."""
+    if "convs" in ex:
+        return tuple(_layer_near_kinks(c, lab, an, st, ex["num_class"], dtype)
+                     for c, lab, an, st in zip(ex["convs"], ex["labels"], ex["anchors"], ex["strides"], strict=True))
+    return _layer_near_kinks(ex["conv"], ex["label"], ex["anchors"], ex["stride"], ex["num_class"], dtype)
+
+
+def _layer_near_kinks(conv: np.ndarray, label: np.ndarray, anchors: Any, stride: Any, num_class: int,
+                      dtype: str) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        pred = oracle.decode(conv, anchors, stride, num_class)
+        marks = _near_tie_marks(pred[..., :4], label[..., :4], dtype)  # (B, S, S, A, 4)
+    marks &= np.asarray(label)[..., 4:5] != 0  # the GIoU term counts only where an object is assigned
+    out = np.zeros(pred.shape, dtype=bool)
+    out[..., :4] = marks
+    return out.reshape(np.shape(conv))
+
+
+def _unbroadcast_any(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Reduce a broadcast boolean mask back to ``shape`` with ``any``."""
+    while mask.ndim > len(shape):
+        mask = mask.any(axis=0)
+    for i, n in enumerate(shape):
+        if n == 1 and mask.shape[i] != 1:
+            mask = mask.any(axis=i, keepdims=True)
+    return mask
+
+
+# --- range: the formula's named intermediates in the dtype -----------------------------------------------------
+
+def boxes_in_range(b1: np.ndarray, b2: np.ndarray, dtype: str) -> bool:
+    b1, b2 = np.broadcast_arrays(b1, b2)
+    with np.errstate(over="ignore", invalid="ignore"):
+        corners = [b[..., i] + s * b[..., i + 2] / 2 for b in (b1, b2) for i in (0, 1) for s in (-1, 1)]
+        a1, a2 = b1[..., 2] * b1[..., 3], b2[..., 2] * b2[..., 3]
+        lo = np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[4], corners[5]))
+        hi = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[4], corners[5]))
+        lo_y = np.minimum(np.minimum(corners[2], corners[3]), np.minimum(corners[6], corners[7]))
+        hi_y = np.maximum(np.maximum(corners[2], corners[3]), np.maximum(corners[6], corners[7]))
+        enclose = (hi - lo) * (hi_y - lo_y)
+        ov = [np.maximum(np.minimum(b1[..., i] + np.abs(b1[..., i + 2]) / 2, b2[..., i] + np.abs(b2[..., i + 2]) / 2)
+                         - np.maximum(b1[..., i] - np.abs(b1[..., i + 2]) / 2, b2[..., i] - np.abs(b2[..., i + 2]) / 2),
+                         0) for i in (0, 1)]
+        inter = ov[0] * ov[1]
+        union = np.abs(a1) + np.abs(a2) - inter
+    return not outside([*corners, a1, a2, enclose, inter, union, np.abs(a1) + np.abs(a2)], dtype)
+
+
+def extents_in_range(conv: Any, anchors: Any, stride: Any, num_class: int, dtype: str) -> bool:
+    a = np.shape(anchors)[0]
+    raw = rounded(dtype, conv).reshape(*np.shape(conv)[:3], a, 5 + int(num_class))[..., 2:4]
+    with np.errstate(over="ignore"):
+        e = np.exp(raw)
+        return not outside([e, e * np.asarray(anchors, dtype=np.float64) * float(stride)], dtype)
+
+
+def boxes_pair_in_range(ex: dict, dtype: str) -> bool:
+    return boxes_in_range(rounded(dtype, ex["boxes1"]), rounded(dtype, ex["boxes2"]), dtype)
+
+
+def decode_in_range(ex: dict, dtype: str) -> bool:
+    return extents_in_range(ex["conv_output"], ex["anchors"], ex["stride"], ex["num_class"], dtype)
+
+
+def scales(ex: dict) -> list[tuple]:
+    """(conv, label, bboxes, anchors, stride) per scale of a loss_layer or compute_loss example."""
+    if "convs" in ex:
+        return list(zip(ex["convs"], ex["labels"], ex["bboxes"], ex["anchors"], ex["strides"], strict=True))
+    return [(ex["conv"], ex["label"], ex["bboxes"], ex["anchors"], ex["stride"])]
+
+
+def layers_in_range(ex: dict, dtype: str) -> bool:
+    for conv, label, bboxes, anchors, stride in scales(ex):
+        if not extents_in_range(conv, anchors, stride, ex["num_class"], dtype):
+            return False
+        pred = rounded(dtype, oracle.decode(rounded(dtype, conv), anchors, stride, ex["num_class"]))[..., :4]
+        label, bboxes = rounded(dtype, label)[..., :4], rounded(dtype, bboxes)
+        if not (boxes_in_range(pred, label, dtype)
+                and boxes_in_range(pred[..., None, :], bboxes[:, None, None, None, :, :], dtype)):
+            return False
+    return True
+
+
+def threshold_margin(ex: dict) -> float:
+    """Smallest distance of a max IoU to iou_loss_thresh over the scales (NaN where an IoU is undefined)."""
+    with np.errstate(all="ignore"):
+        return min(oracle.yolov3.threshold_margin(c, lab, bb, an, s, ex["num_class"], ex["iou_loss_thresh"])
+                   for c, lab, bb, an, s in scales(ex))
+
+
+# --- rounded intermediates (the stability tier's YOLO-EXP-OVERFLOW / YOLO-ZERO-UNION rule) ---------------------
+
+def _ftz(dtype: str, x: np.ndarray) -> np.ndarray:
+    r = round_to(dtype, x)
+    return np.where(np.abs(r) < info(dtype).tiny, 0.0, r)
+
+
+def _decode_rounded(conv: np.ndarray, anchors: Any, stride: Any, num_class: int, dtype: str) -> np.ndarray:
+    """decode(conv) with e^{raw_wh} rounded to ``dtype`` (overflow inf, flush-to-zero), then rounded to ``dtype``."""
+    exact = oracle.evaluate("decode", conv_output=conv, anchors=anchors, stride=stride, num_class=num_class)
+    raw = np.asarray(conv, dtype=np.float64).reshape(exact.shape)
+    with np.errstate(over="ignore", invalid="ignore"):
+        wh = _ftz(dtype, np.exp(raw[..., 2:4])) * np.asarray(anchors, dtype=np.float64) * float(stride)
+    out = exact.copy()
+    out[..., 2:4] = wh
+    return _ftz(dtype, out)
+
+
+def _exp_range(conv: np.ndarray, anchors: Any, stride: Any, num_class: int, dtype: str) -> tuple[bool, bool]:
+    """(a named intermediate overflows ``dtype``, one underflows it): e^{raw_wh} and the decoded box areas w·h."""
+    n_anchors = np.shape(anchors)[0]
+    raw = np.asarray(conv, dtype=np.float64).reshape(*np.shape(conv)[:3], n_anchors, 5 + num_class)[..., 2:4]
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(raw)
+        wh = e * np.asarray(anchors, dtype=np.float64) * float(stride)
+        area = wh[..., 0] * wh[..., 1]
+    d = info(dtype)
+    return (bool(np.any(e > d.max) or np.any(area > d.max)),
+            bool(np.any(e < d.tiny) or np.any(area < d.tiny)))
+
+
+def rounded_intermediate(name: str, ex: dict, dtype: str) -> tuple[Any, str] | None:
+    """(oracle value on dtype-rounded intermediates, hazard id) for the names through ``decode``; else None."""
+    if name == "decode":
+        conv, anchors, stride = ex["conv_output"], ex["anchors"], ex["stride"]
+        scales = [(conv, None, None, anchors, stride)]
+    elif name == "loss_layer":
+        scales = [(ex["conv"], ex["label"], ex["bboxes"], ex["anchors"], ex["stride"])]
+    else:
+        scales = list(zip(ex["convs"], ex["labels"], ex["bboxes"], ex["anchors"], ex["strides"], strict=True))
+    over = under = False
+    outs = []
+    with np.errstate(all="ignore"):
+        for conv, lab, bb, an, s in scales:
+            o, u = _exp_range(conv, an, s, ex["num_class"], dtype)
+            over, under = over or o, under or u
+            pred = _decode_rounded(conv, an, s, ex["num_class"], dtype)
+            if name == "decode":
+                outs.append(pred)
+            else:
+                outs.append(oracle.evaluate("loss_layer", conv=conv, pred=pred, label=lab, bboxes=bb, anchors=an,
+                                            stride=s, num_class=ex["num_class"],
+                                            iou_loss_thresh=ex["iou_loss_thresh"]))
+    if not (over or under):
+        return None
+    hid = "YOLO-EXP-OVERFLOW" if over else "YOLO-ZERO-UNION"
+    if name == "decode":
+        return outs[0], hid
+    if name == "loss_layer":
+        return outs[0], hid
+    return tuple(sum(np.asarray(o[i]) for o in outs) for i in range(3)), hid
