@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m conformance``."""
     args = _parser().parse_args(argv)
-    from conformance.regression import fixtures as rg
+    from conformance import regression as rg
 
     if args.action == "verify":
         root = rg.resolve(args.dir)

@@ -33,6 +33,23 @@ START_KEY = pytest.StashKey[float]()  # session start (time.time()), for the rep
 _WRITTEN_KEY = pytest.StashKey[list]()  # "conformance report: PATH" lines, printed last in the summary
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from conformance import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def register_user_contracts(config: pytest.Config) -> list[str]:
+    """Register the records that ``pytest_conformance_contracts`` implementations return; their names."""
+    from conformance.contracts import register
+
+    names = []
+    for records in config.hook.pytest_conformance_contracts():
+        for record in records or ():
+            names.append(register(record).name)
+    return names
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("conformance", "loss conformance suite")
     g.addoption("--impl", default=None, metavar="MODULE",
@@ -95,15 +112,17 @@ def pytest_configure(config: pytest.Config) -> None:
     from hypothesis import settings
 
     from conformance.checks.profiles import DEFAULT_PROFILE
-    from conformance.contracts import NAMES
+    from conformance.contracts import REGISTRY
 
     if not config.getoption("--hypothesis-profile", default=None):
         settings.load_profile(DEFAULT_PROFILE)  # also overrides Hypothesis' own "ci" profile
+    register_user_contracts(config)
     module = load_impl(spec)
-    provided = [n for n in NAMES if getattr(module, n, None) is not None]
+    names = list(REGISTRY)
+    provided = [n for n in names if getattr(module, n, None) is not None]
     if not provided:
         raise pytest.UsageError(
-            f"conformance: --impl={spec} provides none of the contract names ({', '.join(NAMES[:4])}, ...). "
+            f"conformance: --impl={spec} provides none of the contract names ({', '.join(names[:4])}, ...). "
             "Pass a module that defines the functions of spec §7, or a small adapter module exposing them."
         )
     config.stash[_IMPL_KEY] = (spec, module, _dtypes(config))
@@ -202,11 +221,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     if _IMPL_KEY not in config.stash:
         return
-    from conformance.contracts import NAMES
+    from conformance.contracts import REGISTRY
     from conformance.reporting.terminal import render_summary
 
     spec, module, _ = config.stash[_IMPL_KEY]
-    provided = [n for n in NAMES if getattr(module, n, None) is not None]
+    provided = [n for n in REGISTRY if getattr(module, n, None) is not None]
     from hypothesis import settings
 
     for line in render_summary(results(config), spec, provided, settings.get_current_profile_name()):

@@ -45,6 +45,14 @@ def spec(name: str) -> OracleSpec:
         raise ValueError(f"name: unknown contract name {name!r}; known: {', '.join(NAMES)}") from None
 
 
+def register(entry: OracleSpec) -> OracleSpec:
+    """Add a user entry (see :mod:`oracle.custom`); a catalogue name cannot be replaced."""
+    if entry.name in SPECS and SPECS[entry.name] is not entry:
+        raise ValueError(f"entry: the name {entry.name!r} is already in the oracle")
+    SPECS[entry.name] = entry
+    return entry
+
+
 def evaluate(name: str, **kwargs: Any) -> Any:
     """Evaluate contract ``name`` in float64 from keyword arguments."""
     return spec(name).evaluate(**kwargs)
@@ -61,11 +69,12 @@ def kinks(name: str, wrt: str, **kwargs: Any) -> Any:
 
 
 __all__ = [  # noqa: F405
-    "CONVENTIONS", "NAMES", "SPECS", "OracleSpec", "evaluate", "kinks", "spec", "vjp",
+    "CONVENTIONS", "NAMES", "SPECS", "OracleSpec", "evaluate", "kinks", "register", "spec", "vjp",
     "binary_crossentropy", "categorical_crossentropy", "entropy", "kl_divergence", "sigmoid",
     "sigmoid_cross_entropy_with_logits", "smooth_l1", "softmax", "softmax_cross_entropy_with_logits",
     "sparse_softmax_cross_entropy_with_logits", "weighted_cross_entropy_with_logits",
     "class_loss_cls", "class_loss_regr", "rpn_loss_cls", "rpn_loss_regr",
-    "bbox_giou", "bbox_iou", "compute_loss", "decode", "focal", "giou_loss", "iou_loss", "loss_layer",
+    "bbox_giou", "bbox_iou", "ciou_loss", "compute_loss", "decode", "diou_loss", "focal", "giou_loss", "iou_loss",
+    "loss_layer",
     "focal_loss", "loss", "reg_l1_loss",
 ]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conformance.regression.fixtures import pytest_replay
+from conformance.regression import pytest_replay
 
 
 @pytest.mark.regression
