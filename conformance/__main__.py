@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=None, help="generator seed (default 0)")
     g.add_argument("--per-name", type=int, default=None, metavar="N",
                    help="drawn cases per name and dtype besides the hazard and divergence cases (default 6)")
+    sub.add_parser("contracts", help="print the contract page (every name, its call, shapes, formula, divergences)")
     v = fx.add_parser("verify", help="check a fixture set's schema, sizes and sha256 sums (no values)")
     v.add_argument("dir", metavar="DIR", help="the set's directory ('committed' for the bundled set)")
     return p
@@ -49,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m conformance``."""
     args = _parser().parse_args(argv)
+    if args.command == "contracts":
+        from conformance.reporting.contracts_page import render
+
+        print(render(), end="")
+        return 0
     from conformance import regression as rg
 
     if args.action == "verify":

@@ -106,3 +106,14 @@ def test_modules_are_small(path: Path):
         pytest.skip("a bundled target implements the whole catalogue in one file")
     n = len(path.read_text().splitlines())
     assert n <= 520, f"{rel} has {n} lines: split it by what it holds"
+
+
+def test_contract_page_is_generated_from_the_records():
+    from conformance.reporting.contracts_page import render
+
+    page = (ROOT / "docs" / "contracts.md").read_text()
+    assert page == render(), "docs/contracts.md is stale: python -m conformance contracts > docs/contracts.md"
+    from conformance.contracts import REGISTRY
+
+    for name, c in REGISTRY.items():
+        assert f"`{c.signature()}`" in page, name

@@ -241,7 +241,7 @@ def test_committed_set_is_small_complete_and_current():
     assert size <= 5_000_000
     assert {c.name for c in fset.cases} == set(REGISTRY)
     assert fset.tolerance == "spec" and fset.source["kind"] == "oracle"
-    assert fset.manifest["oracle_version"] == oracle.__version__, "regenerate the committed set (fixtures/README.md)"
+    assert fset.manifest["oracle_version"] == oracle.__version__, "regenerate the committed set (docs/fixtures.md)"
     tags = {(c.name, t) for c in fset.cases for t in c.tags}
     for need in [("rpn_loss_cls", "FRCNN-SWAPPED-BCE"), ("rpn_loss_cls", "FRCNN-NORM-AXIS"),
                  ("rpn_loss_cls", "C1-C2"), ("bbox_iou", "YOLO-ZERO-UNION"), ("bbox_giou", "YOLO-ZERO-UNION"),

@@ -1,7 +1,7 @@
 """Regression fixtures: a versioned, pickle-free on-disk format, deterministic generation and replay.
 
 A fixture set is a directory holding one ``.npz`` per case and a ``manifest.json``
-(format: ``fixtures/README.md``).  Cases are drawn from the contract strategies with a
+(format: ``docs/fixtures.md``).  Cases are drawn from the contract strategies with a
 fixed Hypothesis seed; their expected outputs and VJPs come from the oracle (``spec``
 tolerances) or from an implementation's own behaviour (golden sets: ``golden`` a few
 ulps, ``exact`` bitwise).  Nothing is ever unpickled: every file is checked against
