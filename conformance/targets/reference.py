@@ -47,6 +47,7 @@ __all__ = [
     "rpn_loss_regr", "rpn_loss_cls", "class_loss_regr", "class_loss_cls",
     "decode", "bbox_iou", "bbox_giou", "iou_loss", "giou_loss", "focal", "loss_layer", "compute_loss",
     "focal_loss", "reg_l1_loss", "loss",
+    "diou_loss", "ciou_loss",
 ]
 
 # Constants of spec §1 (created in the input's dtype where used).
@@ -545,6 +546,59 @@ def giou_loss(boxes1: Any, boxes2: Any) -> tf.Tensor:
     inter, union, enclose, area1, area2 = _giou_parts(boxes1, boxes2)
     value = ((area1 - inter) + (area2 - inter)) / union + (enclose - union) / enclose
     return _grad_from(value, -(_ratio(inter, union) + _ratio(union, enclose)))
+
+
+# Distance-IoU and Complete-IoU (spec §4; Zheng et al., AAAI 2020): additions to the box section.
+
+_FOUR_OVER_PI2 = 0.4052847345693511  # 4 / π², correctly rounded in float64
+
+
+def _distance_ratio(b1: tf.Tensor, b2: tf.Tensor) -> tf.Tensor:
+    """ρ²/c²: squared centre distance over the squared diagonal of the enclosing box.
+
+    The enclosing extents come from centre differences (``_span``; max(R1, R2) − min(L1, L2) equals
+    max(w1, w2, (w1 + w2)/2 + |c1 − c2|) for any extents), and every length is divided by the larger
+    enclosing extent (held constant in the gradient: the ratio does not depend on it), so the squares
+    neither overflow float16 nor underflow.  Two identical point boxes give 0/0 = NaN.
+    """
+    dx = b1[..., 0] - b2[..., 0]
+    dy = b1[..., 1] - b2[..., 1]
+    cx = _span(b1[..., 0], b1[..., 2], b2[..., 0], b2[..., 2])
+    cy = _span(b1[..., 1], b1[..., 3], b2[..., 1], b2[..., 3])
+    m = tf.stop_gradient(tf.maximum(tf.abs(cx), tf.abs(cy)))
+    dx, dy, cx, cy = dx / m, dy / m, cx / m, cy / m
+    return (dx * dx + dy * dy) / (cx * cx + cy * cy)
+
+
+def _aspect_angle(w: tf.Tensor, h: tf.Tensor) -> tf.Tensor:
+    """atan2(w, h), with (w, h) first divided by max(|w|, |h|) (constant in the gradient; the angle does not
+    depend on the scale) so that the gradient's w² + h² cannot overflow float16.  A zero-size box has angle 0
+    (atan2(0, 0)) and no gradient through it (the angle is discontinuous there)."""
+    m = tf.stop_gradient(tf.maximum(tf.abs(w), tf.abs(h)))
+    zero = m == 0
+    safe = tf.where(zero, tf.ones_like(m), m)
+    return tf.math.atan2(tf.where(zero, tf.zeros_like(w), w / safe), tf.where(zero, tf.ones_like(h), h / safe))
+
+
+def diou_loss(boxes1: Any, boxes2: Any) -> tf.Tensor:
+    """1 − IoU + ρ²/c² (IoU as ``bbox_iou``; c the diagonal of the smallest box enclosing both)."""
+    b1, b2 = _box_pair(boxes1, boxes2)
+    return iou_loss(b1, b2) + _distance_ratio(b1, b2)
+
+
+def ciou_loss(boxes1: Any, boxes2: Any) -> tf.Tensor:
+    """1 − IoU + ρ²/c² + α·v, v = (4/π²)(atan2(w2, h2) − atan2(w1, h1))², α = v/((1 − IoU) + v) (0 where v = 0).
+
+    α is held constant in the gradient (``tf.stop_gradient``, as in the paper's code); boxes2 is the ground truth.
+    """
+    b1, b2 = _box_pair(boxes1, boxes2)
+    one_minus_iou = iou_loss(b1, b2)
+    gap = _aspect_angle(b2[..., 2], b2[..., 3]) - _aspect_angle(b1[..., 2], b1[..., 3])
+    v = _const(_FOUR_OVER_PI2, b1.dtype) * (gap * gap)
+    positive = v > 0
+    safe = tf.where(positive, one_minus_iou + v, tf.ones_like(v))
+    alpha = tf.stop_gradient(tf.where(positive, v / safe, tf.zeros_like(v)))
+    return one_minus_iou + _distance_ratio(b1, b2) + alpha * v
 
 
 def focal(target: Any, actual: Any, alpha: Any = 1, gamma: Any = 2) -> tf.Tensor:
