@@ -170,8 +170,15 @@ def _sce_args(labels: Any, logits: Any) -> tuple[np.ndarray, np.ndarray]:
     return _pair("labels", labels, "logits", logits)
 
 
-def sigmoid_cross_entropy_with_logits(labels: Any = None, logits: Any = None) -> np.ndarray:
-    """z·(−log σ(x)) + (1 − z)·(−log(1 − σ(x))), evaluated as max(x,0) − x·z + log1p(e^{−|x|})."""
+WCE_GRAD_AT_ZERO = ("TF-WCE-GRAD-AT-ZERO",)
+
+
+def sigmoid_cross_entropy_with_logits(labels: Any = None, logits: Any = None, *, variants: Any = ()) -> np.ndarray:
+    """z·(−log σ(x)) + (1 − z)·(−log(1 − σ(x))), evaluated as max(x,0) − x·z + log1p(e^{−|x|}).
+
+    Variant TF-WCE-GRAD-AT-ZERO changes only the VJP (the value is the same).
+    """
+    v.variants_of("sigmoid_cross_entropy_with_logits", variants, WCE_GRAD_AT_ZERO)
     z, x = _sce_args(labels, logits)
     e, _, _ = _sig_parts(x)
     with np.errstate(invalid="ignore"):
@@ -179,11 +186,13 @@ def sigmoid_cross_entropy_with_logits(labels: Any = None, logits: Any = None) ->
     return lin + np.log1p(e)
 
 
-def _sce_vjp(cotangent: Any, wrt: str, *, labels: Any, logits: Any) -> np.ndarray:
+def _sce_vjp(cotangent: Any, wrt: str, *, labels: Any, logits: Any, variants: Any = ()) -> np.ndarray:
     v.wrt_of("sigmoid_cross_entropy_with_logits", wrt, ("logits",))
     z, x = _sce_args(labels, logits)
     _, s, sc = _sig_parts(x)
     g = np.where(x >= 0, (1.0 - z) - sc, s - z)  # σ(x) − z without cancelling σ(x) against 1
+    if v.variants_of("sigmoid_cross_entropy_with_logits", variants, WCE_GRAD_AT_ZERO):
+        g = np.where(x == 0, -z, g)  # relu'(0) = abs'(0) = 0: the softplus term's σ(0) = 1/2 is dropped
     return _cotangent(cotangent, x.shape) * g
 
 
@@ -200,8 +209,13 @@ def _wce_args(labels: Any, logits: Any, pos_weight: Any) -> tuple[np.ndarray, np
     return z, x, q
 
 
-def weighted_cross_entropy_with_logits(labels: Any, logits: Any, pos_weight: Any) -> np.ndarray:
-    """q·z·(−log σ(x)) + (1 − z)·(−log(1 − σ(x))), elementwise (``q = pos_weight``)."""
+def weighted_cross_entropy_with_logits(labels: Any, logits: Any, pos_weight: Any, *, variants: Any = ()
+                                       ) -> np.ndarray:
+    """q·z·(−log σ(x)) + (1 − z)·(−log(1 − σ(x))), elementwise (``q = pos_weight``).
+
+    Variant TF-WCE-GRAD-AT-ZERO (spec §6) changes only the VJP (the value is the same).
+    """
+    v.variants_of("weighted_cross_entropy_with_logits", variants, WCE_GRAD_AT_ZERO)
     z, x, q = _wce_args(labels, logits, pos_weight)
     e, _, _ = _sig_parts(x)
     lp = np.log1p(e)
@@ -209,11 +223,16 @@ def weighted_cross_entropy_with_logits(labels: Any, logits: Any, pos_weight: Any
         return q * z * (np.maximum(-x, 0.0) + lp) + (1.0 - z) * (np.maximum(x, 0.0) + lp)
 
 
-def _wce_vjp(cotangent: Any, wrt: str, *, labels: Any, logits: Any, pos_weight: Any) -> np.ndarray:
+def _wce_vjp(cotangent: Any, wrt: str, *, labels: Any, logits: Any, pos_weight: Any, variants: Any = ()
+             ) -> np.ndarray:
     v.wrt_of("weighted_cross_entropy_with_logits", wrt, ("logits",))
     z, x, q = _wce_args(labels, logits, pos_weight)
     _, s, sc = _sig_parts(x)
-    return _cotangent(cotangent, x.shape) * ((1.0 - z) * s - q * z * sc)
+    g = (1.0 - z) * s - q * z * sc
+    if v.variants_of("weighted_cross_entropy_with_logits", variants, WCE_GRAD_AT_ZERO):
+        # TensorFlow's (1 − z)·x + (1 + (q − 1)z)·(log1p(e^{−|x|}) + relu(−x)) with abs'(0) = relu'(0) = 0
+        g = np.where(x == 0, 1.0 - z, g)
+    return _cotangent(cotangent, x.shape) * g
 
 
 # --------------------------------------------------------------------------- softmax CE
@@ -536,11 +555,11 @@ SPECS: list[OracleSpec] = [
     OracleSpec("softmax", "nn", _kw(softmax), _softmax_vjp, _smooth("softmax", ("logits",)), ("logits",)),
     OracleSpec(
         "sigmoid_cross_entropy_with_logits", "nn", _kw(sigmoid_cross_entropy_with_logits), _sce_vjp,
-        _smooth("sigmoid_cross_entropy_with_logits", ("logits",)), ("logits",),
+        _smooth("sigmoid_cross_entropy_with_logits", ("logits",)), ("logits",), variants=WCE_GRAD_AT_ZERO,
     ),
     OracleSpec(
         "weighted_cross_entropy_with_logits", "nn", _kw(weighted_cross_entropy_with_logits), _wce_vjp,
-        _smooth("weighted_cross_entropy_with_logits", ("logits",)), ("logits",),
+        _smooth("weighted_cross_entropy_with_logits", ("logits",)), ("logits",), variants=WCE_GRAD_AT_ZERO,
     ),
     OracleSpec(
         "softmax_cross_entropy_with_logits", "nn", _kw(softmax_cross_entropy_with_logits), _softmax_ce_vjp,
