@@ -10,6 +10,7 @@ cases.  Checks, runners, fixtures and reports read records and contain no contra
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,7 +52,7 @@ class Call:
 
     def invoke(self, fn: Callable, a: Example, impl: Any = None, fallback: Any = None) -> Any:
         """Call ``fn`` on example ``a`` (derived arguments from ``impl``, else from ``fallback``)."""
-        a = dict(a)
+        a = ChainMap({}, a)  # derived values go on top; the example itself is never modified
         for d in self.derived:
             source = getattr(impl, d.function, None) if impl is not None else None
             source = source or getattr(fallback, d.function)
