@@ -60,35 +60,49 @@ def _focal_parts(hm_pred: Any, hm_true: Any, constants_dtype: str, names=("hm_pr
     return eps, p, h, pos, neg
 
 
-def _focal_value(eps: float, p, h, pos, neg) -> np.ndarray:
+def _nlog_q(eps: float, p: np.ndarray) -> np.ndarray:
+    """−log clip(1 − p, ε_c, 1), with log1p keeping 1 − p exact."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        one_m_p = 1.0 - p
-        # −log clip(p, ε_c, 1) and −log clip(1 − p, ε_c, 1); log1p keeps 1 − p exact.
-        nlog_p = -np.log(np.clip(p, eps, 1.0))
-        nlog_q = np.where(one_m_p < eps, -np.log(eps), np.where(p < 0.0, 0.0, -np.log1p(-np.maximum(p, 0.0))))
-        pos_terms = np.where(pos, nlog_p * one_m_p**ALPHA, 0.0)
-        neg_terms = np.where(neg, nlog_q * p**ALPHA * (1.0 - h) ** BETA, 0.0)
-        num_pos = np.sum(pos)
-        pos_loss, neg_loss = np.sum(pos_terms), np.sum(neg_terms)
+        return np.where(1.0 - p < eps, -np.log(eps), np.where(p < 0.0, 0.0, -np.log1p(-np.maximum(p, 0.0))))
+
+
+def _beta_weight(h: np.ndarray) -> np.ndarray:
+    """(1 − h)^β for β = 4, as two squarings."""
+    t = 1.0 - h
+    t = t * t
+    return t * t
+
+
+def _focal_value(eps: float, p, h, pos, neg) -> np.ndarray:
+    """Each term is evaluated only on its own elements (positives, negatives); the others contribute 0."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        pp = p[pos]
+        one_m_p = 1.0 - pp
+        # −log clip(p, ε_c, 1) · (1 − p)^α
+        pos_loss = np.sum(-np.log(np.clip(pp, eps, 1.0)) * (one_m_p * one_m_p))
+        pn = p[neg]
+        neg_loss = np.sum(_nlog_q(eps, pn) * (pn * pn) * _beta_weight(h[neg]))
+        num_pos = np.count_nonzero(pos)
     return np.asarray((pos_loss + neg_loss) / num_pos if num_pos > 0 else neg_loss, dtype=np.float64)
 
 
 def _focal_grad(eps: float, p, h, pos, neg, c: float) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        one_m_p = 1.0 - p
-        P = np.clip(p, eps, 1.0)
-        pass_p = (p >= eps) & (p <= 1.0)
-        pass_q = (one_m_p >= eps) & (p >= 0.0)  # ε_c ≤ 1 − p ≤ 1
-        Q = np.clip(one_m_p, eps, 1.0)
-        nlog_Q = np.where(one_m_p < eps, -np.log(eps), np.where(p < 0.0, 0.0, -np.log1p(-np.maximum(p, 0.0))))
+    g = np.zeros(p.shape)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        pp = p[pos]
+        one_m_p = 1.0 - pp
+        P = np.clip(pp, eps, 1.0)
         # d/dp [−log P·(1−p)²] = −[pass]·(1−p)²/P + 2(1−p)·log P
-        d_pos = np.where(pass_p, -(one_m_p**2) / P, 0.0) + 2.0 * one_m_p * np.log(P)
+        g[pos] = np.where((pp >= eps) & (pp <= 1.0), -(one_m_p**2) / P, 0.0) + 2.0 * one_m_p * np.log(P)
+        pn = p[neg]
+        one_m_p = 1.0 - pn
+        pass_q = (one_m_p >= eps) & (pn >= 0.0)  # ε_c ≤ 1 − p ≤ 1
+        Q = np.clip(one_m_p, eps, 1.0)
         # d/dp [−log Q·p²·w] = ([pass]/Q·p² + 2p·(−log Q))·w, w = (1−h)^4
-        d_neg = (np.where(pass_q, p * p / Q, 0.0) + 2.0 * p * nlog_Q) * (1.0 - h) ** BETA
-        g = np.where(pos, d_pos, 0.0) + np.where(neg, d_neg, 0.0)
-        num_pos = np.sum(pos)
+        g[neg] = (np.where(pass_q, pn * pn / Q, 0.0) + 2.0 * pn * _nlog_q(eps, pn)) * _beta_weight(h[neg])
+        num_pos = np.count_nonzero(pos)
         scale = c / num_pos if num_pos > 0 else c
-    return scale * g
+        return scale * g
 
 
 def _focal_kinks(eps: float, constants_dtype: str, p, pos, neg) -> np.ndarray:

@@ -666,6 +666,73 @@ def test_loss_layer_nan_semantics():
     assert_rel(oracle.evaluate("loss_layer", **kw2)[1], 0.25 * math.log(2))
 
 
+def _box_sets(rng, kind, n_b=2, n_p=60, m=12):
+    """Prediction and true-box sets that stress the screened max IoU."""
+    if kind == "random":
+        mk = lambda n: np.concatenate([rng.uniform(0, 30, (n_b, n, 2)), rng.uniform(0.1, 12, (n_b, n, 2))], -1)  # noqa: E731
+        return mk(n_p), mk(m)
+    if kind == "grid":  # integers: exact ties, touching boxes, IoU exactly 1/2, 1/3, zero sizes
+        return rng.integers(0, 6, (n_b, n_p, 4)).astype(float), rng.integers(0, 6, (n_b, m, 4)).astype(float)
+    if kind == "negative":
+        return rng.integers(-3, 6, (n_b, n_p, 4)).astype(float), rng.integers(-3, 6, (n_b, m, 4)).astype(float)
+    if kind == "far-out near-identical":  # centres near 1e6, predictions within 1e-9 of a true box
+        b = np.concatenate([1e6 + rng.uniform(0, 8, (n_b, m, 2)), rng.uniform(0.5, 2, (n_b, m, 2))], -1)
+        return np.repeat(b, n_p // m, axis=1) + rng.normal(size=(n_b, n_p // m * m, 4)) * 1e-9, b
+    if kind == "at the threshold":  # IoU 1/2 exactly and within a few ulps of it
+        b = np.tile([[0.5, 0.5, 1.0, 1.0]], (n_b, m, 1))
+        p = np.tile([[1.0, 0.5, 2.0, 1.0]], (n_b, n_p, 1))
+        p[..., 2] += rng.integers(-4, 5, (n_b, n_p)) * 2.0**-52
+        return p, b
+    if kind == "degenerate":  # zero padding, point boxes, tiny and huge extents, inf and NaN
+        p, b = _box_sets(rng, "random", n_b, n_p, m)
+        b[:, ::3] = 0.0
+        p[:, ::5, 2:] = 0.0
+        p[:, 1] = [1.0, 1.0, 5e-324, 1e-310]
+        p[:, 2, 0], p[:, 3, 2], p[:, 4, 1] = np.inf, np.inf, np.nan
+        p[:, 6, 2:] = 1e200
+        b[:, 1, 2:] = [1e200, 3e199]
+        return p, b
+    raise AssertionError(kind)
+
+
+@settings(max_examples=30)
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["random", "grid", "negative", "far-out near-identical",
+                                                   "at the threshold", "degenerate"]))
+def test_screened_max_iou_is_the_error_free_max(seed, kind):
+    # the screened maximum (plain float64 with error bounds, error-free only near the maximum) is bit for bit
+    # the maximum of the error-free IoUs, NaN where that is NaN
+    p, b = _box_sets(np.random.default_rng(seed), kind)
+    got = Y._max_iou(p, b)
+    want = Y._max_iou_exact(p, b)
+    assert np.array_equal(got, want, equal_nan=True), np.argwhere(~((got == want) | np.isnan(want)))[:3]
+    assert np.array_equal(Y.max_iou(p, b), want, equal_nan=True)
+
+
+def test_screened_max_iou_blocks():
+    # more rows than one block holds: the blocks cover every row once
+    rng = np.random.default_rng(5)
+    p, b = _box_sets(rng, "grid", 1, 3 * (Y._CHUNK // 7) + 11, 7)
+    assert np.array_equal(Y._max_iou(p, b), Y._max_iou_exact(p, b), equal_nan=True)
+
+
+def test_loss_layer_class_term_nan_rows():
+    # r == 0 and a NaN class logit: r * SCE is 0 * NaN = NaN, in the value and in that entry of the gradient,
+    # as the formula computes over every element
+    kw = make_layer(np.random.default_rng(3), 1, 2, 2, 2, 2, 8.0)
+    label = kw["label"].copy()
+    label[0, 0, 0, 0, 4] = 0.0
+    conv = kw["conv"].copy()
+    conv[0, 0, 0, 5] = np.nan  # anchor 0, class 0 of cell (0, 0)
+    kw2 = dict(kw, conv=conv, label=label)
+    g, c, p = oracle.evaluate("loss_layer", **kw2)
+    assert np.isnan(p) and np.isfinite(g)
+    grad = oracle.vjp("loss_layer", (0.0, 0.0, 1.0), "conv", **kw2)
+    assert np.isnan(grad[0, 0, 0, 5]) and np.isfinite(np.delete(grad.reshape(-1), 5)).all()
+    # and a NaN cotangent for the class term reaches every class entry (NaN * 0)
+    grad = oracle.vjp("loss_layer", (0.0, 0.0, np.nan), "conv", **kw)
+    assert np.isnan(grad.reshape(2, 2, 2, 7)[..., 5:]).all()
+
+
 def layer_margin_ok(kw, eps=1e-4):
     m = Y.threshold_margin(**kw)
     return not math.isnan(m) and m > eps
