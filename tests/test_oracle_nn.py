@@ -529,6 +529,25 @@ def test_cross_entropies_exact_derivative_at_zero(x0, z, q):
         assert abs(left - right) < mp.mpf(10) ** -20
 
 
+def test_tf_wce_grad_at_zero_variant():
+    """The divergence TF-WCE-GRAD-AT-ZERO: relu'(0) = abs'(0) = 0 drop σ(0) = 1/2 from the softplus term.
+
+    At x = 0 the VJP is 1 − z (weighted CE, TensorFlow 2.21's op) and −z (sigmoid CE written with relu and
+    abs); elsewhere, and for the values, the variant is the spec.
+    """
+    z = np.array([0.0, 0.3, 1.0, 0.3])
+    x = np.array([0.0, 0.0, 0.0, 1.5])
+    var = ("TF-WCE-GRAD-AT-ZERO",)
+    for name, extra, at_zero in (("weighted_cross_entropy_with_logits", {"pos_weight": 2.5}, 1.0 - z[:3]),
+                                 ("sigmoid_cross_entropy_with_logits", {}, -z[:3])):
+        kw = {"labels": z, "logits": x, **extra}
+        got = oracle.vjp(name, np.ones(4), "logits", variants=var, **kw)
+        spec = oracle.vjp(name, np.ones(4), "logits", **kw)
+        assert got[:3].tolist() == at_zero.tolist() and got[3] == spec[3], name
+        assert np.all(got[:3] != spec[:3]), name
+        assert np.array_equal(oracle.evaluate(name, variants=var, **kw), oracle.evaluate(name, **kw))
+
+
 @pytest.mark.parametrize("x1", [1.0, -1.0])
 def test_smooth_l1_differentiable_at_one(x1):
     with mp.workdps(60):
@@ -746,7 +765,9 @@ def test_specs_records():
     assert tuple(s.name for s in nn.SPECS) == NAMES
     assert tuple(nn.__all__) == NAMES
     for s in nn.SPECS:
-        expected_variants = ("CCE-UNNORMALISED",) if s.name == "categorical_crossentropy" else ()
+        expected_variants = {"categorical_crossentropy": ("CCE-UNNORMALISED",),
+                             "sigmoid_cross_entropy_with_logits": ("TF-WCE-GRAD-AT-ZERO",),
+                             "weighted_cross_entropy_with_logits": ("TF-WCE-GRAD-AT-ZERO",)}.get(s.name, ())
         assert s.family == "nn" and s.n_outputs == 1 and s.variants == expected_variants
         assert s.conventions == (s.name in ("binary_crossentropy", "categorical_crossentropy"))
         assert oracle.SPECS[s.name] is s
