@@ -19,6 +19,7 @@ run unchanged on a PyTorch implementation:
 
 from __future__ import annotations
 
+import importlib
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -26,8 +27,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from conformance.contracts import Contract
-from conformance.numerics.dtypes import info, round_to
+from conformance.contracts.record import Contract
+from conformance.numerics.dtypes import round_to
+from conformance.numerics.tolerance import rounded as round_and_flush
 
 MODES = ("eager", "compile")
 # torch.compile wrappers kept per Runner (one per configuration), least recently used dropped first.
@@ -36,17 +38,12 @@ TORCH_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32":
                 "float64": torch.float64}
 NP_CONFIG = {"float16": np.float16, "bfloat16": np.float32, "float32": np.float32, "float64": np.float64}
 INDEX_DTYPE = torch.int64
+# Derived functions (``decode`` for loss_layer) an impl lacks come from this module, whatever TF module the
+# contract names as its fallback.
+DERIVED_FALLBACK = "conformance.targets.reference_torch"
 # Every example shape and configuration is a recompile of the one traced frame; 8 (the default) would make
 # torch.compile fall back to eager after a few examples.  Hitting the limit raises instead.
 RECOMPILE_LIMIT = 1024
-
-
-def _round(dtype: str, v: Any) -> Any:
-    """Round to ``dtype`` and flush subnormals to zero, as the TensorFlow runner does (its kernels use FTZ)."""
-    if isinstance(v, (list, tuple)):
-        return [_round(dtype, x) for x in v]
-    r = round_to(dtype, v)
-    return np.where(np.abs(r) < info(dtype).tiny, 0.0, r)
 
 
 def _to_tensor(values: np.ndarray, dtype: str) -> torch.Tensor:
@@ -62,7 +59,7 @@ def prepare(contract: Contract, ex: dict, dtype: str) -> tuple[dict, dict]:
     impl_args: dict[str, Any] = {}
     for k, v in ex.items():
         if k in contract.float_args:
-            rounded[k] = _round(dtype, v)
+            rounded[k] = round_and_flush(dtype, v)  # as the TF runner: the oracle judges the same inputs
             impl_args[k] = ([_to_tensor(x, dtype) for x in rounded[k]] if isinstance(v, list)
                             else _to_tensor(rounded[k], dtype))
         elif k in contract.int_args:
@@ -108,17 +105,12 @@ class Runner:
         if mode == "compile":
             _configure_dynamo()
 
-    def _derive(self, args: dict) -> dict:
-        if self.contract.name == "loss_layer":
-            decode = getattr(self.impl, "decode", None) if self.impl is not None else None
-            if decode is None:
-                from conformance.targets import reference_torch
-                decode = reference_torch.decode
-            args = dict(args, pred=decode(args["conv"], args["anchors"], args["stride"], args["num_class"]))
-        return args
-
     def _forward(self, tensors: dict, config: dict) -> Any:
-        return self.contract.call(self.fn, self._derive({**config, **tensors}))
+        return self.contract.invoke(self.fn, {**config, **tensors}, self.impl, self._fallback())
+
+    def _fallback(self) -> Any:
+        """The module that provides derived functions the impl lacks (e.g. ``decode``), if the contract names one."""
+        return importlib.import_module(DERIVED_FALLBACK) if self.contract.derived_fallback else None
 
     def _call(self, tensors: dict, config: dict) -> Any:
         if self.mode == "eager":

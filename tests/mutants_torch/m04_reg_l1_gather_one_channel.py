@@ -1,0 +1,25 @@
+"""CenterNet reg_l1_loss gathering with a (B, K, 1) index: only channel 0 is gathered."""
+
+from typing import Any
+
+import torch
+
+from conformance.targets.reference_torch import *  # noqa: F403
+from conformance.targets.reference_torch import EPSILON, _const, _float, _index, _like
+
+TARGETS = ("reg_l1_loss",)
+CATEGORIES = ("value", "gradient")
+DESCRIPTION = ("torch.gather(flat, 1, indices.unsqueeze(-1)): the index has one channel, so g is (B, K, 1) and "
+               "broadcasts channel 0 of y_pred against both channels of y_true")
+KIND = "formula"
+
+
+def reg_l1_loss(y_pred: Any, y_true: Any, indices: Any, mask: Any) -> torch.Tensor:
+    y_pred = _float(y_pred)
+    y_true = _like(y_true, y_pred)
+    mask = _like(mask, y_pred)
+    idx = _index(indices, "indices")
+    flat = y_pred.reshape(y_pred.shape[0], -1, y_pred.shape[-1])
+    g = torch.gather(flat, 1, idx.unsqueeze(-1))
+    m = mask.unsqueeze(-1).expand(-1, -1, 2)
+    return torch.sum(torch.abs(y_true * m - g * m)) / (torch.sum(m) + _const(EPSILON, y_pred))
