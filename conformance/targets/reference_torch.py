@@ -607,41 +607,57 @@ def giou_loss(boxes1: Any, boxes2: Any) -> torch.Tensor:
     return _grad_from(value, -(_ratio(inter, union) + _ratio(union, enclose)))
 
 
-def _diou_parts(boxes1: Any, boxes2: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(1 − IoU, IoU's surrogate −IoU, ρ²/c²) of the DIoU/CIoU losses and the broadcast boxes (w, h ≥ 0).
+_FOUR_OVER_PI2 = 0.4052847345693511  # 4 / π², correctly rounded in float64
 
-    c² comes from the enclosing extents max(w1, w2, (w1 + w2)/2 + |x1 − x2|) (no corners).
+
+def _distance_ratio(b1: torch.Tensor, b2: torch.Tensor) -> torch.Tensor:
+    """ρ²/c²: squared centre distance over the squared diagonal of the enclosing box.
+
+    The enclosing extents come from centre differences (``_span``; max(R1, R2) − min(L1, L2) equals
+    max(w1, w2, (w1 + w2)/2 + |c1 − c2|) for any extents), and every length is divided by the larger
+    enclosing extent (held constant in the gradient: the ratio does not depend on it), so the squares
+    neither overflow float16 nor underflow.  Two identical point boxes give 0/0 = NaN.
     """
-    b1, b2 = _box_pair(boxes1, boxes2)
-    inter, union, area1, area2 = _iou_parts(b1, b2)
-    one_minus_iou = _grad_from(((area1 - inter) + (area2 - inter)) / union, -_ratio(inter, union))
     dx = b1[..., 0] - b2[..., 0]
     dy = b1[..., 1] - b2[..., 1]
-    cw = _span(b1[..., 0], b1[..., 2], b2[..., 0], b2[..., 2])
-    ch = _span(b1[..., 1], b1[..., 3], b2[..., 1], b2[..., 3])
-    return one_minus_iou, _ratio(dx * dx + dy * dy, cw * cw + ch * ch), b1, b2
+    cx = _span(b1[..., 0], b1[..., 2], b2[..., 0], b2[..., 2])
+    cy = _span(b1[..., 1], b1[..., 3], b2[..., 1], b2[..., 3])
+    m = _maximum(torch.abs(cx), torch.abs(cy)).detach()
+    dx, dy, cx, cy = dx / m, dy / m, cx / m, cy / m
+    return (dx * dx + dy * dy) / (cx * cx + cy * cy)
+
+
+def _aspect_angle(w: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """atan2(w, h), with (w, h) first divided by max(|w|, |h|) (constant in the gradient; the angle does not
+    depend on the scale) so that the gradient's w² + h² cannot overflow float16.  A zero-size box has angle 0
+    (atan2(0, 0)) and no gradient through it (the angle is discontinuous there)."""
+    m = _maximum(torch.abs(w), torch.abs(h)).detach()
+    zero = m == 0
+    safe = torch.where(zero, torch.ones_like(m), m)
+    return torch.atan2(torch.where(zero, torch.zeros_like(w), w / safe),
+                       torch.where(zero, torch.ones_like(h), h / safe))
 
 
 def diou_loss(boxes1: Any, boxes2: Any) -> torch.Tensor:
-    """Distance-IoU loss 1 − IoU + ρ²/c² (spec §4; boxes2 the ground truth, w, h ≥ 0)."""
-    one_minus_iou, dist, _, _ = _diou_parts(boxes1, boxes2)
-    return one_minus_iou + dist
+    """1 − IoU + ρ²/c² (IoU as ``bbox_iou``; c the diagonal of the smallest box enclosing both; spec §4)."""
+    b1, b2 = _box_pair(boxes1, boxes2)
+    return iou_loss(b1, b2) + _distance_ratio(b1, b2)
 
 
 def ciou_loss(boxes1: Any, boxes2: Any) -> torch.Tensor:
-    """Complete-IoU loss 1 − IoU + ρ²/c² + α·v, v = (4/π²)(atan2(w2, h2) − atan2(w1, h1))².
+    """1 − IoU + ρ²/c² + α·v, v = (4/π²)(atan2(w2, h2) − atan2(w1, h1))², α = v/((1 − IoU) + v) (0 where v = 0).
 
-    α = v / ((1 − IoU) + v) (0 where v = 0) is a constant in the gradient (spec §4,
-    CIOU-ALPHA-GRAD); the gradient of v is the plain calculus one.
+    α is held constant in the gradient (detached, as in the paper's code; spec §6 CIOU-ALPHA-GRAD);
+    boxes2 is the ground truth.
     """
-    one_minus_iou, dist, b1, b2 = _diou_parts(boxes1, boxes2)
-    dt = torch.atan2(b2[..., 2], b2[..., 3]) - torch.atan2(b1[..., 2], b1[..., 3])
-    v = _const(4.0 / math.pi**2, dt) * dt * dt
-    with torch.no_grad():
-        has = v > 0
-        den = torch.where(has, one_minus_iou + v, torch.ones_like(v))
-        alpha = torch.where(has, v / den, torch.zeros_like(v))
-    return one_minus_iou + dist + alpha * v
+    b1, b2 = _box_pair(boxes1, boxes2)
+    one_minus_iou = iou_loss(b1, b2)
+    gap = _aspect_angle(b2[..., 2], b2[..., 3]) - _aspect_angle(b1[..., 2], b1[..., 3])
+    v = _const(_FOUR_OVER_PI2, b1) * (gap * gap)
+    positive = v > 0
+    safe = torch.where(positive, one_minus_iou + v, torch.ones_like(v))
+    alpha = torch.where(positive, v / safe, torch.zeros_like(v)).detach()
+    return one_minus_iou + _distance_ratio(b1, b2) + alpha * v
 
 
 def focal(target: Any, actual: Any, alpha: Any = 1, gamma: Any = 2) -> torch.Tensor:
