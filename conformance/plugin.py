@@ -31,6 +31,7 @@ _RESULTS_KEY = pytest.StashKey[list]()
 _IMPL_KEY = pytest.StashKey[tuple]()
 START_KEY = pytest.StashKey[float]()  # session start (time.time()), for the report
 _WRITTEN_KEY = pytest.StashKey[list]()  # "conformance report: PATH" lines, printed last in the summary
+_EXPECT_KEY = pytest.StashKey[object]()  # the --expect file's Expectations (conformance.expectations)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -67,6 +68,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--fixtures-dir", action="append", default=None, metavar="DIR",
                 help="replay the regression fixture set in DIR instead of the committed one (repeatable; "
                      "'committed' names the committed set)")
+    g.addoption("--expect", default=None, metavar="FILE",
+                help="TOML file of known failures ([[expected]] name, category, optional divergence, reason): "
+                     "they are reported 'expected' (xfail); one that passes fails the run")
     g.addoption("--timing", action="store_true", default=False,
                 help="run the timing benchmarks (marker timing; off by default)")
     g.addoption("--timing-size", default=None, choices=("production", "tiny"),
@@ -126,6 +130,11 @@ def pytest_configure(config: pytest.Config) -> None:
             "Pass a module that defines the functions of spec §7, or a small adapter module exposing them."
         )
     config.stash[_IMPL_KEY] = (spec, module, _dtypes(config))
+    if config.getoption("--expect"):
+        from conformance import expectations
+
+        config.stash[_EXPECT_KEY] = expectations.load(config.getoption("--expect"), names,
+                                                      expectations.known_ids(REGISTRY.values()))
 
 
 def _is_ours(item: pytest.Item) -> bool:
@@ -196,6 +205,16 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 _CONFIG: list[pytest.Config] = []
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failure that an ``--expect`` entry declares becomes an xfail (its results status "expected")."""
+    report = yield
+    declared = item.config.stash.get(_EXPECT_KEY, None)
+    if declared is not None:
+        declared.apply_to_report(report, call.excinfo.value if call.excinfo else None)
+    return report
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     _CONFIG[:] = [session.config]
@@ -214,8 +233,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from conformance.reporting.writer import write_outputs
 
     spec, module, dtypes = config.stash[_IMPL_KEY]
-    config.stash[_WRITTEN_KEY] = write_outputs(config, results(config), spec, module, dtypes,
-                                                  config.stash.get(START_KEY, None))
+    declared = config.stash.get(_EXPECT_KEY, None)
+    stale = declared.finish(results(config)) if declared is not None else []  # entries that no longer fail
+    if stale and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    config.stash[_WRITTEN_KEY] = stale + write_outputs(config, results(config), spec, module, dtypes,
+                                                          config.stash.get(START_KEY, None))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

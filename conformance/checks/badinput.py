@@ -14,12 +14,84 @@ The cases live in the records (``Contract.bad_inputs``).  A name without cases i
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+
 import numpy as np
 
 from conformance.checks.value import ConformanceFailure, _as_tuple, _fail
-from conformance.contracts.record import BadCase, Contract
+from conformance.contracts.record import BadCase, Contract, Example
 from conformance.reporting.results import CheckResult
 from conformance.runners.tf import Runner, prepare
+
+
+def valid_example(contract: Contract) -> Example:
+    """A valid input for ``contract``: its first pinned example, else the strategy's first (derandomized) draw."""
+    pinned = contract.pinned()
+    if pinned:
+        return pinned[0]
+    from hypothesis import HealthCheck, Phase, find, settings
+
+    return find(contract.strategy(), lambda _: True, settings=settings(
+        database=None, derandomize=True, phases=[Phase.generate], suppress_health_check=list(HealthCheck)))
+
+
+def _bind(fn: Callable, n_positional: int, keywords: list[str]) -> str | None:
+    """inspect's reason why ``fn(<n positional>, **keywords)`` cannot bind, or None (also when it cannot tell)."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # no introspectable signature: the checks will see
+        return None
+    try:
+        sig.bind(*[None] * n_positional, **dict.fromkeys(keywords))
+    except TypeError as exc:
+        return f"{exc} (its signature is {getattr(fn, '__name__', type(fn).__name__)}{sig})"
+    return None
+
+
+def signature_problem(contract: Contract, fn: Callable, example: Callable[[], Example] | None = None) -> str | None:
+    """Why ``fn`` cannot be called the way the contract calls it (wrong argument names or count), or None.
+
+    Checked with ``inspect`` (nothing is computed), for a factory first the factory and then the function it
+    returns for ``example()``'s factory arguments.  The message shows the expected call, from the record.
+    """
+    call = contract.call
+    n_pos = 1 if call.packed else len(call.positional)
+    keywords = [*call.keyword, *(k for k, _ in call.optional)]
+    if call.factory:
+        why = _bind(fn, len(call.factory), [])
+        if why is None and example is not None:
+            ex = example()
+            try:
+                inner = fn(*[ex[k] for k in call.factory])
+            except Exception:  # the factory fails on valid arguments: the checks report it
+                inner = None
+            why = _bind(inner, n_pos, keywords) if inner is not None else None
+    else:
+        why = _bind(fn, n_pos, keywords)
+    if why is None:
+        return None
+    return (f"{contract.name} cannot be called with the contract's arguments: {why}.\n"
+            f"The suite calls it as\n    {contract.signature()}\n"
+            "(spec §7); adapt the signature, or expose an adapter with these argument names.")
+
+
+def valid_call_problem(contract: Contract, runner: Runner, dtype: str) -> str | None:
+    """Why the implementation fails on a valid input (its signature, or what it raised), or None.
+
+    Bad-input checks count raising as conforming, which means nothing unless a valid call works.
+    """
+    example = valid_example(contract)
+    why = signature_problem(contract, runner.fn, lambda: example)
+    if why:
+        return why
+    _, args = prepare(contract, example, dtype)
+    try:
+        runner.value(args)
+    except Exception as exc:
+        return (f"{contract.name} raised {type(exc).__name__} on a valid input, so raising on bad inputs proves "
+                f"nothing: {exc}\nThe suite calls it as\n    {contract.signature()}")
+    return None
 
 
 def cases_for(contract: Contract) -> tuple[BadCase, ...]:
@@ -47,6 +119,12 @@ def run_badinput(contract: Contract, runner: Runner, result: CheckResult, dtype:
         result.status = "skipped"
         result.message = f"{contract.name}: no bad-input cases (no index, label or channel-count argument)"
         return result
+    problem = valid_call_problem(contract, runner, dtype)
+    if problem:
+        result.status, result.message = "failed", problem
+        exc = ConformanceFailure(problem)
+        exc.conformance_result = result
+        raise exc
     bad = []
     outcomes = {}
     for case in cases:

@@ -43,6 +43,14 @@ def run_check(contract: Contract, category: str, impl: Any, impl_name: str, dtyp
         result.status = "not provided"
         result.message = f"not provided by {impl_name}"
         return result
+    from conformance.checks.badinput import signature_problem, valid_example
+
+    problem = signature_problem(contract, getattr(impl, contract.name), lambda: valid_example(contract))
+    if problem:  # one message for every category: the call itself does not fit the contract
+        result.status, result.message = "failed", problem
+        exc = ConformanceFailure(problem)
+        exc.conformance_result = result
+        raise exc
     runner = runner_for(contract, impl, mode)
     rec = Recorder(result)
     ambiguous = _discard(contract)

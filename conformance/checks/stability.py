@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from conformance.checks.value import ConformanceFailure, _as_tuple, _extras, _fail
+from conformance.checks.value import ConformanceFailure, _as_tuple, _extras, _fail, diagnose_naive
 from conformance.contracts.record import Contract
 from conformance.numerics.dtypes import info
 from conformance.numerics.tolerance import bgd_margin, in_range
@@ -209,7 +209,12 @@ def check_stability(contract: Contract, runner: Runner, ex: dict, seed: int, dty
     rec.example(0.0, 0.0, 0)
     log.examples += 1
     if best.n_fail:
-        _fail(best.message(dtype), contract, rounded, dtype, mode, impl_name, "stability", None, actual)
+        msg = best.message(dtype)
+        diagnosis = diagnose_naive(contract, rounded, best.actual[best.failure], best.expected[best.failure], dtype)
+        if diagnosis:
+            rec.result.diagnosis = diagnosis
+            msg += f"\nDiagnosis: {diagnosis}"
+        _fail(msg, contract, rounded, dtype, mode, impl_name, "stability", None, actual)
     if contract.constants_dtype and dtype in ("float16", "bfloat16"):
         with np.errstate(all="ignore"):
             _relabel_clip(best, _flat(contract.expected(rounded, **dict(best_extra, constants_dtype="float64"))))

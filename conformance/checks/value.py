@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from conformance.contracts import Contract
+from conformance.contracts.tags import large
 from conformance.numerics.compare import Comparison, compare
 from conformance.reporting.reproducer import failure_record
 from conformance.reporting.results import Recorder
@@ -58,6 +59,26 @@ def diagnose(contract: Contract, ex: dict, actual: Any, dtype: str) -> str | Non
         except (ConformanceFailure, ValueError):
             continue
     return None
+
+
+def diagnose_naive(contract: Contract, ex: dict, actual: Any, expected: Any, dtype: str) -> str | None:
+    """Name SCE-NAIVE: inf/NaN where the exact value is finite, at large logits, for a record listing SCE-NAIVE.
+
+    The naive cross-entropy ``−z·log σ(x) − (1−z)·log(1−σ(x))`` (or ``−Σ y·log softmax(x)``) overflows or
+    takes log(0) once σ(x) or a softmax entry rounds to 0 or 1 (spec §6 SCE-NAIVE).  "Large" is the record's
+    SCE-NAIVE fixture tag where it has one, else |logits| ≥ 20 as that tag says.
+    """
+    if "SCE-NAIVE" not in contract.divergences or "logits" not in ex:
+        return None
+    tag = next((t for t in contract.tags if t.tag == "SCE-NAIVE"), _NAIVE_LOGITS)
+    a = np.concatenate([np.ravel(np.asarray(x, dtype=np.float64)) for x in _as_tuple(actual)])
+    e = np.concatenate([np.ravel(np.asarray(x, dtype=np.float64)) for x in _as_tuple(expected)])
+    if a.shape != e.shape or not np.any(~np.isfinite(a) & np.isfinite(e)) or not tag.holds(contract, ex, dtype):
+        return None
+    return f"{contract.name} matches SCE-NAIVE (inf/NaN where the exact value is finite, at large |logits|)"
+
+
+_NAIVE_LOGITS = large("logits", 20.0, "SCE-NAIVE", "|logits| >= 20: the naive form overflows or cancels")
 
 
 def _variant_combos(contract: Contract, dtype: str):
@@ -173,7 +194,8 @@ def check_value(contract: Contract, runner: Runner, ex: dict, dtype: str, rec: R
         rec.conventions(matched)
     if not matched:
         msg = best.message()
-        diagnosis = diagnose(contract, rounded, actual, dtype)
+        diagnosis = diagnose(contract, rounded, actual, dtype) or diagnose_naive(contract, rounded, actual,
+                                                                                 best_expected, dtype)
         if diagnosis:
             rec.result.diagnosis = diagnosis
             msg += f"\nDiagnosis: {diagnosis}"

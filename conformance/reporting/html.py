@@ -25,13 +25,13 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from conformance.reporting.reproducer import decode, file_stem, message_head, write_reproducer
-from conformance.reporting.results import CATEGORIES, CheckResult
+from conformance.reporting.results import CATEGORIES, ORDER, CheckResult
 
-ORDER = {"failed": 5, "error": 4, "hazard": 3, "passed": 2, "skipped": 1, "not provided": 0}
 LABEL = {"passed": "pass", "failed": "FAIL", "hazard": "hazard", "not provided": "not provided",
-         "skipped": "skipped", "error": "ERROR", None: "not run"}
+         "skipped": "skipped", "error": "ERROR", "expected": "expected", "unexpectedly passing": "XPASS",
+         None: "not run"}
 CSS_CLASS = {"passed": "pass", "failed": "fail", "hazard": "hazard", "not provided": "np", "skipped": "skip",
-             "error": "err", None: "none"}
+             "error": "err", "expected": "xfail", "unexpectedly passing": "fail", None: "none"}
 DTYPE_ORDER = ("float32", "float16", "bfloat16", "float64")
 UNIT_ROUNDOFF = {"float16": 2.0**-11, "bfloat16": 2.0**-8, "float32": 2.0**-24, "float64": 2.0**-53}
 _RESERVED_EXTRA = {"expected", "actual", "cotangent"}
@@ -189,10 +189,12 @@ def _matrix(names: dict[str, list[CheckResult]]) -> list[dict]:
 
 
 def _counts(names: dict[str, list[CheckResult]]) -> dict[str, int]:
-    counts = {"conform": 0, "fail": 0, "hazard": 0, "not provided": 0}
+    counts = {"conform": 0, "fail": 0, "hazard": 0, "expected": 0, "not provided": 0}
     for rs in names.values():
         w = _worst(rs)
-        if w in ("failed", "error"):
+        if w == "expected":
+            counts["expected"] += 1
+        elif w in ("failed", "error", "unexpectedly passing"):
             counts["fail"] += 1
         elif w == "hazard":
             counts["hazard"] += 1
@@ -245,11 +247,13 @@ def _section(idx: int, name: str, rs: list[CheckResult], spec: str, impl_file: s
             "extra": extra,
             "timing": timing,
             "plot": _plot(r, f"s{idx}-{i}") if r.samples else None,
-            "failure": _failure(r, spec, impl_file, repro_dir, base) if r.status in ("failed", "error") else None,
+            "failure": (_failure(r, spec, impl_file, repro_dir, base) if r.status in ("failed", "error", "expected")
+                        else None),
         })
     diagnoses = sorted({r.diagnosis for r in rs if r.diagnosis})
+    declared = sorted({(r.status, r.category, r.expectation) for r in rs if r.expectation})
     return {"name": name, "anchor": _anchor(name), "status": _worst(rs), "family": rs[0].family,
-            "results": views, "diagnoses": diagnoses}
+            "results": views, "diagnoses": diagnoses, "expectations": declared}
 
 
 def _timing(r: CheckResult) -> str | None:

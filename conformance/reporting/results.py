@@ -7,7 +7,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 CATEGORIES = ("value", "gradient", "stability", "badinput", "regression", "timing")
-STATUSES = ("passed", "failed", "hazard", "not provided", "skipped", "error")
+STATUSES = ("passed", "failed", "hazard", "not provided", "skipped", "error", "expected", "unexpectedly passing")
+# worst first when aggregating over dtypes and modes; "expected" is a failure declared with --expect, and
+# "unexpectedly passing" a declared failure that no longer fails (it fails the run)
+ORDER = {"failed": 7, "unexpectedly passing": 6, "error": 5, "expected": 4, "hazard": 3, "passed": 2, "skipped": 1,
+         "not provided": 0}
 
 
 @dataclass
@@ -31,6 +35,7 @@ class CheckResult:
     inputs: dict[str, Any] | None = None
     samples: list[tuple[float, float]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    expectation: str | None = None  # the --expect entry's reason, for "expected" and "unexpectedly passing"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=_default)
@@ -83,7 +88,7 @@ def _finite(x: float) -> float:
 
 def summarize(results: list[CheckResult]) -> dict[str, dict[str, str]]:
     """name -> category -> worst status over dtypes and modes."""
-    order = {"failed": 5, "error": 4, "hazard": 3, "passed": 2, "skipped": 1, "not provided": 0}
+    order = ORDER
     table: dict[str, dict[str, str]] = {}
     for r in results:
         row = table.setdefault(r.name, {})

@@ -6,7 +6,7 @@ from conformance.contracts import REGISTRY
 from conformance.reporting.results import CATEGORIES, CheckResult, summarize
 
 SYMBOL = {"passed": "pass", "failed": "FAIL", "hazard": "hazard", "not provided": "n/p", "skipped": "skip",
-          "error": "ERROR"}
+          "error": "ERROR", "expected": "expected", "unexpectedly passing": "XPASS"}
 
 
 def render_summary(results: list[CheckResult], impl: str, provided: list[str] | None = None,
@@ -38,4 +38,12 @@ def render_summary(results: list[CheckResult], impl: str, provided: list[str] | 
     missing = [n for n in REGISTRY if n not in provided]
     lines.append(f"{len(provided)}/{len(REGISTRY)} contract names provided by {impl}"
                  + (f"; not covered: {', '.join(missing)}" if missing else ""))
+    for status, head in (("expected", "expected failures (--expect)"),
+                         ("unexpectedly passing", "declared failures that passed (XPASS: the run fails)")):
+        rank = {n: i for i, n in enumerate(REGISTRY)}
+        ordered = sorted((r for r in results if r.status == status), key=lambda r: (
+            rank.get(r.name, len(rank)), CATEGORIES.index(r.category) if r.category in CATEGORIES else 99))
+        declared = dict.fromkeys(f"  {r.name}/{r.category}: {r.expectation}" for r in ordered)
+        if declared:
+            lines += [f"{head}:", *declared]
     return lines

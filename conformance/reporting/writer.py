@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from conformance.reporting.results import ORDER as _ORDER
 from conformance.reporting.results import CheckResult, summarize
-
-_ORDER = {"failed": 5, "error": 4, "hazard": 3, "passed": 2, "skipped": 1, "not provided": 0}
 
 
 def verdicts(results: list[CheckResult]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -17,7 +16,7 @@ def verdicts(results: list[CheckResult]) -> dict[str, dict[str, dict[str, Any]]]
     for r in results:
         v = table.setdefault(r.name, {}).setdefault(r.category, {
             "status": r.status, "examples": 0, "max_abs": 0.0, "max_rel": 0.0, "max_ulp": 0, "conventions": None,
-            "diagnoses": []})
+            "diagnoses": [], "expectations": []})
         if _ORDER[r.status] > _ORDER[v["status"]]:
             v["status"] = r.status
         v["examples"] += r.examples
@@ -28,6 +27,8 @@ def verdicts(results: list[CheckResult]) -> dict[str, dict[str, dict[str, Any]]]
                                                                 else r.conventions))
         if r.diagnosis and r.diagnosis not in v["diagnoses"]:
             v["diagnoses"] = sorted([*v["diagnoses"], r.diagnosis])
+        if r.expectation and r.expectation not in v["expectations"]:
+            v["expectations"] = sorted([*v["expectations"], r.expectation])
     return {n: dict(sorted(c.items())) for n, c in sorted(table.items())}
 
 
