@@ -316,3 +316,11 @@ def test_entry_shadowed_by_an_earlier_entry_is_stale(tmp_path):
     assert "entry 1" in rep.wasxfail
     lines = e.finish([CheckResult.from_json(rep.user_properties[0][1])])
     assert len(lines) == 1 and "entry 2" in lines[0] and "matched no failure" in lines[0]
+
+
+def test_entry_whose_tests_did_not_finish_is_not_judged(tmp_path):
+    e = _load(tmp_path, _entry() + _entry("smooth_l1", reason="not provided"))
+    rs = [CheckResult(SCE, "nn", "value", "float32", "eager", status=s) for s in ("error", "timeout", "skipped")]
+    rs.append(CheckResult("smooth_l1", "nn", "value", "float32", "eager", status="not provided"))
+    assert e.finish(rs) == []
+    assert [r.status for r in rs] == ["error", "timeout", "skipped", "not provided"]
