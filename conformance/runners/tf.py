@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import sys
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -13,7 +15,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
-from conformance.contracts.record import Contract  # noqa: E402
+from conformance.contracts.record import Contract, outputs_tuple  # noqa: E402
 from conformance.numerics.dtypes import round_to  # noqa: E402
 from conformance.numerics.tolerance import rounded as round_and_flush  # noqa: E402
 
@@ -65,9 +67,16 @@ class Runner:
             raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
         self.contract, self.fn, self.mode, self.impl = contract, fn, mode, impl
         self._cache: OrderedDict[tuple, Callable] = OrderedDict()
+        self._violations: list[str] = []  # found while tracing
 
     def _forward(self, tensors: dict, config: dict) -> Any:
-        return self.contract.invoke(self.fn, {**config, **tensors}, self.impl, self._fallback())
+        out = self.contract.invoke(self.fn, {**config, **tensors}, self.impl, self._fallback())
+        problem = output_problem(self.contract.name, out, _input_dtype(self.contract, tensors))
+        if problem and tf.executing_eagerly():
+            raise ContractViolation(problem)
+        if problem:  # while tracing: raised after the call, as TensorFlow would wrap it in a StagingError
+            self._violations.append(problem)
+        return out
 
     def _fallback(self) -> Any:
         """The module that provides derived functions the impl lacks (e.g. ``decode``), if the contract names one."""
@@ -106,30 +115,68 @@ class Runner:
 
     def value(self, args: dict) -> Any:
         tensors, config = self._split(args)
-        if self.mode == "eager":
-            return to_numpy(self._forward(tensors, config))
-        try:
-            return to_numpy(self._compiled("value", config)(tensors))
-        except Exception as exc:
-            self._mode_error(exc, lambda: self._forward(tensors, config))
-            raise
+        with self._guard(args):
+            if self.mode == "eager":
+                return to_numpy(self._forward(tensors, config))
+            try:
+                return to_numpy(self._compiled("value", config)(tensors))
+            except Exception as exc:
+                self._mode_error(exc, lambda: self._forward(tensors, config))
+                raise
 
     def value_and_grad(self, args: dict, cot: Any) -> tuple[Any, dict]:
         tensors, config = self._split(args)
-        if self.mode == "eager":
-            out, grads = self._forward_grad(tensors, config, cot)
-        else:
-            try:
-                out, grads = self._compiled("grad", config)(tensors, cot)
-            except Exception as exc:
-                self._mode_error(exc, lambda: self._forward_grad(tensors, config, cot))
-                raise
+        with self._guard(args):
+            if self.mode == "eager":
+                out, grads = self._forward_grad(tensors, config, cot)
+            else:
+                try:
+                    out, grads = self._compiled("grad", config)(tensors, cot)
+                except Exception as exc:
+                    self._mode_error(exc, lambda: self._forward_grad(tensors, config, cot))
+                    raise
         return to_numpy(out), {k: _grad_numpy(g) for k, g in grads.items()}
+
+    @contextlib.contextmanager
+    def _guard(self, args: dict) -> Iterator[None]:
+        """Fail with :class:`ContractViolation` if the call mutates an argument or changes global state.
+
+        Changed global settings are restored first, and traced functions are dropped, so that a later call
+        (Hypothesis' replay, the next check) traces again and sees the same behaviour, and the suite's own
+        computations never depend on what an implementation did.
+        """
+        before_args = {k: _snapshot(v) for k, v in args.items()}
+        before_globals = global_state()
+        self._violations = []
+        try:
+            yield
+        except BaseException as exc:
+            self._violations = []
+            changed = restore_global_state(before_globals)
+            if changed:
+                self._cache.clear()
+                exc.add_note(f"{self.contract.name} also changed global state (restored): {'; '.join(changed)}")
+            raise
+        changed = restore_global_state(before_globals)
+        mutated = [k for k, v in args.items() if not _same(before_args[k], v)]
+        traced, self._violations = self._violations, []
+        if traced:
+            self._cache.clear()
+            raise ContractViolation(traced[0])
+        if changed or mutated:
+            self._cache.clear()
+            problems = [f"modified its argument {k!r} in place (copy an argument before writing to it)"
+                        for k in mutated]
+            problems += [f"changed {c} (restored; configure such settings outside the loss)" for c in changed]
+            raise ContractViolation(f"{self.contract.name} {'; and '.join(problems)}: an implementation must leave "
+                                    "its arguments and global settings as it found them")
 
     def _mode_error(self, exc: Exception, eager: Callable[[], Any]) -> None:
         """Raise :class:`ModeError` if the call that failed in function/xla mode succeeds eagerly."""
         try:
             eager()
+        except ContractViolation:
+            raise  # e.g. .numpy() fails while tracing; eagerly, the clearer message
         except Exception:
             return  # fails eagerly too: a property of the inputs, not of the mode
         how = "tf.function(jit_compile=True)" if self.mode == "xla" else "tf.function"
@@ -139,6 +186,107 @@ class Runner:
 
 class ModeError(RuntimeError):
     """An implementation that works eagerly cannot be traced (function mode) or compiled (xla mode)."""
+
+
+class ContractViolation(AssertionError):
+    """The implementation broke the calling contract (spec §7): it mutated an argument, returned something other
+    than a ``tf.Tensor`` or a tensor of another dtype than its inputs', or changed global state."""
+
+
+def _input_dtype(contract: Contract, tensors: dict) -> Any:
+    """The dtype under test: the one floating dtype of the contract's float arguments (None if there is not one)."""
+    dtypes = {t.dtype for k in contract.float_args if k in tensors
+              for t in (tensors[k] if isinstance(tensors[k], (list, tuple)) else [tensors[k]])}
+    return dtypes.pop() if len(dtypes) == 1 else None
+
+
+def output_problem(name: str, out: Any, dtype: Any) -> str | None:
+    """Why the outputs break the contract (not a ``tf.Tensor``, or floating but not ``dtype``), or None."""
+    outs = outputs_tuple(out)
+    for i, o in enumerate(outs):
+        which = f"output {i}" if len(outs) > 1 else "its output"
+        if o is None:
+            continue  # reported by the checks, with the inputs
+        if not tf.is_tensor(o):
+            kind = f"a NumPy array ({type(o).__name__})" if isinstance(o, (np.ndarray, np.generic)) else \
+                f"a {type(o).__module__}.{type(o).__name__}"
+            return (f"{name} returned {kind} as {which} instead of a tf.Tensor: outputs must be TensorFlow tensors "
+                    "(spec §7), computed with TensorFlow ops, not .numpy()")
+        if dtype is not None and o.dtype.is_floating and o.dtype != dtype:
+            return (f"{name} returned {o.dtype.name} as {which} for {dtype.name} inputs: floating outputs must have "
+                    "the dtype under test (no casts to another precision)")
+    return None
+
+
+def _keras_modules() -> list[Any]:
+    """The Keras packages in use (Keras 3 and, with TF_USE_LEGACY_KERAS, tf_keras): their global settings."""
+    return [sys.modules[m] for m in ("keras", "tf_keras") if m in sys.modules]
+
+
+def _globals() -> list[tuple[str, Callable[[], Any], Callable[[Any], Any]]]:
+    """(what, getter, setter) for the global settings an implementation must not change."""
+    out = []
+    for k in _keras_modules():
+        m = k.__name__
+        out += [
+            (f"the {m} global dtype policy (mixed_precision.set_global_policy)",
+             lambda k=k: k.mixed_precision.global_policy().name, lambda v, k=k: k.mixed_precision.set_global_policy(v)),
+            (f"{m}.backend.floatx()", lambda k=k: k.backend.floatx(), lambda v, k=k: k.backend.set_floatx(v)),
+            (f"{m}.backend.epsilon()", lambda k=k: k.backend.epsilon(), lambda v, k=k: k.backend.set_epsilon(v)),
+            (f"{m}.backend.image_data_format()", lambda k=k: k.backend.image_data_format(),
+             lambda v, k=k: k.backend.set_image_data_format(v)),
+        ]
+    return out + [
+        ("tf.config.run_functions_eagerly", tf.config.functions_run_eagerly, tf.config.run_functions_eagerly),
+        ("tf.config.optimizer.set_jit", tf.config.optimizer.get_jit, lambda v: tf.config.optimizer.set_jit(v or False)),
+        ("tf.config.experimental.enable_tensor_float_32_execution",
+         tf.config.experimental.tensor_float_32_execution_enabled,
+         tf.config.experimental.enable_tensor_float_32_execution),
+        ("the NumPy error state (np.seterr)", np.geterr, lambda v: np.seterr(**v)),
+        ("the NumPy print options (np.set_printoptions)", np.get_printoptions, lambda v: np.set_printoptions(**v)),
+    ]
+
+
+def global_state() -> dict[str, tuple[Any, Callable[[Any], Any]]]:
+    """A snapshot of the global settings: what -> (value, setter)."""
+    return {what: (get(), set_) for what, get, set_ in _globals()}
+
+
+def restore_global_state(before: dict[str, tuple[Any, Callable[[Any], Any]]]) -> list[str]:
+    """Restore every setting that differs from ``before``; return "what: old -> new" for each."""
+    changed = []
+    for what, (value, _) in global_state().items():
+        if what in before and before[what][0] != value:
+            changed.append(f"{what}: {before[what][0]!r} -> {value!r}")
+            before[what][1](before[what][0])
+    return changed
+
+
+def _snapshot(v: Any) -> Any:
+    """A copy of an argument's contents, to detect in-place changes (tensors, NumPy arrays, lists of them)."""
+    if isinstance(v, np.ndarray):
+        return v.copy()
+    if isinstance(v, (list, tuple)):
+        return type(v)(_snapshot(x) for x in v), list(v)
+    if tf.is_tensor(v) and hasattr(v, "numpy"):
+        return np.array(v.numpy(), copy=True)
+    return v
+
+
+def _same(before: Any, now: Any) -> bool:
+    if isinstance(now, (list, tuple)):
+        values, items = before
+        return (len(items) == len(now) and all(a is b for a, b in zip(items, now, strict=True))
+                and all(_same(b, x) for b, x in zip(values, now, strict=True)))
+    if isinstance(before, np.ndarray):
+        now = np.asarray(now.numpy()) if tf.is_tensor(now) else now  # .numpy() of a 0-d tensor is a NumPy scalar
+        # bitwise, so that NaN inputs (and bfloat16, which has no NumPy kind) compare equal to themselves
+        return (isinstance(now, np.ndarray) and before.shape == now.shape and before.dtype == now.dtype
+                and before.tobytes() == now.tobytes())
+    try:
+        return bool(before == now)
+    except Exception:  # objects without a truth-valued ==: not checked
+        return True
 
 
 def _grad_numpy(g: Any) -> Any:
