@@ -8,6 +8,7 @@ first time float64 is asked for and never off (the other dtypes work either way)
 
 from __future__ import annotations
 
+import importlib
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -16,28 +17,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from conformance.contracts import Contract
-from conformance.numerics.dtypes import info, round_to
+from conformance.contracts.record import Contract
+from conformance.numerics.dtypes import round_to
+from conformance.numerics.tolerance import rounded as round_and_flush
 
 MODES = ("eager", "jit")
 MAX_FUNCTIONS = 64  # jitted functions kept per Runner (one per configuration; JAX traces each once per signature)
 JAX_DTYPES = {"float16": jnp.float16, "bfloat16": jnp.bfloat16, "float32": jnp.float32, "float64": jnp.float64}
 NP_CONFIG = {"float16": np.float16, "bfloat16": np.float32, "float32": np.float32, "float64": np.float64}
 INT_DTYPE = jnp.int32
+FALLBACK = "conformance.targets.reference_jax"  # the contracts' derived_fallback names the TensorFlow reference
 
 
 def enable_x64(dtype: str) -> None:
     """Turn on ``jax_enable_x64`` when ``dtype`` is float64 (JAX silently computes in float32 otherwise)."""
     if dtype == "float64" and not jax.config.jax_enable_x64:
         jax.config.update("jax_enable_x64", True)
-
-
-def _round(dtype: str, v: Any) -> Any:
-    """Round to ``dtype`` and flush subnormals to zero, as XLA's CPU kernels read them (FTZ)."""
-    if isinstance(v, (list, tuple)):
-        return [_round(dtype, x) for x in v]
-    r = round_to(dtype, v)
-    return np.where(np.abs(r) < info(dtype).tiny, 0.0, r)
 
 
 def prepare(contract: Contract, ex: dict, dtype: str) -> tuple[dict, dict]:
@@ -48,7 +43,7 @@ def prepare(contract: Contract, ex: dict, dtype: str) -> tuple[dict, dict]:
     jdt = JAX_DTYPES[dtype]
     for k, v in ex.items():
         if k in contract.float_args:
-            rounded[k] = _round(dtype, v)
+            rounded[k] = round_and_flush(dtype, v)  # XLA's CPU kernels flush subnormals too
             impl_args[k] = ([jnp.asarray(x, dtype=jdt) for x in rounded[k]] if isinstance(v, list)
                             else jnp.asarray(rounded[k], dtype=jdt))
         elif k in contract.int_args:
@@ -85,17 +80,12 @@ class Runner:
         self.contract, self.fn, self.mode, self.impl = contract, fn, mode, impl
         self._cache: OrderedDict[tuple, Callable] = OrderedDict()
 
-    def _derive(self, args: dict) -> dict:
-        if self.contract.name == "loss_layer":
-            decode = getattr(self.impl, "decode", None) if self.impl is not None else None
-            if decode is None:
-                from conformance.targets import reference_jax
-                decode = reference_jax.decode
-            args = dict(args, pred=decode(args["conv"], args["anchors"], args["stride"], args["num_class"]))
-        return args
-
     def _forward(self, tensors: dict, config: dict) -> Any:
-        return self.contract.call(self.fn, self._derive({**config, **tensors}))
+        return self.contract.invoke(self.fn, {**config, **tensors}, self.impl, self._fallback())
+
+    def _fallback(self) -> Any:
+        """Derived functions the impl lacks (``pred = decode(conv, ...)``) come from the JAX reference."""
+        return importlib.import_module(FALLBACK) if self.contract.derived_fallback else None
 
     def _forward_grad(self, tensors: dict, config: dict, cot: Any) -> tuple[Any, dict]:
         keys = self.contract.grad_args

@@ -28,7 +28,6 @@ Binary and categorical cross-entropy follow convention C2 ("keras-ops"): P is cl
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -542,33 +541,53 @@ def giou_loss(boxes1: Any, boxes2: Any) -> jax.Array:
     return _grad_from(value, -(_ratio(inter, union) + _ratio(union, enclose)))
 
 
-def _diou_parts(boxes1: Any, boxes2: Any) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-    """(1 − IoU, ρ²/c², b1, b2) for w, h ≥ 0: c² the squared diagonal of the enclosing box."""
-    b1, b2 = _box_pair(boxes1, boxes2)
-    inter, union, area1, area2 = _iou_parts(b1, b2)
-    one_minus_iou = _grad_from(((area1 - inter) + (area2 - inter)) / union, -_ratio(inter, union))
+_FOUR_OVER_PI2 = 0.4052847345693511  # 4 / π², correctly rounded in float64
+
+
+def _distance_ratio(b1: jax.Array, b2: jax.Array) -> jax.Array:
+    """ρ²/c²: squared centre distance over the squared diagonal of the enclosing box.
+
+    Enclosing extents from centre differences (``_span``), every length divided by the larger enclosing
+    extent (constant in the gradient: the ratio does not depend on it), so that the squares neither
+    overflow float16 nor underflow.  Two identical point boxes give 0/0 = NaN.
+    """
     dx = b1[..., 0] - b2[..., 0]
     dy = b1[..., 1] - b2[..., 1]
-    cw = _span(b1[..., 0], b1[..., 2], b2[..., 0], b2[..., 2])
-    ch = _span(b1[..., 1], b1[..., 3], b2[..., 1], b2[..., 3])
-    return one_minus_iou, _ratio(dx * dx + dy * dy, cw * cw + ch * ch), b1, b2
+    cx = _span(b1[..., 0], b1[..., 2], b2[..., 0], b2[..., 2])
+    cy = _span(b1[..., 1], b1[..., 3], b2[..., 1], b2[..., 3])
+    m = lax.stop_gradient(_max(jnp.abs(cx), jnp.abs(cy)))
+    dx, dy, cx, cy = dx / m, dy / m, cx / m, cy / m
+    return (dx * dx + dy * dy) / (cx * cx + cy * cy)
+
+
+def _aspect_angle(w: jax.Array, h: jax.Array) -> jax.Array:
+    """atan2(w, h) with (w, h) first divided by max(|w|, |h|) (constant in the gradient), so that the gradient's
+    w² + h² cannot overflow float16; a zero-size box has angle 0 and no gradient through it."""
+    m = lax.stop_gradient(_max(jnp.abs(w), jnp.abs(h)))
+    zero = m == 0
+    safe = jnp.where(zero, jnp.ones_like(m), m)
+    return jnp.arctan2(jnp.where(zero, jnp.zeros_like(w), w / safe), jnp.where(zero, jnp.ones_like(h), h / safe))
 
 
 def diou_loss(boxes1: Any, boxes2: Any) -> jax.Array:
-    """Distance-IoU loss 1 − IoU + ρ²/c² (boxes2 the ground truth; w, h ≥ 0)."""
-    one_minus_iou, dist, _, _ = _diou_parts(boxes1, boxes2)
-    return one_minus_iou + dist
+    """1 − IoU + ρ²/c² (IoU as ``bbox_iou``; c the diagonal of the smallest box enclosing both)."""
+    b1, b2 = _box_pair(boxes1, boxes2)
+    return iou_loss(b1, b2) + _distance_ratio(b1, b2)
 
 
 def ciou_loss(boxes1: Any, boxes2: Any) -> jax.Array:
-    """Complete-IoU loss 1 − IoU + ρ²/c² + α·v, v = (4/π²)(atan2(w2, h2) − atan2(w1, h1))², α stop-gradient."""
-    one_minus_iou, dist, b1, b2 = _diou_parts(boxes1, boxes2)
-    diff = jnp.arctan2(b2[..., 2], b2[..., 3]) - jnp.arctan2(b1[..., 2], b1[..., 3])
-    v = _const(4 / math.pi**2, diff.dtype) * diff * diff
-    has_v = v != 0
-    den = jnp.where(has_v, one_minus_iou + v, jnp.ones_like(v))
-    alpha = lax.stop_gradient(jnp.where(has_v, v / den, jnp.zeros_like(v)))
-    return one_minus_iou + dist + alpha * v
+    """1 − IoU + ρ²/c² + α·v, v = (4/π²)(atan2(w2, h2) − atan2(w1, h1))², α = v/((1 − IoU) + v) (0 where v = 0).
+
+    α is held constant in the gradient (stop-gradient, as in the paper's code); boxes2 is the ground truth.
+    """
+    b1, b2 = _box_pair(boxes1, boxes2)
+    one_minus_iou = iou_loss(b1, b2)
+    gap = _aspect_angle(b2[..., 2], b2[..., 3]) - _aspect_angle(b1[..., 2], b1[..., 3])
+    v = _const(_FOUR_OVER_PI2, b1.dtype) * (gap * gap)
+    positive = v > 0
+    safe = jnp.where(positive, one_minus_iou + v, jnp.ones_like(v))
+    alpha = lax.stop_gradient(jnp.where(positive, v / safe, jnp.zeros_like(v)))
+    return one_minus_iou + _distance_ratio(b1, b2) + alpha * v
 
 
 def focal(target: Any, actual: Any, alpha: Any = 1, gamma: Any = 2) -> jax.Array:

@@ -1,0 +1,19 @@
+"""bbox_iou re-sorting each box's corners (as bbox_giou does) instead of using the raw extents."""
+
+from typing import Any
+
+import jax
+
+from conformance.targets.reference_jax import *  # noqa: F403
+from conformance.targets.reference_jax import _giou_parts
+
+TARGETS = ("bbox_iou",)
+CATEGORIES = ("value", "gradient")
+DESCRIPTION = ("IoU from |w|, |h| (sorted corners): a box with a negative extent overlaps instead of having "
+               "no intersection and a raw (signed) area (spec §6 YOLO-IOU-RAW-AREA)")
+KIND = "negative-extent"
+
+
+def bbox_iou(boxes1: Any, boxes2: Any) -> jax.Array:
+    inter, union, _, _, _ = _giou_parts(boxes1, boxes2)
+    return inter / union
