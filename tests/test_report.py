@@ -205,7 +205,7 @@ def test_report_content(tmp_path: Path) -> None:
     repro = path.parent / "report-reproducers" / "rpn_loss_cls-value-float32-eager.py"
     assert repro.is_file() and repro.with_suffix(".npz").is_file()
     assert 'href="report-reproducers/rpn_loss_cls-value-float32-eager.py"' in html
-    assert 'impl.rpn_loss_cls(a["num_anchors"])(a["y_true"], a["y_pred"])' in repro.read_text()
+    assert "impl.rpn_loss_cls(a['num_anchors'])(a['y_true'], a['y_pred'])" in repro.read_text()
     data = np.load(repro.with_suffix(".npz"))
     assert float(data["expected__0"]) == 15.94 and data["in__y_true"].shape == (1, 1, 1, 2)
 
