@@ -27,6 +27,7 @@ MARKERS = {
     "timing": "pytest-benchmark timings (off unless --timing)",
 }
 register_profiles()  # before Hypothesis' pytest_configure loads --hypothesis-profile
+pytest_plugins = ("conformance.isolation",)  # per-test timeouts, hangs and crashes reported as results
 _RESULTS_KEY = pytest.StashKey[list]()
 _IMPL_KEY = pytest.StashKey[tuple]()
 START_KEY = pytest.StashKey[float]()  # session start (time.time()), for the report
@@ -190,7 +191,8 @@ def record(request: pytest.FixtureRequest):
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when != "call" and not (report.when == "setup" and report.skipped):
+    # "???": pytest-xdist's report for a test whose worker crashed (conformance.isolation adds its result)
+    if report.when not in ("call", "???") and not (report.when == "setup" and report.skipped):
         return
     cfg = _CONFIG[0] if _CONFIG else None
     if cfg is None:

@@ -6,7 +6,8 @@ from conformance.contracts import REGISTRY
 from conformance.reporting.results import CATEGORIES, CheckResult, summarize
 
 SYMBOL = {"passed": "pass", "failed": "FAIL", "hazard": "hazard", "not provided": "n/p", "skipped": "skip",
-          "error": "ERROR", "expected": "expected", "unexpectedly passing": "XPASS"}
+          "error": "ERROR", "expected": "expected", "unexpectedly passing": "XPASS", "timeout": "TIMEOUT",
+          "crashed": "CRASHED"}
 
 
 def render_summary(results: list[CheckResult], impl: str, provided: list[str] | None = None,
