@@ -44,6 +44,11 @@ DERIVED_FALLBACK = "conformance.targets.reference_torch"
 # Every example shape and configuration is a recompile of the one traced frame; 8 (the default) would make
 # torch.compile fall back to eager after a few examples.  Hitting the limit raises instead.
 RECOMPILE_LIMIT = 1024
+# One compiled graph per input signature (shapes, configuration), as tf.function traces once per signature.
+# With dynamic shapes (torch.compile's default after a recompile) TorchInductor 2.13 on CPU fails to compile
+# the backward of the reference decode ("For s75 + 5, expected [s75] to have been codegen-ed") after a few
+# examples of differing shapes and num_class: a compiler bug, not the implementation's.
+COMPILE_DYNAMIC = False
 
 
 def _to_tensor(values: np.ndarray, dtype: str) -> torch.Tensor:
@@ -124,7 +129,7 @@ class Runner:
         else:
             if len(self._cache) >= MAX_FUNCTIONS:
                 self._cache.popitem(last=False)
-            self._cache[key] = torch.compile(lambda t: self._forward(t, config))
+            self._cache[key] = torch.compile(lambda t: self._forward(t, config), dynamic=COMPILE_DYNAMIC)
         return self._cache[key]
 
     def _split(self, args: dict) -> tuple[dict, dict]:
