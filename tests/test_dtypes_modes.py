@@ -93,13 +93,14 @@ def test_float16_range_hazards_are_dtype_range():
 
 def test_in_range_filters_what_float16_cannot_hold():
     big = {"boxes1": np.array([[0.0, 0.0, 300.0, 300.0]]), "boxes2": np.array([[1.0, 1.0, 2.0, 2.0]])}
-    assert not in_range("bbox_iou", big, "float16")  # area 9e4 > 65504
-    assert in_range("bbox_iou", big, "float32") and in_range("bbox_iou", big, "bfloat16")
-    assert not in_range("sigmoid", {"x": np.array([7e4])}, "float16")  # the input itself rounds to inf
-    assert in_range("sigmoid", {"x": np.array([6e4])}, "float16")
+    assert not in_range(REGISTRY["bbox_iou"], big, "float16")  # area 9e4 > 65504
+    assert in_range(REGISTRY["bbox_iou"], big, "float32") and in_range(REGISTRY["bbox_iou"], big, "bfloat16")
+    assert not in_range(REGISTRY["sigmoid"], {"x": np.array([7e4])}, "float16")  # the input itself rounds to inf
+    assert in_range(REGISTRY["sigmoid"], {"x": np.array([6e4])}, "float16")
     conv = np.zeros((1, 1, 1, 6))
     conv[..., 2] = 12.0  # e^12 > 65504
-    assert not in_range("decode", {"conv_output": conv, "anchors": np.ones((1, 2)), "stride": 1, "num_class": 1},
+    ex = {"conv_output": conv, "anchors": np.ones((1, 2)), "stride": 1, "num_class": 1}
+    assert not in_range(REGISTRY["decode"], ex,
                         "float16")
 
 

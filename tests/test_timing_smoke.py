@@ -30,7 +30,7 @@ def _pytest(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     # --pyargs: the installed conformance package, editable or not (a path could mismatch a non-editable install).
-    cmd = [sys.executable, "-m", "pytest", "--pyargs", "conformance.test_timing", "-p", "no:cacheprovider",
+    cmd = [sys.executable, "-m", "pytest", "--pyargs", "conformance.suite.test_timing", "-p", "no:cacheprovider",
            "-q", "--timing-size=tiny", "--benchmark-max-time=0.02", "--benchmark-min-rounds=3",
            "--rootdir", str(ROOT), *args]
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=240)
