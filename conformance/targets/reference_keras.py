@@ -26,6 +26,12 @@ exactly and the gradient of ``s``, and ``x / sg(x) − 1`` is exactly 0 with gra
 ``g / x`` (a division: ``g · (1/x)`` overflows float16 where ``g / x`` does not).  Minimum and
 maximum are written with ``where`` so that ties send the gradient to the first argument on
 every backend (as TensorFlow does; JAX splits it).
+
+Two ``keras.ops`` functions are avoided because Keras 3.15 evaluates them in float32 also for
+float64 input on the JAX and PyTorch backends (its dtype promotion maps 64-bit types to 32-bit
+off TensorFlow): ``ops.mean`` (a sum divided by the count instead) and ``ops.arctan2`` (an
+octant reduction and Cephes' rational approximation of atan instead).  On JAX, float64 needs
+``jax_enable_x64``.
 """
 
 from __future__ import annotations
@@ -187,6 +193,71 @@ def _clip_prob(p: Any, eps: float) -> Any:
     """clip(p, ε, 1 − ε) with ε rounded to p's dtype and 1 − ε computed in that dtype (as Keras does)."""
     e = _const(eps, _dtype(p))
     return _clip(p, e, 1 - e)
+
+
+def _mean(x: Any, axis: Any = None) -> Any:
+    """Mean over ``axis`` (all axes when None), summed in float32 for float16/bfloat16 input (as ``ops.mean``).
+
+    ``ops.mean`` itself is avoided: on the JAX and PyTorch backends Keras 3.15 computes it in float32
+    also for float64 input (its dtype promotion maps 64-bit types to 32-bit off TensorFlow).
+    """
+    dtype = _dtype(x)
+    wide = x if dtype in ("float32", "float64") else ops.cast(x, "float32")
+    shape = ops.shape(x)
+    axes = range(len(shape)) if axis is None else ([axis] if isinstance(axis, int) else axis)
+    count = 1
+    for a in axes:
+        count = count * shape[a]
+    return ops.cast(ops.sum(wide, axis=axis) / ops.cast(count, _dtype(wide)), dtype)
+
+
+# Cephes' atan: x + x·z·P(z)/Q(z), z = x², on |x| ≤ 0.66, accurate to float64 precision.
+_ATAN_P = (-8.750608600031904122785e-1, -1.615753718733365076637e1, -7.500855792314704667340e1,
+           -1.228866684490136173410e2, -6.485021904942025371773e1)
+_ATAN_Q = (2.485846490142306297962e1, 1.650270098316988542046e2, 4.328810604912902668951e2,
+           4.853903996359136964868e2, 1.945506571482613964425e2)
+_ATAN_MOREBITS = 6.123233995736765886130e-17  # π/2 − fl(π/2) in float64
+
+
+def _atan_unit(r: Any) -> Any:
+    """atan(r) for 0 ≤ r ≤ 1 (value only: callers hold it constant in the gradient)."""
+    dtype = _dtype(r)
+    big = r > 0.66
+    x = ops.where(big, (r - 1) / (r + 1), r)  # atan(r) = π/4 + atan((r − 1)/(r + 1)); |x| ≤ 0.66
+    z = x * x
+    p = _const(_ATAN_P[0], dtype)
+    for c in _ATAN_P[1:]:
+        p = p * z + _const(c, dtype)
+    q = z + _const(_ATAN_Q[0], dtype)
+    for c in _ATAN_Q[1:]:
+        q = q * z + _const(c, dtype)
+    small = x + x * (z * p / q)
+    return ops.where(big, _const(np.pi / 4, dtype) + (small + _const(0.5 * _ATAN_MOREBITS, dtype)), small)
+
+
+def _atan2(y: Any, x: Any) -> Any:
+    """atan2(y, x) to a few ulps in every dtype (y = −0 counts as +0), with the gradient (x, −y)/(x² + y²).
+
+    ``ops.arctan2`` is avoided: on the JAX and PyTorch backends Keras 3.15 evaluates it in float32
+    also for float64 input.  The octant is reduced to atan(r), 0 ≤ r ≤ 1, evaluated with Cephes'
+    rational approximation; the gradient is formed from (x, y) scaled by max(|x|, |y|), so that
+    x² + y² cannot underflow.  (0, 0) gives 0 with gradient 0.
+    """
+    dtype = _dtype(x)
+    ay, ax = ops.abs(y), ops.abs(x)
+    steep = ay > ax
+    num = ops.where(steep, ax, ay)
+    big = ops.where(steep, ay, ax)
+    zero = ops.equal(big, 0)
+    big = ops.where(zero, ops.ones_like(big), big)
+    t = _atan_unit(num / big)
+    t = ops.where(steep, _const(np.pi / 2, dtype) - t, t)
+    t = ops.where(x < 0, _const(np.pi, dtype) - t, t)
+    t = ops.where(y < 0, -t, t)
+    m = _sg(big)
+    xn, yn = _sg(x / m), _sg(y / m)
+    norm = ops.where(zero, ops.ones_like(m), m * (xn * xn + yn * yn))
+    return _grad_from(t, (xn * y - yn * x) / _sg(norm))
 
 
 def _axis(x: Any, axis: int, name: str = "axis") -> int:
@@ -475,7 +546,7 @@ def class_loss_cls(y_true: Any, y_pred: Any) -> Any:
     _rank(y_true, "y_true", 3)
     _rank(y_pred, "y_pred", 3)
     cce = categorical_crossentropy(y_true[0], y_pred[0], axis=-1)
-    return _const(LAMBDA_CLS_CLASS, _dtype(y_pred)) * ops.mean(cce)
+    return _const(LAMBDA_CLS_CLASS, _dtype(y_pred)) * _mean(cce)
 
 
 # --------------------------------------------------------------------------- YOLOv3 (spec §4)
@@ -581,15 +652,10 @@ def bbox_giou(boxes1: Any, boxes2: Any) -> Any:
     return _grad_from(iou - (enclose - union) / enclose, iou + _ratio(union, enclose))
 
 
-def _one_minus_iou(boxes1: Any, boxes2: Any) -> Any:
-    """1 − IoU as ((area1 − inter) + (area2 − inter)) / union, differentiated as −IoU."""
-    inter, union, area1, area2 = _iou_parts(boxes1, boxes2)
-    return _grad_from(((area1 - inter) + (area2 - inter)) / union, -_ratio(inter, union))
-
-
 def iou_loss(boxes1: Any, boxes2: Any) -> Any:
     """1 − IoU, as ((area1 − inter) + (area2 − inter)) / union: relatively accurate when IoU ≈ 1."""
-    return _one_minus_iou(boxes1, boxes2)
+    inter, union, area1, area2 = _iou_parts(boxes1, boxes2)
+    return _grad_from(((area1 - inter) + (area2 - inter)) / union, -_ratio(inter, union))
 
 
 def giou_loss(boxes1: Any, boxes2: Any) -> Any:
@@ -599,36 +665,55 @@ def giou_loss(boxes1: Any, boxes2: Any) -> Any:
     return _grad_from(value, -(_ratio(inter, union) + _ratio(union, enclose)))
 
 
-def _centre_distance(boxes1: Any, boxes2: Any) -> Any:
-    """ρ²/c²: squared centre distance over the squared diagonal of the enclosing box (corners unsorted)."""
-    b1, b2 = _box_pair(boxes1, boxes2)
+_FOUR_OVER_PI2 = 0.4052847345693511  # 4 / π², correctly rounded in float64
+
+
+def _distance_ratio(b1: Any, b2: Any) -> Any:
+    """ρ²/c²: squared centre distance over the squared diagonal of the enclosing box.
+
+    The enclosing extents come from centre differences (``_span``; max(R1, R2) − min(L1, L2) equals
+    max(w1, w2, (w1 + w2)/2 + |c1 − c2|) for any extents), and every length is divided by the larger
+    enclosing extent (held constant in the gradient: the ratio does not depend on it), so the squares
+    neither overflow float16 nor underflow.  Two identical point boxes give 0/0 = NaN.
+    """
     dx = b1[..., 0] - b2[..., 0]
     dy = b1[..., 1] - b2[..., 1]
-    cw = _span(b1[..., 0], b1[..., 2], b2[..., 0], b2[..., 2])
-    ch = _span(b1[..., 1], b1[..., 3], b2[..., 1], b2[..., 3])
-    return _ratio(dx * dx + dy * dy, cw * cw + ch * ch)
+    cx = _span(b1[..., 0], b1[..., 2], b2[..., 0], b2[..., 2])
+    cy = _span(b1[..., 1], b1[..., 3], b2[..., 1], b2[..., 3])
+    m = _sg(_max(ops.abs(cx), ops.abs(cy)))
+    dx, dy, cx, cy = dx / m, dy / m, cx / m, cy / m
+    return (dx * dx + dy * dy) / (cx * cx + cy * cy)
+
+
+def _aspect_angle(w: Any, h: Any) -> Any:
+    """atan2(w, h), with (w, h) first divided by max(|w|, |h|) (constant in the gradient; the angle does not
+    depend on the scale) so that the gradient's w² + h² cannot overflow float16.  A zero-size box has angle 0
+    (atan2(0, 0)) and no gradient through it (the angle is discontinuous there)."""
+    m = _sg(_max(ops.abs(w), ops.abs(h)))
+    zero = ops.equal(m, 0)
+    safe = ops.where(zero, ops.ones_like(m), m)
+    return _atan2(ops.where(zero, ops.zeros_like(w), w / safe), ops.where(zero, ops.ones_like(h), h / safe))
 
 
 def diou_loss(boxes1: Any, boxes2: Any) -> Any:
-    """Distance-IoU loss 1 − IoU + ρ²/c² (Zheng et al. 2020; w, h ≥ 0); 0/0 = NaN for identical point boxes."""
-    return _one_minus_iou(boxes1, boxes2) + _centre_distance(boxes1, boxes2)
+    """1 − IoU + ρ²/c² (IoU as ``bbox_iou``; c the diagonal of the smallest box enclosing both; w, h ≥ 0)."""
+    b1, b2 = _box_pair(boxes1, boxes2)
+    return iou_loss(b1, b2) + _distance_ratio(b1, b2)
 
 
 def ciou_loss(boxes1: Any, boxes2: Any) -> Any:
-    """Complete-IoU loss 1 − IoU + ρ²/c² + α·v, boxes2 the ground truth.
+    """1 − IoU + ρ²/c² + α·v, v = (4/π²)(atan2(w2, h2) − atan2(w1, h1))², α = v/((1 − IoU) + v) (0 where v = 0).
 
-    v = (4/π²)·(atan2(w2, h2) − atan2(w1, h1))², α = v / ((1 − IoU) + v) (0 where v = 0),
-    α a constant in the gradient (stop-gradient, as the paper's reference code).
+    α is held constant in the gradient (stop-gradient, as in the paper's code); boxes2 is the ground truth.
     """
     b1, b2 = _box_pair(boxes1, boxes2)
-    dtype = _dtype(b1)
-    one_minus_iou = _one_minus_iou(b1, b2)
-    angle = ops.arctan2(b2[..., 2], b2[..., 3]) - ops.arctan2(b1[..., 2], b1[..., 3])
-    v = _const(4 / np.pi**2, dtype) * angle * angle
-    zero_v = ops.equal(v, 0)
-    den = one_minus_iou + v
-    alpha = _sg(ops.where(zero_v, ops.zeros_like(v), v / ops.where(zero_v, ops.ones_like(den), den)))
-    return one_minus_iou + _centre_distance(b1, b2) + alpha * v
+    one_minus_iou = iou_loss(b1, b2)
+    gap = _aspect_angle(b2[..., 2], b2[..., 3]) - _aspect_angle(b1[..., 2], b1[..., 3])
+    v = _const(_FOUR_OVER_PI2, _dtype(b1)) * (gap * gap)
+    positive = v > 0
+    safe = ops.where(positive, one_minus_iou + v, ops.ones_like(v))
+    alpha = _sg(ops.where(positive, v / safe, ops.zeros_like(v)))
+    return one_minus_iou + _distance_ratio(b1, b2) + alpha * v
 
 
 def focal(target: Any, actual: Any, alpha: Any = 1, gamma: Any = 2) -> Any:
@@ -691,7 +776,7 @@ def loss_layer(
     prob_term = respond * sigmoid_cross_entropy_with_logits(labels=label_prob, logits=raw_prob)
 
     def reduce(term: Any) -> Any:
-        return ops.mean(ops.sum(term, axis=(1, 2, 3, 4)))
+        return _mean(ops.sum(term, axis=(1, 2, 3, 4)))
 
     return reduce(giou_term), reduce(conf_term), reduce(prob_term)
 
