@@ -271,7 +271,8 @@ def categorical_crossentropy(target: Any, output: Any, axis: int = -1) -> jax.Ar
     """−Σ_i t_i · log clip(p_i / Σ_j p_j, ε_k, 1−ε_k) over ``axis`` (convention C2)."""
     p = _float(output)
     t = _cast(target, p.dtype)
-    q = p / jnp.sum(p, axis=axis, keepdims=True)
+    # p / Σp differentiated without (Σp)², which JAX's division gradient forms (overflows float16 for Σp < 2^-8)
+    q = _ratio(p, jnp.broadcast_to(jnp.sum(p, axis=axis, keepdims=True), p.shape))
     qc = _clip_prob(q, EPSILON_KERAS)
     return -jnp.sum(_xlogy(t, qc), axis=axis)
 
@@ -491,7 +492,11 @@ def _giou_parts(boxes1: Any, boxes2: Any) -> tuple[jax.Array, jax.Array, jax.Arr
 
 @jax.custom_vjp
 def _ratio(num: jax.Array, den: jax.Array) -> jax.Array:
-    """num / den, differentiated as (g / den, −(g / den)·(num / den)): no den², which underflows for tiny den."""
+    """num / den (same shapes), differentiated as (g / den, −(g / den)·(num / den)), as TensorFlow does.
+
+    JAX differentiates a division through den^-2, which overflows (float16: den < 2^-8) or underflows to
+    0 (float32: den below ~1e-19, giving 0·inf = NaN) where the gradient itself is representable.
+    """
     return num / den
 
 
