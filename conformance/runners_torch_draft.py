@@ -107,15 +107,13 @@ class Runner:
             raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
         self.contract, self.fn, self.mode, self.impl = contract, fn, mode, impl
         self._cache: OrderedDict[tuple, Callable] = OrderedDict()
+        # resolved here, not inside the compiled call: Dynamo does not trace importlib (a graph break)
+        self._fallback = importlib.import_module(DERIVED_FALLBACK) if contract.derived_fallback else None
         if mode == "compile":
             _configure_dynamo()
 
     def _forward(self, tensors: dict, config: dict) -> Any:
-        return self.contract.invoke(self.fn, {**config, **tensors}, self.impl, self._fallback())
-
-    def _fallback(self) -> Any:
-        """The module that provides derived functions the impl lacks (e.g. ``decode``), if the contract names one."""
-        return importlib.import_module(DERIVED_FALLBACK) if self.contract.derived_fallback else None
+        return self.contract.invoke(self.fn, {**config, **tensors}, self.impl, self._fallback)
 
     def _call(self, tensors: dict, config: dict) -> Any:
         if self.mode == "eager":

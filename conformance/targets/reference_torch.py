@@ -7,10 +7,12 @@ dtype of the input tensors (float16, bfloat16, float32 or float64); every consta
 created in the input's dtype, nothing is hard-coded to float32.  It also implements
 ``diou_loss`` and ``ciou_loss`` (spec §4, α detached).
 
-Everything runs eagerly and under ``torch.compile``.  Bad labels and indices never give
-a silent finite value: ``sparse_softmax_cross_entropy_with_logits`` and ``reg_l1_loss``
-raise ``ValueError`` for out-of-range ones and also return NaN there (which covers any
-execution where the check is skipped).
+Everything runs eagerly and under ``torch.compile`` as one graph (``fullgraph=True`` works:
+no Python control flow on tensor values).  Bad labels and indices never give a silent finite
+value: ``sparse_softmax_cross_entropy_with_logits`` and ``reg_l1_loss`` assert that they are
+in range (``torch._assert_async``: a ``RuntimeError`` eagerly and in compiled code on CPU) and
+also return NaN for out-of-range ones, which covers any execution where the assertion is
+dropped.
 
 Accuracy beyond the textbook forms (same values, fewer roundings): log-softmax via
 log1p of the non-maximal terms with a written-out gradient (confident predictions),
@@ -275,8 +277,8 @@ def softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = None, ax
 def sparse_softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = None) -> torch.Tensor:
     """logsumexp(x) − x_k over the last axis, ``k`` an integer class index in [0, C).
 
-    Labels outside [0, C) raise ``ValueError`` and, where the check is not executed, give
-    NaN: never a silent finite value.
+    Labels outside [0, C) fail an assertion (``RuntimeError``) and, where the assertion is not
+    executed, give NaN: never a silent finite value.
     """
     x = _float(logits)
     k = _index(labels, "labels")
@@ -286,8 +288,7 @@ def sparse_softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = N
         raise ValueError(f"labels: shape {tuple(k.shape)} does not match logits' leading shape {tuple(x.shape[:-1])}")
     classes = x.shape[-1]
     valid = (k >= 0) & (k < classes)
-    if not bool(valid.all()):
-        raise ValueError(f"labels: class index outside [0, {classes})")
+    torch._assert_async(valid.all(), "labels: class index outside [0, C)")
     safe_k = torch.where(valid, k, torch.zeros_like(k))
     y = torch.nn.functional.one_hot(safe_k, classes).to(x.dtype)
     value = _softmax_xent(y, x, x.dim() - 1)
@@ -799,8 +800,8 @@ def focal_loss(hm_pred: Any, hm_true: Any) -> torch.Tensor:
 def reg_l1_loss(y_pred: Any, y_true: Any, indices: Any, mask: Any) -> torch.Tensor:
     """Σ |y_true·M − g·M| / (Σ M + ε), g = y_pred gathered at the flattened H·W ``indices``.
 
-    Out-of-range indices raise ``ValueError`` and, where the check is not executed, the
-    loss is NaN: never a silent finite value.
+    Out-of-range indices fail an assertion (``RuntimeError``) and, where the assertion is not
+    executed, the loss is NaN: never a silent finite value.
     """
     y_pred = _float(y_pred)
     y_true = _like(y_true, y_pred)
@@ -820,9 +821,8 @@ def reg_l1_loss(y_pred: Any, y_true: Any, indices: Any, mask: Any) -> torch.Tens
 
     batch, cells = y_pred.shape[0], y_pred.shape[1] * y_pred.shape[2]
     ok = (idx >= 0) & (idx < cells)
-    if not bool(ok.all()):
-        raise ValueError(f"indices: index outside [0, H*W = {cells})")
     in_range = torch.all(ok)
+    torch._assert_async(in_range, "indices: index outside [0, H*W)")
     safe_idx = torch.where(ok, idx, torch.zeros_like(idx))
     flat = y_pred.reshape(batch, cells, 2)
     g = torch.gather(flat, 1, safe_idx[..., None].expand(-1, -1, 2))
