@@ -11,10 +11,12 @@ run unchanged on a PyTorch implementation:
 - gradients are vector-Jacobian products by ``torch.autograd.grad`` with the given cotangent;
   an argument the output does not depend on has gradient ``None`` (as ``tf.GradientTape``
   reports it);
-- mode ``compile`` wraps the call in ``torch.compile`` (TorchInductor), one wrapper per
-  configuration; the backward pass is the one AOTAutograd compiles with the forward.  The
-  recompile limit is raised and made an error, so that a compile mode run never falls back
-  to eager silently.
+- mode ``compile`` wraps the call in ``torch.compile(dynamic=False)`` (TorchInductor), one
+  wrapper per configuration and one graph per input signature; the backward pass is the one
+  AOTAutograd compiles with the forward.  The recompile limit is raised and made an error, so
+  that a compile mode run never falls back to eager silently.  As torch.compile does by default
+  (``fullgraph=False``), code Dynamo cannot trace (``.item()``, ``raise``) is a graph break and
+  runs eagerly between compiled graphs; only a failure of the compiler itself is a ModeError.
 """
 
 from __future__ import annotations
