@@ -33,10 +33,10 @@ class Impl:
     spec: str
     obj: Any
     file: str | None  # absolute path of the module's source file, when known
-    attribute: str | None = None
 
 
-def _looks_like_path(spec: str) -> bool:
+def looks_like_path(spec: str) -> bool:
+    """Whether ``--impl`` names a file rather than a module."""
     return spec.endswith(".py") or "/" in spec or "\\" in spec
 
 
@@ -60,7 +60,7 @@ def _from_file(path: Path) -> Any:
 
 
 def _module(spec: str) -> Any:
-    if _looks_like_path(spec):
+    if looks_like_path(spec):
         return _from_file(Path(spec).resolve())
     try:
         return importlib.import_module(spec)
@@ -94,28 +94,8 @@ def load(spec: str) -> Impl:
         if inspect.isclass(obj):
             raise ImplError(f"{spec} is a class; pass an instance (e.g. a module-level `MODEL = {attribute}(...)`)")
     file = getattr(module, "__file__", None)
-    return Impl(spec, obj, str(Path(file).resolve()) if file else None, attribute or None)
+    return Impl(spec, obj, str(Path(file).resolve()) if file else None)
 
 
 def _is_windows_drive(spec: str) -> bool:
     return len(spec) > 2 and spec[1] == ":" and spec[2] in "\\/"
-
-
-def lookup(impl_obj: Any, name: str) -> Any:
-    """The implementation's ``name``, or None when it does not provide it."""
-    return getattr(impl_obj, name, None)
-
-
-def shape_problem(fn: Any, name: str) -> str | None:
-    """Why ``fn`` cannot be the function ``name`` (a class, a Keras ``Loss`` object), or None when it may be."""
-    if inspect.isclass(fn):
-        return (f"{name} is a class ({fn.__module__}.{fn.__qualname__}), not a function: expose an instance's "
-                f"method, or use --impl=module:instance for an object whose attributes are the contract names")
-    cls = type(fn)
-    if any(c.__name__ in ("Loss", "LossFunctionWrapper") for c in cls.__mro__):
-        return (f"{name} is a Keras Loss object ({cls.__module__}.{cls.__qualname__}); it reduces over the batch "
-                f"and takes (y_true, y_pred): wrap the elementwise function instead (see the adapters in "
-                f"conformance/targets/)")
-    if not callable(fn):
-        return f"{name} is a {cls.__name__}, not callable"
-    return None

@@ -28,10 +28,5 @@ def register(contract: Contract) -> Contract:
     return contract
 
 
-def names() -> list[str]:
-    """Every registered name, catalogue first."""
-    return list(REGISTRY)
-
-
 __all__ = ["FAMILIES", "NAMES", "REGISTRY", "BadCase", "Call", "Contract", "Derived", "Tag", "TimingCase",
-           "names", "register"]
+           "register"]

@@ -182,8 +182,3 @@ class Contract:
 
     def signature(self) -> str:
         return self.call.signature(self.name)
-
-
-def outputs_tuple(x: Any) -> tuple:
-    """One output or several, always as a tuple."""
-    return tuple(x) if isinstance(x, (tuple, list)) else (x,)

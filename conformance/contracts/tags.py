@@ -10,11 +10,11 @@ import numpy as np
 import oracle
 from conformance.contracts.record import Example, Tag
 from conformance.numerics.compare import compare
+from conformance.numerics.outputs import as_tuple, concat
 
 
 def _flat(x: Any) -> np.ndarray:
-    xs = [np.asarray(v, dtype=np.float64) for v in (x if isinstance(x, tuple) else (x,))]
-    return np.concatenate([np.ravel(v) for v in xs]) if len(xs) > 1 else xs[0]
+    return concat(as_tuple(x))
 
 
 def conventions_differ() -> Tag:

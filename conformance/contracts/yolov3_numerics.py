@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 import oracle
-from conformance.numerics.dtypes import info, round_to
+from conformance.numerics.dtypes import info
 from conformance.numerics.tolerance import Tolerance, max_ignoring_nan, outside, rounded, sigmoid64
 
 # --- tolerances ---------------------------------------------------------------------------------------------
@@ -252,20 +252,15 @@ def threshold_margin(ex: dict) -> float:
 
 # --- rounded intermediates (the stability tier's YOLO-EXP-OVERFLOW / YOLO-ZERO-UNION rule) ---------------------
 
-def _ftz(dtype: str, x: np.ndarray) -> np.ndarray:
-    r = round_to(dtype, x)
-    return np.where(np.abs(r) < info(dtype).tiny, 0.0, r)
-
-
 def _decode_rounded(conv: np.ndarray, anchors: Any, stride: Any, num_class: int, dtype: str) -> np.ndarray:
     """decode(conv) with e^{raw_wh} rounded to ``dtype`` (overflow inf, flush-to-zero), then rounded to ``dtype``."""
     exact = oracle.evaluate("decode", conv_output=conv, anchors=anchors, stride=stride, num_class=num_class)
     raw = np.asarray(conv, dtype=np.float64).reshape(exact.shape)
     with np.errstate(over="ignore", invalid="ignore"):
-        wh = _ftz(dtype, np.exp(raw[..., 2:4])) * np.asarray(anchors, dtype=np.float64) * float(stride)
+        wh = rounded(dtype, np.exp(raw[..., 2:4])) * np.asarray(anchors, dtype=np.float64) * float(stride)
     out = exact.copy()
     out[..., 2:4] = wh
-    return _ftz(dtype, out)
+    return rounded(dtype, out)
 
 
 def _exp_range(conv: np.ndarray, anchors: Any, stride: Any, num_class: int, dtype: str) -> tuple[bool, bool]:

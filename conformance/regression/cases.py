@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -12,7 +12,8 @@ import numpy as np
 import oracle
 from conformance.contracts import Contract
 from conformance.numerics.compare import Comparison, compare
-from conformance.numerics.dtypes import info, round_to
+from conformance.numerics.dtypes import info
+from conformance.numerics.outputs import as_tuple, concat, cotangents  # noqa: F401  (re-exported)
 from conformance.numerics.tolerance import rounded
 from conformance.regression.format import GOLDEN_ULPS, Case
 from conformance.reporting.results import Recorder
@@ -33,18 +34,7 @@ def extras(contract: Contract, dtype: str) -> dict[str, dict]:
 
 def cotangent(contract: Contract, outputs: Any, seed: int, dtype: str) -> tuple[np.ndarray, ...]:
     """Random cotangents shaped like the output(s), rounded to ``dtype`` (as the gradient check draws them)."""
-    rng = np.random.default_rng(seed)
-    outs = outputs if contract.n_outputs > 1 else (outputs,)
-    return tuple(round_to(dtype, rng.standard_normal(np.shape(o))) for o in outs)
-
-
-def as_tuple(x: Any) -> tuple:
-    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
-
-
-def concat(xs: Sequence[Any]) -> np.ndarray:
-    xs = [np.asarray(x, dtype=np.float64) for x in xs]
-    return np.concatenate([np.ravel(x) for x in xs]) if len(xs) > 1 else xs[0]
+    return cotangents(contract.n_outputs, outputs, seed, dtype)
 
 
 def _ulp(dtype: str, x: np.ndarray) -> np.ndarray:

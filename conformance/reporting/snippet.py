@@ -41,6 +41,6 @@ def _absolute(spec: str) -> str:
     """A path ``--impl`` made absolute, so the snippet runs from any directory."""
     from pathlib import Path
 
-    from conformance.impl import _looks_like_path
+    from conformance.impl import looks_like_path
 
-    return str(Path(spec).resolve()) if _looks_like_path(spec) else spec
+    return str(Path(spec).resolve()) if looks_like_path(spec) else spec

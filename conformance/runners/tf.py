@@ -15,8 +15,8 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
-from conformance.contracts.record import Contract, outputs_tuple  # noqa: E402
-from conformance.numerics.dtypes import round_to  # noqa: E402
+from conformance.contracts.record import Contract  # noqa: E402
+from conformance.numerics.outputs import as_tuple, cotangents  # noqa: E402
 from conformance.numerics.tolerance import rounded as round_and_flush  # noqa: E402
 
 MODES = ("eager", "function", "xla")
@@ -202,7 +202,7 @@ def _input_dtype(contract: Contract, tensors: dict) -> Any:
 
 def output_problem(name: str, out: Any, dtype: Any) -> str | None:
     """Why the outputs break the contract (not a ``tf.Tensor``, or floating but not ``dtype``), or None."""
-    outs = outputs_tuple(out)
+    outs = as_tuple(out)
     for i, o in enumerate(outs):
         which = f"output {i}" if len(outs) > 1 else "its output"
         if o is None:
@@ -307,11 +307,9 @@ def _config_key(config: dict) -> tuple:
 
 
 def cotangent(contract: Contract, out_shapes: Any, seed: int, dtype: str) -> Any:
-    """A random cotangent shaped like the output(s), rounded to ``dtype`` (float64 values)."""
-    rng = np.random.default_rng(seed)
-    if contract.n_outputs > 1:
-        return tuple(round_to(dtype, rng.standard_normal(np.shape(s))) for s in out_shapes)
-    return round_to(dtype, rng.standard_normal(np.shape(out_shapes)))
+    """A random cotangent shaped like the output(s), rounded to ``dtype`` (float64 values); a tuple for several."""
+    cots = cotangents(contract.n_outputs, out_shapes, seed, dtype)
+    return cots if contract.n_outputs > 1 else cots[0]
 
 
 def cot_tensor(cot: Any, dtype: str) -> Any:

@@ -1,0 +1,28 @@
+"""Framework-neutral helpers on a contract's output(s): one output or a tuple of them, and their cotangents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from conformance.numerics.dtypes import round_to
+
+
+def as_tuple(x: Any) -> tuple:
+    """One output or several, always as a tuple."""
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def concat(xs: Sequence[Any]) -> np.ndarray:
+    """Several outputs raveled into one float64 array; a single output keeps its shape."""
+    xs = [np.asarray(x, dtype=np.float64) for x in xs]
+    return np.concatenate([np.ravel(x) for x in xs]) if len(xs) > 1 else xs[0]
+
+
+def cotangents(n_outputs: int, outputs: Any, seed: int, dtype: str) -> tuple[np.ndarray, ...]:
+    """Random cotangents shaped like the output(s), rounded to ``dtype`` (float64 values), one per output."""
+    rng = np.random.default_rng(seed)
+    outs = outputs if n_outputs > 1 else (outputs,)
+    return tuple(round_to(dtype, rng.standard_normal(np.shape(o))) for o in outs)
