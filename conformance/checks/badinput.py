@@ -19,8 +19,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from conformance.checks.value import ConformanceFailure, _as_tuple, _fail
+from conformance.checks.value import ConformanceFailure, _fail
 from conformance.contracts.record import BadCase, Contract, Example
+from conformance.numerics.outputs import as_tuple
 from conformance.reporting.results import CheckResult
 from conformance.runners.tf import Runner, prepare
 
@@ -106,7 +107,7 @@ def judge(contract: Contract, runner: Runner, case: BadCase, dtype: str) -> tupl
         out = runner.value(args)
     except Exception as exc:  # any exception conforms
         return True, f"raised {type(exc).__name__}"
-    values = np.concatenate([np.ravel(np.asarray(o, dtype=np.float64)) for o in _as_tuple(out)])
+    values = np.concatenate([np.ravel(np.asarray(o, dtype=np.float64)) for o in as_tuple(out)])
     if np.any(np.isnan(values)):
         return True, "returned NaN"
     return False, f"returned a finite value {values.tolist()[:4]!r} (bad argument: {case.arg})"

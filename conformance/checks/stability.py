@@ -46,9 +46,10 @@ from typing import Any
 
 import numpy as np
 
-from conformance.checks.value import ConformanceFailure, _as_tuple, _extras, _fail, diagnose_naive
+from conformance.checks.value import ConformanceFailure, _extras, _fail, diagnose_naive
 from conformance.contracts.record import Contract
 from conformance.numerics.dtypes import info
+from conformance.numerics.outputs import as_tuple
 from conformance.numerics.tolerance import bgd_margin, in_range
 from conformance.reporting.results import CheckResult, Recorder
 from conformance.runners.tf import Runner, cot_tensor, cotangent, prepare
@@ -97,7 +98,7 @@ def ambiguous(contract: Contract, ex: dict, dtype: str) -> bool:
 
 
 def _flat(x: Any) -> np.ndarray:
-    return np.concatenate([np.ravel(np.asarray(v, dtype=np.float64)) for v in _as_tuple(x)])
+    return np.concatenate([np.ravel(np.asarray(v, dtype=np.float64)) for v in as_tuple(x)])
 
 
 @dataclass
@@ -184,7 +185,7 @@ def check_stability(contract: Contract, runner: Runner, ex: dict, seed: int, dty
     best_ri = None
     for extra in _extras(contract, dtype):
         exact = contract.expected(rounded, **extra)
-        acts, exps = _as_tuple(actual), _as_tuple(exact)
+        acts, exps = as_tuple(actual), as_tuple(exact)
         if len(acts) != len(exps):
             _fail(f"{contract.name}: returned {len(acts)} output(s), the contract has {len(exps)}", contract,
                   rounded, dtype, mode, impl_name, "stability")
@@ -247,7 +248,7 @@ def _check_gradients(contract: Contract, runner: Runner, rounded: dict, args: di
                      extra: dict, value_hazard: bool, intermediate: bool, impl_name: str, log: HazardLog) -> None:
     exact_out = contract.expected(rounded, **extra)
     cot = cotangent(contract, exact_out, seed, dtype)
-    if not all(np.all(np.isfinite(c)) for c in _as_tuple(cot)):
+    if not all(np.all(np.isfinite(c)) for c in as_tuple(cot)):
         return
     mode = runner.mode
     try:
@@ -263,7 +264,7 @@ def _check_gradients(contract: Contract, runner: Runner, rounded: dict, args: di
         with np.errstate(all="ignore"):
             want = contract.expected_vjp(rounded, cot, k, **extra)
             kinks = contract.kinks(rounded, k, **extra)
-        for i, (g, w, kk) in enumerate(zip(_as_tuple(got), _as_tuple(want), _as_tuple(kinks), strict=True)):
+        for i, (g, w, kk) in enumerate(zip(as_tuple(got), as_tuple(want), as_tuple(kinks), strict=True)):
             w = np.asarray(w, dtype=np.float64)
             g = np.asarray(g, dtype=np.float64)
             what = f"gradient of {contract.name} wrt {k}" + (f"[{i}]" if isinstance(got, list) else "")
@@ -278,7 +279,7 @@ def _check_gradients(contract: Contract, runner: Runner, rounded: dict, args: di
             if contract.constants_dtype and dtype in ("float16", "bfloat16"):
                 with np.errstate(all="ignore"):
                     spec = contract.expected_vjp(rounded, cot, k, **dict(extra, constants_dtype="float64"))
-                _relabel_clip(c, np.ravel(np.asarray(_as_tuple(spec)[i], dtype=np.float64)))
+                _relabel_clip(c, np.ravel(np.asarray(as_tuple(spec)[i], dtype=np.float64)))
             if c.n_fail:
                 _fail(c.message(dtype), contract, rounded, dtype, mode, impl_name, "stability", {k: want}, {k: got},
                       cot)

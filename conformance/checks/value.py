@@ -15,6 +15,7 @@ import numpy as np
 from conformance.contracts import Contract
 from conformance.contracts.tags import large
 from conformance.numerics.compare import Comparison, compare
+from conformance.numerics.outputs import as_tuple
 from conformance.reporting.reproducer import failure_record
 from conformance.reporting.results import Recorder
 from conformance.reporting.snippet import snippet
@@ -33,12 +34,8 @@ def _extras(contract: Contract, dtype: str) -> list[dict[str, Any]]:
     return [base]
 
 
-def _as_tuple(x: Any) -> tuple:
-    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
-
-
 def _compare_outputs(contract: Contract, ex: dict, actual: Any, expected: Any, dtype: str) -> Comparison:
-    acts, exps = _as_tuple(actual), _as_tuple(expected)
+    acts, exps = as_tuple(actual), as_tuple(expected)
     if len(acts) != len(exps):
         raise ConformanceFailure(f"{contract.name}: returned {len(acts)} output(s), the contract has {len(exps)}")
     a = np.concatenate([np.ravel(x) for x in acts]) if len(acts) > 1 else np.asarray(acts[0])
@@ -71,8 +68,8 @@ def diagnose_naive(contract: Contract, ex: dict, actual: Any, expected: Any, dty
     if "SCE-NAIVE" not in contract.divergences or "logits" not in ex:
         return None
     tag = next((t for t in contract.tags if t.tag == "SCE-NAIVE"), _NAIVE_LOGITS)
-    a = np.concatenate([np.ravel(np.asarray(x, dtype=np.float64)) for x in _as_tuple(actual)])
-    e = np.concatenate([np.ravel(np.asarray(x, dtype=np.float64)) for x in _as_tuple(expected)])
+    a = np.concatenate([np.ravel(np.asarray(x, dtype=np.float64)) for x in as_tuple(actual)])
+    e = np.concatenate([np.ravel(np.asarray(x, dtype=np.float64)) for x in as_tuple(expected)])
     if a.shape != e.shape or not np.any(~np.isfinite(a) & np.isfinite(e)) or not tag.holds(contract, ex, dtype):
         return None
     return f"{contract.name} matches SCE-NAIVE (inf/NaN where the exact value is finite, at large |logits|)"
@@ -104,10 +101,10 @@ def _grad_comparisons(contract: Contract, ex: dict, grads: dict, cot: Any, dtype
         kinks = contract.kinks(ex, k, **{kw: v for kw, v in extra.items() if kw != "variants"})
         if contract.near_kinks is not None:  # within rounding distance of a kink in the dtype under test
             near = contract.near_kinks(ex, k, dtype)
-            kinks = tuple(np.asarray(a) | np.asarray(b) for a, b in zip(_as_tuple(kinks), _as_tuple(near),
+            kinks = tuple(np.asarray(a) | np.asarray(b) for a, b in zip(as_tuple(kinks), as_tuple(near),
                                                                        strict=True))
             kinks = kinks if isinstance(got, list) else kinks[0]
-        for i, (g, w, kk) in enumerate(zip(_as_tuple(got), _as_tuple(want), _as_tuple(kinks), strict=True)):
+        for i, (g, w, kk) in enumerate(zip(as_tuple(got), as_tuple(want), as_tuple(kinks), strict=True)):
             tol = np.maximum(contract.tolerance.for_grad(ex, k, np.asarray(w), cot, dtype),
                              _grad_floor(contract, ex, k, cot, dtype, extra))
             label = f"gradient of {contract.name} wrt {k}" + (f"[{i}]" if isinstance(got, list) else "")
@@ -125,7 +122,7 @@ def _grad_floor(contract: Contract, ex: dict, wrt: str, cot: Any, dtype: str, ex
     base = {kw: v for kw, v in extra.items() if kw != "variants"}
     value = contract.expected(ex, **base)
     v = np.concatenate([np.ravel(x) for x in value]) if isinstance(value, tuple) else np.asarray(value)
-    c = np.concatenate([np.ravel(x) for x in _as_tuple(cot)])
+    c = np.concatenate([np.ravel(x) for x in as_tuple(cot)])
     with np.errstate(invalid="ignore", over="ignore"):
         t = np.broadcast_to(contract.tolerance.for_value(ex, v, dtype), np.shape(v)).ravel()
         tol_f = float(np.nansum(np.abs(c) * t))
@@ -176,7 +173,7 @@ def check_value(contract: Contract, runner: Runner, ex: dict, dtype: str, rec: R
     """The impl's output in ``dtype`` vs the float64 oracle on the same rounded inputs."""
     rounded, args = prepare(contract, ex, dtype)
     actual = _call(contract, lambda: runner.value(args), rounded)
-    if any(a is None for a in _as_tuple(actual)):
+    if any(a is None for a in as_tuple(actual)):
         _fail(f"{contract.name} returned None instead of a tensor", contract, rounded, dtype, runner.mode, impl_name,
               "value", None, None)
     matched, best, best_expected = set(), None, None
@@ -188,7 +185,7 @@ def check_value(contract: Contract, runner: Runner, ex: dict, dtype: str, rec: R
         if best is None or cmp.mismatches < best.mismatches:
             best, best_expected = cmp, expected
     rec.example(best.max_abs, best.max_rel, best.max_ulp,
-                magnitude=float(np.nanmax(np.abs(np.concatenate([np.ravel(x) for x in _as_tuple(actual)])),
+                magnitude=float(np.nanmax(np.abs(np.concatenate([np.ravel(x) for x in as_tuple(actual)])),
                                           initial=0.0)))
     if contract.conventions:
         rec.conventions(matched)
