@@ -286,3 +286,30 @@ def test_same_profile_and_seed_give_the_same_verdicts(tmp_path):
     assert runs[0]["smooth_l1"]["gradient"]["status"] == "failed"
     for i, v in enumerate(runs[1:], 1):
         assert v == runs[0], f"run {i} ({'-n 2' if i == 5 else 'serial'}) differs from run 0"
+
+
+def test_badinput_does_not_count_a_contract_violation_as_raising():
+    """A guard's ContractViolation (here: anchors mutated in place) is a failure, not a conforming raise."""
+    from conformance.checks.badinput import run_badinput
+    from conformance.reporting.results import CheckResult
+    from conformance.targets import reference
+
+    def decode(conv_output, anchors, stride, num_class):
+        anchors[0, 0] += 1.0  # the caller's NumPy array, before anything can raise
+        return reference.decode(conv_output, anchors, stride, num_class)
+
+    contract = REGISTRY["decode"]
+    assert contract.bad_inputs
+    runner = Runner(contract, decode, "eager", types.SimpleNamespace(decode=decode))
+    with pytest.raises(ContractViolation, match="decode modified its argument 'anchors' in place"):
+        run_badinput(contract, runner, CheckResult("decode", "yolov3", "badinput", "float32", "eager"), "float32",
+                     "toy")
+
+
+def test_gate_doc_lists_every_status_in_order():
+    from conformance.reporting.results import ORDER, STATUSES
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "gate.md").read_text()
+    listed = [ln.split("|")[1].strip().strip("`") for ln in doc.splitlines()
+              if ln.startswith("| `") and ln.rstrip(" |").endswith(("yes", "no"))]
+    assert listed == sorted(STATUSES, key=lambda s: -ORDER[s])

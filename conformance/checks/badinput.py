@@ -23,7 +23,7 @@ from conformance.checks.value import ConformanceFailure, _fail
 from conformance.contracts.record import BadCase, Contract, Example
 from conformance.numerics.outputs import as_tuple
 from conformance.reporting.results import CheckResult
-from conformance.runners.tf import Runner, prepare
+from conformance.runners.tf import ContractViolation, Runner, prepare
 
 
 def valid_example(contract: Contract) -> Example:
@@ -89,6 +89,8 @@ def valid_call_problem(contract: Contract, runner: Runner, dtype: str) -> str | 
     _, args = prepare(contract, example, dtype)
     try:
         runner.value(args)
+    except ContractViolation:  # misbehaviour (mutated inputs, wrong output type) is a failure of its own
+        raise
     except Exception as exc:
         return (f"{contract.name} raised {type(exc).__name__} on a valid input, so raising on bad inputs proves "
                 f"nothing: {exc}\nThe suite calls it as\n    {contract.signature()}")
@@ -105,6 +107,8 @@ def judge(contract: Contract, runner: Runner, case: BadCase, dtype: str) -> tupl
     _, args = prepare(contract, case.make(), dtype)
     try:
         out = runner.value(args)
+    except ContractViolation:  # mutating the inputs or returning a non-tensor is not "raising on bad input"
+        raise
     except Exception as exc:  # any exception conforms
         return True, f"raised {type(exc).__name__}"
     values = np.concatenate([np.ravel(np.asarray(o, dtype=np.float64)) for o in as_tuple(out)])
