@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
-CONVENTIONS = ("keras-ops", "keras-legacy")
+from ._validate import CONVENTIONS, wrt_of
+
+__all__ = ["CONVENTIONS", "OracleSpec", "keyword_evaluate", "no_kinks", "smooth_kinks"]
 
 
 @dataclass(frozen=True)
@@ -37,3 +39,22 @@ class OracleSpec:
 def no_kinks(wrt: str, **kwargs: Any) -> np.ndarray:
     """Kink mask for a smooth function: all False, shaped like ``kwargs[wrt]``."""
     return np.zeros(np.shape(kwargs[wrt]), dtype=bool)
+
+
+def keyword_evaluate(fn: Callable[..., Any]) -> Callable[..., np.ndarray]:
+    """Uniform-style evaluate for ``fn``: keyword arguments only, a float64 array out."""
+
+    def evaluate(**kwargs: Any) -> np.ndarray:
+        return np.asarray(fn(**kwargs), dtype=np.float64)
+
+    return evaluate
+
+
+def smooth_kinks(name: str, allowed: tuple[str, ...]) -> Callable[..., np.ndarray]:
+    """Kink function of a smooth contract ``name`` (differentiable in ``allowed``): all False."""
+
+    def kinks(wrt: str, **kwargs: Any) -> np.ndarray:
+        wrt_of(name, wrt, allowed)
+        return no_kinks(wrt, **kwargs)
+
+    return kinks

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ._spec import CONVENTIONS
+CONVENTIONS = ("keras-ops", "keras-legacy")  # the clipping conventions (spec §2: C2 keras-ops, C1 keras-legacy)
 
 
 def as_float(name: str, x: Any, *, min_rank: int | None = None, rank: int | None = None) -> np.ndarray:
@@ -108,3 +108,60 @@ def variants_of(name: str, variants: Any, allowed: tuple[str, ...]) -> frozenset
     if unknown:
         raise ValueError(f"variants: {name} has no variant(s) {unknown}; known: {list(allowed)}")
     return got
+
+
+def required(name: str, value: Any) -> None:
+    """Raise when a required argument is missing (``None``)."""
+    if value is None:
+        raise ValueError(f"{name}: required argument is missing (got None)")
+
+
+def same_shape_pair(name_a: str, a: Any, name_b: str, b: Any, *, min_rank: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two float64 arrays of equal shape (``b`` of rank >= ``min_rank`` when given); a mismatch names ``name_b``."""
+    aa = as_float(name_a, a)
+    bb = as_float(name_b, b, min_rank=min_rank or None)
+    same_shape(name_b, bb, name_a, aa)
+    return aa, bb
+
+
+def scalar(name: str, value: Any, positive: bool = False) -> float:
+    """A finite scalar as ``float`` (positive and finite when ``positive``)."""
+    arr = as_float(name, value)
+    if arr.ndim != 0:
+        raise ValueError(f"{name}: expected a scalar, got shape {arr.shape}")
+    v = float(arr)
+    if positive and not (np.isfinite(v) and v > 0):
+        raise ValueError(f"{name}: expected a positive finite number, got {v!r}")
+    if not positive and np.isinf(v):
+        raise ValueError(f"{name}: expected a finite number, got {v!r}")
+    return v
+
+
+def cotangent_like(cotangent: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """The cotangent as float64, broadcast to the output ``shape``."""
+    c = as_float("cotangent", cotangent)
+    try:
+        return np.broadcast_to(c, shape)
+    except ValueError:
+        raise ValueError(f"cotangent: shape {c.shape} does not match the output shape {shape}") from None
+
+
+def cotangent_triple(cotangent: Any) -> tuple[float, float, float]:
+    """The cotangent of a three-output loss: three finite scalars."""
+    try:
+        parts = list(cotangent)
+    except TypeError:
+        raise ValueError("cotangent: expected a tuple of three scalars") from None
+    if len(parts) != 3:
+        raise ValueError(f"cotangent: expected a tuple of three scalars, got {len(parts)} entries")
+    return tuple(scalar("cotangent", p) for p in parts)  # type: ignore[return-value]
+
+
+def unbroadcast(g: np.ndarray, shape: tuple[int, ...], reduce: Any = np.sum) -> np.ndarray:
+    """Reduce a gradient of the broadcast shape back to an argument's ``shape`` (``reduce``: sum, or any)."""
+    while g.ndim > len(shape):
+        g = reduce(g, axis=0)
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = reduce(g, axis=axes, keepdims=True)
+    return np.ascontiguousarray(g)
