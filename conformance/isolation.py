@@ -43,15 +43,15 @@ def grace(timeout: float) -> float:
 
 
 def _active(config: pytest.Config) -> bool:
-    from conformance.plugin import _IMPL_KEY
+    from conformance.plugin import IMPL_KEY
 
-    return _IMPL_KEY in config.stash
+    return IMPL_KEY in config.stash
 
 
 def _ours(item: pytest.Item) -> bool:
-    from conformance.plugin import _is_ours
+    from conformance.plugin import is_suite_item
 
-    return _is_ours(item)
+    return is_suite_item(item)
 
 
 def _user_timeout(config: pytest.Config) -> bool:

@@ -29,7 +29,7 @@ MARKERS = {
 register_profiles()  # before Hypothesis' pytest_configure loads --hypothesis-profile
 pytest_plugins = ("conformance.isolation",)  # per-test timeouts, hangs and crashes reported as results
 _RESULTS_KEY = pytest.StashKey[list]()
-_IMPL_KEY = pytest.StashKey[tuple]()
+IMPL_KEY = pytest.StashKey[tuple]()  # (--impl spec, the loaded module, the dtypes under test) once --impl is given
 START_KEY = pytest.StashKey[float]()  # session start (time.time()), for the report
 _WRITTEN_KEY = pytest.StashKey[list]()  # "conformance report: PATH" lines, printed last in the summary
 _EXPECT_KEY = pytest.StashKey[object]()  # the --expect file's Expectations (conformance.expectations)
@@ -94,7 +94,8 @@ def load_impl(spec: str) -> ModuleType:
         ) from exc
 
 
-def _dtypes(config: pytest.Config) -> list[str]:
+def dtypes_under_test(config: pytest.Config) -> list[str]:
+    """The ``--dtype`` list (default float32), validated and without repeats."""
     raw = config.getoption("--dtype") or ["float32"]
     out = []
     for item in raw:
@@ -130,7 +131,7 @@ def pytest_configure(config: pytest.Config) -> None:
             f"conformance: --impl={spec} provides none of the contract names ({', '.join(names[:4])}, ...). "
             "Pass a module that defines the functions of spec §7, or a small adapter module exposing them."
         )
-    config.stash[_IMPL_KEY] = (spec, module, _dtypes(config))
+    config.stash[IMPL_KEY] = (spec, module, dtypes_under_test(config))
     if config.getoption("--expect"):
         from conformance import expectations
 
@@ -138,13 +139,14 @@ def pytest_configure(config: pytest.Config) -> None:
                                                       expectations.known_ids(REGISTRY.values()))
 
 
-def _is_ours(item: pytest.Item) -> bool:
+def is_suite_item(item: pytest.Item) -> bool:
+    """Whether ``item`` is one of the conformance tests (``conformance.suite``)."""
     mod = getattr(item, "module", None)
     return mod is not None and mod.__name__.startswith("conformance.suite.")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if _IMPL_KEY not in config.stash and any(_is_ours(i) for i in items):
+    if IMPL_KEY not in config.stash and any(is_suite_item(i) for i in items):
         raise pytest.UsageError(
             "conformance: no implementation chosen. Pass --impl=MODULE, e.g.\n"
             "  pytest conformance --impl=mypkg.losses\n"
@@ -163,11 +165,11 @@ def _timing_enabled(config: pytest.Config) -> bool:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "contract" not in metafunc.fixturenames or _IMPL_KEY not in metafunc.config.stash:
+    if "contract" not in metafunc.fixturenames or IMPL_KEY not in metafunc.config.stash:
         return
     from conformance.contracts import REGISTRY
 
-    _, _, dtypes = metafunc.config.stash[_IMPL_KEY]
+    _, _, dtypes = metafunc.config.stash[IMPL_KEY]
     metafunc.parametrize("contract", list(REGISTRY.values()), ids=list(REGISTRY))
     metafunc.parametrize("dtype", dtypes)
     metafunc.parametrize("mode", [metafunc.config.getoption("--mode")])
@@ -176,7 +178,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture
 def impl(request: pytest.FixtureRequest) -> tuple[str, ModuleType]:
     """(name, module) of the implementation under test."""
-    spec, module, _ = request.config.stash[_IMPL_KEY]
+    spec, module, _ = request.config.stash[IMPL_KEY]
     return spec, module
 
 
@@ -230,11 +232,11 @@ def results(config: pytest.Config) -> list:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    if _IMPL_KEY not in config.stash or hasattr(config, "workerinput"):
+    if IMPL_KEY not in config.stash or hasattr(config, "workerinput"):
         return  # only the controller writes reports
     from conformance.reporting.writer import write_outputs
 
-    spec, module, dtypes = config.stash[_IMPL_KEY]
+    spec, module, dtypes = config.stash[IMPL_KEY]
     declared = config.stash.get(_EXPECT_KEY, None)
     stale = declared.finish(results(config)) if declared is not None else []  # entries that no longer fail
     if stale and session.exitstatus == pytest.ExitCode.OK:
@@ -244,12 +246,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    if _IMPL_KEY not in config.stash:
+    if IMPL_KEY not in config.stash:
         return
     from conformance.contracts import REGISTRY
     from conformance.reporting.terminal import render_summary
 
-    spec, module, _ = config.stash[_IMPL_KEY]
+    spec, module, _ = config.stash[IMPL_KEY]
     provided = [n for n in REGISTRY if getattr(module, n, None) is not None]
     from hypothesis import settings
 

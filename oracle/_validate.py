@@ -146,6 +146,14 @@ def cotangent_like(cotangent: Any, shape: tuple[int, ...]) -> np.ndarray:
         raise ValueError(f"cotangent: shape {c.shape} does not match the output shape {shape}") from None
 
 
+def scalar_cotangent(cotangent: Any) -> float:
+    """The cotangent of a scalar loss: one number (any shape of size 1)."""
+    c = as_float("cotangent", cotangent)
+    if c.size != 1:
+        raise ValueError(f"cotangent: expected a scalar (the loss is a scalar), got shape {c.shape}")
+    return float(c.reshape(()))
+
+
 def cotangent_triple(cotangent: Any) -> tuple[float, float, float]:
     """The cotangent of a three-output loss: three finite scalars."""
     try:

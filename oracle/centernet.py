@@ -26,7 +26,7 @@ import numpy as np
 
 from ._dtypes import dtype_name, round_to
 from ._spec import OracleSpec
-from ._validate import as_float, as_index, same_shape, variants_of, wrt_of
+from ._validate import as_float, as_index, same_shape, scalar_cotangent, variants_of, wrt_of
 
 __all__ = ["focal_loss", "loss", "reg_l1_loss"]
 
@@ -38,13 +38,6 @@ WH_WEIGHT = 0.1
 
 REG_VARIANTS = ("EPS-PER-ELEMENT",)
 ARG_NAMES = ("hm_pred", "wh_pred", "reg_pred", "hm_true", "wh_true", "reg_true", "reg_mask", "indices")
-
-
-def _cotangent(cotangent: Any) -> float:
-    c = as_float("cotangent", cotangent)
-    if c.size != 1:
-        raise ValueError(f"cotangent: expected a scalar (the loss is a scalar), got shape {c.shape}")
-    return float(c.reshape(()))
 
 
 # --------------------------------------------------------------------------- focal_loss
@@ -128,7 +121,7 @@ def _focal_evaluate(*, hm_pred, hm_true, constants_dtype="float64"):
 
 def _focal_vjp(cotangent, wrt, *, hm_pred, hm_true, constants_dtype="float64"):
     wrt_of("focal_loss", wrt, ("hm_pred",))
-    c = _cotangent(cotangent)
+    c = scalar_cotangent(cotangent)
     return _focal_grad(*_focal_parts(hm_pred, hm_true, constants_dtype), c)
 
 
@@ -202,7 +195,7 @@ def _reg_evaluate(*, y_pred, y_true, indices, mask, variants=()):
 
 def _reg_vjp(cotangent, wrt, *, y_pred, y_true, indices, mask, variants=()):
     wrt_of("reg_l1_loss", wrt, ("y_pred",))
-    c = _cotangent(cotangent)
+    c = scalar_cotangent(cotangent)
     return _reg_grad(*_reg_parts(y_pred, y_true, indices, mask, variants), c)
 
 
@@ -251,7 +244,7 @@ _LOSS_WRT = ("hm_pred", "wh_pred", "reg_pred")
 
 def _loss_vjp(cotangent, wrt, *, args, constants_dtype="float64", variants=()):
     wrt_of("loss", wrt, _LOSS_WRT)
-    c = _cotangent(cotangent)
+    c = scalar_cotangent(cotangent)
     focal, wh, reg = _loss_parts(args, constants_dtype, variants)
     if wrt == "hm_pred":
         return _focal_grad(*focal, c)

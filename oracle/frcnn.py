@@ -43,7 +43,7 @@ import numpy as np
 from . import nn as _nn
 from ._dtypes import clip_bounds, dtype_name, round_to
 from ._spec import OracleSpec
-from ._validate import as_float, convention_of, positive_int, same_shape, variants_of, wrt_of
+from ._validate import as_float, convention_of, positive_int, same_shape, scalar_cotangent, variants_of, wrt_of
 
 __all__ = ["class_loss_cls", "class_loss_regr", "rpn_loss_cls", "rpn_loss_regr"]
 
@@ -76,13 +76,6 @@ def _data_format(value: Any) -> str:
     if value not in DATA_FORMATS:
         raise ValueError(f"data_format: expected one of {DATA_FORMATS}, got {value!r}")
     return value
-
-
-def _cotangent(cotangent: Any) -> float:
-    c = as_float("cotangent", cotangent)
-    if c.size != 1:
-        raise ValueError(f"cotangent: expected a scalar (the loss is a scalar), got shape {c.shape}")
-    return float(c.reshape(()))
 
 
 def _clip_bounds(constants_dtype: Any) -> tuple[str, float, float]:
@@ -228,7 +221,7 @@ def _rpn_regr_evaluate(*, num_anchors, y_true, y_pred, variants=(), data_format=
 
 def _rpn_regr_vjp(cotangent, wrt, *, num_anchors, y_true, y_pred, variants=(), data_format="channels_last"):
     wrt_of("rpn_loss_regr", wrt, ("y_pred",))
-    c = _cotangent(cotangent)
+    c = scalar_cotangent(cotangent)
     fmt, vs, m, t, y = _rpn_regr_parts(num_anchors, y_true, y_pred, data_format, variants)
     return _to_format(_regr_grad(m, t, y, vs, LAMBDA_RPN_REGR, c), fmt)
 
@@ -263,7 +256,7 @@ def _cls_regr_evaluate(*, num_classes, y_true, y_pred, variants=()):
 
 def _cls_regr_vjp(cotangent, wrt, *, num_classes, y_true, y_pred, variants=()):
     wrt_of("class_loss_regr", wrt, ("y_pred",))
-    c = _cotangent(cotangent)
+    c = scalar_cotangent(cotangent)
     vs, m, t, y = _cls_regr_parts(num_classes, y_true, y_pred, variants)
     return _regr_grad(m, t, y, vs, LAMBDA_CLS_REGR, c)
 
@@ -348,7 +341,7 @@ def _rpn_cls_vjp(
     data_format="channels_last",
 ):
     wrt_of("rpn_loss_cls", wrt, ("y_pred",))
-    c = _cotangent(cotangent)
+    c = scalar_cotangent(cotangent)
     fmt, conv, vs, (dt, _, _), v, z, den, yp = _rpn_cls_parts(
         num_anchors, y_true, y_pred, convention, constants_dtype, variants, data_format
     )
@@ -428,7 +421,7 @@ def _cls_cls_evaluate(*, y_true, y_pred, convention="keras-ops", constants_dtype
 
 def _cls_cls_vjp(cotangent, wrt, *, y_true, y_pred, convention="keras-ops", constants_dtype="float64", variants=()):
     wrt_of("class_loss_cls", wrt, ("y_pred",))
-    c = _cotangent(cotangent)
+    c = scalar_cotangent(cotangent)
     conv, vs, (dt, _, _), yp, t, p = _cls_cls_parts(y_true, y_pred, convention, constants_dtype, variants)
     out = np.zeros_like(yp)
     if t.shape[0] == 0:

@@ -35,7 +35,7 @@ SIZE_ENV = "CONFORMANCE_TIMING_SIZE"
 DIRECTIONS = ("fwd", "fwd+bwd")
 WARMUP_CALLS = 2  # the first call traces and compiles; the second warms caches and allocators
 ITEMSIZE = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
-INDEX_ITEMSIZE = 4  # integer arguments travel as int32 (tfrun.prepare)
+INDEX_ITEMSIZE = 4  # integer arguments travel as int32 (runners.tf.prepare)
 COPY_BYTES = {"production": 256 * 2**20, "tiny": 32 * 2**20}
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ the production (or ``--timing-size=tiny``) cases of :mod:`conformance.checks.tim
 import pytest
 
 from conformance.checks import timing
-from conformance.plugin import _dtypes
+from conformance.plugin import dtypes_under_test
 from conformance.runners.tf import MODES
 
 
@@ -23,7 +23,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     cases = timing.cases(timing.size_from_config(metafunc.config))
     metafunc.parametrize("timing_case", cases, ids=[c.id for c in cases])
     metafunc.parametrize("direction", timing.DIRECTIONS, ids=["fwd", "fwdbwd"])
-    metafunc.parametrize("dtype", _dtypes(metafunc.config))
+    metafunc.parametrize("dtype", dtypes_under_test(metafunc.config))
     metafunc.parametrize("mode", _modes(metafunc.config))
 
 
