@@ -102,7 +102,7 @@ def test_special_values_match_mpmath(name):
     b2 = np.array([p[1] for p in SPECIAL_PAIRS])
     with np.errstate(all="raise"):
         got = oracle.evaluate(name, boxes1=b1, boxes2=b2)
-    # 1 - IoU is accurate to a few ulps of 1 where the overlap extents round (oracle.yolov3's docstring);
+    # 1 - IoU is accurate to a few ulps of 1 where the overlap extents round (oracle.boxes' docstring);
     # the distance and aspect terms are relatively accurate
     assert_rel(got, mp_map(name, b1, b2), rtol=1e-14, atol=1e-15, what=name)
     assert got[0] == 0.0
