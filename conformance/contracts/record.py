@@ -19,6 +19,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 import oracle
+from conformance.clock import timed
 from conformance.numerics.tolerance import Tolerance
 
 Example = dict[str, Any]
@@ -168,13 +169,16 @@ class Contract:
         return self.oracle_wrt(wrt) if self.oracle_wrt else wrt
 
     def expected(self, ex: Example, **extra: Any) -> Any:
-        return oracle.evaluate(self.name, **self._oracle_args(ex), **extra)
+        with timed("oracle"):
+            return oracle.evaluate(self.name, **self._oracle_args(ex), **extra)
 
     def expected_vjp(self, ex: Example, cot: Any, wrt: str, **extra: Any) -> Any:
-        return oracle.vjp(self.name, cot, self._wrt(wrt), **self._oracle_args(ex), **extra)
+        with timed("oracle"):
+            return oracle.vjp(self.name, cot, self._wrt(wrt), **self._oracle_args(ex), **extra)
 
     def kinks(self, ex: Example, wrt: str, **extra: Any) -> Any:
-        return oracle.kinks(self.name, self._wrt(wrt), **self._oracle_args(ex), **extra)
+        with timed("oracle"):
+            return oracle.kinks(self.name, self._wrt(wrt), **self._oracle_args(ex), **extra)
 
     def invoke(self, fn: Callable, args: Example, impl: Any = None, fallback: Any = None) -> Any:
         """Call the implementation's function for this contract on ``args`` (see :class:`Call`)."""

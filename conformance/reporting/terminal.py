@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conformance.clock import shares
 from conformance.contracts import REGISTRY
 from conformance.reporting.results import CATEGORIES, CheckResult, summarize
 
@@ -39,6 +40,12 @@ def render_summary(results: list[CheckResult], impl: str, provided: list[str] | 
     missing = [n for n in REGISTRY if n not in provided]
     lines.append(f"{len(provided)}/{len(REGISTRY)} contract names provided by {impl}"
                  + (f"; not covered: {', '.join(missing)}" if missing else ""))
+    secs = [r.extra["seconds"] for r in results if "seconds" in r.extra]
+    if secs:  # docs/benchmarks.md, "Where a run's time goes"
+        t = shares(secs)
+        lines.append(f"time in checks {t['total']:.1f} s: implementation {t['impl']:.1f} s, oracle {t['oracle']:.1f} s "
+                     f"({t['oracle'] / max(t['total'], 1e-9):.0%}), inputs and suite {t['other']:.1f} s; "
+                     f"run / implementation time {t['ratio']:.1f}x")
     for status, head in (("expected", "expected failures (--expect)"),
                          ("unexpectedly passing", "declared failures that passed (XPASS: the run fails)")):
         rank = {n: i for i, n in enumerate(REGISTRY)}
