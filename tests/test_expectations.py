@@ -264,6 +264,20 @@ def test_wrong_signature_fails_every_category_with_the_expected_call(category):
     assert info.value.conformance_result.message == msg
 
 
+def test_wrong_signature_fails_regression_and_timing_with_the_expected_call():
+    from conformance.checks.timing import cases, run_timing
+    from conformance.regression.replay import fixture_sets, replay
+
+    impl = type("Impl", (), {SCE: staticmethod(_wrong_names)})
+    results = [replay(REGISTRY[SCE], impl, "wrong_names", "float32", "eager", fixture_sets(None)[0])]
+    case = next(c for c in cases("tiny") if c.contract.name == SCE)
+    results.append(run_timing(case, "fwd", "float32", "eager", impl, "wrong_names", benchmark=None))
+    for r in results:
+        assert r.status == "failed"
+        assert "missing a required argument: 'x' (its signature is _wrong_names(x, z))" in r.message
+        assert "sigmoid_cross_entropy_with_logits(labels=..., logits=...)" in r.message
+
+
 def test_wrong_signature_of_a_factory_closure():
     def rpn_loss_cls(num_anchors):
         return lambda y_pred: y_pred  # the closure lacks y_true

@@ -306,6 +306,12 @@ def run_timing(case: Case, direction: str, dtype: str, mode: str, impl: Any, imp
     if fn is None:
         result.status, result.message = "not provided", f"not provided by {impl_name}"
         return result
+    from conformance.checks.badinput import signature_problem
+
+    problem = signature_problem(contract, fn, case.example)
+    if problem:  # the same one message as in every other category
+        result.status, result.message = "failed", problem
+        return result
     dev = device_info()
     info: dict[str, Any] = {**dev, "name": contract.name, "dtype": dtype, "mode": mode, "direction": direction,
                             "size": case.size, "size_set": size, "impl": impl_name}

@@ -24,9 +24,14 @@ def replay(contract: Contract, impl: Any, impl_name: str, dtype: str, mode: str,
     if not cases:
         result.status, result.message = "skipped", f"no {dtype} cases of {contract.name} in the {fset.label}"
         return result
+    from conformance.checks.badinput import signature_problem
     from conformance.checks.engine import runner_for
     from conformance.reporting.snippet import snippet
 
+    problem = signature_problem(contract, getattr(impl, contract.name), lambda: cases[0].inputs)
+    if problem:  # the same one message as in every other category
+        result.status, result.message = "failed", problem
+        return result
     runner = runner_for(contract, impl, mode)
     rec = Recorder(result)
     failed: list[tuple[Case, list[str]]] = []
