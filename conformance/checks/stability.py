@@ -11,6 +11,17 @@ For each element of the output (and of every gradient) with exact value ``e``
 - **failure**: anything else, in particular inf/NaN where ``e`` and ``r`` are finite
   (spec SCE-NAIVE) and any finite wrong value.
 
+The literal-formula rule (``Contract.literal``, :mod:`conformance.numerics.literal`): ``l`` is
+the documents' formula evaluated step by step in the dtype under test.  Where ``l`` is itself
+non-finite or outside the tolerance of a finite ``e``, an element that is not ok but whose
+error is at most ``l``'s plus the tolerance (inf/NaN where ``l`` is inf/NaN too) is hazard
+**LITERAL**, reported with the record's reason in words; an inf/NaN where ``l`` is finite, or a
+larger error, stays a failure; an ok element there is counted in ``extra["better_than_literal"]``.
+An example with such an ``l`` anywhere has its gradients judged for finiteness only, as an
+example with a value hazard.  Elements whose tolerance exceeds the output's whole range
+(``Contract.output_range``) are judged for finiteness only in effect; such examples are counted
+in ``extra["finiteness_only"]``.
+
 The rounded-intermediate rule (spec YOLO-EXP-OVERFLOW): for the names that go
 through ``decode``, ``r`` is the oracle evaluated with the named intermediate
 ``e^{raw_wh}`` rounded to the dtype under test (overflow to inf, flush-to-zero
@@ -46,9 +57,17 @@ from typing import Any
 
 import numpy as np
 
-from conformance.checks.value import ConformanceFailure, _extras, _fail, diagnose_naive
+from conformance.checks.value import (
+    ConformanceFailure,
+    _extras,
+    _fail,
+    count_finiteness_only,
+    count_literal,
+    diagnose_naive,
+)
 from conformance.contracts.record import Contract
 from conformance.numerics.dtypes import info
+from conformance.numerics.literal import verdicts
 from conformance.numerics.outputs import as_tuple
 from conformance.numerics.tolerance import bgd_margin, in_range
 from conformance.reporting.results import CheckResult, Recorder
@@ -111,6 +130,7 @@ class Classified:
     actual: np.ndarray
     expected: np.ndarray
     tol: np.ndarray
+    literal: np.ndarray | None = None  # the literal formula's values, where the record has one
 
     @property
     def n_fail(self) -> int:
@@ -127,11 +147,13 @@ class Classified:
 
 def classify(actual: np.ndarray, exact: np.ndarray, tol: np.ndarray, dtype: str, what: str,
              alt: np.ndarray | None = None, alt_id: str = "", extra_hazard: dict[str, np.ndarray] | None = None,
-             skip: np.ndarray | None = None, lenient: bool = False) -> Classified:
+             skip: np.ndarray | None = None, lenient: bool = False, literal: np.ndarray | None = None
+             ) -> Classified:
     """Classify each element of flat arrays ``actual`` against ``exact`` (and the rounded-intermediate ``alt``).
 
     With ``lenient`` every mismatch in the presence of ``alt`` is a hazard ``alt_id`` (an intermediate out of
-    the dtype's range can change a finite output through a comparison, e.g. ``NaN < thresh``).
+    the dtype's range can change a finite output through a comparison, e.g. ``NaN < thresh``).  ``literal``:
+    the documents' formula in the dtype; a mismatch no worse than it, where it is bad, is hazard LITERAL.
     """
     a, e = np.asarray(actual, dtype=np.float64), np.asarray(exact, dtype=np.float64)
     tol = np.broadcast_to(tol, e.shape)
@@ -156,8 +178,13 @@ def classify(actual: np.ndarray, exact: np.ndarray, tol: np.ndarray, dtype: str,
     any_h = np.zeros(e.shape, dtype=bool)
     for m in hazards.values():
         any_h |= m
+    if literal is not None:
+        _, same, _ = verdicts(a, e, literal, tol, ok & ~np.isnan(e))
+        hazards["LITERAL"] = same & ~any_h
+        any_h |= same
     failure = ~ok & ~any_h
-    return Classified(failure, {k: v for k, v in hazards.items() if np.any(v)}, what, a, e, np.asarray(tol))
+    return Classified(failure, {k: v for k, v in hazards.items() if np.any(v)}, what, a, e, np.asarray(tol),
+                      None if literal is None else np.asarray(literal, dtype=np.float64))
 
 
 def _name_undefined(contract: Contract, hazards: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -183,6 +210,7 @@ def check_stability(contract: Contract, runner: Runner, ex: dict, seed: int, dty
     best: Classified | None = None
     best_extra: dict = {}
     best_ri = None
+    lit = _flat(contract.literal(rounded, dtype)) if contract.literal is not None else None
     for extra in _extras(contract, dtype):
         exact = contract.expected(rounded, **extra)
         acts, exps = as_tuple(actual), as_tuple(exact)
@@ -204,11 +232,13 @@ def check_stability(contract: Contract, runner: Runner, ex: dict, seed: int, dty
             if alt is None and contract.lenient:
                 alt, alt_id = e, "DTYPE-RANGE"  # lenient: a NaN IoU changes the background mask, a finite output
         c = classify(_flat(actual), e, tol, dtype, f"value of {contract.name}", alt, alt_id, clip or None,
-                     lenient=contract.lenient)
+                     lenient=contract.lenient, literal=lit)
         if best is None or c.n_fail < best.n_fail:
             best, best_extra, best_ri = c, extra, ri
     rec.example(0.0, 0.0, 0)
     log.examples += 1
+    literal_bad = count_literal(rec, best.actual, best.expected, best.tol, lit)
+    count_finiteness_only(contract, rec, best.tol)
     if best.n_fail:
         msg = best.message(dtype)
         diagnosis = diagnose_naive(contract, rounded, best.actual[best.failure], best.expected[best.failure], dtype)
@@ -220,12 +250,21 @@ def check_stability(contract: Contract, runner: Runner, ex: dict, seed: int, dty
         with np.errstate(all="ignore"):
             _relabel_clip(best, _flat(contract.expected(rounded, **dict(best_extra, constants_dtype="float64"))))
     value_hazards = _name_undefined(contract, best.hazards)
+    why = ""
     for k, m in value_hazards.items():
-        log.add(k, int(m.sum()), f"{best.what} element {int(np.flatnonzero(m)[0])} = "
-                                 f"{best.actual[np.flatnonzero(m)[0]]!r}")
+        i = int(np.flatnonzero(m)[0])
+        where = f"{best.what} element {i} = {best.actual[i]!r}"
+        if k == "LITERAL":
+            where += ": " + contract.literal.describe(float(best.literal[i]), float(best.expected[i]), dtype)
+        why = why or f" (the value has hazard {k})"
+        log.add(k, int(m.sum()), where)
+    if literal_bad is not None and literal_bad.any() and not why:
+        i = int(np.flatnonzero(literal_bad)[0])
+        why = f" (value element {i}: {contract.literal.describe(float(lit[i]), float(best.expected[i]), dtype)})"
     _check_gradients(contract, runner, rounded, args, seed, dtype, best_extra,
-                     bool(value_hazards) or fp16_clip or out_of_range, best_ri is not None or out_of_range,
-                     impl_name, log)
+                     bool(value_hazards) or fp16_clip or out_of_range or bool(why),
+                     best_ri is not None or out_of_range, impl_name, log, why)
+
 
 
 def _relabel_clip(c: Classified, spec: np.ndarray) -> None:
@@ -245,7 +284,8 @@ def _relabel_clip(c: Classified, spec: np.ndarray) -> None:
 
 
 def _check_gradients(contract: Contract, runner: Runner, rounded: dict, args: dict, seed: int, dtype: str,
-                     extra: dict, value_hazard: bool, intermediate: bool, impl_name: str, log: HazardLog) -> None:
+                     extra: dict, value_hazard: bool, intermediate: bool, impl_name: str, log: HazardLog,
+                     why: str = "") -> None:
     exact_out = contract.expected(rounded, **extra)
     cot = cotangent(contract, exact_out, seed, dtype)
     if not all(np.all(np.isfinite(c)) for c in as_tuple(cot)):
@@ -284,5 +324,6 @@ def _check_gradients(contract: Contract, runner: Runner, rounded: dict, args: di
                 _fail(c.message(dtype), contract, rounded, dtype, mode, impl_name, "stability", {k: want}, {k: got},
                       cot)
             for hid, m in _name_undefined(contract, c.hazards).items():
-                log.add(hid, int(m.sum()), f"{what} element {int(np.flatnonzero(m)[0])} is non-finite")
+                log.add(hid, int(m.sum()), f"{what} element {int(np.flatnonzero(m)[0])} is non-finite"
+                        + (why if hid == "GRADIENT-OF-HAZARD" else ""))
 

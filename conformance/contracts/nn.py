@@ -308,9 +308,10 @@ _ROWS = "any shape; the reduced axis is `axis` (default -1); float"
 CONTRACTS = [
     Contract("sigmoid", "nn", Call(("x",)), sigmoid, ("x",), ("x",), _TOL["sigmoid"],
              overriding(sigmoid, {"x": logit_fill}), "σ(x) = 1 / (1 + e^−x)", "x: any shape, float",
-             stability_cases=_fixed_logits("x")),
+             stability_cases=_fixed_logits("x"), output_range=(0.0, 1.0)),
     Contract("softmax", "nn", Call(("logits",), optional=_AXIS), softmax, ("logits",), ("logits",), _TOL["softmax"],
-             overriding(softmax, {"logits": logit_fill}), "e^{x_i} / Σ_j e^{x_j} along `axis`", _ROWS),
+             overriding(softmax, {"logits": logit_fill}), "e^{x_i} / Σ_j e^{x_j} along `axis`", _ROWS,
+             output_range=(0.0, 1.0)),
     Contract("sigmoid_cross_entropy_with_logits", "nn", Call(keyword=("labels", "logits")),
              sigmoid_cross_entropy_with_logits, ("labels", "logits"), ("logits",),
              _TOL["sigmoid_cross_entropy_with_logits"],

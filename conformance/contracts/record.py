@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 import oracle
 from conformance.clock import timed
+from conformance.numerics.literal import Literal
 from conformance.numerics.tolerance import Tolerance
 
 Example = dict[str, Any]
@@ -155,6 +156,8 @@ class Contract:
     intermediates: Callable[[Example, str], tuple[Any, str] | None] | None = None  # rounded-intermediate value
     lenient: bool = False  # out-of-range intermediates may change finite outputs (thresholds)
     undefined_id: str = "UNDEFINED"  # hazard id for 0/0 exact values
+    literal: Literal | None = None  # the documents' formula evaluated in the dtype under test (third reference)
+    output_range: tuple[float, float] | None = None  # the output's whole range, where it is bounded
     derived_fallback: str | None = None  # module providing derived functions when the impl lacks them
     extra: dict[str, Any] = field(default_factory=dict)
 

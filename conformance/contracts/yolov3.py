@@ -31,6 +31,7 @@ from conformance.contracts.draw import (
     seeded,
 )
 from conformance.contracts.record import BadCase, Call, Contract, Derived, Tag, TimingCase
+from conformance.numerics.literal import BOXES as LITERAL_BOXES
 
 CENTRE = reals(-50.0, 50.0, (0.0, 1.0, -1.0, 10.0))
 EXTENT = reals(-20.0, 40.0, (0.0, 1.0, 2.0, -1.0, -4.0))
@@ -168,9 +169,35 @@ def degenerate_boxes(dtype: str) -> st.SearchStrategy[dict]:
     return strategy()
 
 
+def _nonnegative(ex: dict) -> dict:
+    """The same boxes with |w|, |h|: diou_loss and ciou_loss take w, h >= 0 (spec §4)."""
+    return {k: np.concatenate([v[..., :2], np.abs(v[..., 2:])], -1) for k, v in ex.items()}
+
+
+def nonnegative_boxes_pair() -> st.SearchStrategy[dict]:
+    """:func:`boxes_pair` with non-negative extents (zero extents, huge scales and far-apart pairs kept)."""
+    return boxes_pair().map(_nonnegative)
+
+
+def nonnegative_degenerate_boxes(dtype: str) -> st.SearchStrategy[dict]:
+    """:func:`degenerate_boxes` with non-negative extents; the inverted pairs become far-apart ones."""
+    big = big_coordinate(dtype)
+
+    @st.composite
+    def strategy(draw: st.DrawFn) -> dict:
+        ex = _nonnegative(draw(degenerate_boxes(dtype)))
+        if draw(st.booleans()):  # a second box far from the first (c² large, ρ²/c² near 1)
+            shift = np.array([draw(st.sampled_from((big, -big, 1e3))), 0.0, 0.0, 0.0])
+            ex["boxes2"] = ex["boxes2"] + shift
+        return ex
+
+    return strategy()
+
+
 def _fixed_boxes(dtype: str) -> list[dict]:
     big = big_coordinate(dtype)
-    b1 = np.array([[0, 0, 0, 0], [1, 1, 0, 2], [big, big, 1, 1], [5, 5, -2, -2]], dtype=np.float64)
+    # the last row: y ∓ h/2 = 1 ∓ 5e-10 round to 1.0 in float32, the documents' formula is 0/0 (hazard LITERAL)
+    b1 = np.array([[0, 0, 0, 0], [1, 1, 0, 2], [big, big, 1, 1], [5, 5, -2, -2], [0, 1, 1, 1e-9]], dtype=np.float64)
     return [{"boxes1": b1, "boxes2": b1.copy()}]
 
 
@@ -321,14 +348,23 @@ _BOX_SHAPES = "boxes1, boxes2: (..., 4) centre (x, y, w, h), broadcasting over l
 _ZERO_UNION = tags.nan_expected("YOLO-ZERO-UNION", "degenerate boxes: 0/0, the expected value is NaN (not compared)")
 
 
-def box_contract(name: str, summary: str, **kw) -> Contract:
-    """A record for a function of two box arrays (IoU and its losses): everything but the formula is shared."""
+def box_contract(name: str, summary: str, nonnegative: bool = False, **kw) -> Contract:
+    """A record for a function of two box arrays (IoU and its losses): everything but the formula is shared.
+
+    ``nonnegative``: the function takes w, h >= 0 only (diou_loss, ciou_loss), and its strategies draw such boxes.
+    """
     kw.setdefault("tags", (_ZERO_UNION,))
-    return Contract(name, "yolov3", Call(("boxes1", "boxes2")), boxes_pair, ("boxes1", "boxes2"),
-                    ("boxes1", "boxes2"), num.BOX, degenerate_boxes, summary, _BOX_SHAPES,
-                    pinned=_pinned_pair, stability_cases=_fixed_boxes, bad_inputs=BOX_BAD_INPUTS,
-                    near_kinks=num.box_near_kinks, in_range=num.boxes_pair_in_range,
-                    undefined_id="YOLO-ZERO-UNION", **kw)
+    if nonnegative:
+        strategies = (nonnegative_boxes_pair, nonnegative_degenerate_boxes)
+        kw.update(pinned=lambda: [_nonnegative(ex) for ex in _pinned_pair()],
+                  stability_cases=lambda dtype: [_nonnegative(ex) for ex in _fixed_boxes(dtype)])
+    else:
+        strategies = (boxes_pair, degenerate_boxes)
+        kw.update(pinned=_pinned_pair, stability_cases=_fixed_boxes)
+    return Contract(name, "yolov3", Call(("boxes1", "boxes2")), strategies[0], ("boxes1", "boxes2"),
+                    ("boxes1", "boxes2"), num.BOX, strategies[1], summary, _BOX_SHAPES,
+                    bad_inputs=BOX_BAD_INPUTS, near_kinks=num.box_near_kinks, in_range=num.boxes_pair_in_range,
+                    undefined_id="YOLO-ZERO-UNION", literal=LITERAL_BOXES[name], **kw)
 
 
 _LAYER_CALL = Call(("conv", "pred", "label", "bboxes", "anchors", "stride", "num_class", "iou_loss_thresh"),
@@ -350,14 +386,14 @@ CONTRACTS = [
                  tags=(_ZERO_UNION, Tag("YOLO-IOU-RAW-AREA", "negative extents: bbox_iou's raw areas differ from "
                                                               "bbox_giou's", _raw_area))),
     box_contract("bbox_giou", "IoU − (E − union) / E, corners re-sorted, E the enclosing box",
-                 divergences=("YOLO-ZERO-UNION",)),
+                 divergences=("YOLO-ZERO-UNION",), output_range=(-1.0, 1.0)),
     box_contract("iou_loss", "1 − bbox_iou", divergences=("YOLO-ZERO-UNION",)),
-    box_contract("giou_loss", "1 − bbox_giou", divergences=("YOLO-ZERO-UNION",)),
+    box_contract("giou_loss", "1 − bbox_giou", divergences=("YOLO-ZERO-UNION",), output_range=(0.0, 2.0)),
     box_contract("diou_loss", "1 − IoU + ρ²/c², ρ the centres' distance, c the enclosing box's diagonal",
-                 divergences=("YOLO-ZERO-UNION",),
+                 nonnegative=True, output_range=(0.0, 2.0), divergences=("YOLO-ZERO-UNION",),
                  notes="ρ²/c² is 0/0 for two identical point boxes: undefined, a hazard"),
     box_contract("ciou_loss", "diou_loss + α·v, v = (4/π²)(atan2(w2, h2) − atan2(w1, h1))², α = v / ((1 − IoU) + v)",
-                 divergences=("CIOU-ALPHA-GRAD", "YOLO-ZERO-UNION"),
+                 nonnegative=True, output_range=(0.0, 3.0), divergences=("CIOU-ALPHA-GRAD", "YOLO-ZERO-UNION"),
                  notes="α is a constant in the gradient (stop-gradient); α = 0 where v = 0"),
     Contract("focal", "yolov3", Call(("target", "actual"), keyword=("alpha", "gamma")), focal, ("target", "actual"),
              ("actual",), num.TOLERANCES["focal"], overriding(focal, {"actual": prob_fill}),

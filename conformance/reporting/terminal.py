@@ -40,6 +40,9 @@ def render_summary(results: list[CheckResult], impl: str, provided: list[str] | 
     missing = [n for n in REGISTRY if n not in provided]
     lines.append(f"{len(provided)}/{len(REGISTRY)} contract names provided by {impl}"
                  + (f"; not covered: {', '.join(missing)}" if missing else ""))
+    loose = sum(1 for r in results if r.extra.get("finiteness_only"))
+    if loose:  # docs/tolerances.md, "Tolerances wider than the output's range"
+        lines.append(f"only finiteness checked (tolerance wider than the output's range) in {loose} check(s)")
     secs = [r.extra["seconds"] for r in results if "seconds" in r.extra]
     if secs:  # docs/benchmarks.md, "Where a run's time goes"
         t = shares(secs)

@@ -1,0 +1,193 @@
+"""The documents' formulas evaluated literally in the dtype under test: the checks' third reference.
+
+The oracle gives the exact value ``e`` (float64 on the dtype-rounded inputs).  Some
+formulas, evaluated step by step in float32 or float16 as the documents write them, cannot
+deliver ``e``: box corners ``x ∓ w/2`` round to the same value when ``w`` is below the
+spacing of floats at ``x``, and the IoU becomes 0/0.  An implementation that fails the
+same way is faithful to the documents, not broken: the checks call such an element a
+**hazard** with the reason in words, fail an implementation that is worse than the literal
+formula, and credit one that is better (docs/tolerances.md, "The literal formula").
+
+Each function takes an example (float64 arrays holding values of ``dtype``, subnormals
+flushed, as :func:`conformance.runners.tf.prepare` makes them) and the dtype name, computes
+every step in that dtype (``numpy.float16`` / ``float32``; bfloat16 through ``ml_dtypes``,
+each operation rounded once), flushes subnormal results to zero as TensorFlow's kernels
+do, and returns float64.  NumPy only: no framework is imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from conformance.numerics.dtypes import info
+
+
+def np_dtype(dtype: str) -> Any:
+    """The NumPy scalar type for ``dtype`` (bfloat16 from ml_dtypes, a TensorFlow dependency)."""
+    if dtype == "bfloat16":
+        import ml_dtypes
+
+        return ml_dtypes.bfloat16
+    return {"float16": np.float16, "float32": np.float32, "float64": np.float64}[info(dtype).name]
+
+
+@dataclass(frozen=True)
+class Literal:
+    """A record's literal evaluation: ``fn(example, dtype)`` and the reason, in words, why it can fail.
+
+    ``reason`` may name ``{dtype}``; :meth:`describe` completes it for one element.
+    """
+
+    fn: Callable[[dict, str], Any]
+    reason: str
+
+    def __call__(self, ex: dict, dtype: str) -> Any:
+        with np.errstate(all="ignore"):
+            return self.fn(ex, dtype)
+
+    def describe(self, literal: float, exact: float, dtype: str) -> str:
+        """One element's hazard in words: the reason, what the literal formula gives and the exact value."""
+        what = "is 0/0 (NaN)" if np.isnan(literal) else f"gives {literal!r}"
+        return (f"{self.reason.format(dtype=dtype)}: the documents' formula evaluated in {dtype} {what} here "
+                f"(exact {exact!r})")
+
+
+def verdicts(actual: np.ndarray, exact: np.ndarray, literal: np.ndarray, tol: np.ndarray,
+             ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(literal bad, same as literal, better than literal) per element of flat float64 arrays.
+
+    *Literal bad*: the exact value is finite and the literal formula is non-finite or outside
+    ``tol`` of it.  Where it is bad and the element is not ``ok`` (the caller's verdict against
+    the exact value), the implementation is *the same* when its error is at most the literal's
+    plus ``tol`` (a non-finite value has infinite error, so inf/NaN is the same as a non-finite
+    literal value and worse than a finite one); *better* where it is bad and the element is ``ok``.
+    """
+    a, e, lit = (np.asarray(x, dtype=np.float64) for x in (actual, exact, literal))
+    tol = np.broadcast_to(tol, e.shape)
+    with np.errstate(invalid="ignore", over="ignore"):
+        err_l = np.where(np.isfinite(lit), np.abs(lit - e), np.inf)
+        err_a = np.where(np.isfinite(a), np.abs(a - e), np.inf)
+        bad = np.isfinite(e) & ~(err_l <= tol)
+        same = bad & ~ok & ((a == lit) | (err_a <= err_l + tol))
+    return bad, same, bad & ok
+
+
+# --- helpers: every step rounded to the dtype, subnormals flushed ---------------------------------------------------
+
+class _In:
+    """Arithmetic in one dtype with flush-to-zero (TensorFlow's CPU kernels flush subnormal results)."""
+
+    def __init__(self, dtype: str):
+        self.t = np_dtype(dtype)
+        self.tiny = self.t(info(dtype).tiny)
+
+    def c(self, v: float) -> Any:
+        return self.t(v)
+
+    def a(self, x: Any) -> np.ndarray:
+        return self.f(np.asarray(x, dtype=np.float64).astype(self.t))
+
+    def f(self, x: Any) -> np.ndarray:
+        x = np.asarray(x, dtype=self.t)
+        return np.where(np.abs(x) < self.tiny, np.zeros_like(x), x)
+
+
+def _out(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x).astype(np.float64)
+
+
+def _corners(d: _In, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x − w·0.5, y − h·0.5), (x + w·0.5, y + h·0.5), as the documents' ``tf.concat`` of the two halves."""
+    half = d.f(b[..., 2:] * d.c(0.5))
+    return d.f(b[..., :2] - half), d.f(b[..., :2] + half)
+
+
+def _iou(d: _In, b1: np.ndarray, b2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """bbox_iou as written: areas from the raw (w, h), corners unsorted; also returns the corners."""
+    area1 = d.f(b1[..., 2] * b1[..., 3])
+    area2 = d.f(b2[..., 2] * b2[..., 3])
+    lo1, hi1 = _corners(d, b1)
+    lo2, hi2 = _corners(d, b2)
+    sec = np.maximum(d.f(np.minimum(hi1, hi2) - np.maximum(lo1, lo2)), d.c(0.0))
+    inter = d.f(sec[..., 0] * sec[..., 1])
+    union = d.f(d.f(area1 + area2) - inter)
+    return d.f(inter / union), lo1, hi1, lo2, hi2
+
+
+def _pair(ex: dict, dtype: str) -> tuple[_In, np.ndarray, np.ndarray]:
+    d = _In(dtype)
+    b1, b2 = np.broadcast_arrays(d.a(ex["boxes1"]), d.a(ex["boxes2"]))
+    return d, b1, b2
+
+
+def bbox_iou(ex: dict, dtype: str) -> np.ndarray:
+    d, b1, b2 = _pair(ex, dtype)
+    return _out(_iou(d, b1, b2)[0])
+
+
+def _giou(d: _In, b1: np.ndarray, b2: np.ndarray) -> np.ndarray:
+    """bbox_giou as written: corners re-sorted, areas from the sorted corners, E the enclosing box."""
+    (p1, q1), (p2, q2) = _corners(d, b1), _corners(d, b2)
+    lo1, hi1 = np.minimum(p1, q1), np.maximum(p1, q1)
+    lo2, hi2 = np.minimum(p2, q2), np.maximum(p2, q2)
+    s1, s2 = d.f(hi1 - lo1), d.f(hi2 - lo2)
+    area1, area2 = d.f(s1[..., 0] * s1[..., 1]), d.f(s2[..., 0] * s2[..., 1])
+    sec = np.maximum(d.f(np.minimum(hi1, hi2) - np.maximum(lo1, lo2)), d.c(0.0))
+    inter = d.f(sec[..., 0] * sec[..., 1])
+    union = d.f(d.f(area1 + area2) - inter)
+    iou = d.f(inter / union)
+    enc = np.maximum(d.f(np.maximum(hi1, hi2) - np.minimum(lo1, lo2)), d.c(0.0))
+    e_area = d.f(enc[..., 0] * enc[..., 1])
+    return d.f(iou - d.f(d.f(e_area - union) / e_area))
+
+
+def bbox_giou(ex: dict, dtype: str) -> np.ndarray:
+    d, b1, b2 = _pair(ex, dtype)
+    return _out(_giou(d, b1, b2))
+
+
+def iou_loss(ex: dict, dtype: str) -> np.ndarray:
+    d, b1, b2 = _pair(ex, dtype)
+    return _out(d.f(d.c(1.0) - _iou(d, b1, b2)[0]))
+
+
+def giou_loss(ex: dict, dtype: str) -> np.ndarray:
+    d, b1, b2 = _pair(ex, dtype)
+    return _out(d.f(d.c(1.0) - _giou(d, b1, b2)))
+
+
+def _diou(d: _In, b1: np.ndarray, b2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(1 − IoU + ρ²/c², IoU): IoU as bbox_iou, c² the enclosing box's squared diagonal from the corners."""
+    iou, lo1, hi1, lo2, hi2 = _iou(d, b1, b2)
+    dc = d.f(b1[..., :2] - b2[..., :2])
+    rho2 = d.f(d.f(dc[..., 0] * dc[..., 0]) + d.f(dc[..., 1] * dc[..., 1]))
+    enc = d.f(np.maximum(hi1, hi2) - np.minimum(lo1, lo2))
+    c2 = d.f(d.f(enc[..., 0] * enc[..., 0]) + d.f(enc[..., 1] * enc[..., 1]))
+    return d.f(d.f(d.c(1.0) - iou) + d.f(rho2 / c2)), iou
+
+
+def diou_loss(ex: dict, dtype: str) -> np.ndarray:
+    d, b1, b2 = _pair(ex, dtype)
+    return _out(_diou(d, b1, b2)[0])
+
+
+def ciou_loss(ex: dict, dtype: str) -> np.ndarray:
+    d, b1, b2 = _pair(ex, dtype)
+    dl, iou = _diou(d, b1, b2)
+    gap = d.f(np.arctan2(b2[..., 2], b2[..., 3]) - np.arctan2(b1[..., 2], b1[..., 3]))
+    v = d.f(d.c(4.0 / np.pi**2) * d.f(gap * gap))
+    alpha = np.where(v == 0, d.c(0.0), d.f(v / d.f(d.f(d.c(1.0) - iou) + v)))
+    return _out(d.f(dl + d.f(alpha * v)))
+
+
+BOX_REASON = ("box corners x ∓ w/2, y ∓ h/2 and the areas are computed in {dtype}, where a corner can round onto "
+              "its neighbour (an extent below the spacing of {dtype} values at the centre) and an area or their "
+              "difference to 0")
+
+BOXES: dict[str, Literal] = {name: Literal(fn, BOX_REASON) for name, fn in (
+    ("bbox_iou", bbox_iou), ("bbox_giou", bbox_giou), ("iou_loss", iou_loss), ("giou_loss", giou_loss),
+    ("diou_loss", diou_loss), ("ciou_loss", ciou_loss))}
