@@ -99,3 +99,28 @@ def load(spec: str) -> Impl:
 
 def _is_windows_drive(spec: str) -> bool:
     return len(spec) > 2 and spec[1] == ":" and spec[2] in "\\/"
+
+
+def misfit(name: str, obj: Any) -> str | None:
+    """Why ``obj``, found under contract name ``name``, cannot be called as the contract's function; None if it can.
+
+    A class (calling it builds an instance, not a loss) and a Keras ``Loss`` object (it takes ``(y_true, y_pred,
+    sample_weight)`` and reduces over the batch, where the contract's functions return per-element or per-example
+    values) are reported with what to pass instead.
+    """
+    what = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', type(obj).__qualname__)}"
+    if inspect.isclass(obj):
+        return (f"{name} is a class ({what}), not a function: the suite calls {name}(...) as the contract says and "
+                f"would get an instance of the class, not a loss. Bind {name} to a function (e.g. a method of an "
+                f"instance: `MODEL = {obj.__name__}(...)` and --impl=module:MODEL), or write a small adapter module.")
+    keras_loss = next((c for c in type(obj).__mro__ if c.__name__ == "Loss"
+                       and c.__module__.split(".")[0] in ("keras", "tf_keras", "tensorflow")), None)
+    if keras_loss is not None:
+        fn = getattr(obj, "fn", None)
+        hint = f" (it wraps {fn.__module__}.{fn.__name__})" if callable(fn) else ""
+        return (f"{name} is a Keras Loss object ({type(obj).__module__}.{type(obj).__qualname__}){hint}, not the "
+                f"contract's function: a Loss takes (y_true, y_pred, sample_weight) and reduces over the batch. Bind "
+                f"{name} to a function with the contract's call (python -m conformance contracts lists them).")
+    if not callable(obj):
+        return f"{name} is not callable: found {type(obj).__name__} {what}"
+    return None

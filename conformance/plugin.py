@@ -9,7 +9,14 @@ a usage error).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -72,6 +79,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--expect", default=None, metavar="FILE",
                 help="TOML file of known failures ([[expected]] name, category, optional divergence, reason): "
                      "they are reported 'expected' (xfail); one that passes fails the run")
+    g.addoption("--reproducers-dir", default=None, metavar="DIR",
+                help="where a failing test's standalone reproducer (.py and .npz) is written: default "
+                     "<report stem>-reproducers beside --report, else the cache directory's reproducers/")
     g.addoption("--timing", action="store_true", default=False,
                 help="run the timing benchmarks (marker timing; off by default)")
     g.addoption("--timing-size", default=None, choices=("production", "tiny"),
@@ -115,6 +125,7 @@ def pytest_configure(config: pytest.Config) -> None:
     spec = config.getoption("--impl")
     if not spec:
         return
+    tidy_environment(config)  # before the implementation (and so TensorFlow) is imported
     from hypothesis import settings
 
     from conformance.checks.profiles import DEFAULT_PROFILE
@@ -123,7 +134,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("--hypothesis-profile", default=None):
         settings.load_profile(DEFAULT_PROFILE)  # also overrides Hypothesis' own "ci" profile
     register_user_contracts(config)
-    module = load_impl(spec)
+    with quiet_startup(config):
+        module = load_impl(spec)
     names = list(REGISTRY)
     provided = [n for n in names if getattr(module, n, None) is not None]
     if not provided:
@@ -216,6 +228,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     declared = item.config.stash.get(_EXPECT_KEY, None)
     if declared is not None:
         declared.apply_to_report(report, call.excinfo.value if call.excinfo else None)
+    if report.failed and call.excinfo is not None and is_suite_item(item) and item.config.getoption("--impl"):
+        shorten_failure(item, call, report)
     return report
 
 
@@ -259,3 +273,141 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(line)
     for line in config.stash.get(_WRITTEN_KEY, []):
         terminalreporter.write_line(line)
+
+
+# --- a new user's first run: quiet start-up, no stray folders, short failures --------------------------------------
+
+def cache_dir() -> Path:
+    """Where the suite keeps Hypothesis' and pytest-benchmark's files and the default reproducers.
+
+    ``$CONFORMANCE_CACHE_DIR``, else ``$XDG_CACHE_HOME/loss-conformance``, else ``~/.cache/loss-conformance``.
+    """
+    if os.environ.get("CONFORMANCE_CACHE_DIR"):
+        return Path(os.environ["CONFORMANCE_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "loss-conformance"
+
+
+def tidy_environment(config: pytest.Config) -> None:
+    """Quiet TensorFlow's start-up logging and keep ``.hypothesis/`` and ``.benchmarks/`` out of the current folder.
+
+    Each applies only where the user chose nothing: ``TF_CPP_MIN_LOG_LEVEL`` (set to 2: warnings and errors are still
+    shown; inherited by pytest-xdist's workers), ``HYPOTHESIS_STORAGE_DIRECTORY`` and ``--benchmark-storage``.
+    """
+    if "TF_CPP_MIN_LOG_LEVEL" not in os.environ or os.environ.get("CONFORMANCE_QUIET_TF") == "1":
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+        os.environ["CONFORMANCE_QUIET_TF"] = "1"  # so that pytest-xdist's workers, which inherit both, quiet it too
+        config.stash[_QUIET_KEY] = True
+    if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        from hypothesis.configuration import set_hypothesis_home_dir
+
+        set_hypothesis_home_dir(cache_dir() / "hypothesis")
+    if getattr(config.option, "benchmark_storage", None) == "file://./.benchmarks":
+        config.option.benchmark_storage = f"file://{cache_dir() / 'benchmarks'}"
+
+
+_QUIET_KEY = pytest.StashKey[bool]()  # TF_CPP_MIN_LOG_LEVEL was unset: filter TensorFlow's start-up lines too
+# TensorFlow's start-up lines on stderr, printed while it is imported whatever TF_CPP_MIN_LOG_LEVEL says
+_STARTUP_NOISE = re.compile("|".join([r"All log messages before absl::InitializeLog\(\) is called",
+                                       r"\] oneDNN custom operations are on", r"cpu_feature_guard\.cc:\d+\]",
+                                       r"^To enable the following instructions: .*rebuild TensorFlow"]))
+
+
+@contextlib.contextmanager
+def quiet_startup(config: pytest.Config) -> Iterator[None]:
+    """While importing the implementation (and so, usually, TensorFlow), drop TensorFlow's start-up lines from stderr.
+
+    Only when the user did not set ``TF_CPP_MIN_LOG_LEVEL`` and TensorFlow is not imported yet; every other line
+    written to stderr meanwhile is passed on.
+    """
+    if not config.stash.get(_QUIET_KEY, False) or "tensorflow" in sys.modules:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            text = tmp.read().decode("utf-8", errors="replace")
+            sys.stderr.write("".join(ln for ln in text.splitlines(keepends=True) if not _STARTUP_NOISE.search(ln)))
+            sys.stderr.flush()
+
+
+def reproducers_dir(config: pytest.Config) -> Path:
+    """``--reproducers-dir``, else ``<report stem>-reproducers`` beside ``--report``, else the cache's reproducers/."""
+    if config.getoption("--reproducers-dir"):
+        return Path(config.getoption("--reproducers-dir")).resolve()
+    if config.getoption("--report"):
+        report = Path(config.getoption("--report")).resolve()
+        return report.parent / f"{report.stem}-reproducers"
+    return cache_dir() / "reproducers"
+
+
+def _user_frames(exc: BaseException | None) -> list[str]:
+    """``file:line in function`` and the source line of each frame of ``exc`` outside the suite and the libraries."""
+    import sysconfig
+    import traceback
+
+    if exc is None or exc.__traceback__ is None:
+        return []
+    roots = [str(Path(sysconfig.get_paths()["stdlib"]).resolve())]
+    for name in ("conformance", "oracle", "tensorflow", "keras", "tf_keras", "hypothesis", "numpy", "_pytest",
+                 "pluggy", "jax", "torch"):
+        mod = sys.modules.get(name)
+        if mod is not None and getattr(mod, "__file__", None):
+            roots.append(str(Path(mod.__file__).resolve().parent))
+    lines = []
+    for fr in traceback.extract_tb(exc.__traceback__):
+        path = str(Path(fr.filename).resolve())
+        if any(path.startswith(r + os.sep) for r in roots) or fr.filename.startswith("<"):
+            continue
+        lines.append(f"  {fr.filename}:{fr.lineno} in {fr.name}")
+        if fr.line:
+            lines.append(f"    {fr.line.strip()}")
+    tail = f"  {type(exc).__name__}: {exc}".splitlines()
+    return [*lines, *tail[:4]] if lines else []
+
+
+def shorten_failure(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> None:
+    """Replace pytest's traceback of a failed conformance test with ``reporting.terminal.failure_text``.
+
+    Only with pytest's default ``--tb=auto``; any other ``--tb`` keeps pytest's own output.  The failure's standalone
+    reproducer is written to :func:`reproducers_dir` and its path printed.
+    """
+    if item.config.getoption("tbstyle", "auto") != "auto":
+        return
+    from conformance.reporting.reproducer import write_reproducer
+    from conformance.reporting.results import CheckResult
+    from conformance.reporting.terminal import failure_text
+
+    found = [v for k, v in report.user_properties if k == "conformance_result"]
+    if not found:
+        return
+    result = CheckResult.from_json(found[-1])
+    exc = call.excinfo.value
+    if result.inputs is None and getattr(exc, "failure", None):  # a failure raised outside run_check's handler
+        result.inputs = exc.failure["inputs"]
+        result.extra.update(exc.failure["extra"])
+    module = item.config.stash[IMPL_KEY][1] if IMPL_KEY in item.config.stash else None
+    files, error = None, None
+    if result.inputs:
+        try:
+            files = write_reproducer(result, item.config.getoption("--impl"), getattr(module, "__file__", None),
+                                     reproducers_dir(item.config))
+        except Exception as err:  # the failure must still be reported
+            error = f"{type(err).__name__}: {err}"
+    report.longrepr = failure_text(result, files, _user_frames(exc.__cause__ or exc.__context__), error)
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    """A contract name the implementation does not define is counted "not provided", not "skipped"."""
+    if report.skipped and report.when in ("setup", "call") and isinstance(report.longrepr, tuple):
+        if str(report.longrepr[2]).startswith("Skipped: not provided by "):
+            return "not provided", "n", "NOT PROVIDED"
+    return None

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from conformance.checks.profiles import DEFAULT_PROFILE, HEALTH, PROFILES, register_profiles  # noqa: F401
 from conformance.checks.value import ConformanceFailure, check_gradient, check_value
-from conformance.clock import TimedRunner, span
 from conformance.contracts import Contract
 from conformance.numerics.tolerance import bgd_margin, in_range
 from conformance.reporting.results import CheckResult, Recorder
@@ -26,7 +25,7 @@ _RUNNERS: dict[tuple, Runner] = {}
 def runner_for(contract: Contract, impl: Any, mode: str) -> Runner:
     key = (id(impl), contract.name, mode)
     if key not in _RUNNERS:
-        _RUNNERS[key] = TimedRunner(Runner(contract, getattr(impl, contract.name), mode, impl))
+        _RUNNERS[key] = Runner(contract, getattr(impl, contract.name), mode, impl)
     return _RUNNERS[key]
 
 
@@ -38,26 +37,18 @@ def run_check(contract: Contract, category: str, impl: Any, impl_name: str, dtyp
     A name the impl does not define gives status ``"not provided"`` and no exception.
     ``seed`` applies ``hypothesis.seed`` to the test (it takes precedence over ``derandomize``).
     Stability hazards give status ``"hazard"``, or a failure with ``strict_hazards``.
-    The seconds spent (total, in the implementation, in the oracle) go to ``result.extra["seconds"]``.
     """
     __tracebackhide__ = True
     result = CheckResult(contract.name, contract.family, category, dtype, mode)
-    with span(result.extra):
-        return _run(contract, category, impl, impl_name, dtype, mode, hypothesis_settings, seed, strict_hazards,
-                    result)
-
-
-def _run(contract: Contract, category: str, impl: Any, impl_name: str, dtype: str, mode: str,
-         hypothesis_settings: settings | None, seed: int | None, strict_hazards: bool,
-         result: CheckResult) -> CheckResult:
-    __tracebackhide__ = True
     if getattr(impl, contract.name, None) is None:
         result.status = "not provided"
         result.message = f"not provided by {impl_name}"
         return result
     from conformance.checks.badinput import signature_problem, valid_example
+    from conformance.impl import misfit
 
-    problem = signature_problem(contract, getattr(impl, contract.name), lambda: valid_example(contract))
+    problem = (misfit(contract.name, getattr(impl, contract.name))
+               or signature_problem(contract, getattr(impl, contract.name), lambda: valid_example(contract)))
     if problem:  # one message for every category: the call itself does not fit the contract
         result.status, result.message = "failed", problem
         exc = ConformanceFailure(problem)
@@ -71,45 +62,66 @@ def _run(contract: Contract, category: str, impl: Any, impl_name: str, dtype: st
     if category == "badinput":
         from conformance.checks.badinput import run_badinput
         return run_badinput(contract, runner, result, dtype, impl_name)
-    if category == "value":
-        @given(ex=contract.strategy())
-        def inner(ex: dict) -> None:
-            assume(not ambiguous(ex, dtype))
-            check_value(contract, runner, ex, dtype, rec, impl_name)
-    elif category == "gradient":
-        @given(ex=contract.strategy(), seed=st.integers(0, 2**31 - 1))
-        def inner(ex: dict, seed: int) -> None:
-            assume(not ambiguous(ex, dtype))
-            check_gradient(contract, runner, ex, seed, dtype, rec, impl_name)
-    elif category == "stability":
-        from hypothesis import example
-
+    if category not in ("value", "gradient", "stability"):
+        raise ValueError(f"category: unknown check category {category!r}")
+    if category == "stability":
         from conformance.checks import stability
         hazards = stability.HazardLog()
+    seen: list[int] = []  # id() of the example under test, so a failing pinned (explicit) example is recognised
 
-        @given(ex=contract.adversarial(dtype), seed=st.integers(0, 2**31 - 1))
-        def inner(ex: dict, seed: int) -> None:
-            assume(not stability.ambiguous(contract, ex, dtype))
-            stability.check_stability(contract, runner, ex, seed, dtype, rec, impl_name, hazards)
-
-        for case in reversed(contract.stability_cases(dtype)):
-            inner = example(ex=case, seed=0)(inner)
-    else:
-        raise ValueError(f"category: unknown check category {category!r}")
-    if category in ("value", "gradient"):
+    def build(explicit: bool) -> Any:
+        """The Hypothesis test for ``category``: with the pinned examples first, or drawn examples only."""
         from hypothesis import example
 
-        for case in reversed(contract.pinned()):  # the documents' typical sizes and known hard cases
-            inner = (example(ex=case) if category == "value" else example(ex=case, seed=0))(inner)
+        if category == "value":
+            @given(ex=contract.strategy())
+            def inner(ex: dict) -> None:
+                __tracebackhide__ = True
+                seen[:] = [id(ex)]
+                assume(not ambiguous(ex, dtype))
+                check_value(contract, runner, ex, dtype, rec, impl_name)
+        elif category == "gradient":
+            @given(ex=contract.strategy(), seed=st.integers(0, 2**31 - 1))
+            def inner(ex: dict, seed: int) -> None:
+                __tracebackhide__ = True
+                seen[:] = [id(ex)]
+                assume(not ambiguous(ex, dtype))
+                check_gradient(contract, runner, ex, seed, dtype, rec, impl_name)
+        else:
+            @given(ex=contract.adversarial(dtype), seed=st.integers(0, 2**31 - 1))
+            def inner(ex: dict, seed: int) -> None:
+                __tracebackhide__ = True
+                seen[:] = [id(ex)]
+                assume(not stability.ambiguous(contract, ex, dtype))
+                stability.check_stability(contract, runner, ex, seed, dtype, rec, impl_name, hazards)
 
-    # A distinct name per (category, contract, dtype, mode) gives each its own derandomized seed and database key.
-    inner.__name__ = inner.__qualname__ = f"{category}_{contract.name}_{dtype}_{mode}"
-    if hypothesis_settings is not None:
-        inner = hypothesis_settings(inner)
-    if seed is not None:
-        inner = hypothesis_seed(seed)(inner)
+        if explicit:
+            for case in reversed(pinned):
+                inner = (example(ex=case) if category == "value" else example(ex=case, seed=0))(inner)
+        # A distinct name per (category, contract, dtype, mode) gives each its own derandomized seed and database key.
+        inner.__name__ = inner.__qualname__ = f"{category}_{contract.name}_{dtype}_{mode}"
+        if hypothesis_settings is not None:
+            inner = hypothesis_settings(inner)
+        if seed is not None:
+            inner = hypothesis_seed(seed)(inner)
+        return inner
+
+    # the documents' typical sizes and known hard cases (value, gradient), or the adversarial cases (stability)
+    pinned = list(contract.stability_cases(dtype)) if category == "stability" else list(contract.pinned())
     try:
-        inner()
+        try:
+            build(explicit=True)()
+        except (ConformanceFailure, AssertionError) as exc:
+            if not seen or seen[0] not in {id(c) for c in pinned}:
+                raise
+            # Hypothesis does not shrink a pinned example: look for a small drawn one that fails too, and report it
+            try:
+                build(explicit=False)()
+            except (ConformanceFailure, AssertionError) as small:
+                small.add_note("(A pinned example fails too; shown: the smallest failing drawn example.)")
+                small.__suppress_context__ = True  # keeps __cause__ (the implementation's own exception)
+                raise small  # noqa: B904
+            raise
     except (ConformanceFailure, AssertionError) as exc:
         result.status = "failed"
         notes = getattr(exc, "__notes__", [])
@@ -151,6 +163,7 @@ def pytest_check(contract: Contract, category: str, impl: tuple[str, Any], dtype
     """Body of the parametrized pytest tests: run, attach the result to the report, skip if not provided."""
     import pytest
 
+    __tracebackhide__ = True
     name, module = impl
     try:
         result = run_check(contract, category, module, name, dtype, mode, strict_hazards=strict_hazards)

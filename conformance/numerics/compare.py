@@ -30,6 +30,13 @@ class Comparison:
     worst_actual: float
     worst_expected: float
     worst_tolerance: float
+    # max |actual - expected| / tolerance over the compared elements: the number the verdict rests on (fails above 1;
+    # inf where an output is NaN or infinite and the exact value is not)
+    max_ratio: float = 0.0
+    # relative error and ULP distance over the compared elements whose exact value exceeds their tolerance (None if
+    # none does): near zero the tolerance is absolute, and there both numbers say nothing (0 vs 1e-30 is 1e9 ULP)
+    scaled_rel: float | None = None
+    scaled_ulp: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -41,10 +48,13 @@ class Comparison:
         lines = [
             f"Not equal to tolerance ({self.what}, {self.dtype})",
             f"Mismatched elements: {self.mismatches} / {self.size} ({pct:.3g}%)",
+            f"Max error / tolerance: {ratio_text(self.max_ratio)} (an element fails above 1)",
             f"Max absolute difference among violations: {self.max_abs:.6g}",
-            f"Max relative difference among violations: {self.max_rel:.6g}",
-            f"Max ULP distance ({self.dtype}) among violations: {self.max_ulp}",
         ]
+        if self.scaled_rel is not None:
+            lines.append(f"Max relative difference where |expected| > tolerance: {self.scaled_rel:.6g}")
+        if self.scaled_ulp is not None:
+            lines.append(f"Max ULP distance ({self.dtype}) there: {self.scaled_ulp}")
         if self.worst_index is not None:
             lines.append(
                 f"Worst element at index {self.worst_index}: actual {self.worst_actual!r}, "
@@ -53,6 +63,13 @@ class Comparison:
         if self.skipped:
             lines.append(f"({self.skipped} element(s) on kinks or with undefined exact value not compared)")
         return "\n".join(lines)
+
+
+def ratio_text(ratio: float | None) -> str:
+    """Error over tolerance as text: 3 significant digits, ``inf (non-finite output)``, or ``n/a``."""
+    if ratio is None or ratio != ratio:
+        return "n/a"
+    return "inf (non-finite output)" if ratio == float("inf") else f"{ratio:.3g}"
 
 
 def compare(
@@ -96,6 +113,13 @@ def compare(
         worst = tuple(int(i) for i in np.unravel_index(flat, e.shape)) if e.ndim else ()
         wa, we, wt = float(a.reshape(-1)[flat]), float(e.reshape(-1)[flat]), float(tol.reshape(-1)[flat])
 
+    compared = ~skipmask
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        ratio = np.where(same, 0.0, np.nan_to_num(diff / tol, nan=np.inf, posinf=np.inf))
+    max_ratio = float(ratio[compared].max()) if compared.any() else 0.0
+    with np.errstate(invalid="ignore"):
+        scaled = pool & np.isfinite(a) & np.isfinite(e) & (np.abs(e) > tol)
+
     def _max(x: np.ndarray) -> float:
         sel = x[pool]
         return float(np.nanmax(np.where(np.isnan(sel), np.inf, sel))) if sel.size else 0.0
@@ -113,4 +137,7 @@ def compare(
         worst_actual=wa,
         worst_expected=we,
         worst_tolerance=wt,
+        max_ratio=max_ratio,
+        scaled_rel=float(rel[scaled].max()) if scaled.any() else None,
+        scaled_ulp=int(ulps[scaled].max()) if scaled.any() else None,
     )

@@ -49,13 +49,19 @@ def write_report(config: Any, results: list[CheckResult], spec: str, module: Any
             old.unlink()
     impl_file = getattr(module, "__file__", None)
     names = _names(results)
-    sections = [_section(i, n, rs, spec, impl_file, repro_dir, path.parent) for i, (n, rs) in enumerate(names.items())]
+    sections = [_section(i, n, rs, spec, impl_file, repro_dir, path.parent) for i, (n, rs) in enumerate(names.items())
+                if not not_provided(rs)]
+    if any(r.category == "timing" for r in results):
+        for sec in sections:
+            if not any(v["r"].category == "timing" for v in sec["results"]):
+                sec["no_timing"] = no_timing_reason(sec["name"])
     context = {
         "env": environment(config, spec, module, dtypes, start),
         "categories": CATEGORIES,
         "families": _matrix(names),
         "sections": sections,
         "counts": _counts(names),
+        "not_provided": [n for n, rs in names.items() if not_provided(rs)],
         "label": LABEL,
         "css": CSS_CLASS,
     }
@@ -178,6 +184,8 @@ def _matrix(names: dict[str, list[CheckResult]]) -> list[dict]:
 
     families: dict[str, list[dict]] = {f: [] for f in FAMILIES}
     for name, rs in names.items():
+        if not_provided(rs):
+            continue  # listed on one line under the matrix
         family = REGISTRY[name].family if name in REGISTRY else (rs[0].family or "other")
         cells = []
         for cat in CATEGORIES:
@@ -187,6 +195,11 @@ def _matrix(names: dict[str, list[CheckResult]]) -> list[dict]:
         families.setdefault(family, []).append({"name": name, "anchor": _anchor(name), "status": _worst(rs),
                                                 "cells": cells})
     return [{"family": f, "rows": rows} for f, rows in families.items() if rows]
+
+
+def not_provided(rs: list[CheckResult]) -> bool:
+    """Whether the implementation does not define this name (every result says so)."""
+    return bool(rs) and all(r.status == "not provided" for r in rs)
 
 
 def _counts(names: dict[str, list[CheckResult]]) -> dict[str, int]:
@@ -214,9 +227,17 @@ def _anchor(name: str) -> str:
 
 def _num(x: float) -> str:
     x = float(x)
-    if x >= 1e300 or x != x:
+    if x != x or abs(x) == float("inf"):
         return "non-finite"
     return f"{x:.3g}"
+
+
+_NP_SCALAR = re.compile(r"np\.(?:float|int|uint|bool_?)\d*\(([^()]*)\)")
+
+
+def plain(text: str) -> str:
+    """``np.float64(inf)`` and the like written as their values (``inf``)."""
+    return _NP_SCALAR.sub(r"\1", text)
 
 
 def _conventions(r: CheckResult) -> str | None:
@@ -234,27 +255,45 @@ def _section(idx: int, name: str, rs: list[CheckResult], spec: str, impl_file: s
     for i, r in enumerate(rs):
         timing = _timing(r)
         skip = _RESERVED_EXTRA | ({"time_s", "bandwidth_ratio"} if timing else set())
-        extra = [(k, _fmt_extra(v)) for k, v in r.extra.items() if k not in skip]
+        extra = [(k, table(v)) for k, v in r.extra.items() if k not in skip]
         views.append({
             "r": r,
             "id": f"{_anchor(name)}-{file_stem(r)}",
             # error statistics exist where measured: value and gradient checks (others record zeros)
             "ran": (r.status not in ("not provided", "skipped") or r.examples > 0)
             and (r.category in ("value", "gradient") or bool(r.max_ulp or r.max_rel or r.max_abs)),
+            # error / tolerance decides the verdict; ULP and relative error are over elements whose exact value
+            # exceeds its tolerance (near zero the tolerance is absolute and they say nothing)
+            "ratio": ratio_text(r.max_ratio),
             "max_ulp": str(r.max_ulp) if r.max_ulp < 2**62 else "non-finite",
             "max_rel": _num(r.max_rel),
             "max_abs": _num(r.max_abs),
+            "message": plain(r.message or ""),
             "conventions": _conventions(r),
             "extra": extra,
             "timing": timing,
-            "plot": _plot(r, f"s{idx}-{i}") if r.samples else None,
+            "plot": _plot(r, f"s{idx}-{i}") if (r.ratio_samples or r.samples) else None,
+            "plot_caption": (f"{r.category}, {r.dtype}/{r.mode}: each example's largest error over its tolerance "
+                             "against its largest output magnitude (left) and over all examples (right); dashed: "
+                             "the tolerance (an example fails above 1)." if r.ratio_samples else
+                             f"{r.category}, {r.dtype}/{r.mode}: relative error of each example against its largest "
+                             f"output magnitude (left) and over all examples (right); dashed: unit roundoff of "
+                             f"{r.dtype}."),
             "failure": (_failure(r, spec, impl_file, repro_dir, base) if r.status in ("failed", "error", "expected")
                         else None),
         })
     diagnoses = sorted({r.diagnosis for r in rs if r.diagnosis})
     declared = sorted({(r.status, r.category, r.expectation) for r in rs if r.expectation})
+    hazard_dtypes = sorted({r.dtype for r in rs if r.status == "hazard" or r.extra.get("hazards")})
     return {"name": name, "anchor": _anchor(name), "status": _worst(rs), "family": rs[0].family,
-            "results": views, "diagnoses": diagnoses, "expectations": declared}
+            "results": views, "diagnoses": diagnoses, "expectations": declared, "hazard_dtypes": hazard_dtypes,
+            "no_timing": None}
+
+
+def no_timing_reason(name: str) -> str:
+    """Why a name has no timing row when the timing category ran."""
+    return (f"No timing case: the timing category times the losses a training step calls, at production sizes "
+            f"(docs/benchmarks.md); the record of {name} defines none.")
 
 
 def _timing(r: CheckResult) -> str | None:
@@ -270,16 +309,37 @@ def _timing(r: CheckResult) -> str | None:
     return "; ".join(parts) or None
 
 
-def _fmt_extra(v: Any) -> str:
+def ratio_text(ratio: float | None) -> str:
+    """Error / tolerance for the table: ``–`` where not measured."""
+    from conformance.numerics.compare import ratio_text as text
+
+    return "\u2013" if ratio is None else text(ratio)
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, bool) or v is None:
+        return str(v)
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return _num(v) if not np.isfinite(v) else f"{v:.4g}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_cell(x) for x in v)
+    return plain(str(v))
+
+
+def table(v: Any, limit: int = 60) -> dict:
+    """A value of ``CheckResult.extra`` as something the template shows as text or as a table.
+
+    ``{"text": str}`` for a scalar or a list of scalars; ``{"head": [...], "rows": [[...]], "more": n}`` for a dict
+    (key, value rows) or a list of dicts (one row each, the union of their keys as columns).
+    """
     if isinstance(v, dict):
-        text = "; ".join(f"{k}: {x}" for k, x in v.items())
-        return text if len(text) < 400 else text[:400] + " ..."
-    if isinstance(v, list):
-        text = repr(v)
-        return text if len(text) < 300 else text[:300] + " ..."
-    return str(v)
+        rows = [[plain(str(k)), _cell(x)] for k, x in v.items()]
+        return {"head": [], "rows": rows[:limit], "more": max(0, len(rows) - limit)}
+    if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+        head = list(dict.fromkeys(k for x in v for k in x))
+        rows = [[_cell(x.get(k, "")) for k in head] for x in v]
+        return {"head": head, "rows": rows[:limit], "more": max(0, len(rows) - limit)}
+    return {"text": _cell(v)}
 
 
 def _text(v: Any) -> str:
@@ -338,14 +398,15 @@ def _plot(r: CheckResult, prefix: str) -> Markup | None:
     import matplotlib
     from matplotlib.figure import Figure
 
-    samples = np.asarray(r.samples, dtype=np.float64).reshape(-1, 2)
+    by_ratio = bool(r.ratio_samples)  # error / tolerance (what the verdict rests on), else relative error
+    samples = np.asarray(r.ratio_samples or r.samples, dtype=np.float64).reshape(-1, 2)
     mag, rel = samples[:, 0], samples[:, 1]
     finite = np.isfinite(rel) & (rel < 1e300) & np.isfinite(mag)
     n_nonfinite = int((~finite).sum())
     mag, rel = mag[finite], rel[finite]
     if mag.size == 0:
         return None
-    u = UNIT_ROUNDOFF.get(r.dtype, 2.0**-24)
+    u = 1.0 if by_ratio else UNIT_ROUNDOFF.get(r.dtype, 2.0**-24)
     pos_rel = rel[rel > 0]
     floor = min(pos_rel.min() if pos_rel.size else u, u) / 10
     pos_mag = mag[mag > 0]
@@ -355,16 +416,17 @@ def _plot(r: CheckResult, prefix: str) -> Markup | None:
         ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
         ax1.scatter(np.maximum(mag, mag_floor), np.maximum(rel, floor), s=8, alpha=0.6, color="#3465a4",
                     edgecolors="none")
-        ax1.axhline(u, color="#888", lw=0.8, ls="--", label=f"unit roundoff ({r.dtype})")
+        ax1.axhline(u, color="#888", lw=0.8, ls="--",
+                    label="tolerance (fails above)" if by_ratio else f"unit roundoff ({r.dtype})")
         ax1.set_xscale("log")
         ax1.set_yscale("log")
         ax1.set_xlabel("max |output| of the example")
-        ax1.set_ylabel("max relative error")
+        ax1.set_ylabel("max error / tolerance" if by_ratio else "max relative error")
         ax1.legend(loc="best", frameon=False, fontsize=7)
         bins = np.linspace(np.log10(floor), max(np.log10(max(rel.max(), floor)), np.log10(u)) + 0.5, 25)
         ax2.hist(np.log10(np.maximum(rel, floor)), bins=bins, color="#73d216", edgecolor="white")
         ax2.axvline(np.log10(u), color="#888", lw=0.8, ls="--")
-        ax2.set_xlabel("log10 relative error (exact at left edge)")
+        ax2.set_xlabel(f"log10 {'error / tolerance' if by_ratio else 'relative error'} (exact at left edge)")
         ax2.set_ylabel("examples")
         title = f"{r.name} {r.category}, {r.dtype}/{r.mode}: {mag.size} example(s)"
         if n_nonfinite:

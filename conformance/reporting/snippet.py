@@ -1,4 +1,4 @@
-"""Copy-paste reproduction snippets for failures."""
+"""Copy-paste reproduction snippets for failures, and one-line summaries of their inputs."""
 
 from __future__ import annotations
 
@@ -14,6 +14,46 @@ def _lit(v: object) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_lit(x) for x in v) + "]"
     return repr(v)
+
+
+SMALL = 24  # arrays with at most this many elements are shown in full in messages; larger ones are summarised
+
+
+def _size(v: object) -> int:
+    if isinstance(v, np.ndarray):
+        return int(v.size)
+    if isinstance(v, (list, tuple)):
+        return sum(_size(x) for x in v)
+    return 1
+
+
+def is_small(ex: dict) -> bool:
+    """Whether every array of ``ex`` has at most :data:`SMALL` elements (so that a snippet stays short)."""
+    return all(_size(x) <= SMALL for v in ex.values() for x in (v if isinstance(v, (list, tuple)) else [v]))
+
+
+def brief(v: object, width: int = 160) -> str:
+    """One line for an input: a small array in full, a large one as its shape, dtype and range."""
+    if isinstance(v, (list, tuple)):
+        text = "[" + ", ".join(brief(x, width) for x in v) + "]"
+        return text if len(text) <= 2 * width else text[:2 * width] + " ...]"
+    if not isinstance(v, np.ndarray):
+        return repr(v)
+    if v.size <= SMALL:
+        with np.printoptions(precision=8, floatmode="maxprec", threshold=SMALL, linewidth=10**6):
+            text = " ".join(np.array2string(v, separator=", ").split())
+        text = f"array({text})"
+        return text if len(text) <= width else text[:width] + " ..."
+    if v.dtype.kind in "fc":
+        finite = v[np.isfinite(v)]
+        rng = f"min {finite.min():.6g}, max {finite.max():.6g}" if finite.size else "no finite element"
+        nonfinite = v.size - finite.size
+        rng += f", {nonfinite} non-finite" if nonfinite else ""
+    elif v.dtype.kind in "iub":
+        rng = f"min {v.min()}, max {v.max()}"
+    else:
+        rng = ""
+    return f"<{v.dtype} array, shape {v.shape}: {rng}, {np.count_nonzero(v)} nonzero>"
 
 
 def snippet(contract: Contract, ex: dict, dtype: str, mode: str, impl_name: str, category: str) -> str:

@@ -2,53 +2,70 @@
 
 from __future__ import annotations
 
-from conformance.clock import shares
+from typing import Any
+
 from conformance.contracts import REGISTRY
 from conformance.reporting.results import CATEGORIES, CheckResult, summarize
 
-SYMBOL = {"passed": "pass", "failed": "FAIL", "hazard": "hazard", "not provided": "n/p", "skipped": "skip",
+SYMBOL = {"passed": "pass", "failed": "FAIL", "hazard": "hazard", "not provided": "not provided", "skipped": "skip",
           "error": "ERROR", "expected": "expected", "unexpectedly passing": "XPASS", "timeout": "TIMEOUT",
           "crashed": "CRASHED"}
+# what each cell means, in a few words (always shown: the first six; the others when they occur)
+LEGEND = {
+    "passed": "within the derived tolerance on every example",
+    "failed": "outside the tolerance, or a contract broken (details above)",
+    "hazard": "the exact value is undefined or unrepresentable in the dtype: reported, not failed (--strict-hazards)",
+    "expected": "a failure declared with --expect",
+    "not provided": "the implementation does not define the name",
+    "skipped": "not applicable to this dtype or mode (e.g. a float32 fixture set under --dtype=float16)",
+    "error": "an error in the suite itself",
+    "unexpectedly passing": "a failure declared with --expect passed: the run fails",
+    "timeout": "ran past --timeout",
+    "crashed": "the process running the implementation died",
+}
+ALWAYS = ("passed", "failed", "hazard", "expected", "not provided", "skipped")
+CELL = 11
+
+
+def convention_note(results: list[CheckResult]) -> str | None:
+    """The clipping convention one name matched over all its checks, said once."""
+    sets = [set(r.conventions) for r in results if r.conventions]
+    mixed = any(r.conventions == [] and r.status == "passed" for r in results)
+    if not sets:
+        return "mixed conventions" if mixed else None
+    common = set.intersection(*sets)
+    if mixed or not common:
+        return "mixed conventions"
+    return "matches " + " or ".join(sorted(common)) + (" (indistinguishable here)" if len(common) > 1 else "")
 
 
 def render_summary(results: list[CheckResult], impl: str, provided: list[str] | None = None,
                    profile: str | None = None) -> list[str]:
+    """The table of names that ran (worst status per category), the names not provided on one line, a legend."""
     table = summarize(results)
     if not table:
         return []
-    cats = [c for c in CATEGORIES if any(c in row for row in table.values())]
-    width = max(len(n) for n in table) + 2
-    header = f"conformance summary for {impl}" + (f" (Hypothesis profile {profile})" if profile else "")
-    lines = ["", header, "name".ljust(width) + "".join(c.ljust(11) for c in cats)
-             + "convention / diagnosis"]
-    notes: dict[str, set[str]] = {}
-    for r in results:
-        if r.conventions:
-            notes.setdefault(r.name, set()).add("matches " + " or ".join(r.conventions))
-        elif r.conventions == [] and r.status == "passed":
-            notes.setdefault(r.name, set()).add("mixed conventions")
-        if r.diagnosis:
-            notes.setdefault(r.name, set()).add(r.diagnosis)
-    for name in REGISTRY:
-        if name not in table:
-            continue
-        row = table[name]
-        cells = "".join(SYMBOL.get(row.get(c, ""), "-").ljust(11) for c in cats)
-        lines.append(name.ljust(width) + cells + "; ".join(sorted(notes.get(name, ()))))
     if provided is None:
         provided = [n for n, row in table.items() if any(s != "not provided" for s in row.values())]
+    shown = [n for n in REGISTRY if n in table and (n in provided or any(s != "not provided"
+                                                                          for s in table[n].values()))]
+    shown += [n for n in table if n not in REGISTRY]
+    cats = [c for c in CATEGORIES if any(c in table[n] for n in shown)]
+    width = max((len(n) for n in shown), default=4) + 2
+    header = f"conformance summary for {impl}" + (f" (Hypothesis profile {profile})" if profile else "")
+    lines = ["", header]
+    if shown:
+        lines.append("name".ljust(width) + "".join(c.ljust(CELL) for c in cats) + "convention / diagnosis")
+    for name in shown:
+        rs = [r for r in results if r.name == name]
+        notes = [n for n in [convention_note(rs)] if n] + sorted({r.diagnosis for r in rs if r.diagnosis})
+        row = table[name]
+        cells = "".join(SYMBOL.get(row.get(c, ""), "-").ljust(CELL) for c in cats)
+        lines.append(name.ljust(width) + cells + "; ".join(notes))
     missing = [n for n in REGISTRY if n not in provided]
-    lines.append(f"{len(provided)}/{len(REGISTRY)} contract names provided by {impl}"
-                 + (f"; not covered: {', '.join(missing)}" if missing else ""))
-    loose = sum(1 for r in results if r.extra.get("finiteness_only"))
-    if loose:  # docs/tolerances.md, "Tolerances wider than the output's range"
-        lines.append(f"only finiteness checked (tolerance wider than the output's range) in {loose} check(s)")
-    secs = [r.extra["seconds"] for r in results if "seconds" in r.extra]
-    if secs:  # docs/benchmarks.md, "Where a run's time goes"
-        t = shares(secs)
-        lines.append(f"time in checks {t['total']:.1f} s: implementation {t['impl']:.1f} s, oracle {t['oracle']:.1f} s "
-                     f"({t['oracle'] / max(t['total'], 1e-9):.0%}), inputs and suite {t['other']:.1f} s; "
-                     f"run / implementation time {t['ratio']:.1f}x")
+    lines.append(f"{len(provided)}/{len(REGISTRY)} contract names provided by {impl}")
+    if missing:
+        lines.append(f"not provided ({len(missing)}): {', '.join(missing)}")
     for status, head in (("expected", "expected failures (--expect)"),
                          ("unexpectedly passing", "declared failures that passed (XPASS: the run fails)")):
         rank = {n: i for i, n in enumerate(REGISTRY)}
@@ -57,4 +74,54 @@ def render_summary(results: list[CheckResult], impl: str, provided: list[str] | 
         declared = dict.fromkeys(f"  {r.name}/{r.category}: {r.expectation}" for r in ordered)
         if declared:
             lines += [f"{head}:", *declared]
+    seen = {r.status for r in results}
+    lines.append("legend:")
+    lines += [f"  {SYMBOL[s]:<13}{LEGEND[s]}" for s in LEGEND if s in ALWAYS or s in seen]
+    lines.append(f"  {'-':<13}category not run")
     return lines
+
+
+# --- one failing test, as pytest prints it by default (--tb=auto) ----------------------------------------------------
+
+HEAD_LINES = 24  # at most this many lines of the comparison and diagnosis
+INPUT_LINES = 14  # and of the failing input
+
+
+def failure_text(result: CheckResult, reproducer: tuple[Any, Any] | None = None, frames: list[str] | None = None,
+                 error: str | None = None) -> str:
+    """The failure of one conformance test in at most about 50 lines, without the suite's own frames.
+
+    The comparison (or the exception the implementation raised) and the diagnosis, the smallest failing input found,
+    the implementation's own frames when it raised, and the command that reproduces the failure.
+    """
+    from conformance.reporting.reproducer import decode, message_head
+    from conformance.reporting.snippet import brief
+
+    where = f"{result.name}: {result.category} check failed ({result.dtype}, {result.mode} mode)"
+    head = [ln for ln in message_head(result.message or "").splitlines() if ln.strip()]
+    if len(head) > HEAD_LINES:
+        head = head[:HEAD_LINES] + [f"... ({len(head) - HEAD_LINES} more lines: --tb=long shows them)"]
+    lines = [where, *head]
+    if frames:
+        lines += ["The implementation raised it here:", *frames[-10:]]
+    if result.inputs:
+        message = result.message or ""
+        if "A pinned example fails too" in message:
+            how = "a pinned example fails too; this drawn one is smaller"
+        elif "Falsifying explicit example" in message:
+            how = "a pinned example; no drawn example failed"
+        else:
+            how = "shrunk by Hypothesis"
+        lines.append(f"Smallest failing input found (rounded to {result.dtype}; {how}):")
+        inputs = [f"  {k} = {brief(decode(v))}" for k, v in result.inputs.items()]
+        if len(inputs) > INPUT_LINES:
+            inputs = inputs[:INPUT_LINES] + [f"  ... ({len(inputs) - INPUT_LINES} more inputs in the .npz)"]
+        lines += inputs
+    if reproducer:
+        py, npz = reproducer
+        lines += ["Reproduce (needs only NumPy, TensorFlow and your module; inputs and expected values in the .npz):",
+                  f"  python {py}", f"  python {py} mypkg.fixed_losses   # the same check on another module"]
+    elif error:
+        lines.append(f"No reproducer: {error}")
+    lines.append("Full traceback and Hypothesis report: --tb=long")
+    return "\n".join(lines)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.reporting.results import ORDER as _ORDER
-from conformance.reporting.results import CheckResult, summarize
+from conformance.reporting.results import CheckResult, json_safe, summarize
 
 
 def verdicts(results: list[CheckResult]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -15,13 +15,15 @@ def verdicts(results: list[CheckResult]) -> dict[str, dict[str, dict[str, Any]]]
     table: dict[str, dict[str, dict[str, Any]]] = {}
     for r in results:
         v = table.setdefault(r.name, {}).setdefault(r.category, {
-            "status": r.status, "examples": 0, "max_abs": 0.0, "max_rel": 0.0, "max_ulp": 0, "conventions": None,
-            "diagnoses": [], "expectations": []})
+            "status": r.status, "examples": 0, "max_abs": 0.0, "max_rel": 0.0, "max_ulp": 0, "max_ratio": None,
+            "conventions": None, "diagnoses": [], "expectations": []})
         if _ORDER[r.status] > _ORDER[v["status"]]:
             v["status"] = r.status
         v["examples"] += r.examples
         v["max_abs"], v["max_rel"] = max(v["max_abs"], r.max_abs), max(v["max_rel"], r.max_rel)
         v["max_ulp"] = max(v["max_ulp"], r.max_ulp)
+        if r.max_ratio is not None:  # error / tolerance, the number the verdict rests on
+            v["max_ratio"] = r.max_ratio if v["max_ratio"] is None else max(v["max_ratio"], r.max_ratio)
         if r.conventions is not None:
             v["conventions"] = sorted(set(r.conventions) & set(v["conventions"] if v["conventions"] is not None
                                                                 else r.conventions))
@@ -47,7 +49,7 @@ def write_outputs(config: Any, results: list[CheckResult], spec: str, module: An
             "results": [json.loads(r.to_json()) for r in results],
         }
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(doc, indent=1))
+        Path(path).write_text(json.dumps(json_safe(doc), indent=1, allow_nan=False))
         written.append(f"conformance JSON: {Path(path).resolve()}")
     html = config.getoption("--report")
     if html:
