@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from conformance.checks.profiles import DEFAULT_PROFILE, HEALTH, PROFILES, register_profiles  # noqa: F401
 from conformance.checks.value import ConformanceFailure, check_gradient, check_value
+from conformance.clock import TimedRunner, span
 from conformance.contracts import Contract
 from conformance.numerics.tolerance import bgd_margin, in_range
 from conformance.reporting.results import CheckResult, Recorder
@@ -25,7 +26,7 @@ _RUNNERS: dict[tuple, Runner] = {}
 def runner_for(contract: Contract, impl: Any, mode: str) -> Runner:
     key = (id(impl), contract.name, mode)
     if key not in _RUNNERS:
-        _RUNNERS[key] = Runner(contract, getattr(impl, contract.name), mode, impl)
+        _RUNNERS[key] = TimedRunner(Runner(contract, getattr(impl, contract.name), mode, impl))
     return _RUNNERS[key]
 
 
@@ -37,9 +38,19 @@ def run_check(contract: Contract, category: str, impl: Any, impl_name: str, dtyp
     A name the impl does not define gives status ``"not provided"`` and no exception.
     ``seed`` applies ``hypothesis.seed`` to the test (it takes precedence over ``derandomize``).
     Stability hazards give status ``"hazard"``, or a failure with ``strict_hazards``.
+    The seconds spent (total, in the implementation, in the oracle) go to ``result.extra["seconds"]``.
     """
     __tracebackhide__ = True
     result = CheckResult(contract.name, contract.family, category, dtype, mode)
+    with span(result.extra):
+        return _run(contract, category, impl, impl_name, dtype, mode, hypothesis_settings, seed, strict_hazards,
+                    result)
+
+
+def _run(contract: Contract, category: str, impl: Any, impl_name: str, dtype: str, mode: str,
+         hypothesis_settings: settings | None, seed: int | None, strict_hazards: bool,
+         result: CheckResult) -> CheckResult:
+    __tracebackhide__ = True
     if getattr(impl, contract.name, None) is None:
         result.status = "not provided"
         result.message = f"not provided by {impl_name}"

@@ -15,6 +15,7 @@ import numpy as np
 from conformance.contracts import Contract
 from conformance.contracts.tags import large
 from conformance.numerics.compare import Comparison, compare
+from conformance.numerics.literal import verdicts
 from conformance.numerics.outputs import as_tuple
 from conformance.reporting.reproducer import failure_record
 from conformance.reporting.results import Recorder
@@ -32,6 +33,71 @@ def _extras(contract: Contract, dtype: str) -> list[dict[str, Any]]:
     if contract.conventions:
         return [dict(base, convention=c) for c in ("keras-ops", "keras-legacy")]
     return [base]
+
+
+def count_literal(rec: Recorder, actual: np.ndarray, exact: np.ndarray, tol: np.ndarray,
+                  literal: np.ndarray | None) -> np.ndarray | None:
+    """Credit elements better than the literal formula (``extra["better_than_literal"]``); where it is bad."""
+    if literal is None:
+        return None
+    with np.errstate(invalid="ignore"):
+        ok = (actual == exact) | ((np.abs(actual - exact) <= tol) & np.isfinite(actual))
+    bad, _, good = verdicts(actual, exact, literal, tol, ok)
+    if good.any():
+        extra = rec.result.extra
+        extra["better_than_literal"] = extra.get("better_than_literal", 0) + int(good.sum())
+    return bad
+
+
+def count_finiteness_only(contract: Contract, rec: Recorder, tol: Any) -> None:
+    """Count an example whose tolerance exceeds the output's whole range somewhere: only finiteness was judged."""
+    if contract.output_range is None:
+        return
+    lo, hi = contract.output_range
+    with np.errstate(invalid="ignore"):
+        if np.any(np.asarray(tol) > hi - lo):
+            extra = rec.result.extra
+            extra["finiteness_only"] = extra.get("finiteness_only", 0) + 1
+
+
+def _flat(x: Any) -> np.ndarray:
+    return np.concatenate([np.ravel(np.asarray(v, dtype=np.float64)) for v in as_tuple(x)])
+
+
+def _literal_check(contract: Contract, ex: dict, actual: Any, expected: Any, dtype: str,
+                   rec: Recorder) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(literal bad, mismatches no worse than the literal formula, mismatches) per flat output element, with
+    credit for elements better than it and the finiteness-only count recorded; None without a literal formula."""
+    e = _flat(expected)
+    tol = _flat_tolerance(contract, ex, expected, dtype)
+    count_finiteness_only(contract, rec, tol)
+    if contract.literal is None:
+        return None
+    a, lit = _flat(actual), _flat(contract.literal(ex, dtype))
+    bad = count_literal(rec, a, e, tol, lit)
+    with np.errstate(invalid="ignore"):
+        ok = np.isnan(e) | (a == e) | ((np.abs(a - e) <= tol) & np.isfinite(a))
+    _, same, _ = verdicts(a, e, lit, tol, ok)
+    return bad, same, ~ok
+
+
+def _flat_tolerance(contract: Contract, ex: dict, expected: Any, dtype: str) -> np.ndarray:
+    """The value tolerance per flat output element (a single output keeps its shape for the tolerance's scale)."""
+    exps = as_tuple(expected)
+    e = np.asarray(exps[0], dtype=np.float64) if len(exps) == 1 else _flat(expected)
+    with np.errstate(all="ignore"):
+        return np.ravel(np.broadcast_to(contract.tolerance.for_value(ex, e, dtype), e.shape))
+
+
+def _hazard(rec: Recorder, hazard_id: str, n: int, where: str) -> None:
+    """Record a value- or gradient-category hazard (the literal-formula rule): status "hazard", not a failure."""
+    r = rec.result
+    if r.status == "passed":
+        r.status = "hazard"
+    counts = r.extra.setdefault("hazards", {})
+    counts[hazard_id] = counts.get(hazard_id, 0) + n
+    if hazard_id not in (r.message or ""):
+        r.message = (r.message + "\n" if r.message else "hazards:\n") + f"  {hazard_id}: e.g. {where}"
 
 
 def _compare_outputs(contract: Contract, ex: dict, actual: Any, expected: Any, dtype: str) -> Comparison:
@@ -197,6 +263,13 @@ def check_value(contract: Contract, runner: Runner, ex: dict, dtype: str, rec: R
                                                       initial=0.0)))
     if contract.conventions:
         rec.conventions(matched)
+    lit = _literal_check(contract, rounded, actual, best_expected, dtype, rec)  # (shapes checked by the comparison)
+    if not matched and lit is not None and lit[2].any() and not (lit[2] & ~lit[1]).any():
+        i = int(np.flatnonzero(lit[2])[0])
+        a, e, v = _flat(actual)[i], _flat(best_expected)[i], _flat(contract.literal(rounded, dtype))[i]
+        _hazard(rec, "LITERAL", int(lit[2].sum()), f"value of {contract.name} element {i} = {float(a)!r}: "
+                + contract.literal.describe(float(v), float(e), dtype))
+        return
     if not matched:
         msg = best.message()
         diagnosis = diagnose(contract, rounded, actual, dtype) or diagnose_naive(contract, rounded, actual,
@@ -232,6 +305,18 @@ def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtyp
     rec.comparisons(best)
     if contract.conventions:
         rec.conventions(matched)
+    if not matched and contract.literal is not None:
+        # in an example whose literal value is non-finite or inaccurate, an inaccurate gradient is a hazard
+        exact = contract.expected(rounded, **extras[0])
+        e, lit = _flat(exact), _flat(contract.literal(rounded, dtype))
+        tol = _flat_tolerance(contract, rounded, exact, dtype)
+        bad = verdicts(e, e, lit, tol, np.ones(e.shape, dtype=bool))[0]
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            _hazard(rec, "GRADIENT-OF-HAZARD", sum(c.mismatches for c in best),
+                    f"{next(c.what for c in best if not c.ok)} (value element {i}: "
+                    f"{contract.literal.describe(float(lit[i]), float(e[i]), dtype)})")
+            return
     if not matched:
         msg = "\n\n".join(c.message() for c in best if not c.ok)
         diagnosis = diagnose_gradient(contract, rounded, grads, cot, dtype)

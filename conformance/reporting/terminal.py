@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conformance.clock import shares
 from conformance.contracts import REGISTRY
 from conformance.reporting.results import CATEGORIES, CheckResult, summarize
 
@@ -66,6 +67,15 @@ def render_summary(results: list[CheckResult], impl: str, provided: list[str] | 
     lines.append(f"{len(provided)}/{len(REGISTRY)} contract names provided by {impl}")
     if missing:
         lines.append(f"not provided ({len(missing)}): {', '.join(missing)}")
+    loose = sum(1 for r in results if r.extra.get("finiteness_only"))
+    if loose:  # docs/tolerances.md, "Tolerances wider than the output's range"
+        lines.append(f"only finiteness checked (tolerance wider than the output's range) in {loose} check(s)")
+    secs = [r.extra["seconds"] for r in results if "seconds" in r.extra]
+    if secs:  # docs/benchmarks.md, "Where a run's time goes"
+        t = shares(secs)
+        lines.append(f"time in checks {t['total']:.1f} s: implementation {t['impl']:.1f} s, oracle {t['oracle']:.1f} s "
+                     f"({t['oracle'] / max(t['total'], 1e-9):.0%}), inputs and suite {t['other']:.1f} s; "
+                     f"run / implementation time {t['ratio']:.1f}x")
     for status, head in (("expected", "expected failures (--expect)"),
                          ("unexpectedly passing", "declared failures that passed (XPASS: the run fails)")):
         rank = {n: i for i, n in enumerate(REGISTRY)}
