@@ -35,8 +35,8 @@ def big_coordinate(dtype: str) -> float:
 
 
 def specials_or(specials: tuple[float, ...], lo: float, hi: float) -> st.SearchStrategy[float]:
-    # Specials drawn about half of the time, ordinary values otherwise.
-    return st.one_of(st.sampled_from(specials), reals(lo, hi))
+    """Specials drawn about half of the time, ordinary values otherwise (large arrays: see ``draw.arrays``)."""
+    return reals(lo, hi, specials)
 
 
 def logit_fill(draw: st.DrawFn, old: np.ndarray, dtype: str) -> np.ndarray:
