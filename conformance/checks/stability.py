@@ -140,7 +140,7 @@ class Classified:
         idx = np.flatnonzero(self.failure)
         lines = [f"Stability failure ({self.what}, {dtype}): {idx.size} / {self.failure.size} element(s)"]
         for i in idx[:5]:
-            lines.append(f"  element {int(i)}: actual {self.actual[i]!r}, exact {self.expected[i]!r}, "
+            lines.append(f"  element {int(i)}: actual {float(self.actual[i])!r}, exact {float(self.expected[i])!r}, "
                          f"tolerance {self.tol[i]:.3g}")
         return "\n".join(lines)
 
@@ -326,4 +326,3 @@ def _check_gradients(contract: Contract, runner: Runner, rounded: dict, args: di
             for hid, m in _name_undefined(contract, c.hazards).items():
                 log.add(hid, int(m.sum()), f"{what} element {int(np.flatnonzero(m)[0])} is non-finite"
                         + (why if hid == "GRADIENT-OF-HAZARD" else ""))
-

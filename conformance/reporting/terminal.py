@@ -18,7 +18,7 @@ LEGEND = {
     "hazard": "the exact value is undefined or unrepresentable in the dtype: reported, not failed (--strict-hazards)",
     "expected": "a failure declared with --expect",
     "not provided": "the implementation does not define the name",
-    "skipped": "not applicable to this dtype or mode (e.g. a float32 fixture set under --dtype=float16)",
+    "skipped": "no case of this category for the name (e.g. no bad-input case), or none in this dtype or mode",
     "error": "an error in the suite itself",
     "unexpectedly passing": "a failure declared with --expect passed: the run fails",
     "timeout": "ran past --timeout",
