@@ -24,7 +24,9 @@ import pytest
 from conformance.checks.profiles import register_profiles
 
 DTYPE_CHOICES = ("float32", "float16", "bfloat16", "float64")
-MODE_CHOICES = ("eager", "function", "xla")
+# TensorFlow: eager, function, xla; JAX: eager, jit; PyTorch: eager, compile
+MODE_CHOICES = ("eager", "function", "xla", "jit", "compile")
+FRAMEWORK_CHOICES = ("auto", "tf", "jax", "torch", "keras")
 MARKERS = {
     "value": "value checks against the float64 oracle",
     "gradient": "gradient (VJP) checks against the oracle",
@@ -66,8 +68,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--dtype", action="append", default=None, metavar="DTYPE",
                 help=f"dtype(s) under test, repeatable or comma-separated: {', '.join(DTYPE_CHOICES)} "
                      "(default float32)")
-    g.addoption("--mode", default="eager", choices=MODE_CHOICES,
-                help="eager (default), function (tf.function) or xla (tf.function(jit_compile=True))")
+    g.addoption("--mode", default=None, choices=MODE_CHOICES,
+                help="TensorFlow: eager (default), function (tf.function) or xla (tf.function(jit_compile=True)); "
+                     "JAX: jit (default) or eager; PyTorch: eager (default) or compile (torch.compile)")
+    g.addoption("--framework", default="auto", choices=FRAMEWORK_CHOICES,
+                help="the implementation's framework: tf, jax, torch, or keras (Keras 3 keras.ops code, run by "
+                     "$KERAS_BACKEND's runner); default auto: detected from the module's imports (tf when unsure)")
     g.addoption("--strict-hazards", action="store_true", default=False, help="fail on hazards too")
     g.addoption("--report", default=None, metavar="PATH", help="write a self-contained HTML report to PATH")
     g.addoption("--report-json", default=None, metavar="PATH",
@@ -136,6 +142,7 @@ def pytest_configure(config: pytest.Config) -> None:
     register_user_contracts(config)
     with quiet_startup(config):
         module = load_impl(spec)
+    _select_framework(config, module)
     names = list(REGISTRY)
     provided = [n for n in names if getattr(module, n, None) is not None]
     if not provided:
@@ -149,6 +156,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
         config.stash[_EXPECT_KEY] = expectations.load(config.getoption("--expect"), names,
                                                       expectations.known_ids(REGISTRY.values()))
+
+
+def _select_framework(config: pytest.Config, module: ModuleType) -> None:
+    """Select the runner for --framework (here and in every xdist worker) and resolve --mode's default."""
+    from conformance import runners
+
+    try:
+        runner = runners.select(config.getoption("--framework"), module)
+    except (ValueError, ImportError) as exc:
+        raise pytest.UsageError(f"conformance: --framework={config.getoption('--framework')}: {exc}") from exc
+    mode = config.getoption("--mode") or runner.DEFAULT_MODE
+    if mode not in runner.MODES:
+        raise pytest.UsageError(f"conformance: --mode={mode} is not a mode of the {runner.NAME} runner "
+                                f"({', '.join(runner.MODES)})")
+    config.option.mode = mode
 
 
 def is_suite_item(item: pytest.Item) -> bool:

@@ -23,7 +23,7 @@ from conformance.checks.value import ConformanceFailure, _fail
 from conformance.contracts.record import BadCase, Contract, Example
 from conformance.numerics.outputs import as_tuple
 from conformance.reporting.results import CheckResult
-from conformance.runners.tf import ContractViolation, Runner, prepare
+from conformance.runners.active import ContractViolation, Runner, prepare
 
 
 def valid_example(contract: Contract) -> Example:

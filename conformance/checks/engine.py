@@ -18,7 +18,7 @@ from conformance.clock import TimedRunner, span
 from conformance.contracts import Contract
 from conformance.numerics.tolerance import bgd_margin, in_range
 from conformance.reporting.results import CheckResult, Recorder
-from conformance.runners.tf import Runner
+from conformance.runners.active import Runner
 
 _RUNNERS: dict[tuple, Runner] = {}
 

@@ -71,7 +71,7 @@ from conformance.numerics.literal import verdicts
 from conformance.numerics.outputs import as_tuple
 from conformance.numerics.tolerance import bgd_margin, in_range
 from conformance.reporting.results import CheckResult, Recorder
-from conformance.runners.tf import Runner, cot_tensor, cotangent, prepare
+from conformance.runners.active import Runner, cot_tensor, cotangent, prepare
 
 
 @dataclass

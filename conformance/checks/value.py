@@ -20,7 +20,7 @@ from conformance.numerics.outputs import as_tuple
 from conformance.reporting.reproducer import failure_record
 from conformance.reporting.results import Recorder
 from conformance.reporting.snippet import snippet
-from conformance.runners.tf import Runner, cot_tensor, cotangent, prepare
+from conformance.runners.active import Runner, cot_tensor, cotangent, prepare
 
 
 class ConformanceFailure(AssertionError):

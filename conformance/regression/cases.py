@@ -75,7 +75,7 @@ def _message(cmp: Comparison, note: str) -> str:
 def judge_case(contract: Contract, runner: Any, case: Case, mode: str,
                  rec: Recorder) -> tuple[list[str], str | None]:
     """Replay one case and record its statistics: (failure messages, empty if it conforms; diagnosis)."""
-    from conformance.runners.tf import cot_tensor, prepare
+    from conformance.runners.active import cot_tensor, prepare
 
     rounded, args = prepare(contract, case.inputs, case.dtype)
     for k in contract.float_args:

@@ -219,7 +219,7 @@ def oracle_expected(contract: Contract, ex: dict, cot: tuple[np.ndarray, ...], d
 
 def _impl_expected(contract: Contract, runner: Any, ex: dict, cot: tuple[np.ndarray, ...],
                    dtype: str) -> dict[str, Expected]:
-    from conformance.runners.tf import cot_tensor, prepare
+    from conformance.runners.active import cot_tensor, prepare
 
     _, args = prepare(contract, ex, dtype)
     out, grads = runner.value_and_grad(args, cot_tensor(cot if contract.n_outputs > 1 else cot[0], dtype))

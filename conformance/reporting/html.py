@@ -107,6 +107,12 @@ def _device() -> str:
     return f"CPU: {cpu}, {os.cpu_count()} logical cores (no GPU visible to TensorFlow)"
 
 
+def _run_environment() -> dict[str, str]:
+    from conformance.runners import describe
+
+    return describe()
+
+
 def _opt(config: Any, name: str) -> Any:
     try:
         return config.getoption(name, default=None)
@@ -146,6 +152,7 @@ def environment(config: Any, spec: str, module: Any, dtypes: list[str],
         ("module", f"{getattr(module, '__name__', '?')} ({getattr(module, '__file__', None) or 'no file'})"),
         ("versions", versions),
         ("device", _device()),
+        ("framework", ", ".join(f"{k} {v}" for k, v in _run_environment().items())),
         ("dtypes", ", ".join(dtypes)),
         ("mode", str(_opt(config, "--mode") or "eager")),
         ("Hypothesis profile", prof_text),

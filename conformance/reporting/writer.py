@@ -44,6 +44,7 @@ def write_outputs(config: Any, results: list[CheckResult], spec: str, module: An
             "impl": spec,
             "dtypes": dtypes,
             "mode": config.getoption("--mode"),
+            "run": _run_environment(),  # framework, backend (runner's framework and version), device
             "summary": summarize(results),
             "verdicts": verdicts(results),
             "results": [json.loads(r.to_json()) for r in results],
@@ -58,3 +59,9 @@ def write_outputs(config: Any, results: list[CheckResult], spec: str, module: An
         out = write_report(config, results, spec, module, dtypes, Path(html), start)
         written.append(f"conformance report: {out}")
     return written
+
+
+def _run_environment() -> dict[str, str]:
+    from conformance.runners import describe
+
+    return describe()

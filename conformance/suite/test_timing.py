@@ -9,7 +9,7 @@ import pytest
 
 from conformance.checks import timing
 from conformance.plugin import dtypes_under_test
-from conformance.runners.tf import MODES
+from conformance.runners.active import MODES
 
 
 def _modes(config: pytest.Config) -> list[str]:

@@ -1,0 +1,185 @@
+"""Calling a JAX implementation under test: arrays in, NumPy float64 out, eagerly or under ``jax.jit``.
+
+The same interface as the TensorFlow runner (``prepare``, ``Runner``, ``cotangent``, ``cot_tensor``,
+``MODES``); VJPs come from ``jax.vjp`` with the given cotangent.  float64 needs ``jax_enable_x64``, a
+process-wide switch: :func:`activate` (called when the framework is selected) turns it on for the whole
+run, so every dtype is what the suite asks for.  Mode ``jit`` (the default) traces once per configuration
+and input signature, as ``tf.function`` does; ``eager`` calls the function op by op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from conformance.contracts.record import Contract
+from conformance.numerics.tolerance import rounded as round_and_flush
+from conformance.runners import base
+from conformance.runners.base import ContractViolation, ModeError, config_key, config_value, cotangent  # noqa: F401
+
+NAME = "jax"
+MODES = ("eager", "jit")
+DEFAULT_MODE = "jit"
+JAX_DTYPES = {"float16": jnp.float16, "bfloat16": jnp.bfloat16, "float32": jnp.float32, "float64": jnp.float64}
+INDEX_DTYPE = jnp.int32
+INDEX_ITEMSIZE = 4
+# Derived functions (``decode`` for loss_layer) an impl lacks: the contracts name the TensorFlow reference.
+FALLBACK = "conformance.targets.reference_jax"
+
+
+def activate() -> None:
+    """Turn on ``jax_enable_x64`` for the run (JAX silently computes float64 inputs in float32 otherwise)."""
+    if not jax.config.jax_enable_x64:
+        jax.config.update("jax_enable_x64", True)
+
+
+def prepare(contract: Contract, ex: dict, dtype: str) -> tuple[dict, dict]:
+    """Round float inputs to ``dtype``: (float64 view for the oracle, arrays and config for the impl)."""
+    activate()
+    rounded = dict(ex)
+    impl_args: dict[str, Any] = {}
+    jdt = JAX_DTYPES[dtype]
+    for k, v in ex.items():
+        if k in contract.float_args:
+            rounded[k] = round_and_flush(dtype, v)  # XLA's CPU kernels flush subnormals too
+            impl_args[k] = ([jnp.asarray(x, dtype=jdt) for x in rounded[k]] if isinstance(v, list)
+                            else jnp.asarray(rounded[k], dtype=jdt))
+        elif k in contract.int_args:
+            impl_args[k] = jnp.asarray(np.asarray(v), dtype=INDEX_DTYPE)
+        else:
+            impl_args[k] = config_value(v, dtype)
+    return rounded, impl_args
+
+
+def to_numpy(out: Any) -> Any:
+    """Impl output(s) as float64 NumPy arrays (tuples stay tuples, lists of gradients stay lists)."""
+    if isinstance(out, list):
+        return [to_numpy(o) for o in out]
+    if isinstance(out, tuple):
+        return tuple(to_numpy(o) for o in out)
+    if out is None:
+        return None
+    return np.asarray(out).astype(np.float64)
+
+
+def _is_float(dtype: Any) -> bool:
+    return bool(jnp.issubdtype(dtype, jnp.floating))
+
+
+def output_problem(name: str, out: Any, dtype: Any) -> str | None:
+    """Why the outputs break the contract (not a ``jax.Array``, or floating but not ``dtype``), or None."""
+    return base.output_problem(name, out, dtype, lambda o: isinstance(o, jax.Array), "jax.Array",
+                               lambda o: o.dtype if _is_float(o.dtype) else None, lambda d: np.dtype(d).name, "JAX")
+
+
+def _input_dtype(contract: Contract, tensors: dict) -> Any:
+    dtypes = {t.dtype for k in contract.float_args if k in tensors
+              for t in (tensors[k] if isinstance(tensors[k], (list, tuple)) else [tensors[k]])}
+    return dtypes.pop() if len(dtypes) == 1 else None
+
+
+class Runner(base.BaseRunner):
+    """Calls one impl function eagerly or under ``jax.jit`` (one jitted function per configuration)."""
+
+    MODES = MODES
+    fallback_module = FALLBACK
+
+    def _forward(self, tensors: dict, config: dict) -> Any:
+        out = self.contract.invoke(self.fn, {**config, **tensors}, self.impl, self._fallback())
+        # Under jax.jit and jax.vjp the outputs are tracers (jax.Array too); an exception raised while tracing
+        # reaches the caller unchanged.
+        problem = output_problem(self.contract.name, out, _input_dtype(self.contract, tensors))
+        if problem:
+            raise ContractViolation(problem)
+        return out
+
+    def _forward_grad(self, tensors: dict, config: dict, cot: Any) -> tuple[Any, dict]:
+        keys = self.contract.grad_args
+        rest = {k: v for k, v in tensors.items() if k not in keys}
+        out, pullback = jax.vjp(lambda p: self._forward({**rest, **p}, config), {k: tensors[k] for k in keys})
+        leaves, tree = jax.tree_util.tree_flatten(out)
+        cots = cot if isinstance(cot, (tuple, list)) else (cot,)
+        if len(cots) != len(leaves):
+            raise ContractViolation(f"{self.contract.name} returned {len(leaves)} output(s), the contract has "
+                                    f"{len(cots)}")
+        (grads,) = pullback(jax.tree_util.tree_unflatten(tree, [c.astype(o.dtype) for o, c in
+                                                                 zip(leaves, cots, strict=True)]))
+        return out, grads
+
+    def _compiled(self, which: str, config: dict) -> Callable:
+        def make() -> Callable:
+            if which == "value":
+                return jax.jit(lambda t: self._forward(t, config))
+            return jax.jit(lambda t, c: self._forward_grad(t, config, c))
+
+        return self._cached((which, config_key(config)), make)
+
+    def call(self, direction: str, args: dict, cot: Any = None) -> Callable[[], Any]:
+        """Zero-argument callable doing what :meth:`value` / :meth:`value_and_grad` do, minus the host copy."""
+        tensors, config = self._split(args)
+        which = "value" if direction == "fwd" else "grad"
+        if self.mode == "eager":
+            return ((lambda: self._forward(tensors, config)) if which == "value"
+                    else (lambda: self._forward_grad(tensors, config, cot)))
+        f = self._compiled(which, config)
+        return (lambda: f(tensors)) if which == "value" else (lambda: f(tensors, cot))
+
+    def value(self, args: dict) -> Any:
+        tensors, config = self._split(args)
+        with self._guard(args):
+            if self.mode == "eager":
+                return to_numpy(self._forward(tensors, config))
+            try:
+                return to_numpy(self._compiled("value", config)(tensors))
+            except Exception as exc:
+                self._mode_error(exc, lambda: self._forward(tensors, config))
+                raise
+
+    def value_and_grad(self, args: dict, cot: Any) -> tuple[Any, dict]:
+        tensors, config = self._split(args)
+        with self._guard(args):
+            if self.mode == "eager":
+                out, grads = self._forward_grad(tensors, config, cot)
+            else:
+                try:
+                    out, grads = self._compiled("grad", config)(tensors, cot)
+                except Exception as exc:
+                    self._mode_error(exc, lambda: self._forward_grad(tensors, config, cot))
+                    raise
+            out, grads = to_numpy(out), {k: to_numpy(g) for k, g in grads.items()}  # errors surface here
+        return out, grads
+
+    def settings(self) -> list[base.Global]:
+        return base.keras_globals() + _jax_globals() + base.numpy_globals()
+
+    def host_copy(self, v: Any) -> np.ndarray | None:
+        return np.array(v, copy=True) if isinstance(v, jax.Array) else None
+
+    def _mode_error(self, exc: Exception, eager: Callable[[], Any]) -> None:  # type: ignore[override]
+        super()._mode_error(exc, eager, "jax.jit", "JAX")
+
+
+def _jax_globals() -> list[base.Global]:
+    def option(name: str) -> base.Global:
+        return (f"jax.config.{name}", lambda: getattr(jax.config, name), lambda v: jax.config.update(name, v))
+
+    return [option(n) for n in ("jax_enable_x64", "jax_default_matmul_precision", "jax_numpy_rank_promotion",
+                                "jax_debug_nans", "jax_disable_jit", "jax_default_device")]
+
+
+def device_name() -> str:
+    """JAX's default device (``jax.devices()[0]``)."""
+    d = jax.devices()[0]
+    return base.cpu_name() if d.platform == "cpu" else f"{d.platform.upper()}: {d.device_kind}"
+
+
+def cot_tensor(cot: Any, dtype: str) -> Any:
+    """The cotangent as JAX array(s) of ``dtype``."""
+    activate()
+    if isinstance(cot, tuple):
+        return tuple(jnp.asarray(c, dtype=JAX_DTYPES[dtype]) for c in cot)
+    return jnp.asarray(cot, dtype=JAX_DTYPES[dtype])

@@ -1,0 +1,231 @@
+"""The suite runs JAX, PyTorch and Keras 3 (keras.ops) implementations as well as TensorFlow ones.
+
+Each framework's bundled reference passes every category on a representative subset (a box name,
+a cross-entropy and ``compute_loss``) under a reduced Hypothesis profile; the full catalogue under the
+gate profile is marked ``slow``.  Each framework's mutants (``tests/mutants_jax``, ``mutants_torch``,
+``mutants_keras``) are caught by the gate profile, as ``tests/test_mutants.py`` does for TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import hypothesis
+import pytest
+from hypothesis import Phase, settings
+
+from conformance import runners
+from conformance.checks import engine
+from conformance.contracts import REGISTRY
+
+ROOT = Path(__file__).resolve().parent.parent
+HAS_JAX = importlib.util.find_spec("jax") is not None
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+needs_jax = pytest.mark.skipif(not HAS_JAX, reason="jax not installed (pip install loss-conformance[jax])")
+needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="torch not installed (pip install loss-conformance[torch])")
+SUBSET = ("bbox_iou", "sigmoid_cross_entropy_with_logits", "compute_loss")
+CATEGORIES = ("value", "gradient", "stability", "badinput", "regression")
+SMOKE = "frameworks-smoke"  # the gate profile with 5 generated examples (the pinned ones all run)
+# pytest in a subprocess, with the smoke profile registered before Hypothesis loads --hypothesis-profile.
+PYTEST = ("import sys, pytest\n"
+          "from hypothesis import settings\n"
+          "from conformance.checks.profiles import register_profiles\n"
+          "register_profiles()\n"
+          f"settings.register_profile({SMOKE!r}, settings.get_profile('conformance-gate'), max_examples=5)\n"
+          "sys.exit(pytest.main(sys.argv[1:]))\n")
+engine.register_profiles()
+GATE = settings(hypothesis.settings.get_profile(engine.DEFAULT_PROFILE),
+                phases=(Phase.explicit, Phase.reuse, Phase.generate))
+
+
+def run_pytest(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    e = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    for k in ("PYTEST_XDIST_WORKER", runners.ENV):
+        e.pop(k, None)
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-c", PYTEST, "-p", "no:cacheprovider", *args], cwd=ROOT,
+                          capture_output=True, text=True, env=e, timeout=1200)
+
+
+def _run_reference(tmp_path: Path, impl: str, framework: str, names: tuple[str, ...] | None,
+                   profile: str | None, env: dict | None = None) -> dict:
+    """The JSON report of the suite on ``impl``; asserts that pytest passed."""
+    out = tmp_path / "report.json"
+    args = ["--pyargs", "conformance", f"--impl={impl}", f"--framework={framework}", "--dtype=float32", "-q",
+            f"--report-json={out}"]
+    if names:
+        args += ["-k", " or ".join(f"[{n}-" for n in names)]
+    if profile:
+        args.append(f"--hypothesis-profile={profile}")
+    r = run_pytest(*args, env=env)
+    assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def _assert_all_pass(doc: dict, names: tuple[str, ...]) -> None:
+    for n in names:
+        got = {c: v["status"] for c, v in doc["verdicts"][n].items()}
+        assert set(got) == set(CATEGORIES), (n, got)
+        assert all(s in ("passed", "hazard") for s in got.values()), (n, got)  # hazards: reported, not failed
+
+
+# --- selection and detection ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("impl", "expected"), [
+    ("conformance.targets.reference", "tf"),
+    pytest.param("conformance.targets.reference_jax", "jax", marks=needs_jax),
+    pytest.param("conformance.targets.reference_torch", "torch", marks=needs_torch),
+    ("conformance.targets.reference_keras", "keras"),
+])
+def test_framework_detected_from_imports(impl: str, expected: str) -> None:
+    assert runners.detect(importlib.import_module(impl)) == expected
+
+
+def test_detect_is_tensorflow_when_unsure() -> None:
+    import types
+
+    assert runners.detect(types.SimpleNamespace(sigmoid=lambda x: x)) == "tf"
+
+
+def test_unknown_framework_is_refused() -> None:
+    with pytest.raises(ValueError, match="framework"):
+        runners.select("mxnet")
+
+
+@needs_jax
+def test_using_restores_the_selection() -> None:
+    before = runners.selected()
+    with runners.using("jax") as module:
+        assert runners.selected() is module and module.NAME == "jax"
+        assert os.environ[runners.ENV] == "jax"
+    assert runners.selected() is before
+
+
+@needs_jax
+def test_mode_of_another_framework_is_a_usage_error() -> None:
+    r = run_pytest("--pyargs", "conformance", "--impl=conformance.targets.reference_jax", "--framework=jax",
+                   "--mode=xla", "-q")
+    assert r.returncode == 4, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "not a mode of the jax runner" in r.stdout + r.stderr
+
+
+# --- the bundled references ---------------------------------------------------------------------------------------
+
+
+@needs_jax
+def test_jax_reference_passes_every_category(tmp_path: Path) -> None:
+    doc = _run_reference(tmp_path, "conformance.targets.reference_jax", "jax", SUBSET, SMOKE)
+    assert doc["mode"] == "jit" and doc["run"]["framework"] == "jax" and doc["run"]["backend"].startswith("jax ")
+    assert doc["run"]["device"]
+    _assert_all_pass(doc, SUBSET)
+
+
+@needs_jax
+def test_keras_reference_on_jax_passes_every_category(tmp_path: Path) -> None:
+    doc = _run_reference(tmp_path, "conformance.targets.reference_keras", "keras", SUBSET, SMOKE,
+                         env={"KERAS_BACKEND": "jax"})
+    assert doc["run"]["framework"].startswith("keras ") and doc["run"]["backend"].startswith("jax ")
+    _assert_all_pass(doc, SUBSET)
+
+
+@needs_torch
+def test_torch_reference_passes_every_category(tmp_path: Path) -> None:
+    doc = _run_reference(tmp_path, "conformance.targets.reference_torch", "torch", SUBSET, SMOKE)
+    assert doc["mode"] == "eager" and doc["run"]["backend"].startswith("torch ")
+    _assert_all_pass(doc, SUBSET)
+
+
+FULL = [pytest.param("conformance.targets.reference_jax", "jax", None, marks=needs_jax, id="jax"),
+        pytest.param("conformance.targets.reference_keras", "keras", {"KERAS_BACKEND": "jax"}, marks=needs_jax,
+                     id="keras-on-jax"),
+        pytest.param("conformance.targets.reference_torch", "torch", None, marks=needs_torch, id="torch")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("impl", "framework", "env"), FULL)
+def test_reference_passes_the_whole_catalogue(tmp_path: Path, impl: str, framework: str, env: dict | None) -> None:
+    doc = _run_reference(tmp_path, impl, framework, None, None, env=env)
+    _assert_all_pass(doc, tuple(REGISTRY))
+
+
+# --- mutants ------------------------------------------------------------------------------------------------------
+
+
+def _catalogue(package: str) -> list[str]:
+    sys.path.insert(0, str(Path(__file__).parent))
+    try:
+        return importlib.import_module(package).names()
+    except ImportError:  # the framework is not installed
+        return []
+
+
+def _caught(module: object, mutant: str, mode: str) -> list[str]:
+    caught = []
+    for name in module.TARGETS:
+        for category in module.CATEGORIES:
+            try:
+                result = engine.run_check(REGISTRY[name], category, module, mutant, "float32", mode,
+                                          hypothesis_settings=GATE)
+            except AssertionError as exc:
+                caught.append(f"{name} {category}: {str(exc).splitlines()[0]}")
+                continue
+            assert result.status == "passed", (name, category, result.status, result.message)
+    return caught
+
+
+@needs_jax
+@pytest.mark.parametrize("mutant", _catalogue("mutants_jax") if HAS_JAX else [])
+def test_gate_catches_jax_mutant(mutant: str) -> None:
+    import mutants_jax
+
+    m = mutants_jax.load(mutant)
+    with runners.using("jax") as runner:
+        caught = _caught(m, mutant, runner.DEFAULT_MODE)
+    assert caught, f"{mutant} ({m.KIND}: {m.DESCRIPTION}) passed every check of {m.TARGETS} x {m.CATEGORIES}"
+
+
+@needs_torch
+@pytest.mark.parametrize("mutant", _catalogue("mutants_torch") if HAS_TORCH else [])
+def test_gate_catches_torch_mutant(mutant: str) -> None:
+    import mutants_torch
+
+    m = mutants_torch.load(mutant)
+    with runners.using("torch") as runner:
+        caught = _caught(m, mutant, runner.DEFAULT_MODE)
+    assert caught, f"{mutant} ({m.KIND}: {m.DESCRIPTION}) passed every check of {m.TARGETS} x {m.CATEGORIES}"
+
+
+# Keras fixes its backend when first imported: the Keras mutants run in a process of their own.
+KERAS_MUTANT = """
+import json, sys
+sys.path.insert(0, {tests!r})
+import hypothesis
+from hypothesis import Phase, settings
+import mutants_keras
+import test_frameworks as t
+from conformance import runners
+m = mutants_keras.load({mutant!r})
+with runners.using("keras") as runner:
+    print(json.dumps({{"backend": runners.describe()["backend"], "caught": t._caught(m, {mutant!r},
+                                                                                       runner.DEFAULT_MODE)}}))
+"""
+
+
+@needs_jax
+@pytest.mark.parametrize("mutant", sorted(p.stem for p in (ROOT / "tests" / "mutants_keras").glob("m*.py")))
+def test_gate_catches_keras_mutant_on_jax(mutant: str) -> None:
+    e = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
+    e.pop(runners.ENV, None)
+    r = subprocess.run([sys.executable, "-c", KERAS_MUTANT.format(tests=str(ROOT / "tests"), mutant=mutant)],
+                       cwd=ROOT, capture_output=True, text=True, env=e, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["backend"].startswith("jax "), out
+    assert out["caught"], f"{mutant} passed every check on Keras-on-JAX"
