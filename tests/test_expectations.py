@@ -338,3 +338,21 @@ def test_entry_whose_tests_did_not_finish_is_not_judged(tmp_path):
     rs.append(CheckResult("smooth_l1", "nn", "value", "float32", "eager", status="not provided"))
     assert e.finish(rs) == []
     assert [r.status for r in rs] == ["error", "timeout", "skipped", "not provided"]
+
+
+def test_tensorflow_nn_weighted_ce_is_diagnosed_in_every_failing_category():
+    """The one true finding on tensorflow.nn is named wherever it shows: gradient, stability and the replay."""
+    import tensorflow as tf
+
+    from conformance.regression.replay import fixture_sets, replay
+
+    contract = REGISTRY["weighted_cross_entropy_with_logits"]
+    named = "gradient of weighted_cross_entropy_with_logits matches TF-WCE-GRAD-AT-ZERO"
+    for category in ("gradient", "stability"):
+        with pytest.raises(ConformanceFailure) as info:
+            run_check(contract, category, tf.nn, "tensorflow.nn", "float32", "eager")
+        assert info.value.conformance_result.diagnosis == named
+        assert f"Diagnosis: {named}" in str(info.value)
+    assert run_check(contract, "value", tf.nn, "tensorflow.nn", "float32", "eager").status == "passed"
+    r = replay(contract, tf.nn, "tensorflow.nn", "float32", "eager", fixture_sets(None)[0])
+    assert r.status == "failed" and r.diagnosis == named, r.message

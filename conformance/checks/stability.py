@@ -63,6 +63,7 @@ from conformance.checks.value import (
     _fail,
     count_finiteness_only,
     count_literal,
+    diagnose_gradient,
     diagnose_naive,
 )
 from conformance.contracts.record import Contract
@@ -263,7 +264,7 @@ def check_stability(contract: Contract, runner: Runner, ex: dict, seed: int, dty
         why = f" (value element {i}: {contract.literal.describe(float(lit[i]), float(best.expected[i]), dtype)})"
     _check_gradients(contract, runner, rounded, args, seed, dtype, best_extra,
                      bool(value_hazards) or fp16_clip or out_of_range or bool(why),
-                     best_ri is not None or out_of_range, impl_name, log, why)
+                     best_ri is not None or out_of_range, impl_name, log, why, rec)
 
 
 
@@ -285,7 +286,7 @@ def _relabel_clip(c: Classified, spec: np.ndarray) -> None:
 
 def _check_gradients(contract: Contract, runner: Runner, rounded: dict, args: dict, seed: int, dtype: str,
                      extra: dict, value_hazard: bool, intermediate: bool, impl_name: str, log: HazardLog,
-                     why: str = "") -> None:
+                     why: str = "", rec: Recorder | None = None) -> None:
     exact_out = contract.expected(rounded, **extra)
     cot = cotangent(contract, exact_out, seed, dtype)
     if not all(np.all(np.isfinite(c)) for c in as_tuple(cot)):
@@ -321,8 +322,13 @@ def _check_gradients(contract: Contract, runner: Runner, rounded: dict, args: di
                     spec = contract.expected_vjp(rounded, cot, k, **dict(extra, constants_dtype="float64"))
                 _relabel_clip(c, np.ravel(np.asarray(as_tuple(spec)[i], dtype=np.float64)))
             if c.n_fail:
-                _fail(c.message(dtype), contract, rounded, dtype, mode, impl_name, "stability", {k: want}, {k: got},
-                      cot)
+                msg = c.message(dtype)
+                diagnosis = diagnose_gradient(contract, rounded, grads, cot, dtype)
+                if diagnosis:
+                    if rec is not None:
+                        rec.result.diagnosis = diagnosis
+                    msg += f"\nDiagnosis: {diagnosis}"
+                _fail(msg, contract, rounded, dtype, mode, impl_name, "stability", {k: want}, {k: got}, cot)
             for hid, m in _name_undefined(contract, c.hazards).items():
                 log.add(hid, int(m.sum()), f"{what} element {int(np.flatnonzero(m)[0])} is non-finite"
                         + (why if hid == "GRADIENT-OF-HAZARD" else ""))

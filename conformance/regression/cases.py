@@ -144,6 +144,10 @@ def judge_case(contract: Contract, runner: Any, case: Case, mode: str,
         diagnosis = diagnose(contract, rounded, actual, dtype)
         if diagnosis:
             fails.append(f"Diagnosis: {diagnosis}")
+    elif fails and grad_cmps and not ok_grad and mode == "spec":
+        from conformance.checks.value import diagnose_gradient
+
+        diagnosis = diagnose_gradient(contract, rounded, grads, case.cot, dtype)
+        if diagnosis:
+            fails.append(f"Diagnosis: {diagnosis}")
     return fails, diagnosis
-
-
