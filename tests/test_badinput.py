@@ -6,7 +6,7 @@ import pytest
 import stability_mutants as mut
 
 from conformance.checks.engine import run_check
-from conformance.checks.value import ConformanceFailure
+from conformance.checks.failure import ConformanceFailure
 from conformance.contracts import REGISTRY
 from conformance.targets import reference
 

@@ -12,7 +12,8 @@ from hypothesis import Phase, settings
 
 from conformance.checks import stability
 from conformance.checks.engine import HEALTH, run_check
-from conformance.checks.value import ConformanceFailure, check_gradient
+from conformance.checks.failure import ConformanceFailure
+from conformance.checks.value import check_gradient
 from conformance.contracts import REGISTRY
 from conformance.numerics.tolerance import in_range
 from conformance.reporting.results import CheckResult, Recorder

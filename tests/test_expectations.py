@@ -15,7 +15,7 @@ from hypothesis import settings
 
 from conformance import expectations
 from conformance.checks.engine import HEALTH, run_check
-from conformance.checks.value import ConformanceFailure
+from conformance.checks.failure import ConformanceFailure
 from conformance.contracts import REGISTRY
 from conformance.reporting.results import CheckResult
 from conformance.targets import reference

@@ -9,7 +9,8 @@ import tensorflow as tf
 from hypothesis import settings
 
 from conformance.checks.engine import HEALTH, run_check
-from conformance.checks.value import ConformanceFailure, check_gradient, check_value
+from conformance.checks.failure import ConformanceFailure
+from conformance.checks.value import check_gradient, check_value
 from conformance.contracts import REGISTRY
 from conformance.numerics import literal
 from conformance.reporting.results import CheckResult, Recorder

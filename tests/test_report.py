@@ -96,14 +96,13 @@ def test_failure_record_labels_outputs_and_gradients() -> None:
 @given(data=st.data())
 def test_reproducer_computes_what_the_suite_computed(name: str, category: str, data: st.DataObject) -> None:
     """Run in-process against the reference, the script's outputs (or VJPs) equal the suite runner's bit for bit."""
-    from conformance.checks.value import _extras
     from conformance.runners.tf import Runner, cot_tensor, cotangent, prepare
     from conformance.targets import reference
 
     contract = REGISTRY[name]
     rounded, args = prepare(contract, data.draw(contract.strategy()), "float32")
     runner = Runner(contract, getattr(reference, name), "eager", reference)
-    extra = _extras(contract, "float32")[0]
+    extra = next(iter(contract.oracle_keywords("float32").values()))
     expected = contract.expected(rounded, **extra)
     if category == "value":
         actual = runner.value(args)

@@ -9,7 +9,7 @@ from hypothesis import Phase, settings
 
 from conformance.checks import stability
 from conformance.checks.engine import HEALTH, run_check
-from conformance.checks.value import ConformanceFailure
+from conformance.checks.failure import ConformanceFailure
 from conformance.contracts import REGISTRY
 from conformance.targets import documents_adapter, reference
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from conformance.checks.value import ConformanceFailure, _fail
+from conformance.checks.failure import ConformanceFailure, fail
 from conformance.contracts.record import BadCase, Contract, Example
 from conformance.numerics.outputs import as_tuple
 from conformance.reporting.results import CheckResult
@@ -152,7 +152,7 @@ def run_badinput(contract: Contract, runner: Runner, result: CheckResult, dtype:
         try:
             first, _ = bad[0]
             ex, _ = prepare(contract, first.make(), dtype)
-            _fail(result.message, contract, ex, dtype, runner.mode, impl_name, "badinput")
+            fail(result.message, contract, ex, dtype, runner.mode, impl_name, "badinput")
         except ConformanceFailure as exc:
             exc.conformance_result = result
             raise

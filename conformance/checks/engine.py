@@ -12,8 +12,9 @@ from hypothesis import assume, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
+from conformance.checks.failure import ConformanceFailure
 from conformance.checks.profiles import DEFAULT_PROFILE, HEALTH, PROFILES, register_profiles  # noqa: F401
-from conformance.checks.value import ConformanceFailure, check_gradient, check_value
+from conformance.checks.value import check_gradient, check_value
 from conformance.clock import TimedRunner, span
 from conformance.contracts import Contract
 from conformance.numerics.tolerance import bgd_margin, in_range
@@ -162,7 +163,7 @@ def _discard(contract: Contract) -> Any:
 
 
 def attach_failure(result: CheckResult, exc: BaseException) -> None:
-    """Move the failing example, expected and actual that ``checks._fail`` attached to ``exc`` into ``result``."""
+    """Move the failing example, expected and actual that ``failure.fail`` attached to ``exc`` into ``result``."""
     failure = getattr(exc, "failure", None)
     if failure and result.inputs is None:
         result.inputs = failure["inputs"]

@@ -57,10 +57,8 @@ from typing import Any
 
 import numpy as np
 
+from conformance.checks.failure import ConformanceFailure, fail
 from conformance.checks.value import (
-    ConformanceFailure,
-    _extras,
-    _fail,
     count_finiteness_only,
     count_literal,
     diagnose_gradient,
@@ -204,7 +202,7 @@ def check_stability(contract: Contract, runner: Runner, ex: dict, seed: int, dty
     try:
         actual = runner.value(args)
     except Exception as exc:  # adversarial inputs are valid inputs: raising is a failure
-        _fail(f"{contract.name} raised {type(exc).__name__} on a valid adversarial input: {exc}", contract, rounded,
+        fail(f"{contract.name} raised {type(exc).__name__} on a valid adversarial input: {exc}", contract, rounded,
               dtype, mode, impl_name, "stability")
     fp16_clip = dtype == "float16" and contract.constants_dtype
     out_of_range = not in_range(contract, rounded, dtype)  # a named intermediate leaves the dtype's range
@@ -212,14 +210,14 @@ def check_stability(contract: Contract, runner: Runner, ex: dict, seed: int, dty
     best_extra: dict = {}
     best_ri = None
     lit = _flat(contract.literal(rounded, dtype)) if contract.literal is not None else None
-    for extra in _extras(contract, dtype):
+    for extra in contract.oracle_keywords(dtype).values():
         exact = contract.expected(rounded, **extra)
         acts, exps = as_tuple(actual), as_tuple(exact)
         if len(acts) != len(exps):
-            _fail(f"{contract.name}: returned {len(acts)} output(s), the contract has {len(exps)}", contract,
+            fail(f"{contract.name}: returned {len(acts)} output(s), the contract has {len(exps)}", contract,
                   rounded, dtype, mode, impl_name, "stability")
         if any(np.shape(x) != np.shape(y) for x, y in zip(acts, exps, strict=True)):
-            _fail(f"{contract.name}: output shape(s) {[np.shape(x) for x in acts]}, expected "
+            fail(f"{contract.name}: output shape(s) {[np.shape(x) for x in acts]}, expected "
                   f"{[np.shape(y) for y in exps]}", contract, rounded, dtype, mode, impl_name, "stability")
         e = _flat(exact)
         shaped = np.asarray(exps[0], dtype=np.float64) if len(exps) == 1 else e
@@ -246,7 +244,7 @@ def check_stability(contract: Contract, runner: Runner, ex: dict, seed: int, dty
         if diagnosis:
             rec.result.diagnosis = diagnosis
             msg += f"\nDiagnosis: {diagnosis}"
-        _fail(msg, contract, rounded, dtype, mode, impl_name, "stability", None, actual)
+        fail(msg, contract, rounded, dtype, mode, impl_name, "stability", None, actual)
     if contract.constants_dtype and dtype in ("float16", "bfloat16"):
         with np.errstate(all="ignore"):
             _relabel_clip(best, _flat(contract.expected(rounded, **dict(best_extra, constants_dtype="float64"))))
@@ -295,12 +293,12 @@ def _check_gradients(contract: Contract, runner: Runner, rounded: dict, args: di
     try:
         _, grads = runner.value_and_grad(args, cot_tensor(cot, dtype))
     except Exception as exc:
-        _fail(f"gradient of {contract.name} raised {type(exc).__name__} on a valid adversarial input: {exc}",
+        fail(f"gradient of {contract.name} raised {type(exc).__name__} on a valid adversarial input: {exc}",
               contract, rounded, dtype, mode, impl_name, "stability", cot=cot)
     for k in contract.grad_args:
         got = grads[k]
         if got is None or (isinstance(got, list) and any(g is None for g in got)):
-            _fail(f"gradient of {contract.name} wrt {k} is None, but the spec says the gradient flows", contract,
+            fail(f"gradient of {contract.name} wrt {k} is None, but the spec says the gradient flows", contract,
                   rounded, dtype, mode, impl_name, "stability", cot=cot)
         with np.errstate(all="ignore"):
             want = contract.expected_vjp(rounded, cot, k, **extra)
@@ -328,7 +326,7 @@ def _check_gradients(contract: Contract, runner: Runner, rounded: dict, args: di
                     if rec is not None:
                         rec.result.diagnosis = diagnosis
                     msg += f"\nDiagnosis: {diagnosis}"
-                _fail(msg, contract, rounded, dtype, mode, impl_name, "stability", {k: want}, {k: got}, cot)
+                fail(msg, contract, rounded, dtype, mode, impl_name, "stability", {k: want}, {k: got}, cot)
             for hid, m in _name_undefined(contract, c.hazards).items():
                 log.add(hid, int(m.sum()), f"{what} element {int(np.flatnonzero(m)[0])} is non-finite"
                         + (why if hid == "GRADIENT-OF-HAZARD" else ""))

@@ -12,27 +12,14 @@ from typing import Any
 
 import numpy as np
 
+from conformance.checks.failure import ConformanceFailure, call, fail
 from conformance.contracts import Contract
 from conformance.contracts.tags import large
 from conformance.numerics.compare import Comparison, compare
 from conformance.numerics.literal import verdicts
 from conformance.numerics.outputs import as_tuple
-from conformance.reporting.reproducer import failure_record
 from conformance.reporting.results import Recorder
-from conformance.reporting.snippet import snippet
 from conformance.runners.active import Runner, cot_tensor, cotangent, prepare
-
-
-class ConformanceFailure(AssertionError):
-    """An implementation disagrees with the oracle beyond tolerance."""
-
-
-def _extras(contract: Contract, dtype: str) -> list[dict[str, Any]]:
-    """Oracle keyword sets an implementation may match: each clipping convention (spec §2)."""
-    base = {"constants_dtype": dtype} if contract.constants_dtype else {}
-    if contract.conventions:
-        return [dict(base, convention=c) for c in ("keras-ops", "keras-legacy")]
-    return [base]
 
 
 def count_literal(rec: Recorder, actual: np.ndarray, exact: np.ndarray, tol: np.ndarray,
@@ -149,7 +136,7 @@ def _variant_combos(contract: Contract, dtype: str):
     variants = contract.oracle.variants
     for r in range(1, min(len(variants), 2) + 1):
         for combo in itertools.combinations(variants, r):
-            for extra in _extras(contract, dtype):
+            for extra in list(contract.oracle_keywords(dtype).values()):
                 yield combo, extra
 
 
@@ -209,50 +196,15 @@ def diagnose_gradient(contract: Contract, ex: dict, grads: dict, cot: Any, dtype
     return None
 
 
-def _fail(msg: str, contract: Contract, ex: dict, dtype: str, mode: str, impl_name: str, category: str,
-          expected: Any = None, actual: Any = None, cot: Any = None) -> None:
-    __tracebackhide__ = True
-    from conformance.reporting.snippet import is_small
-
-    err = ConformanceFailure(msg)
-    err.failure = failure_record(ex, expected, actual, cot)  # for the report's standalone reproducer
-    err.add_note("Inputs (rounded to the dtype under test):\n" + _describe(ex))
-    if is_small(ex):
-        err.add_note("Reproduce:\n" + snippet(contract, ex, dtype, mode, impl_name, category))
-    else:  # a snippet would inline every array: the standalone reproducer reads them from its .npz
-        err.add_note("Reproduce: run the standalone reproducer (the pytest plugin prints its path; inputs in its .npz)")
-    raise err
-
-
-def _describe(ex: dict) -> str:
-    """One line per input: small arrays in full, large ones as shape, dtype and range."""
-    from conformance.reporting.snippet import brief
-
-    return "\n".join(f"  {k} = {brief(v)}" for k, v in ex.items())
-
-
-def _call(contract: Contract, thunk: Any, ex: dict | None = None, cot: Any = None) -> Any:
-    __tracebackhide__ = True
-    try:
-        return thunk()
-    except ConformanceFailure:
-        raise
-    except Exception as exc:
-        err = ConformanceFailure(f"{contract.name} raised {type(exc).__name__}: {exc}")
-        if ex is not None:
-            err.failure = failure_record(ex, cot=cot)
-        raise err from exc
-
-
 def check_value(contract: Contract, runner: Runner, ex: dict, dtype: str, rec: Recorder, impl_name: str) -> None:
     """The impl's output in ``dtype`` vs the float64 oracle on the same rounded inputs."""
     rounded, args = prepare(contract, ex, dtype)
-    actual = _call(contract, lambda: runner.value(args), rounded)
+    actual = call(contract, lambda: runner.value(args), rounded)
     if any(a is None for a in as_tuple(actual)):
-        _fail(f"{contract.name} returned None instead of a tensor", contract, rounded, dtype, runner.mode, impl_name,
+        fail(f"{contract.name} returned None instead of a tensor", contract, rounded, dtype, runner.mode, impl_name,
               "value", None, None)
     matched, best, best_expected = set(), None, None
-    for extra in _extras(contract, dtype):
+    for extra in list(contract.oracle_keywords(dtype).values()):
         expected = contract.expected(rounded, **extra)
         cmp = _compare_outputs(contract, rounded, actual, expected, dtype)
         if cmp.ok:
@@ -277,21 +229,21 @@ def check_value(contract: Contract, runner: Runner, ex: dict, dtype: str, rec: R
         if diagnosis:
             rec.result.diagnosis = diagnosis
             msg += f"\nDiagnosis: {diagnosis}"
-        _fail(msg, contract, rounded, dtype, runner.mode, impl_name, "value", best_expected, actual)
+        fail(msg, contract, rounded, dtype, runner.mode, impl_name, "value", best_expected, actual)
 
 
 def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtype: str, rec: Recorder,
                    impl_name: str) -> None:
     """tf.GradientTape VJP with a random cotangent vs ``oracle.vjp`` for every differentiable argument."""
     rounded, args = prepare(contract, ex, dtype)
-    extras = _extras(contract, dtype)
+    extras = list(contract.oracle_keywords(dtype).values())
     cot = cotangent(contract, contract.expected(rounded, **extras[0]), seed, dtype)
-    _, grads = _call(contract, lambda: runner.value_and_grad(args, cot_tensor(cot, dtype)), rounded, cot)
+    _, grads = call(contract, lambda: runner.value_and_grad(args, cot_tensor(cot, dtype)), rounded, cot)
     for k in contract.grad_args:
         got = grads[k]
         if got is None or (isinstance(got, list) and any(g is None for g in got)):
             want = contract.expected_vjp(rounded, cot, k, **extras[0])
-            _fail(f"gradient of {contract.name} wrt {k} is None, but the spec says the gradient flows",
+            fail(f"gradient of {contract.name} wrt {k} is None, but the spec says the gradient flows",
                   contract, rounded, dtype, runner.mode, impl_name, "gradient", {k: want}, {k: got}, cot)
     failures, matched, wants = [], set(), []
     for extra in extras:
@@ -323,4 +275,4 @@ def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtyp
         if diagnosis:
             rec.result.diagnosis = diagnosis
             msg += f"\nDiagnosis: {diagnosis}"
-        _fail(msg, contract, rounded, dtype, runner.mode, impl_name, "gradient", wants[i_best], grads, cot)
+        fail(msg, contract, rounded, dtype, runner.mode, impl_name, "gradient", wants[i_best], grads, cot)

@@ -171,6 +171,13 @@ class Contract:
     def _wrt(self, wrt: str) -> str:
         return self.oracle_wrt(wrt) if self.oracle_wrt else wrt
 
+    def oracle_keywords(self, dtype: str) -> dict[str, dict[str, Any]]:
+        """Oracle keyword sets an implementation may match, keyed by clipping convention (spec §2; "spec" if none)."""
+        base = {"constants_dtype": dtype} if self.constants_dtype else {}
+        if self.conventions:
+            return {c: dict(base, convention=c) for c in oracle.CONVENTIONS}
+        return {"spec": base}
+
     def expected(self, ex: Example, **extra: Any) -> Any:
         with timed("oracle"):
             return oracle.evaluate(self.name, **self._oracle_args(ex), **extra)

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-import oracle
 from conformance.contracts import Contract
 from conformance.numerics.compare import Comparison, compare
 from conformance.numerics.dtypes import info
@@ -22,14 +21,6 @@ from conformance.reporting.results import Recorder
 def round_example(contract: Contract, ex: dict, dtype: str) -> dict:
     """The example with its float tensors rounded to ``dtype`` (the oracle's view of the impl's inputs)."""
     return {k: rounded(dtype, v) if k in contract.float_args else v for k, v in ex.items()}
-
-
-def extras(contract: Contract, dtype: str) -> dict[str, dict]:
-    """Oracle keyword sets an implementation may match, keyed by convention (``"spec"`` without conventions)."""
-    base = {"constants_dtype": dtype} if contract.constants_dtype else {}
-    if contract.conventions:
-        return {c: dict(base, convention=c) for c in oracle.CONVENTIONS}
-    return {"spec": base}
 
 
 def cotangent(contract: Contract, outputs: Any, seed: int, dtype: str) -> tuple[np.ndarray, ...]:

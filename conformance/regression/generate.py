@@ -18,7 +18,7 @@ from conformance.numerics.compare import compare
 from conformance.numerics.dtypes import info
 
 # --------------------------------------------------------------------------------------------- generation
-from conformance.regression.cases import as_tuple, concat, cotangent, extras, judge_case, round_example
+from conformance.regression.cases import as_tuple, concat, cotangent, judge_case, round_example
 from conformance.regression.format import (
     DEFAULT_PER_NAME,
     DEFAULT_SEED,
@@ -38,7 +38,7 @@ def _variant_differs(variant: str) -> Callable[[Contract, dict, str], bool]:
     """The variant's value, or else its VJP for a cotangent of ones, differs from the spec beyond tolerance."""
 
     def holds(contract: Contract, ex: dict, dtype: str) -> bool:
-        kw = next(iter(extras(contract, dtype).values()))
+        kw = next(iter(contract.oracle_keywords(dtype).values()))
         out = contract.expected(ex, **kw)
         spec = concat(as_tuple(out))
         if not np.all(np.isfinite(spec)):
@@ -154,7 +154,7 @@ def draw_examples(contract: Contract, dtype: str, seed: int, per_name: int, pool
     pool: list[Draw] = []
     pending = {t.tag for t in goals}
     ambiguous = getattr(contract, "ambiguous", None)
-    kw = next(iter(extras(contract, dtype).values()))
+    kw = next(iter(contract.oracle_keywords(dtype).values()))
     count = 0
 
     def consider(ex: dict) -> None:
@@ -206,7 +206,7 @@ def draw_examples(contract: Contract, dtype: str, seed: int, per_name: int, pool
 def oracle_expected(contract: Contract, ex: dict, cot: tuple[np.ndarray, ...], dtype: str) -> dict[str, Expected]:
     out = {}
     with np.errstate(all="ignore"):
-        for alt, kw in extras(contract, dtype).items():
+        for alt, kw in contract.oracle_keywords(dtype).items():
             outputs = tuple(np.asarray(o, dtype=np.float64) for o in as_tuple(contract.expected(ex, **kw)))
             c = cot if contract.n_outputs > 1 else cot[0]
             vjps = {k: tuple(np.asarray(g, dtype=np.float64) for g in as_tuple(contract.expected_vjp(ex, c, k, **kw)))
@@ -291,7 +291,7 @@ def generate(out: str | Path, names: Iterable[str] | None = None, dtypes: Iterab
 
     def make_case(contract: Contract, dtype: str, d: Draw) -> Case:
         with np.errstate(all="ignore"):
-            shapes = contract.expected(d.ex, **next(iter(extras(contract, dtype).values())))
+            shapes = contract.expected(d.ex, **next(iter(contract.oracle_keywords(dtype).values())))
         cot = cotangent(contract, shapes, name_seed(seed, contract.name, dtype, str(d.index)), dtype)
         if from_impl:
             expected = _impl_expected(contract, runner_for(contract, impl, mode), d.ex, cot, dtype)

@@ -1,0 +1,52 @@
+"""Failures of a check: the exception and the messages it carries (inputs, reproduction snippet).
+
+The one place where a failing example becomes an assertion message, shared by every check category.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conformance.contracts import Contract
+from conformance.reporting.reproducer import failure_record
+from conformance.reporting.snippet import brief, is_small, snippet
+
+
+class ConformanceFailure(AssertionError):
+    """An implementation disagrees with the oracle beyond tolerance."""
+
+
+def fail(msg: str, contract: Contract, ex: dict, dtype: str, mode: str, impl_name: str, category: str,
+         expected: Any = None, actual: Any = None, cot: Any = None) -> None:
+    """Raise :class:`ConformanceFailure` with ``msg``, the inputs and a reproduction snippet as notes.
+
+    The failing example, expected and actual values ride along (``err.failure``) for the standalone reproducer.
+    """
+    __tracebackhide__ = True
+    err = ConformanceFailure(msg)
+    err.failure = failure_record(ex, expected, actual, cot)  # for the report's standalone reproducer
+    err.add_note("Inputs (rounded to the dtype under test):\n" + describe_inputs(ex))
+    if is_small(ex):
+        err.add_note("Reproduce:\n" + snippet(contract, ex, dtype, mode, impl_name, category))
+    else:  # a snippet would inline every array: the standalone reproducer reads them from its .npz
+        err.add_note("Reproduce: run the standalone reproducer (the pytest plugin prints its path; inputs in its .npz)")
+    raise err
+
+
+def describe_inputs(ex: dict) -> str:
+    """One line per input: small arrays in full, large ones as shape, dtype and range."""
+    return "\n".join(f"  {k} = {brief(v)}" for k, v in ex.items())
+
+
+def call(contract: Contract, thunk: Any, ex: dict | None = None, cot: Any = None) -> Any:
+    """``thunk()``, with an exception from the implementation turned into a :class:`ConformanceFailure`."""
+    __tracebackhide__ = True
+    try:
+        return thunk()
+    except ConformanceFailure:
+        raise
+    except Exception as exc:
+        err = ConformanceFailure(f"{contract.name} raised {type(exc).__name__}: {exc}")
+        if ex is not None:
+            err.failure = failure_record(ex, cot=cot)
+        raise err from exc
