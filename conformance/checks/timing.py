@@ -1,12 +1,14 @@
 """Timing against the memory-bandwidth bound: production sizes, byte counts, copy bandwidth.
 
 A timed call runs the implementation exactly as the value and gradient checks do
-(:class:`conformance.runners.tf.Runner`, same tracing and tape), without copying the
-result to the host, and waits for the device before the clock stops.  Its
+(the selected framework's ``Runner``, same tracing and tape), without copying the
+result to the host, and waits for the device before the clock stops (the framework's own
+synchronisation: ``.numpy()`` or ``sync_devices`` for TensorFlow, ``jax.block_until_ready``,
+``torch.cuda.synchronize`` on a GPU; PyTorch's CPU kernels are synchronous).  Its
 bandwidth-bound time is ``bytes / bandwidth``: the bytes the call must move at
 least (every input read once, every output written once; for forward+backward
 also the cotangent read and every gradient written, all in the dtype under test)
-over the device's achievable streaming bandwidth, measured with TensorFlow copies
+over the device's achievable streaming bandwidth, measured with the framework's copies
 on the same device (:func:`copy_bandwidth`).  ``bandwidth_ratio = time / bound``
 is 1 for a perfect fused kernel that streams from main memory.
 
@@ -113,6 +115,13 @@ def _elements(v: Any) -> int:
     return int(np.prod(np.shape(v), dtype=np.int64))
 
 
+def _index_itemsize() -> int:
+    """Bytes per integer argument as the selected runner hands it over (int32; PyTorch's int64)."""
+    from conformance.runners import selected
+
+    return getattr(selected(), "INDEX_ITEMSIZE", INDEX_ITEMSIZE)
+
+
 def bytes_moved(contract: Contract, ex: dict, out_shapes: Sequence[tuple[int, ...]], direction: str,
                 dtype: str) -> int:
     """Bytes a call must read and write at least: inputs and outputs (+ cotangent and gradients for fwd+bwd)."""
@@ -120,7 +129,7 @@ def bytes_moved(contract: Contract, ex: dict, out_shapes: Sequence[tuple[int, ..
         raise ValueError(f"direction: expected one of {DIRECTIONS}, got {direction!r}")
     item = ITEMSIZE[dtype]
     total = sum(_elements(ex[k]) * item for k in contract.float_args)
-    total += sum(_elements(ex[k]) * INDEX_ITEMSIZE for k in contract.int_args)
+    total += sum(_elements(ex[k]) * _index_itemsize() for k in contract.int_args)
     out = sum(int(np.prod(s, dtype=np.int64)) for s in out_shapes) * item
     total += out
     if direction == "fwd+bwd":
@@ -155,75 +164,52 @@ _DEVICE: dict[str, Any] = {}
 
 
 def device_info() -> dict[str, Any]:
-    """The device timed: the first GPU if TensorFlow sees one, else the CPU (and a note saying so)."""
+    """The device timed: the framework's first GPU if it sees one, else the CPU (and a note saying so)."""
     if not _DEVICE:
-        import tensorflow as tf
+        from conformance.runners import selected
 
-        gpus = tf.config.list_physical_devices("GPU")
-        if gpus:
-            details = tf.config.experimental.get_device_details(gpus[0])
-            _DEVICE.update(device=details.get("device_name", gpus[0].name), device_kind="GPU", tf_device="/GPU:0",
-                           note="")
-        else:
-            _DEVICE.update(device=f"{cpu_model()} ({cpu_cores()} cores)", device_kind="CPU", tf_device="/CPU:0",
-                           note="no GPU visible: timing the CPU")
-        _DEVICE["tf_version"] = tf.__version__
+        _DEVICE.update(selected().timing_device())
     return dict(_DEVICE)
 
 
 def synced(fn: Callable[[], Any], gpu: bool) -> Callable[[], Any]:
     """``fn`` followed by a wait for the device: every queued kernel has finished when the call returns."""
-    import tensorflow as tf
+    from conformance.runners import selected
 
-    if gpu:
-        sync = tf.test.experimental.sync_devices
+    block = selected().block
 
-        def call() -> Any:
-            out = fn()
-            sync()
-            return out
-    else:
-        def call() -> Any:
-            out = fn()
-            for t in tf.nest.flatten(out, expand_composites=True):
-                if hasattr(t, "numpy"):
-                    t.numpy()  # a host tensor: no copy, but waits until it is computed
-            return out
+    def call() -> Any:
+        out = fn()
+        block(out, gpu)
+        return out
     return call
 
 
 _BANDWIDTH: dict[tuple[str, int], dict[str, float]] = {}
 
 
-def copy_bandwidth(tf_device: str, nbytes: int = COPY_BYTES["production"], repeats: int = 8) -> dict[str, float]:
+def copy_bandwidth(tf_device: str | None, nbytes: int = COPY_BYTES["production"], repeats: int = 8) -> dict[str, float]:
     """Achievable streaming bandwidth (bytes/s read + written) of ``tf_device`` over ``nbytes`` of float32.
 
-    Two TensorFlow kernels under ``tf.function``, warmed up, best of ``repeats`` timed calls each (waiting
+    The framework's kernels (``copy_kernels`` of the selected runner; for TensorFlow two kernels under
+    ``tf.function``; JAX has only ``copy``), warmed up, best of ``repeats`` timed calls each (waiting
     for the device): ``copy`` is y = x·s into a fresh output (reads and writes ``nbytes``; ``s`` is an
     argument, so nothing folds away), ``inplace`` is v += x on a variable (reads 2·``nbytes``, writes
     ``nbytes``, allocates nothing).  ``best`` is the larger: on a CPU, TensorFlow's allocator hands a fresh
     256 MB output new pages whose faults dominate ``copy``, which is not a limit of the memory system.
     """
-    key = (tf_device, nbytes)
+    key = (str(tf_device), nbytes)
     if key not in _BANDWIDTH:
-        import tensorflow as tf
+        from conformance.runners import selected
 
-        n = nbytes // 4
-        gpu = "GPU" in tf_device.upper()
-        with tf.device(tf_device):
-            x = tf.random.uniform([n], dtype=tf.float32)
-            s = tf.constant(1.0, tf.float32)
-            v = tf.Variable(tf.zeros([n], tf.float32))
-            scale = tf.function(lambda x, s: x * s)
-
-            @tf.function
-            def accumulate(x: tf.Tensor) -> None:
-                v.assign_add(x, read_value=False)
-
-            out = {"copy": _best_rate(synced(lambda: scale(x, s), gpu), 2 * n * 4, repeats),
-                   "inplace": _best_rate(synced(lambda: accumulate(x), gpu), 3 * n * 4, repeats)}
-            del x, v
+        runner = selected()
+        gpu = device_info()["device_kind"] != "CPU"
+        with runner.placed(device_info()):
+            kernels = runner.copy_kernels(nbytes // 4)
+            out = {k: _best_rate(synced(call, gpu), moved, repeats) for k, (call, moved) in kernels.items()}
+            del kernels
         out["best"] = max(out.values())
+        out.setdefault("inplace", out["best"])  # JAX arrays have no in-place update
         _BANDWIDTH[key] = out
     return dict(_BANDWIDTH[key])
 
@@ -243,41 +229,10 @@ def _best_rate(call: Callable[[], Any], nbytes: int, repeats: int) -> float:
 
 
 def _timed_runner_class() -> type:
-    from conformance.runners.tf import Runner
+    """The selected framework's ``Runner``: its ``call(direction, args, cot)`` skips the host copy."""
+    from conformance.runners import selected
 
-    class TimedRunner(Runner):
-        """A :class:`Runner` whose calls return the impl's tensors instead of host float64 copies."""
-
-        def call(self, direction: str, args: dict, cot: Any = None) -> Callable[[], Any]:
-            """Zero-argument callable doing what :meth:`value` / :meth:`value_and_grad` do, minus the host copy."""
-            tensors, config = self._split(args)
-            if direction == "fwd":
-                if self.mode == "eager":
-                    return lambda: self._forward(tensors, config)
-                f = self._compiled("value", config)
-                return lambda: f(tensors)
-            if self.mode == "eager":
-                return lambda: self._forward_grad(tensors, config, cot)
-            g = self._compiled("grad", config)
-            return lambda: g(tensors, cot)
-
-    return TimedRunner
-
-
-def _to_device(v: Any, tf: Any) -> Any:
-    """Tensors (also inside lists and tuples) copied onto the current device; anything else unchanged."""
-    if isinstance(v, (list, tuple)):
-        return type(v)(_to_device(x, tf) for x in v)
-    return tf.identity(v) if isinstance(v, tf.Tensor) else v
-
-
-def _all_finite(out: Any) -> bool:
-    import tensorflow as tf
-
-    for t in tf.nest.flatten(out, expand_composites=True):
-        if isinstance(t, tf.Tensor) and t.dtype.is_floating and not bool(tf.reduce_all(tf.math.is_finite(t))):
-            return False
-    return True
+    return selected().Runner
 
 
 def size_from_config(config: Any) -> str:
@@ -296,9 +251,10 @@ def run_timing(case: Case, direction: str, dtype: str, mode: str, impl: Any, imp
     call's output or gradients are not finite, ``skipped`` if benchmarking is disabled (e.g. under xdist);
     an exception from the implementation propagates with ``conformance_result`` (status ``error``) attached.
     """
-    import tensorflow as tf
+    from conformance.runners import selected
+    from conformance.runners.active import cot_tensor, cotangent, prepare
 
-    from conformance.runners.tf import cot_tensor, cotangent, prepare
+    fw = selected()
 
     contract = case.contract
     result = CheckResult(contract.name, contract.family, "timing", dtype, mode)
@@ -318,21 +274,20 @@ def run_timing(case: Case, direction: str, dtype: str, mode: str, impl: Any, imp
     benchmark.extra_info.update(info)
     benchmark.group = f"{case.id} {direction} {dtype}"
     try:
-        with tf.device(dev["tf_device"]):
+        with fw.placed(dev):
             ex = case.example()
             _, args = prepare(contract, ex, dtype)
-            args = {k: _to_device(v, tf) for k, v in args.items()}
+            args = {k: fw.to_device(v) for k, v in args.items()}
             timed_runner = _timed_runner_class()
             runner = timed_runner(contract, fn, mode, impl)
             # Output shapes from one eager forward call (cheaper than compiling a forward graph for fwd+bwd).
             out = timed_runner(contract, fn, "eager", impl).call("fwd", args)()
-            shapes = [tuple(int(n) for n in tf.convert_to_tensor(o).shape)
-                      for o in (out if isinstance(out, (tuple, list)) else (out,))]
+            shapes = fw.shapes(out)
             del out
             cot = None
             if direction == "fwd+bwd":
                 placeholders = tuple(np.empty(s) for s in shapes) if contract.n_outputs > 1 else np.empty(shapes[0])
-                cot = _to_device(cot_tensor(cotangent(contract, placeholders, 0, dtype), dtype), tf)
+                cot = fw.to_device(cot_tensor(cotangent(contract, placeholders, 0, dtype), dtype))
             call = synced(runner.call(direction, args, cot), gpu=dev["device_kind"] == "GPU")
             last = None
             for _ in range(WARMUP_CALLS):  # tracing and compilation happen here, never in a timed round
@@ -340,7 +295,7 @@ def run_timing(case: Case, direction: str, dtype: str, mode: str, impl: Any, imp
             nbytes = bytes_moved(contract, ex, shapes, direction, dtype)
             rates = copy_bandwidth(dev["tf_device"], COPY_BYTES[size])
             del ex
-            if not _all_finite(last):
+            if not fw.all_finite(last):
                 result.status = "failed"
                 result.message = f"{contract.name} ({direction}, {mode}) gave a non-finite value or gradient " \
                                  f"at the {case.size} timing size"
@@ -380,7 +335,7 @@ def _fmt_time(s: float) -> str:
 
 
 def markdown_table(bench_json: dict) -> str:
-    """A Markdown table (one row per name, size and direction; eager / function / xla side by side)."""
+    """A Markdown table (one row per name, size and direction; the modes run side by side)."""
     rows: dict[tuple, dict[str, dict]] = {}
     for b in bench_json.get("benchmarks", []):
         e = b.get("extra_info", {})
@@ -388,7 +343,8 @@ def markdown_table(bench_json: dict) -> str:
             continue
         key = (e["name"], e["size"], e["direction"], e["dtype"])
         rows.setdefault(key, {})[e["mode"]] = e
-    modes = ("eager", "function", "xla")
+    present = {m for by_mode in rows.values() for m in by_mode}
+    modes = tuple(m for m in ("eager", "function", "xla", "jit", "compile") if m in present) or ("eager",)
     head = ["name", "size", "pass", "dtype", "MB moved", "bound"] + [f"{m} time (× bound)" for m in modes]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     order = {n: i for i, n in enumerate(timed_names())}
@@ -415,8 +371,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     machine = doc.get("machine_info", {})
     first = next((b["extra_info"] for b in doc.get("benchmarks", []) if "device" in b.get("extra_info", {})), {})
     gbps = {k: first.get(k, 0) / 1e9 for k in ("bandwidth_Bps", "copy_Bps", "inplace_Bps")}
-    print(f"Device: {first.get('device', '?')} ({first.get('device_kind', '?')}); TensorFlow "
-          f"{first.get('tf_version', '?')}; bandwidth {gbps['bandwidth_Bps']:.3g} GB/s (copy y = x*s "
+    version = first.get("framework_version") or f"TensorFlow {first.get('tf_version', '?')}"
+    print(f"Device: {first.get('device', '?')} ({first.get('device_kind', '?')}); {version}; "
+          f"bandwidth {gbps['bandwidth_Bps']:.3g} GB/s (copy y = x*s "
           f"{gbps['copy_Bps']:.3g}, in place v += x {gbps['inplace_Bps']:.3g}); {doc.get('datetime', '')[:10]}; "
           f"Python {machine.get('python_version', '?')}\n")
     print(markdown_table(doc))

@@ -9,6 +9,7 @@ and input signature, as ``tf.function`` does; ``eager`` calls the function op by
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -175,6 +176,46 @@ def device_name() -> str:
     """JAX's default device (``jax.devices()[0]``)."""
     d = jax.devices()[0]
     return base.cpu_name() if d.platform == "cpu" else f"{d.platform.upper()}: {d.device_kind}"
+
+
+# --------------------------------------------------------------------------- timing hooks (conformance.checks.timing)
+
+
+def timing_device() -> dict[str, Any]:
+    d = jax.devices()[0]
+    return {"device": device_name().split(": ", 1)[1], "device_kind": d.platform.upper(), "tf_device": None,
+            "note": "" if d.platform != "cpu" else "no accelerator visible to JAX: timing the CPU",
+            "tf_version": None, "framework_version": f"JAX {jax.__version__}"}
+
+
+def placed(device: dict[str, Any]) -> Any:
+    return contextlib.nullcontext()  # arrays are created on JAX's default device
+
+
+def to_device(v: Any) -> Any:
+    return v
+
+
+def block(out: Any, gpu: bool) -> None:
+    """Wait until ``out`` is computed (JAX dispatches asynchronously on every device)."""
+    jax.block_until_ready(out)
+
+
+def shapes(out: Any) -> list[tuple[int, ...]]:
+    return [tuple(int(n) for n in np.shape(o)) for o in (out if isinstance(out, (tuple, list)) else (out,))]
+
+
+def all_finite(out: Any) -> bool:
+    return all(bool(jnp.all(jnp.isfinite(t))) for t in jax.tree_util.tree_leaves(out)
+               if isinstance(t, jax.Array) and _is_float(t.dtype))
+
+
+def copy_kernels(n: int) -> dict[str, tuple[Callable[[], Any], int]]:
+    """name -> (call, bytes moved) over ``n`` float32: y = x·s into a fresh output, jitted (JAX has no in-place)."""
+    x = jax.random.uniform(jax.random.PRNGKey(0), (n,), dtype=jnp.float32)
+    s = jnp.float32(1.0)
+    scale = jax.jit(lambda x, s: x * s)
+    return {"copy": (lambda: scale(x, s), 2 * n * 4)}
 
 
 def cot_tensor(cot: Any, dtype: str) -> Any:

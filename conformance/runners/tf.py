@@ -100,6 +100,19 @@ class Runner(base.BaseRunner):
         # least recently used dropped first: releases its graphs (not XLA's executables)
         return self._cached((which, _config_key(config)), make)
 
+    def call(self, direction: str, args: dict, cot: Any = None) -> Callable[[], Any]:
+        """Zero-argument callable doing what :meth:`value` / :meth:`value_and_grad` do, minus the host copy."""
+        tensors, config = self._split(args)
+        if direction == "fwd":
+            if self.mode == "eager":
+                return lambda: self._forward(tensors, config)
+            f = self._compiled("value", config)
+            return lambda: f(tensors)
+        if self.mode == "eager":
+            return lambda: self._forward_grad(tensors, config, cot)
+        g = self._compiled("grad", config)
+        return lambda: g(tensors, cot)
+
     def value(self, args: dict) -> Any:
         tensors, config = self._split(args)
         with self._guard(args):
@@ -186,6 +199,65 @@ def device_name() -> str:
     if gpus:
         return f"GPU: {tf.config.experimental.get_device_details(gpus[0]).get('device_name', gpus[0].name)}"
     return base.cpu_name()
+
+
+# --------------------------------------------------------------------------- timing hooks (conformance.checks.timing)
+
+
+def timing_device() -> dict[str, Any]:
+    """The device timed (the first GPU if TensorFlow sees one, else the CPU): device, device_kind, placement, note."""
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    return {"device": device_name().split(": ", 1)[1], "device_kind": "GPU" if gpu else "CPU",
+            "tf_device": "/GPU:0" if gpu else "/CPU:0", "note": "" if gpu else "no GPU visible: timing the CPU",
+            "tf_version": tf.__version__, "framework_version": f"TensorFlow {tf.__version__}"}
+
+
+def placed(device: dict[str, Any]) -> Any:
+    """A context placing new tensors on the timed device."""
+    return tf.device(device["tf_device"])
+
+
+def to_device(v: Any) -> Any:
+    """Tensors (also inside lists and tuples) copied onto the current device; anything else unchanged."""
+    if isinstance(v, (list, tuple)):
+        return type(v)(to_device(x) for x in v)
+    return tf.identity(v) if isinstance(v, tf.Tensor) else v
+
+
+def block(out: Any, gpu: bool) -> None:
+    """Wait until ``out`` is computed (every queued kernel on a GPU)."""
+    if gpu:
+        tf.test.experimental.sync_devices()
+        return
+    for t in tf.nest.flatten(out, expand_composites=True):
+        if hasattr(t, "numpy"):
+            t.numpy()  # a host tensor: no copy, but waits until it is computed
+
+
+def shapes(out: Any) -> list[tuple[int, ...]]:
+    return [tuple(int(n) for n in tf.convert_to_tensor(o).shape) for o in (out if isinstance(out, (tuple, list))
+                                                                            else (out,))]
+
+
+def all_finite(out: Any) -> bool:
+    for t in tf.nest.flatten(out, expand_composites=True):
+        if isinstance(t, tf.Tensor) and t.dtype.is_floating and not bool(tf.reduce_all(tf.math.is_finite(t))):
+            return False
+    return True
+
+
+def copy_kernels(n: int) -> dict[str, tuple[Callable[[], Any], int]]:
+    """name -> (call, bytes moved) over ``n`` float32: y = x·s into a fresh output, v += x on a variable."""
+    x = tf.random.uniform([n], dtype=tf.float32)
+    s = tf.constant(1.0, tf.float32)
+    v = tf.Variable(tf.zeros([n], tf.float32))
+    scale = tf.function(lambda x, s: x * s)
+
+    @tf.function
+    def accumulate(x: tf.Tensor) -> None:
+        v.assign_add(x, read_value=False)
+
+    return {"copy": (lambda: scale(x, s), 2 * n * 4), "inplace": (lambda: accumulate(x), 3 * n * 4)}
 
 
 def cot_tensor(cot: Any, dtype: str) -> Any:

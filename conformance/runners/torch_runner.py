@@ -20,6 +20,7 @@ PyTorch implementation (the module is not called ``torch.py`` so that it never s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -257,6 +258,51 @@ def _grad_numpy(g: Any) -> Any:
 def device_name() -> str:
     """The device the runner's tensors live on: the CPU (``prepare`` makes CPU tensors)."""
     return base.cpu_name()
+
+
+# --------------------------------------------------------------------------- timing hooks (conformance.checks.timing)
+
+
+def timing_device() -> dict[str, Any]:
+    return {"device": device_name().split(": ", 1)[1], "device_kind": "CPU", "tf_device": None,
+            "note": "timing the CPU (the runner's tensors are CPU tensors)", "tf_version": None,
+            "framework_version": f"PyTorch {torch.__version__}"}
+
+
+def placed(device: dict[str, Any]) -> Any:
+    return contextlib.nullcontext()
+
+
+def to_device(v: Any) -> Any:
+    return v
+
+
+def block(out: Any, gpu: bool) -> None:
+    """CPU kernels run synchronously; on a GPU, wait for the device."""
+    if gpu and torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def shapes(out: Any) -> list[tuple[int, ...]]:
+    return [tuple(int(n) for n in o.shape) for o in (out if isinstance(out, (tuple, list)) else (out,))]
+
+
+def all_finite(out: Any) -> bool:
+    flat = [out] if not isinstance(out, (tuple, list, dict)) else list(out.values() if isinstance(out, dict) else out)
+    for t in flat:
+        if isinstance(t, (tuple, list, dict)):
+            if not all_finite(t):
+                return False
+        elif isinstance(t, torch.Tensor) and t.dtype.is_floating_point and not bool(torch.isfinite(t).all()):
+            return False
+    return True
+
+
+def copy_kernels(n: int) -> dict[str, tuple[Callable[[], Any], int]]:
+    """name -> (call, bytes moved) over ``n`` float32: y = x·s into a fresh output, v += x in place."""
+    x = torch.rand(n, dtype=torch.float32)
+    v = torch.zeros(n, dtype=torch.float32)
+    return {"copy": (lambda: x * 1.0, 2 * n * 4), "inplace": (lambda: v.add_(x), 3 * n * 4)}
 
 
 def cot_tensor(cot: Any, dtype: str) -> Any:
