@@ -191,6 +191,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if timing:
             config.hook.pytest_deselected(items=timing)
             items[:] = [i for i in items if i.get_closest_marker("timing") is None]
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: the longest checks first, so no worker ends late
+        items[:] = xdist_order(items, int(config.workerinput.get("workercount", 1)))
+
+
+def xdist_order(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
+    """The items by decreasing :func:`expected_cost`, the first ones dealt over the workers' first batches.
+
+    pytest-xdist's ``load`` scheduler hands each worker a first batch of ``len(items) // workers // 4``
+    consecutive items, then one or two at a time: the longest items are dealt across those batches
+    (snake order), the rest follow longest first. Deterministic, so every worker collects the same order.
+    """
+    ranked = sorted(items, key=expected_cost, reverse=True)  # stable
+    if workers < 2 or len(ranked) < 2 * workers:
+        return ranked
+    batch = max(len(ranked) // workers // 4, 2)
+    batches: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    for j, item in enumerate(ranked[:workers * batch]):
+        turn, k = divmod(j, workers)
+        batches[k if turn % 2 == 0 else workers - 1 - k].append(item)
+    return [i for b in batches for i in b] + ranked[workers * batch:]
+
+
+# Relative cost of a suite test, from the default run on the reference target (docs/benchmarks.md).
+CATEGORY_COST = {"stability": 3.0, "gradient": 3.0, "value": 1.5, "badinput": 1.0, "regression": 0.5}
+NAME_COST = {"compute_loss": 8.0, "loss_layer": 3.0, "loss": 2.0, "decode": 1.5}
+
+
+def expected_cost(item: pytest.Item) -> float:
+    """A rough relative duration of a suite test (category x contract name), for ordering under pytest-xdist."""
+    if not is_suite_item(item):
+        return 0.0
+    category = item.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    contract = getattr(getattr(item, "callspec", None), "params", {}).get("contract")
+    return CATEGORY_COST.get(category, 1.0) * NAME_COST.get(getattr(contract, "name", ""), 1.0)
 
 
 def _timing_enabled(config: pytest.Config) -> bool:
