@@ -164,6 +164,47 @@ def test_jitted_box_gradient_residue_is_within_the_tolerance(name: str) -> None:
     assert np.all(tol < 1e-2 * cot[0])  # a wrong derivative (order |cot|) still fails
 
 
+BUGGY_JAX = """import jax.numpy as jnp
+
+
+def smooth_l1(x):
+    a = jnp.abs(x)
+    return jnp.where(a <= 1, 0.5 * x * x, a - 0.4)  # reference_jax.smooth_l1 with 0.4 for 0.5
+"""
+
+
+@needs_jax
+def test_jax_failure_reproducers_run_elsewhere(tmp_path: Path) -> None:
+    """The printed snippet and the standalone script select JAX, say what they need and show the mismatch."""
+    impl = tmp_path / "buggy_losses.py"
+    impl.write_text(BUGGY_JAX)
+    out, repro = tmp_path / "report.json", tmp_path / "repro"
+    r = run_pytest("--pyargs", "conformance", f"--impl={impl}", "--framework=jax", "--dtype=float32", "-k",
+                   "smooth_l1", "-m", "value", f"--report-json={out}", f"--reproducers-dir={repro}")
+    assert r.returncode == 1, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "needs only NumPy, JAX, the conformance package and your module" in r.stdout
+    script = repro / "smooth_l1-value-float32-jit.py"
+    assert "import tensorflow" not in script.read_text()
+    message = json.loads(out.read_text())["results"][0]["message"]
+    snippet = message.split("Reproduce:\n", 1)[1].split("\nFailing test case", 1)[0]
+    assert "runners.select('jax')" in snippet
+    (tmp_path / "snippet.py").write_text(snippet)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    e = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    e.pop(runners.ENV, None)
+    printed = {}
+    for path in (script, tmp_path / "snippet.py"):
+        p = subprocess.run([sys.executable, str(path)], cwd=elsewhere, capture_output=True, text=True, env=e,
+                           timeout=300)
+        assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+        printed[path.name] = p.stdout
+    assert "max abs error: 0.1," in printed[script.name], printed[script.name]  # |x| - 0.4 against |x| - 0.5
+    lines = dict(line.split(":", 1) for line in printed["snippet.py"].splitlines() if ":" in line)
+    impl_value, oracle_value = (float(lines[k].strip(" []").split()[0]) for k in ("impl", "oracle"))
+    assert abs(impl_value - oracle_value - 0.1) < 1e-6, printed["snippet.py"]
+
+
 FULL_ENV = "CONFORMANCE_TEST_FULL_FRAMEWORKS"  # minutes per framework on 2 cores: not part of the default run
 FULL = [pytest.param("conformance.targets.reference_jax", "jax", None, marks=needs_jax, id="jax"),
         pytest.param("conformance.targets.reference_keras", "keras", {"KERAS_BACKEND": "jax"}, marks=needs_jax,

@@ -3,8 +3,10 @@
 A failing check attaches :func:`failure_record` (the rounded example, the oracle's
 expected values and the impl's actual values, JSON-friendly) to its exception; the
 engine moves it into ``CheckResult.inputs`` and ``CheckResult.extra``.  From there
-:func:`write_reproducer` writes a script that needs only NumPy, TensorFlow and the
-implementation: the expected values are stored in the ``.npz``, so no oracle runs.
+:func:`write_reproducer` writes a script for the run's framework (:func:`needs` says what it
+imports): for TensorFlow only NumPy, TensorFlow and the implementation; for JAX, PyTorch and
+Keras 3 it calls the implementation through the suite's runner.  The expected values are
+stored in the ``.npz``, so no oracle runs.
 """
 
 from __future__ import annotations
@@ -91,6 +93,20 @@ def message_head(message: str) -> str:
     return message.split("\nInputs (rounded", 1)[0].split("\nFailing test case:", 1)[0]
 
 
+FRAMEWORK_NAMES = {"tf": "TensorFlow", "jax": "JAX", "torch": "PyTorch", "keras": "Keras 3"}
+
+
+def needs(framework: str | None = None) -> str:
+    """What a reproducer for ``framework`` (None: the selected one) needs besides the implementation, in words."""
+    from conformance import runners
+
+    fw = framework or runners.framework()
+    if fw == "tf":
+        return "NumPy, TensorFlow"
+    what = FRAMEWORK_NAMES[fw] + (f" on {runners.keras_backend()}" if fw == "keras" else "")
+    return f"NumPy, {what}, the conformance package"
+
+
 def file_stem(result: Any) -> str:
     """``<name>-<category>-<dtype>-<mode>``: the reproducer's file name without suffix."""
     return f"{result.name}-{result.category}-{result.dtype}-{result.mode}"
@@ -100,10 +116,12 @@ def write_reproducer(result: Any, spec: str, impl_file: str | None, directory: P
     """Write ``<stem>.py`` and ``<stem>.npz`` for a failed ``CheckResult`` carrying its example; None otherwise."""
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
+    from conformance import runners
     from conformance.contracts import REGISTRY
 
     if not result.inputs or result.name not in REGISTRY:
         return None
+    framework = runners.framework()
     contract = REGISTRY[result.name]
     ex = {k: decode(v) for k, v in result.inputs.items()}
     arrays: dict[str, np.ndarray] = {}
@@ -161,6 +179,8 @@ def write_reproducer(result: Any, spec: str, impl_file: str | None, directory: P
         wrt=list(contract.grad_args), cot_keys=cot_keys, grad=grad,
         needs_decode=any(d.function == "decode" for d in contract.call.derived),
         message_head="\n".join(message_head(result.message or "").splitlines()[:8]),
+        framework=framework, needs=needs(framework),
+        keras_backend=runners.keras_backend() if framework == "keras" else None,
     )
     py.write_text(text)
     return py, npz

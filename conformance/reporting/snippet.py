@@ -56,13 +56,25 @@ def brief(v: object, width: int = 160) -> str:
     return f"<{v.dtype} array, shape {v.shape}: {rng}, {np.count_nonzero(v)} nonzero>"
 
 
+def framework_lines() -> list[str]:
+    """Lines selecting the run's framework (and Keras backend) before the runner is imported."""
+    from conformance import runners
+
+    fw = runners.framework()
+    lines = []
+    if fw == "keras":  # Keras fixes its backend when first imported
+        lines += ["import os", f"os.environ.setdefault('KERAS_BACKEND', {runners.keras_backend()!r})"]
+    return lines + ["from conformance import runners", f"runners.select({fw!r})"]
+
+
 def snippet(contract: Contract, ex: dict, dtype: str, mode: str, impl_name: str, category: str) -> str:
-    """Python code that recomputes the failing example with only NumPy, TensorFlow, the impl and the oracle."""
+    """Python code that recomputes the failing example with NumPy, the selected framework, the impl and the oracle."""
     lines = [
+        *framework_lines(),
         "import numpy as np",
         "from conformance.contracts import REGISTRY",
         "from conformance.impl import load",
-        "from conformance.runners.tf import Runner, prepare",
+        "from conformance.runners.active import Runner, prepare",
         f"impl = load({_absolute(impl_name)!r}).obj",
         f"contract = REGISTRY[{contract.name!r}]",
         "ex = {",

@@ -129,7 +129,9 @@ def failure_text(result: CheckResult, reproducer: tuple[Any, Any] | None = None,
         lines += inputs
     if reproducer:
         py, npz = reproducer
-        lines += ["Reproduce (needs only NumPy, TensorFlow and your module; inputs and expected values in the .npz):",
+        from conformance.reporting.reproducer import needs
+
+        lines += [f"Reproduce (needs only {needs()} and your module; inputs and expected values in the .npz):",
                   f"  python {py}", f"  python {py} mypkg.fixed_losses   # the same check on another module"]
     elif error:
         lines.append(f"No reproducer: {error}")
