@@ -180,8 +180,12 @@ def test_jax_failure_reproducers_run_elsewhere(tmp_path: Path) -> None:
     impl.write_text(BUGGY_JAX)
     out, repro = tmp_path / "report.json", tmp_path / "repro"
     r = run_pytest("--pyargs", "conformance", f"--impl={impl}", "--framework=jax", "--dtype=float32", "-k",
-                   "smooth_l1", "-m", "value", f"--report-json={out}", f"--reproducers-dir={repro}")
+                   "smooth_l1", "-m", "value", f"--report-json={out}", f"--reproducers-dir={repro}",
+                   f"--report={tmp_path / 'report.html'}")
     assert r.returncode == 1, r.stdout[-3000:] + r.stderr[-3000:]
+    device = json.loads(out.read_text())["run"]["device"]  # the JAX runner's device, also in the HTML report
+    html = (tmp_path / "report.html").read_text()
+    assert f"<tr><th>device</th><td>{device}</td></tr>" in html and "visible to TensorFlow" not in html, device
     assert "needs only NumPy, JAX, the conformance package and your module" in r.stdout
     script = repro / "smooth_l1-value-float32-jit.py"
     assert "import tensorflow" not in script.read_text()

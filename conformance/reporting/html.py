@@ -81,30 +81,10 @@ def _version(dist: str) -> str:
 
 
 def _device() -> str:
-    """The GPU(s) TensorFlow sees, else the CPU."""
-    try:
-        import tensorflow as tf
+    """The device the selected framework computes on (``conformance.runners.describe``), without importing another."""
+    from conformance.runners import describe
 
-        gpus = tf.config.list_physical_devices("GPU")
-    except Exception as exc:  # pragma: no cover - TensorFlow missing or broken
-        return f"unknown (TensorFlow: {type(exc).__name__}: {exc})"
-    names = []
-    for g in gpus:
-        try:
-            names.append(tf.config.experimental.get_device_details(g).get("device_name") or g.name)
-        except Exception:
-            names.append(g.name)
-    if names:
-        return "GPU: " + ", ".join(names)
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"CPU: {cpu}, {os.cpu_count()} logical cores (no GPU visible to TensorFlow)"
+    return describe()["device"]
 
 
 def _run_environment() -> dict[str, str]:
