@@ -215,16 +215,15 @@ def xdist_order(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
 
 # Relative cost of a suite test, from the default run on the reference target (docs/benchmarks.md).
 CATEGORY_COST = {"stability": 3.0, "gradient": 3.0, "value": 1.5, "badinput": 1.0, "regression": 0.5}
-NAME_COST = {"compute_loss": 8.0, "loss_layer": 3.0, "loss": 2.0, "decode": 1.5}
 
 
 def expected_cost(item: pytest.Item) -> float:
-    """A rough relative duration of a suite test (category x contract name), for ordering under pytest-xdist."""
+    """A rough relative duration of a suite test (category x the record's ``cost``), for ordering under pytest-xdist."""
     if not is_suite_item(item):
         return 0.0
     category = item.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
     contract = getattr(getattr(item, "callspec", None), "params", {}).get("contract")
-    return CATEGORY_COST.get(category, 1.0) * NAME_COST.get(getattr(contract, "name", ""), 1.0)
+    return CATEGORY_COST.get(category, 1.0) * getattr(contract, "cost", 1.0)
 
 
 def _timing_enabled(config: pytest.Config) -> bool:

@@ -225,5 +225,5 @@ CONTRACTS = [
              divergences=("CN-GATHER-RANGE",), normaliser=_den,
              bad_inputs=(BadCase("index-equals-HW", "indices", _loss_bad(_IDX_HIGH), "CN-GATHER-RANGE"),
                          BadCase("index-negative", "indices", _loss_bad(_IDX_NEG), "CN-GATHER-RANGE")),
-             tags=(tags.zero_masks(lambda ex: [ex["reg_mask"]]), *_CN_TAGS), timing=_timing_loss),
+             tags=(tags.zero_masks(lambda ex: [ex["reg_mask"]]), *_CN_TAGS), timing=_timing_loss, cost=2.0),
 ]

@@ -159,6 +159,7 @@ class Contract:
     literal: Literal | None = None  # the documents' formula evaluated in the dtype under test (third reference)
     output_range: tuple[float, float] | None = None  # the output's whole range, where it is bounded
     derived_fallback: str | None = None  # module providing derived functions when the impl lacks them
+    cost: float = 1.0  # a check's relative duration (TensorFlow calls per example), to order tests under pytest-xdist
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

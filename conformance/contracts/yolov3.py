@@ -380,7 +380,7 @@ CONTRACTS = [
              in_range=num.decode_in_range, intermediates=_decode_intermediates, undefined_id="YOLO-ZERO-UNION",
              bad_inputs=(BadCase("conv-channels-A*(5+N)+1", "conv_output", _decode_bad(15)),
                          BadCase("conv-channels-A*(5+N)-1", "conv_output", _decode_bad(13))),
-             timing=_timing_decode),
+             timing=_timing_decode, cost=1.5),
     box_contract("bbox_iou", "inter / (w1·h1 + w2·h2 − inter), areas from the raw (w, h)",
                  divergences=("YOLO-IOU-RAW-AREA", "YOLO-ZERO-UNION"),
                  tags=(_ZERO_UNION, Tag("YOLO-IOU-RAW-AREA", "negative extents: bbox_iou's raw areas differ from "
@@ -417,7 +417,7 @@ CONTRACTS = [
              bad_inputs=(BadCase("conv-channels-A*(5+N)+2", "conv", lambda: _layer_bad(conv_ch=16)),
                          BadCase("label-classes", "label", lambda: _layer_bad(label_last=8)),
                          BadCase("bboxes-coordinates", "bboxes", lambda: _layer_bad(m_last=5))),
-             tags=(tags.zero_masks(_MASKS["loss_layer"]),), timing=_timing_layer),
+             tags=(tags.zero_masks(_MASKS["loss_layer"]),), timing=_timing_layer, cost=3.0),
     Contract("compute_loss", "yolov3",
              Call(("convs", "labels", "bboxes", "anchors", "strides", "num_class", "iou_loss_thresh")), compute_loss,
              ("convs", "labels", "bboxes"), ("convs",), num.TOLERANCES["compute_loss"],
@@ -429,5 +429,5 @@ CONTRACTS = [
              normaliser=lambda ex: float(np.shape(ex["convs"][0])[0]), intermediates=_compute_intermediates,
              lenient=True, undefined_id="YOLO-ZERO-UNION",
              bad_inputs=(BadCase("conv-channels-A*(5+N)+2", "convs", lambda: _compute_bad(16)),),
-             tags=(tags.zero_masks(_MASKS["compute_loss"]),), timing=_timing_compute),
+             tags=(tags.zero_masks(_MASKS["compute_loss"]),), timing=_timing_compute, cost=8.0),
 ]
