@@ -7,6 +7,7 @@ import types
 import pytest
 
 from conformance import plugin
+from conformance.contracts import REGISTRY
 
 CATEGORIES = ("badinput", "gradient", "regression", "stability", "value")
 NAMES = ("sigmoid", "softmax", "decode", "loss_layer", "compute_loss", "focal_loss", "loss", "reg_l1_loss")
@@ -15,7 +16,7 @@ NAMES = ("sigmoid", "softmax", "decode", "loss_layer", "compute_loss", "focal_lo
 def _item(category: str, name: str) -> types.SimpleNamespace:
     """A stand-in for a collected suite test (what ``expected_cost`` reads)."""
     return types.SimpleNamespace(module=types.SimpleNamespace(__name__=f"conformance.suite.test_{category}"),
-                                 callspec=types.SimpleNamespace(params={"contract": types.SimpleNamespace(name=name)}),
+                                 callspec=types.SimpleNamespace(params={"contract": REGISTRY[name]}),
                                  nodeid=f"suite/test_{category}.py::test_{category}[{name}-float32-eager]")
 
 
