@@ -238,3 +238,13 @@ def test_misfit_names_a_class_and_a_keras_loss() -> None:
     assert text and "Keras Loss object" in text and "BinaryCrossentropy" in text and "reduces over the batch" in text
     assert misfit("smooth_l1", lambda x: x) is None
     assert misfit("smooth_l1", YOLOV3().compute_loss) is None
+
+
+def test_snippet_array_literals_round_trip_exactly_and_read_well():
+    """The terminal snippet's arrays: shortest exact repr per element (no column padding), non-finite values as code."""
+    from conformance.reporting.snippet import as_source
+
+    a = np.array([[0.0, 0.0, 0.0010000000474974513, 1e-30], [-2.5, np.nan, np.inf, -np.inf]])
+    text = as_source(a)
+    assert "0.0010000000474974513, 1e-30]" in text and "0.0                   ," not in text
+    assert np.array_equal(eval(text, {"np": np}), a, equal_nan=True)

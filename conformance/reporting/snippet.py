@@ -7,12 +7,25 @@ import numpy as np
 from conformance.contracts import Contract
 
 
-def _lit(v: object) -> str:
+def _float_lit(x: float) -> str:
+    """A float as Python source that evaluates to it exactly (``np.nan``, ``-np.inf`` for non-finite values)."""
+    x = float(x)
+    if np.isnan(x):
+        return "np.nan"
+    if np.isinf(x):
+        return "np.inf" if x > 0 else "-np.inf"
+    return repr(x)
+
+
+def as_source(v: object) -> str:
+    """``v`` as Python source that evaluates to it exactly (arrays as ``np.array([...], dtype=...)``)."""
     if isinstance(v, np.ndarray):
-        with np.printoptions(precision=17, threshold=10**6, floatmode="unique"):
-            return f"np.array({np.array2string(v, separator=', ')}, dtype=np.{v.dtype})"
+        # shortest round-trip repr per element, no column padding: exact, and readable in a terminal
+        text = np.array2string(v, separator=", ", threshold=10**6, max_line_width=100,
+                               formatter={"float_kind": _float_lit})
+        return f"np.array({text}, dtype=np.{v.dtype})"
     if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_lit(x) for x in v) + "]"
+        return "[" + ", ".join(as_source(x) for x in v) + "]"
     return repr(v)
 
 
@@ -78,7 +91,7 @@ def snippet(contract: Contract, ex: dict, dtype: str, mode: str, impl_name: str,
         f"impl = load({_absolute(impl_name)!r}).obj",
         f"contract = REGISTRY[{contract.name!r}]",
         "ex = {",
-        *[f"    {k!r}: {_lit(v)}," for k, v in ex.items()],
+        *[f"    {k!r}: {as_source(v)}," for k, v in ex.items()],
         "}",
         f"rounded, args = prepare(contract, ex, {dtype!r})",
         f"runner = Runner(contract, getattr(impl, {contract.name!r}), {mode!r}, impl)",
