@@ -21,6 +21,7 @@ import numpy as np
 
 from conformance.contracts.record import Contract
 from conformance.numerics.outputs import as_tuple, cotangents
+from conformance.numerics.tolerance import rounded as round_and_flush
 
 MAX_FUNCTIONS = 64  # traced/compiled functions kept per Runner (one per configuration), least recently used dropped
 NP_CONFIG = {"float16": np.float16, "bfloat16": np.float32, "float32": np.float32, "float64": np.float64}
@@ -53,6 +54,32 @@ def config_value(v: Any, dtype: str) -> Any:
     if isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.floating):
         return v.astype(NP_CONFIG[dtype])
     return v
+
+
+def prepare_args(contract: Contract, ex: dict, dtype: str, float_tensor: Callable[[np.ndarray], Any],
+                 int_tensor: Callable[[np.ndarray], Any]) -> tuple[dict, dict]:
+    """Round float inputs to ``dtype``, flushed below the smallest normal as XLA's and TensorFlow's CPU kernels do:
+    (float64 view for the oracle, the impl's arguments).  ``float_tensor``/``int_tensor`` make one framework tensor
+    of the float or integer arguments' values; configuration goes through :func:`config_value`."""
+    rounded = dict(ex)
+    impl_args: dict[str, Any] = {}
+    for k, v in ex.items():
+        if k in contract.float_args:
+            rounded[k] = round_and_flush(dtype, v)
+            impl_args[k] = ([float_tensor(x) for x in rounded[k]] if isinstance(v, list)
+                            else float_tensor(rounded[k]))
+        elif k in contract.int_args:
+            impl_args[k] = int_tensor(np.asarray(v))
+        else:
+            impl_args[k] = config_value(v, dtype)
+    return rounded, impl_args
+
+
+def input_dtype(contract: Contract, tensors: dict) -> Any:
+    """The dtype under test: the one dtype of the contract's float arguments (None if there is not one)."""
+    dtypes = {t.dtype for k in contract.float_args if k in tensors
+              for t in (tensors[k] if isinstance(tensors[k], (list, tuple)) else [tensors[k]])}
+    return dtypes.pop() if len(dtypes) == 1 else None
 
 
 def output_problem(name: str, out: Any, dtype: Any, is_tensor: Callable[[Any], bool], kind: str,
@@ -138,10 +165,14 @@ class BaseRunner:
 
     Subclass hooks: ``MODES``; ``settings()`` (the framework's global settings, see :func:`keras_globals`);
     ``host_copy(v)`` (a NumPy copy of a framework tensor, or None for anything else); ``fallback_module``
-    (derived functions such as ``decode`` an impl lacks; None: the contract's own).
+    (derived functions such as ``decode`` an impl lacks; None: the contract's own); ``WHO`` and ``compiler()``
+    (the framework and what compiles in a non-eager mode, for :class:`ModeError`).  :meth:`value` and
+    :meth:`value_and_grad` call ``_forward``/``_forward_grad`` eagerly or through ``_compiled(which, config)``
+    and convert with ``to_numpy``/``grad_to_numpy``.
     """
 
     MODES: tuple[str, ...] = ()
+    WHO = "the framework"
     fallback_module: str | None = None
 
     def __init__(self, contract: Contract, fn: Callable, mode: str, impl: Any = None):
@@ -237,13 +268,60 @@ class BaseRunner:
         except Exception:  # objects without a truth-valued ==: not checked
             return True
 
-    def _mode_error(self, exc: Exception, eager: Callable[[], Any], how: str, who: str) -> None:
+    def compiler(self) -> str:
+        """What runs the impl in ``self.mode``, in words (e.g. ``jax.jit``)."""
+        return self.mode
+
+    def to_numpy(self, out: Any) -> Any:
+        raise NotImplementedError
+
+    def grad_to_numpy(self, g: Any) -> Any:
+        return self.to_numpy(g)
+
+    def _forward(self, tensors: dict, config: dict) -> Any:
+        raise NotImplementedError
+
+    def _forward_grad(self, tensors: dict, config: dict, cot: Any) -> tuple[Any, dict]:
+        raise NotImplementedError
+
+    def _compiled(self, which: str, config: dict) -> Callable:
+        raise NotImplementedError
+
+    def value(self, args: dict) -> Any:
+        """The impl's output(s) on ``args`` (from ``prepare``) as float64 NumPy arrays."""
+        tensors, config = self._split(args)
+        with self._guard(args):
+            if self.mode == "eager":
+                return self.to_numpy(self._forward(tensors, config))
+            try:
+                return self.to_numpy(self._compiled("value", config)(tensors))
+            except Exception as exc:
+                self._mode_error(exc, lambda: self._forward(tensors, config))
+                raise
+
+    def value_and_grad(self, args: dict, cot: Any) -> tuple[Any, dict]:
+        """(output(s), {argument: VJP with cotangent ``cot``}) as float64 NumPy arrays."""
+        tensors, config = self._split(args)
+        with self._guard(args):
+            if self.mode == "eager":
+                out, grads = self._forward_grad(tensors, config, cot)
+            else:
+                try:
+                    out, grads = self._compiled("grad", config)(tensors, cot)
+                except Exception as exc:
+                    self._mode_error(exc, lambda: self._forward_grad(tensors, config, cot))
+                    raise
+            # inside the guard: an asynchronous framework's errors surface here
+            return self.to_numpy(out), {k: self.grad_to_numpy(g) for k, g in grads.items()}
+
+    def _mode_error(self, exc: Exception, eager: Callable[[], Any]) -> None:
         """Raise :class:`ModeError` if the call that failed in a compiled mode succeeds eagerly."""
+        mode, how = self.mode, self.compiler()
         try:
             eager()
         except ContractViolation:
             raise  # e.g. .numpy() fails while tracing; eagerly, the clearer message
         except Exception:
             return  # fails eagerly too: a property of the inputs, not of the mode
-        raise ModeError(f"{self.contract.name} runs eagerly but cannot run under {how} (mode {self.mode}): "
-                        f"{who} says {type(exc).__name__}: {exc}") from exc
+        raise ModeError(f"{self.contract.name} runs eagerly but cannot run under {how} (mode {mode}): "
+                        f"{self.WHO} says {type(exc).__name__}: {exc}") from exc

@@ -18,7 +18,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from conformance.contracts.record import Contract
-from conformance.numerics.tolerance import rounded as round_and_flush
 from conformance.runners import base
 from conformance.runners.base import ContractViolation, ModeError, config_key, config_value, cotangent  # noqa: F401
 
@@ -41,19 +40,8 @@ def activate() -> None:
 def prepare(contract: Contract, ex: dict, dtype: str) -> tuple[dict, dict]:
     """Round float inputs to ``dtype``: (float64 view for the oracle, arrays and config for the impl)."""
     activate()
-    rounded = dict(ex)
-    impl_args: dict[str, Any] = {}
-    jdt = JAX_DTYPES[dtype]
-    for k, v in ex.items():
-        if k in contract.float_args:
-            rounded[k] = round_and_flush(dtype, v)  # XLA's CPU kernels flush subnormals too
-            impl_args[k] = ([jnp.asarray(x, dtype=jdt) for x in rounded[k]] if isinstance(v, list)
-                            else jnp.asarray(rounded[k], dtype=jdt))
-        elif k in contract.int_args:
-            impl_args[k] = jnp.asarray(np.asarray(v), dtype=INDEX_DTYPE)
-        else:
-            impl_args[k] = config_value(v, dtype)
-    return rounded, impl_args
+    return base.prepare_args(contract, ex, dtype, lambda x: jnp.asarray(x, dtype=JAX_DTYPES[dtype]),
+                             lambda x: jnp.asarray(x, dtype=INDEX_DTYPE))
 
 
 def to_numpy(out: Any) -> Any:
@@ -77,23 +65,18 @@ def output_problem(name: str, out: Any, dtype: Any) -> str | None:
                                lambda o: o.dtype if _is_float(o.dtype) else None, lambda d: np.dtype(d).name, "JAX")
 
 
-def _input_dtype(contract: Contract, tensors: dict) -> Any:
-    dtypes = {t.dtype for k in contract.float_args if k in tensors
-              for t in (tensors[k] if isinstance(tensors[k], (list, tuple)) else [tensors[k]])}
-    return dtypes.pop() if len(dtypes) == 1 else None
-
-
 class Runner(base.BaseRunner):
     """Calls one impl function eagerly or under ``jax.jit`` (one jitted function per configuration)."""
 
     MODES = MODES
+    WHO = "JAX"
     fallback_module = FALLBACK
 
     def _forward(self, tensors: dict, config: dict) -> Any:
         out = self.contract.invoke(self.fn, {**config, **tensors}, self.impl, self._fallback())
         # Under jax.jit and jax.vjp the outputs are tracers (jax.Array too); an exception raised while tracing
         # reaches the caller unchanged.
-        problem = output_problem(self.contract.name, out, _input_dtype(self.contract, tensors))
+        problem = output_problem(self.contract.name, out, base.input_dtype(self.contract, tensors))
         if problem:
             raise ContractViolation(problem)
         return out
@@ -129,39 +112,17 @@ class Runner(base.BaseRunner):
         f = self._compiled(which, config)
         return (lambda: f(tensors)) if which == "value" else (lambda: f(tensors, cot))
 
-    def value(self, args: dict) -> Any:
-        tensors, config = self._split(args)
-        with self._guard(args):
-            if self.mode == "eager":
-                return to_numpy(self._forward(tensors, config))
-            try:
-                return to_numpy(self._compiled("value", config)(tensors))
-            except Exception as exc:
-                self._mode_error(exc, lambda: self._forward(tensors, config))
-                raise
+    def to_numpy(self, out: Any) -> Any:
+        return to_numpy(out)
 
-    def value_and_grad(self, args: dict, cot: Any) -> tuple[Any, dict]:
-        tensors, config = self._split(args)
-        with self._guard(args):
-            if self.mode == "eager":
-                out, grads = self._forward_grad(tensors, config, cot)
-            else:
-                try:
-                    out, grads = self._compiled("grad", config)(tensors, cot)
-                except Exception as exc:
-                    self._mode_error(exc, lambda: self._forward_grad(tensors, config, cot))
-                    raise
-            out, grads = to_numpy(out), {k: to_numpy(g) for k, g in grads.items()}  # errors surface here
-        return out, grads
+    def compiler(self) -> str:
+        return "jax.jit"
 
     def settings(self) -> list[base.Global]:
         return base.keras_globals() + _jax_globals() + base.numpy_globals()
 
     def host_copy(self, v: Any) -> np.ndarray | None:
         return np.array(v, copy=True) if isinstance(v, jax.Array) else None
-
-    def _mode_error(self, exc: Exception, eager: Callable[[], Any]) -> None:  # type: ignore[override]
-        super()._mode_error(exc, eager, "jax.jit", "JAX")
 
 
 def _jax_globals() -> list[base.Global]:

@@ -12,7 +12,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
 from conformance.contracts.record import Contract  # noqa: E402
-from conformance.numerics.tolerance import rounded as round_and_flush  # noqa: E402
 from conformance.runners import base  # noqa: E402
 from conformance.runners.base import (  # noqa: E402, F401
     MAX_FUNCTIONS,
@@ -37,19 +36,8 @@ INDEX_ITEMSIZE = 4  # integer arguments travel as int32
 
 def prepare(contract: Contract, ex: dict, dtype: str) -> tuple[dict, dict]:
     """Round float inputs to ``dtype``: (float64 view for the oracle, tensors and config for the impl)."""
-    rounded = dict(ex)
-    impl_args: dict[str, Any] = {}
-    tf_dtype = TF_DTYPES[dtype]
-    for k, v in ex.items():
-        if k in contract.float_args:
-            rounded[k] = round_and_flush(dtype, v)
-            impl_args[k] = ([tf.constant(x, dtype=tf_dtype) for x in rounded[k]] if isinstance(v, list)
-                            else tf.constant(rounded[k], dtype=tf_dtype))
-        elif k in contract.int_args:
-            impl_args[k] = tf.constant(np.asarray(v), dtype=tf.int32)
-        else:
-            impl_args[k] = config_value(v, dtype)
-    return rounded, impl_args
+    return base.prepare_args(contract, ex, dtype, lambda x: tf.constant(x, dtype=TF_DTYPES[dtype]),
+                             lambda x: tf.constant(x, dtype=tf.int32))
 
 
 def to_numpy(out: Any) -> Any:
@@ -68,10 +56,11 @@ class Runner(base.BaseRunner):
     """Calls one impl function in a given mode, tracing once per shape and configuration."""
 
     MODES = MODES
+    WHO = "TensorFlow"
 
     def _forward(self, tensors: dict, config: dict) -> Any:
         out = self.contract.invoke(self.fn, {**config, **tensors}, self.impl, self._fallback())
-        problem = output_problem(self.contract.name, out, _input_dtype(self.contract, tensors))
+        problem = output_problem(self.contract.name, out, base.input_dtype(self.contract, tensors))
         if problem and tf.executing_eagerly():
             raise ContractViolation(problem)
         if problem:  # while tracing: raised after the call, as TensorFlow would wrap it in a StagingError
@@ -113,29 +102,11 @@ class Runner(base.BaseRunner):
         g = self._compiled("grad", config)
         return lambda: g(tensors, cot)
 
-    def value(self, args: dict) -> Any:
-        tensors, config = self._split(args)
-        with self._guard(args):
-            if self.mode == "eager":
-                return to_numpy(self._forward(tensors, config))
-            try:
-                return to_numpy(self._compiled("value", config)(tensors))
-            except Exception as exc:
-                self._mode_error(exc, lambda: self._forward(tensors, config))
-                raise
+    def to_numpy(self, out: Any) -> Any:
+        return to_numpy(out)
 
-    def value_and_grad(self, args: dict, cot: Any) -> tuple[Any, dict]:
-        tensors, config = self._split(args)
-        with self._guard(args):
-            if self.mode == "eager":
-                out, grads = self._forward_grad(tensors, config, cot)
-            else:
-                try:
-                    out, grads = self._compiled("grad", config)(tensors, cot)
-                except Exception as exc:
-                    self._mode_error(exc, lambda: self._forward_grad(tensors, config, cot))
-                    raise
-        return to_numpy(out), {k: _grad_numpy(g) for k, g in grads.items()}
+    def grad_to_numpy(self, g: Any) -> Any:
+        return _grad_numpy(g)
 
     def settings(self) -> list[base.Global]:
         return base.keras_globals() + _tf_globals() + base.numpy_globals()
@@ -144,17 +115,8 @@ class Runner(base.BaseRunner):
         # .numpy() of a 0-d tensor is a NumPy scalar
         return np.array(v.numpy(), copy=True) if tf.is_tensor(v) and hasattr(v, "numpy") else None
 
-    def _mode_error(self, exc: Exception, eager: Callable[[], Any]) -> None:  # type: ignore[override]
-        """Raise :class:`ModeError` if the call that failed in function/xla mode succeeds eagerly."""
-        how = "tf.function(jit_compile=True)" if self.mode == "xla" else "tf.function"
-        super()._mode_error(exc, eager, how, "TensorFlow")
-
-
-def _input_dtype(contract: Contract, tensors: dict) -> Any:
-    """The dtype under test: the one floating dtype of the contract's float arguments (None if there is not one)."""
-    dtypes = {t.dtype for k in contract.float_args if k in tensors
-              for t in (tensors[k] if isinstance(tensors[k], (list, tuple)) else [tensors[k]])}
-    return dtypes.pop() if len(dtypes) == 1 else None
+    def compiler(self) -> str:
+        return "tf.function(jit_compile=True)" if self.mode == "xla" else "tf.function"
 
 
 def output_problem(name: str, out: Any, dtype: Any) -> str | None:

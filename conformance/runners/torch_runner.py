@@ -30,7 +30,6 @@ import numpy as np
 import torch
 
 from conformance.contracts.record import Contract
-from conformance.numerics.tolerance import rounded as round_and_flush
 from conformance.runners import base
 from conformance.runners.base import (  # noqa: F401
     NP_CONFIG,
@@ -77,18 +76,8 @@ def _to_tensor(values: np.ndarray, dtype: str) -> torch.Tensor:
 
 def prepare(contract: Contract, ex: dict, dtype: str) -> tuple[dict, dict]:
     """Round float inputs to ``dtype``: (float64 view for the oracle, tensors and config for the impl)."""
-    rounded = dict(ex)
-    impl_args: dict[str, Any] = {}
-    for k, v in ex.items():
-        if k in contract.float_args:
-            rounded[k] = round_and_flush(dtype, v)  # as the TF runner: the oracle judges the same inputs
-            impl_args[k] = ([_to_tensor(x, dtype) for x in rounded[k]] if isinstance(v, list)
-                            else _to_tensor(rounded[k], dtype))
-        elif k in contract.int_args:
-            impl_args[k] = torch.as_tensor(np.asarray(v), dtype=INDEX_DTYPE)
-        else:
-            impl_args[k] = config_value(v, dtype)
-    return rounded, impl_args
+    return base.prepare_args(contract, ex, dtype, lambda x: _to_tensor(x, dtype),
+                             lambda x: torch.as_tensor(x, dtype=INDEX_DTYPE))
 
 
 def to_numpy(out: Any) -> Any:
@@ -110,12 +99,6 @@ def output_problem(name: str, out: Any, dtype: Any) -> str | None:
                                lambda d: str(d).removeprefix("torch."), "PyTorch")
 
 
-def _input_dtype(contract: Contract, tensors: dict) -> Any:
-    dtypes = {t.dtype for k in contract.float_args if k in tensors
-              for t in (tensors[k] if isinstance(tensors[k], (list, tuple)) else [tensors[k]])}
-    return dtypes.pop() if len(dtypes) == 1 else None
-
-
 def _leaf(t: Any) -> Any:
     """A fresh leaf tensor that requires grad (lists element by element); the caller's tensor is untouched."""
     if isinstance(t, (list, tuple)):
@@ -131,6 +114,7 @@ class Runner(base.BaseRunner):
     """Calls one impl function eagerly or under ``torch.compile`` (one compiled wrapper per configuration)."""
 
     MODES = MODES
+    WHO = "PyTorch"
     fallback_module = FALLBACK
 
     def __init__(self, contract: Contract, fn: Callable, mode: str, impl: Any = None):
@@ -149,7 +133,7 @@ class Runner(base.BaseRunner):
             out = self._cached(("value", config_key(config)),
                                lambda: torch.compile(lambda t: self._forward(t, config), dynamic=COMPILE_DYNAMIC)
                                )(tensors)
-        problem = output_problem(self.contract.name, out, _input_dtype(self.contract, tensors))
+        problem = output_problem(self.contract.name, out, base.input_dtype(self.contract, tensors))
         if problem:
             raise ContractViolation(problem)
         return out
@@ -217,13 +201,19 @@ class Runner(base.BaseRunner):
         t = v.detach().cpu()
         return (t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy().copy()  # bitwise
 
-    def _mode_error(self, exc: Exception, eager: Callable[[], Any]) -> None:  # type: ignore[override]
-        """Raise :class:`ModeError` if the call that failed under torch.compile succeeds eagerly."""
-        mode, self.mode = self.mode, "eager"
-        try:
-            super()._mode_error(exc, eager, "torch.compile", "PyTorch")
-        finally:
-            self.mode = mode
+    def _mode_error(self, exc: Exception, eager: Callable[[], Any]) -> None:
+        """Raise :class:`ModeError` if the call that failed under torch.compile succeeds eagerly (run eagerly)."""
+        def run_eagerly() -> Any:
+            mode, self.mode = self.mode, "eager"
+            try:
+                return eager()
+            finally:
+                self.mode = mode
+
+        super()._mode_error(exc, run_eagerly)
+
+    def compiler(self) -> str:
+        return "torch.compile"
 
 
 def _torch_globals() -> list[base.Global]:
