@@ -302,3 +302,25 @@ def test_browser_shows_impl_script_as_text(tmp_path: Path) -> None:
     assert "&lt;script&gt;document.title='pwned'&lt;/script&gt;" in dom
     assert "<script" not in dom
     assert "Conformance matrix" in dom and "<svg" in dom and "Divergence diagnosis" in dom
+
+
+def test_header_versions_name_installed_frameworks_whatever_their_distribution(monkeypatch) -> None:
+    """tensorflow-cpu is TensorFlow; a framework that is not installed is left out, not "not installed"."""
+    import importlib.metadata as md
+    import sys
+
+    from conformance.reporting import html
+
+    real = md.version
+    monkeypatch.delitem(sys.modules, "jax", raising=False)
+
+    def version(dist: str) -> str:
+        if dist in ("tensorflow", "jax"):
+            raise md.PackageNotFoundError(dist)
+        return "2.21.0" if dist == "tensorflow-cpu" else real(dist)
+
+    monkeypatch.setattr(md, "version", version)
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    got = html.framework_versions()
+    assert "TensorFlow 2.21.0" in got and not any(v.startswith("JAX") for v in got)
+    assert all("not installed" not in v for v in got)

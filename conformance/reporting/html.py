@@ -80,6 +80,21 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+FRAMEWORK_DISTS = (("TensorFlow", "tensorflow", ("tensorflow", "tensorflow-cpu")), ("JAX", "jax", ("jax",)),
+                   ("PyTorch", "torch", ("torch",)), ("Keras", "keras", ("keras",)))
+
+
+def framework_versions() -> list[str]:
+    """``TensorFlow 2.21.0``-style entries for the frameworks installed (whatever their distribution's name)."""
+    out = []
+    for label, module, dists in FRAMEWORK_DISTS:
+        version = getattr(sys.modules.get(module), "__version__", None)
+        version = version or next((v for v in map(_version, dists) if v != "not installed"), None)
+        if version:
+            out.append(f"{label} {version}")
+    return out
+
+
 def _device() -> str:
     """The device the selected framework computes on (``conformance.runners.describe``), without importing another."""
     from conformance.runners import describe
@@ -107,7 +122,6 @@ def environment(config: Any, spec: str, module: Any, dtypes: list[str],
 
     from conformance.checks.engine import DEFAULT_PROFILE
 
-    tf_version = sys.modules["tensorflow"].__version__ if "tensorflow" in sys.modules else _version("tensorflow")
     current = getattr(settings, "get_current_profile_name", None)  # Hypothesis >= 6.1xx
     profile = current() if current else (_opt(config, "--hypothesis-profile") or DEFAULT_PROFILE)
     try:
@@ -123,7 +137,7 @@ def environment(config: Any, spec: str, module: Any, dtypes: list[str],
         seed_text = "derandomized (fixed seed per test)" if derandomized else "random (not fixed)"
     now = time.time()
     versions = ", ".join([
-        f"TensorFlow {tf_version}", f"Keras {_version('keras')}", f"NumPy {np.__version__}",
+        *framework_versions(), f"NumPy {np.__version__}",
         f"loss-conformance {_version('loss-conformance')}", f"Hypothesis {_version('hypothesis')}",
         f"Python {platform.python_version()}",
     ])
