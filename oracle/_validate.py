@@ -62,6 +62,14 @@ def same_shape(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> None:
         raise ValueError(f"{name_b}: shape {b.shape} does not match {name_a} shape {a.shape}")
 
 
+def broadcastable(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> None:
+    """Raise ValueError naming ``name_b`` unless the two arrays' shapes broadcast."""
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"{name_b}: shape {b.shape} does not broadcast with {name_a} shape {a.shape}") from None
+
+
 def last_dim(name: str, arr: np.ndarray, size: int, what: str) -> None:
     """Raise unless the last axis of ``arr`` has ``size`` entries (``what`` explains it)."""
     if arr.ndim == 0 or arr.shape[-1] != size:

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from ._spec import OracleSpec
-from ._validate import as_float, cotangent_like, last_dim, unbroadcast, wrt_of
+from ._validate import as_float, broadcastable, cotangent_like, last_dim, unbroadcast, wrt_of
 from .exact import binary_exponent, compensated_sum, dd_eq, dd_ge, dd_sub, dd_where, two_prod, two_sum
 
 __all__ = ["bbox_giou", "bbox_iou", "box_pair", "box_pair_kinks", "box_pair_vjp", "doubled_corners", "giou_loss",
@@ -59,10 +59,7 @@ def two_boxes(boxes1: Any, boxes2: Any) -> tuple[np.ndarray, np.ndarray]:
     """``boxes1`` and ``boxes2`` as float64 box arrays whose shapes broadcast."""
     b1 = box_array("boxes1", boxes1)
     b2 = box_array("boxes2", boxes2)
-    try:
-        np.broadcast_shapes(b1.shape, b2.shape)
-    except ValueError:
-        raise ValueError(f"boxes2: shape {b2.shape} does not broadcast with boxes1 shape {b1.shape}") from None
+    broadcastable("boxes1", b1, "boxes2", b2)
     return b1, b2
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ._spec import OracleSpec
-from ._validate import as_float, cotangent_like, scalar, unbroadcast, wrt_of
+from ._validate import as_float, broadcastable, cotangent_like, scalar, unbroadcast, wrt_of
 
 __all__ = ["focal"]
 
@@ -19,10 +19,7 @@ __all__ = ["focal"]
 def _focal_args(target, actual, alpha, gamma):
     t = as_float("target", target)
     a = as_float("actual", actual)
-    try:
-        np.broadcast_shapes(t.shape, a.shape)
-    except ValueError:
-        raise ValueError(f"actual: shape {a.shape} does not broadcast with target shape {t.shape}") from None
+    broadcastable("target", t, "actual", a)
     return t, a, scalar("alpha", alpha), scalar("gamma", gamma)
 
 
