@@ -13,7 +13,13 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from conformance.checks.failure import ConformanceFailure
-from conformance.checks.profiles import DEFAULT_PROFILE, HEALTH, PROFILES, register_profiles  # noqa: F401
+from conformance.checks.profiles import (  # noqa: F401
+    DEFAULT_PROFILE,
+    HEALTH,
+    PROFILES,
+    register_profiles,
+    without_local_constants,
+)
 from conformance.checks.value import check_gradient, check_value
 from conformance.clock import TimedRunner, span
 from conformance.contracts import Contract
@@ -43,7 +49,7 @@ def run_check(contract: Contract, category: str, impl: Any, impl_name: str, dtyp
     """
     __tracebackhide__ = True
     result = CheckResult(contract.name, contract.family, category, dtype, mode)
-    with span(result.extra):
+    with span(result.extra), without_local_constants():  # the same draws wherever the suite is installed
         return _run(contract, category, impl, impl_name, dtype, mode, hypothesis_settings, seed, strict_hazards,
                     result)
 

@@ -6,6 +6,9 @@ named by ``--hypothesis-profile``; so this module imports nothing heavier than H
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from hypothesis import HealthCheck, Phase, settings
 
 HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
@@ -26,3 +29,34 @@ def register_profiles() -> None:
     for name, kw in PROFILES.items():
         settings.register_profile(name, deadline=None, suppress_health_check=HEALTH, print_blob=True,
                                   report_multiple_bugs=False, phases=PHASES, **kw)
+
+
+@contextmanager
+def without_local_constants() -> Iterator[None]:
+    """Keep literals of the loaded local modules out of Hypothesis' draws (the checks and fixture generation).
+
+    Hypothesis mixes constants found in the source of every *local* module in ``sys.modules``
+    into its draws, so the stream would depend on which modules happen to be imported (the
+    implementation under test included), on whether this package is installed editable (its
+    own modules are then local) and on unrelated source edits: the derandomized gate would
+    draw other examples on another machine.  This patches the
+    internal hook (``hypothesis.internal.conjecture.providers._get_local_constants``) with an
+    empty pool for the duration; where a Hypothesis version lacks it, nothing is patched.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import Constants
+
+        original = providers._get_local_constants
+        cache = providers.CONSTANTS_CACHE.cache
+    except (ImportError, AttributeError):  # pragma: no cover - other Hypothesis versions
+        yield
+        return
+    empty = Constants()
+    providers._get_local_constants = lambda: empty
+    cache.clear()
+    try:
+        yield
+    finally:
+        providers._get_local_constants = original
+        cache.clear()

@@ -240,6 +240,13 @@ def _zero_logits(**extra) -> list[dict]:
     return [{"labels": np.array([0.0, 0.5, 1.0, 1.0, 0.0, 0.25]), "logits": np.zeros(6), **extra}]
 
 
+def _large_gap_logits(sparse: bool = False) -> list[dict]:
+    """Confident rows (logit gaps of 100+): a naive softmax overflows (e^100 = inf in float32) or takes log(0)."""
+    logits = np.array([[100.0, 0.0, -20.0], [-50.0, 60.0, 0.0]])
+    labels = np.array([2, 0]) if sparse else np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    return [{"labels": labels, "logits": logits, **({} if sparse else {"axis": -1})}]
+
+
 def _pair(a: str, b: str, gen_a, gen_b, **extra):
     return lambda: {a: gen_a(2, 3), b: gen_b(2, 4), **extra}
 
@@ -338,7 +345,7 @@ CONTRACTS = [
              _TOL["softmax_cross_entropy_with_logits"],
              overriding(softmax_cross_entropy_with_logits, {"logits": logit_fill}),
              "−Σ_i y_i · log softmax(x)_i along `axis`", _ROWS + "; each labels row a distribution",
-             divergences=("SCE-NAIVE",),
+             divergences=("SCE-NAIVE",), pinned=_large_gap_logits,
              bad_inputs=(BadCase("classes-mismatch", "labels",
                                  lambda: {"logits": fixed_normal(2, 3), "labels": np.eye(4)[[0, 1]], "axis": -1}),),
              timing=_timing_softmax_ce),
@@ -348,6 +355,7 @@ CONTRACTS = [
              overriding(sparse_softmax_cross_entropy_with_logits, {"logits": logit_fill}),
              "logsumexp(x) − x_k", "logits: (..., C) float; labels: (...) integers in [0, C)",
              int_args=("labels",), divergences=("SPARSE-LABEL-RANGE", "SCE-NAIVE"),
+             pinned=lambda: _large_gap_logits(sparse=True),
              bad_inputs=(BadCase("label-equals-C", "labels", _sparse(np.array([0, 3])), "SPARSE-LABEL-RANGE"),
                          BadCase("label-negative", "labels", _sparse(np.array([-1, 2])), "SPARSE-LABEL-RANGE"),
                          BadCase("labels-shape", "labels", _sparse(np.array([0, 1, 2])))),

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import numpy as np
 
 import oracle
+from conformance.checks.profiles import without_local_constants
 from conformance.contracts import REGISTRY, Contract
 from conformance.contracts.record import Tag
 from conformance.numerics.compare import compare
@@ -67,35 +67,6 @@ def targets(contract: Contract) -> tuple[Tag, ...]:
     out = [Tag(v, f"the oracle variant {v} (spec §6 / docs/oracle.md) differs from the spec here (value or VJP)",
                _variant_differs(v)) for v in contract.oracle.variants]
     return (*out, *contract.tags)
-
-
-@contextmanager
-def without_local_constants() -> Iterator[None]:
-    """Keep literals of the loaded local modules out of the draws while generating.
-
-    Hypothesis mixes constants found in the source of every *local* module in ``sys.modules``
-    into its draws, so the stream would depend on which modules happen to be imported (the
-    implementation under test included) and on unrelated source edits.  This patches the
-    internal hook (``hypothesis.internal.conjecture.providers._get_local_constants``) with an
-    empty pool for the duration; where a Hypothesis version lacks it, nothing is patched.
-    """
-    try:
-        from hypothesis.internal.conjecture import providers
-        from hypothesis.internal.constants_ast import Constants
-
-        original = providers._get_local_constants
-        cache = providers.CONSTANTS_CACHE.cache
-    except (ImportError, AttributeError):  # pragma: no cover - other Hypothesis versions
-        yield
-        return
-    empty = Constants()
-    providers._get_local_constants = lambda: empty
-    cache.clear()
-    try:
-        yield
-    finally:
-        providers._get_local_constants = original
-        cache.clear()
 
 
 class _Enough(BaseException):
