@@ -7,7 +7,7 @@ in a pytest-xdist worker; the shares travel to the controller in ``CheckResult.e
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -64,13 +64,3 @@ def shares(seconds: list[dict[str, float]]) -> dict[str, float]:
     tot["other"] = max(tot["total"] - tot["impl"] - tot["oracle"], 0.0)
     tot["ratio"] = tot["total"] / tot["impl"] if tot["impl"] > 0 else float("nan")
     return tot
-
-
-def oracle_timed(fn: Callable) -> Callable:
-    """Decorator: calls of ``fn`` count as oracle time."""
-    def wrapper(*args: Any, **kw: Any) -> Any:
-        with timed("oracle"):
-            return fn(*args, **kw)
-    wrapper.__wrapped__ = fn
-    wrapper.__doc__ = fn.__doc__
-    return wrapper

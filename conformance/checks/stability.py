@@ -56,7 +56,6 @@ as in the value tier.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -70,7 +69,7 @@ from conformance.checks.value import (
 from conformance.contracts.record import Contract
 from conformance.numerics.dtypes import info
 from conformance.numerics.literal import verdicts
-from conformance.numerics.outputs import as_tuple
+from conformance.numerics.outputs import as_tuple, flat
 from conformance.numerics.tolerance import bgd_margin, in_range
 from conformance.reporting.results import CheckResult, Recorder
 from conformance.runners.active import Runner, cot_tensor, cotangent, prepare
@@ -116,10 +115,6 @@ def ambiguous(contract: Contract, ex: dict, dtype: str) -> bool:
 
 
 # --------------------------------------------------------------------------- classification
-
-
-def _flat(x: Any) -> np.ndarray:
-    return np.concatenate([np.ravel(np.asarray(v, dtype=np.float64)) for v in as_tuple(x)])
 
 
 @dataclass
@@ -212,7 +207,7 @@ def check_stability(contract: Contract, runner: Runner, ex: dict, seed: int, dty
     best: Classified | None = None
     best_extra: dict = {}
     best_ri = None
-    lit = _flat(contract.literal(rounded, dtype)) if contract.literal is not None else None
+    lit = flat(contract.literal(rounded, dtype)) if contract.literal is not None else None
     for extra in contract.oracle_keywords(dtype).values():
         exact = contract.expected(rounded, **extra)
         acts, exps = as_tuple(actual), as_tuple(exact)
@@ -222,18 +217,18 @@ def check_stability(contract: Contract, runner: Runner, ex: dict, seed: int, dty
         if any(np.shape(x) != np.shape(y) for x, y in zip(acts, exps, strict=True)):
             fail(f"{contract.name}: output shape(s) {[np.shape(x) for x in acts]}, expected "
                   f"{[np.shape(y) for y in exps]}", contract, rounded, dtype, mode, impl_name, "stability")
-        e = _flat(exact)
+        e = flat(exact)
         shaped = np.asarray(exps[0], dtype=np.float64) if len(exps) == 1 else e
         with np.errstate(all="ignore"):
             tol = np.ravel(np.broadcast_to(contract.tolerance.for_value(rounded, shaped, dtype), shaped.shape))
         ri = contract.intermediates(rounded, dtype) if contract.intermediates else None
-        alt, alt_id = (_flat(ri[0]), ri[1]) if ri else (None, "")
+        alt, alt_id = (flat(ri[0]), ri[1]) if ri else (None, "")
         clip = {"FP16-CLIP": np.ones(e.shape, dtype=bool)} if fp16_clip else {}
         if out_of_range and ri is None:  # (the rounded-intermediate rule names decode's e^{raw} and areas itself)
             clip["DTYPE-RANGE"] = np.ones(e.shape, dtype=bool)
             if alt is None and contract.lenient:
                 alt, alt_id = e, "DTYPE-RANGE"  # lenient: a NaN IoU changes the background mask, a finite output
-        c = classify(_flat(actual), e, tol, dtype, f"value of {contract.name}", alt, alt_id, clip or None,
+        c = classify(flat(actual), e, tol, dtype, f"value of {contract.name}", alt, alt_id, clip or None,
                      lenient=contract.lenient, literal=lit)
         if best is None or c.n_fail < best.n_fail:
             best, best_extra, best_ri = c, extra, ri
@@ -250,7 +245,7 @@ def check_stability(contract: Contract, runner: Runner, ex: dict, seed: int, dty
         fail(msg, contract, rounded, dtype, mode, impl_name, "stability", None, actual)
     if contract.constants_dtype and dtype in ("float16", "bfloat16"):
         with np.errstate(all="ignore"):
-            _relabel_clip(best, _flat(contract.expected(rounded, **dict(best_extra, constants_dtype="float64"))))
+            _relabel_clip(best, flat(contract.expected(rounded, **dict(best_extra, constants_dtype="float64"))))
     value_hazards = _name_undefined(contract, best.hazards)
     why = ""
     for k, m in value_hazards.items():
@@ -305,10 +300,7 @@ def _check_gradients(contract: Contract, runner: Runner, rounded: dict, args: di
                   rounded, dtype, mode, impl_name, "stability", cot=cot)
         with np.errstate(all="ignore"):
             want = contract.expected_vjp(rounded, cot, k, **extra)
-            kinks = as_tuple(contract.kinks(rounded, k, **extra))
-            if contract.near_kinks is not None:  # within rounding distance of a kink: as the value tier
-                near = as_tuple(contract.near_kinks(rounded, k, dtype))
-                kinks = tuple(np.asarray(a) | np.asarray(b) for a, b in zip(kinks, near, strict=True))
+            kinks = contract.with_near_kinks(contract.kinks(rounded, k, **extra), rounded, k, dtype)  # as value
         for i, (g, w, kk) in enumerate(zip(as_tuple(got), as_tuple(want), kinks, strict=True)):
             w = np.asarray(w, dtype=np.float64)
             g = np.asarray(g, dtype=np.float64)

@@ -17,7 +17,7 @@ from conformance.contracts import Contract
 from conformance.contracts.tags import large
 from conformance.numerics.compare import Comparison, compare
 from conformance.numerics.literal import verdicts
-from conformance.numerics.outputs import as_tuple
+from conformance.numerics.outputs import as_tuple, flat
 from conformance.reporting.results import Recorder
 from conformance.runners.active import Runner, cot_tensor, cotangent, prepare
 
@@ -47,20 +47,16 @@ def count_finiteness_only(contract: Contract, rec: Recorder, tol: Any) -> None:
             extra["finiteness_only"] = extra.get("finiteness_only", 0) + 1
 
 
-def _flat(x: Any) -> np.ndarray:
-    return np.concatenate([np.ravel(np.asarray(v, dtype=np.float64)) for v in as_tuple(x)])
-
-
 def _literal_check(contract: Contract, ex: dict, actual: Any, expected: Any, dtype: str,
                    rec: Recorder) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(literal bad, mismatches no worse than the literal formula, mismatches) per flat output element, with
     credit for elements better than it and the finiteness-only count recorded; None without a literal formula."""
-    e = _flat(expected)
+    e = flat(expected)
     tol = _flat_tolerance(contract, ex, expected, dtype)
     count_finiteness_only(contract, rec, tol)
     if contract.literal is None:
         return None
-    a, lit = _flat(actual), _flat(contract.literal(ex, dtype))
+    a, lit = flat(actual), flat(contract.literal(ex, dtype))
     bad = count_literal(rec, a, e, tol, lit)
     with np.errstate(invalid="ignore"):
         ok = np.isnan(e) | (a == e) | ((np.abs(a - e) <= tol) & np.isfinite(a))
@@ -71,7 +67,7 @@ def _literal_check(contract: Contract, ex: dict, actual: Any, expected: Any, dty
 def _flat_tolerance(contract: Contract, ex: dict, expected: Any, dtype: str) -> np.ndarray:
     """The value tolerance per flat output element (a single output keeps its shape for the tolerance's scale)."""
     exps = as_tuple(expected)
-    e = np.asarray(exps[0], dtype=np.float64) if len(exps) == 1 else _flat(expected)
+    e = np.asarray(exps[0], dtype=np.float64) if len(exps) == 1 else flat(expected)
     with np.errstate(all="ignore"):
         return np.ravel(np.broadcast_to(contract.tolerance.for_value(ex, e, dtype), e.shape))
 
@@ -151,13 +147,9 @@ def _grad_comparisons(contract: Contract, ex: dict, grads: dict, cot: Any, dtype
     for k in contract.grad_args:
         got = grads[k]
         want = wanted[k] = contract.expected_vjp(ex, cot, k, **extra)
-        kinks = contract.kinks(ex, k, **{kw: v for kw, v in extra.items() if kw != "variants"})
-        if contract.near_kinks is not None:  # within rounding distance of a kink in the dtype under test
-            near = contract.near_kinks(ex, k, dtype)
-            kinks = tuple(np.asarray(a) | np.asarray(b) for a, b in zip(as_tuple(kinks), as_tuple(near),
-                                                                       strict=True))
-            kinks = kinks if isinstance(got, list) else kinks[0]
-        for i, (g, w, kk) in enumerate(zip(as_tuple(got), as_tuple(want), as_tuple(kinks), strict=True)):
+        exact_kinks = contract.kinks(ex, k, **{kw: v for kw, v in extra.items() if kw != "variants"})
+        kinks = contract.with_near_kinks(exact_kinks, ex, k, dtype)
+        for i, (g, w, kk) in enumerate(zip(as_tuple(got), as_tuple(want), kinks, strict=True)):
             tol = np.maximum(contract.tolerance.for_grad(ex, k, np.asarray(w), cot, dtype),
                              _grad_floor(contract, ex, k, cot, dtype, extra))
             label = f"gradient of {contract.name} wrt {k}" + (f"[{i}]" if isinstance(got, list) else "")
@@ -218,7 +210,7 @@ def check_value(contract: Contract, runner: Runner, ex: dict, dtype: str, rec: R
     lit = _literal_check(contract, rounded, actual, best_expected, dtype, rec)  # (shapes checked by the comparison)
     if not matched and lit is not None and lit[2].any() and not (lit[2] & ~lit[1]).any():
         i = int(np.flatnonzero(lit[2])[0])
-        a, e, v = _flat(actual)[i], _flat(best_expected)[i], _flat(contract.literal(rounded, dtype))[i]
+        a, e, v = flat(actual)[i], flat(best_expected)[i], flat(contract.literal(rounded, dtype))[i]
         _hazard(rec, "LITERAL", int(lit[2].sum()), f"value of {contract.name} element {i} = {float(a)!r}: "
                 + contract.literal.describe(float(v), float(e), dtype))
         return
@@ -260,7 +252,7 @@ def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtyp
     if not matched and contract.literal is not None:
         # in an example whose literal value is non-finite or inaccurate, an inaccurate gradient is a hazard
         exact = contract.expected(rounded, **extras[0])
-        e, lit = _flat(exact), _flat(contract.literal(rounded, dtype))
+        e, lit = flat(exact), flat(contract.literal(rounded, dtype))
         tol = _flat_tolerance(contract, rounded, exact, dtype)
         bad = verdicts(e, e, lit, tol, np.ones(e.shape, dtype=bool))[0]
         if bad.any():

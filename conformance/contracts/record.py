@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 import oracle
 from conformance.clock import timed
 from conformance.numerics.literal import Literal
+from conformance.numerics.outputs import as_tuple
 from conformance.numerics.tolerance import Tolerance
 
 Example = dict[str, Any]
@@ -190,6 +191,16 @@ class Contract:
     def kinks(self, ex: Example, wrt: str, **extra: Any) -> Any:
         with timed("oracle"):
             return oracle.kinks(self.name, self._wrt(wrt), **self._oracle_args(ex), **extra)
+
+    def with_near_kinks(self, kinks: Any, ex: Example, wrt: str, dtype: str) -> tuple[Any, ...]:
+        """``kinks`` (one mask per gradient piece; None for none) plus the elements within rounding distance of a kink
+        in ``dtype`` (``near_kinks``): where the dtype may see a tie, any one-sided derivative is accepted."""
+        kinks = as_tuple(kinks)
+        if self.near_kinks is None:
+            return kinks
+        near = as_tuple(self.near_kinks(ex, wrt, dtype))
+        return tuple(np.asarray(n) if k is None else np.asarray(k) | np.asarray(n)
+                     for k, n in zip(kinks, near, strict=True))
 
     def invoke(self, fn: Callable, args: Example, impl: Any = None, fallback: Any = None) -> Any:
         """Call the implementation's function for this contract on ``args`` (see :class:`Call`)."""

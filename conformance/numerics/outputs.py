@@ -21,6 +21,11 @@ def concat(xs: Sequence[Any]) -> np.ndarray:
     return np.concatenate([np.ravel(x) for x in xs]) if len(xs) > 1 else xs[0]
 
 
+def flat(x: Any) -> np.ndarray:
+    """One output or a tuple/list of outputs, raveled into one float64 array (always 1-d)."""
+    return np.concatenate([np.ravel(np.asarray(v, dtype=np.float64)) for v in as_tuple(x)])
+
+
 def cotangents(n_outputs: int, outputs: Any, seed: int, dtype: str) -> tuple[np.ndarray, ...]:
     """Random cotangents shaped like the output(s), rounded to ``dtype`` (float64 values), one per output."""
     rng = np.random.default_rng(seed)

@@ -111,10 +111,8 @@ def judge_case(contract: Contract, runner: Any, case: Case, mode: str,
             cmps = []
             for k, want in e.vjps.items():
                 kinks = e.kinks.get(k, (None,) * len(want))
-                if mode == "spec" and contract.near_kinks is not None:  # within rounding of a kink, as the checks
-                    near = as_tuple(contract.near_kinks(rounded, k, dtype))
-                    kinks = tuple(np.asarray(n) if kk is None else np.asarray(kk) | np.asarray(n)
-                                  for kk, n in zip(kinks, near, strict=False))
+                if mode == "spec":  # within rounding distance of a kink, as the checks
+                    kinks = contract.with_near_kinks(kinks, rounded, k, dtype)
                 for i, (g, w, kk) in enumerate(zip(as_tuple(grads[k]), want, kinks, strict=False)):
                     label = f"gradient of {contract.name} wrt {k}" + (f"[{i}]" if len(want) > 1 else "")
                     cmps.append(_compare(mode, g, w, dtype, label,

@@ -95,19 +95,6 @@ def framework_versions() -> list[str]:
     return out
 
 
-def _device() -> str:
-    """The device the selected framework computes on (``conformance.runners.describe``), without importing another."""
-    from conformance.runners import describe
-
-    return describe()["device"]
-
-
-def _run_environment() -> dict[str, str]:
-    from conformance.runners import describe
-
-    return describe()
-
-
 def _opt(config: Any, name: str) -> Any:
     try:
         return config.getoption(name, default=None)
@@ -136,6 +123,9 @@ def environment(config: Any, spec: str, module: Any, dtypes: list[str],
     else:
         seed_text = "derandomized (fixed seed per test)" if derandomized else "random (not fixed)"
     now = time.time()
+    from conformance.runners import describe
+
+    run = describe()
     versions = ", ".join([
         *framework_versions(), f"NumPy {np.__version__}",
         f"loss-conformance {_version('loss-conformance')}", f"Hypothesis {_version('hypothesis')}",
@@ -145,8 +135,8 @@ def environment(config: Any, spec: str, module: Any, dtypes: list[str],
         ("implementation", str(spec)),
         ("module", f"{getattr(module, '__name__', '?')} ({getattr(module, '__file__', None) or 'no file'})"),
         ("versions", versions),
-        ("device", _device()),
-        ("framework", ", ".join(f"{k} {v}" for k, v in _run_environment().items())),
+        ("device", run["device"]),  # the selected framework's own device, without importing another framework
+        ("framework", ", ".join(f"{k} {v}" for k, v in run.items())),
         ("dtypes", ", ".join(dtypes)),
         ("mode", str(_opt(config, "--mode") or "eager")),
         ("Hypothesis profile", prof_text),

@@ -40,11 +40,13 @@ def write_outputs(config: Any, results: list[CheckResult], spec: str, module: An
     written = []
     path = config.getoption("--report-json")
     if path:
+        from conformance.runners import describe
+
         doc = {
             "impl": spec,
             "dtypes": dtypes,
             "mode": config.getoption("--mode"),
-            "run": _run_environment(),  # framework, backend (runner's framework and version), device
+            "run": describe(),  # framework, backend (runner's framework and version), device
             "summary": summarize(results),
             "verdicts": verdicts(results),
             "results": [json.loads(r.to_json()) for r in results],
@@ -60,8 +62,3 @@ def write_outputs(config: Any, results: list[CheckResult], spec: str, module: An
         written.append(f"conformance report: {out}")
     return written
 
-
-def _run_environment() -> dict[str, str]:
-    from conformance.runners import describe
-
-    return describe()
