@@ -97,6 +97,32 @@ def load(spec: str) -> Impl:
     return Impl(spec, obj, str(Path(file).resolve()) if file else None)
 
 
+def find(spec: str) -> None:
+    """Raise :class:`ImplError` when ``spec`` names no file and no module, without running the module.
+
+    A dotted name's parent packages are imported (as :func:`importlib.util.find_spec` does); anything else
+    that can go wrong shows when the module is imported (:func:`load`).
+    """
+    module_spec = spec.partition(":")[0] if ":" in spec and not _is_windows_drive(spec) else spec
+    if looks_like_path(module_spec):
+        path = Path(module_spec).resolve()
+        if not path.is_file():
+            raise ImplError(f"no such file: {path}")
+        return
+    top = module_spec.split(".")[0]
+    cwd = Path(os.getcwd())
+    if (cwd / f"{top}.py").is_file() or (cwd / top / "__init__.py").is_file():
+        return  # load() falls back to the current directory
+    try:
+        found = importlib.util.find_spec(module_spec)
+    except ModuleNotFoundError as exc:
+        raise ImplError(f"ModuleNotFoundError: {exc}") from None
+    except Exception:  # a parent package that fails to import: load() says so
+        return
+    if found is None:
+        raise ImplError(f"ModuleNotFoundError: No module named {module_spec!r}")
+
+
 def _is_windows_drive(spec: str) -> bool:
     return len(spec) > 2 and spec[1] == ":" and spec[2] in "\\/"
 

@@ -9,19 +9,18 @@ a usage error).
 
 from __future__ import annotations
 
-import contextlib
+import atexit
+import gc
 import os
-import re
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from conformance.checks.profiles import register_profiles
+from conformance import parallel
+from conformance.startup import cache_dir, quiet_startup, tidy_environment
 
 DTYPE_CHOICES = ("float32", "float16", "bfloat16", "float64")
 # TensorFlow: eager, function, xla; JAX: eager, jit; PyTorch: eager, compile
@@ -35,13 +34,13 @@ MARKERS = {
     "regression": "regression fixture replay",
     "timing": "pytest-benchmark timings (off unless --timing)",
 }
-register_profiles()  # before Hypothesis' pytest_configure loads --hypothesis-profile
 pytest_plugins = ("conformance.isolation",)  # per-test timeouts, hangs and crashes reported as results
 _RESULTS_KEY = pytest.StashKey[list]()
 IMPL_KEY = pytest.StashKey[tuple]()  # (--impl spec, the loaded module, the dtypes under test) once --impl is given
 START_KEY = pytest.StashKey[float]()  # session start (time.time()), for the report
 _WRITTEN_KEY = pytest.StashKey[list]()  # "conformance report: PATH" lines, printed last in the summary
 _EXPECT_KEY = pytest.StashKey[object]()  # the --expect file's Expectations (conformance.expectations)
+RUN_KEY = pytest.StashKey[object]()  # the run's RunInfo (conformance.reporting.run_info), set at session finish
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -102,12 +101,17 @@ def load_impl(spec: str) -> ModuleType:
     try:
         return load(spec).obj
     except ImplError as exc:
-        raise pytest.UsageError(
-            f"conformance: could not import --impl={spec}: {exc}\n"
-            "Pass an importable dotted module (--impl=mypkg.losses), a module in the current directory "
-            "(--impl=mylosses), a path to a .py file (--impl=./my_losses.py), or module:object for an object "
-            "whose attributes are the contract names."
-        ) from exc
+        raise usage_error(spec, exc) from exc
+
+
+def usage_error(spec: str, exc: Exception) -> pytest.UsageError:
+    """The usage error for an ``--impl`` that cannot be found or imported."""
+    return pytest.UsageError(
+        f"conformance: could not import --impl={spec}: {exc}\n"
+        "Pass an importable dotted module (--impl=mypkg.losses), a module in the current directory "
+        "(--impl=mylosses), a path to a .py file (--impl=./my_losses.py), or module:object for an object "
+        "whose attributes are the contract names."
+    )
 
 
 def dtypes_under_test(config: pytest.Config) -> list[str]:
@@ -124,6 +128,19 @@ def dtypes_under_test(config: pytest.Config) -> list[str]:
     return out
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Register the suite's Hypothesis profiles before Hypothesis' own ``pytest_configure`` loads one by name.
+
+    Only when ``--hypothesis-profile`` is given (Hypothesis imports itself then anyway), so that the plugin's
+    mere presence does not import Hypothesis into every pytest run, nor into the xdist controller.
+    """
+    if config.getoption("--hypothesis-profile", default=None):
+        from conformance.checks.profiles import register_profiles
+
+        register_profiles()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for name, doc in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {doc}")
@@ -131,12 +148,44 @@ def pytest_configure(config: pytest.Config) -> None:
     spec = config.getoption("--impl")
     if not spec:
         return
+    atexit.register(gc.freeze)  # at exit: skip collecting the framework's objects one by one (about 1 s)
     tidy_environment(config)  # before the implementation (and so TensorFlow) is imported
+    dtypes = dtypes_under_test(config)
+    if parallel.is_controller(config):
+        # The workers import the implementation; a usage error found there comes back in workeroutput.
+        configure_controller(config, spec, dtypes)
+        return
+    try:
+        configure_runner(config, spec, dtypes)
+    except pytest.UsageError as exc:
+        if not hasattr(config, "workerinput"):
+            raise
+        config.workeroutput[parallel.USAGE_ERROR] = str(exc)  # raising here would print a traceback and exit 0
+
+
+def configure_controller(config: pytest.Config, spec: str, dtypes: list[str]) -> None:
+    """The xdist controller: find ``--impl`` without importing it; load ``--expect`` (to apply it to the results)."""
+    from conformance.impl import ImplError, find
+
+    try:
+        find(spec)
+    except ImplError as exc:
+        raise usage_error(spec, exc) from exc
+    config.stash[IMPL_KEY] = (spec, None, dtypes)
+    parallel.limit_worker_threads(config)
+    if config.getoption("--expect"):
+        register_user_contracts(config)
+        load_expectations(config)
+
+
+def configure_runner(config: pytest.Config, spec: str, dtypes: list[str]) -> None:
+    """A process that runs the tests: import ``--impl``, select the framework, load profile and ``--expect``."""
     from hypothesis import settings
 
-    from conformance.checks.profiles import DEFAULT_PROFILE
+    from conformance.checks.profiles import DEFAULT_PROFILE, register_profiles
     from conformance.contracts import REGISTRY
 
+    register_profiles()
     if not config.getoption("--hypothesis-profile", default=None):
         settings.load_profile(DEFAULT_PROFILE)  # also overrides Hypothesis' own "ci" profile
     register_user_contracts(config)
@@ -144,18 +193,23 @@ def pytest_configure(config: pytest.Config) -> None:
         module = load_impl(spec)
     _select_framework(config, module)
     names = list(REGISTRY)
-    provided = [n for n in names if getattr(module, n, None) is not None]
-    if not provided:
+    if not any(getattr(module, n, None) is not None for n in names):
         raise pytest.UsageError(
             f"conformance: --impl={spec} provides none of the contract names ({', '.join(names[:4])}, ...). "
             "Pass a module that defines the functions of spec §7, or a small adapter module exposing them."
         )
-    config.stash[IMPL_KEY] = (spec, module, dtypes_under_test(config))
+    config.stash[IMPL_KEY] = (spec, module, dtypes)
     if config.getoption("--expect"):
-        from conformance import expectations
+        load_expectations(config)
 
-        config.stash[_EXPECT_KEY] = expectations.load(config.getoption("--expect"), names,
-                                                      expectations.known_ids(REGISTRY.values()))
+
+def load_expectations(config: pytest.Config) -> None:
+    """Read ``--expect`` against the registered contracts."""
+    from conformance import expectations
+    from conformance.contracts import REGISTRY
+
+    config.stash[_EXPECT_KEY] = expectations.load(config.getoption("--expect"), list(REGISTRY),
+                                                  expectations.known_ids(REGISTRY.values()))
 
 
 def _select_framework(config: pytest.Config, module: ModuleType) -> None:
@@ -180,6 +234,10 @@ def is_suite_item(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if parallel.USAGE_ERROR in getattr(config, "workeroutput", {}):  # the controller reports it; run nothing
+        config.hook.pytest_deselected(items=list(items))
+        items[:] = []
+        return
     if IMPL_KEY not in config.stash and any(is_suite_item(i) for i in items):
         raise pytest.UsageError(
             "conformance: no implementation chosen. Pass --impl=MODULE, e.g.\n"
@@ -192,25 +250,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             config.hook.pytest_deselected(items=timing)
             items[:] = [i for i in items if i.get_closest_marker("timing") is None]
     if hasattr(config, "workerinput"):  # a pytest-xdist worker: the longest checks first, so no worker ends late
-        items[:] = xdist_order(items, int(config.workerinput.get("workercount", 1)))
-
-
-def xdist_order(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
-    """The items by decreasing :func:`expected_cost`, the first ones dealt over the workers' first batches.
-
-    pytest-xdist's ``load`` scheduler hands each worker a first batch of ``len(items) // workers // 4``
-    consecutive items, then one or two at a time: the longest items are dealt across those batches
-    (snake order), the rest follow longest first. Deterministic, so every worker collects the same order.
-    """
-    ranked = sorted(items, key=expected_cost, reverse=True)  # stable
-    if workers < 2 or len(ranked) < 2 * workers:
-        return ranked
-    batch = max(len(ranked) // workers // 4, 2)
-    batches: list[list[pytest.Item]] = [[] for _ in range(workers)]
-    for j, item in enumerate(ranked[:workers * batch]):
-        turn, k = divmod(j, workers)
-        batches[k if turn % 2 == 0 else workers - 1 - k].append(item)
-    return [i for b in batches for i in b] + ranked[workers * batch:]
+        items[:] = parallel.xdist_order(items, int(config.workerinput.get("workercount", 1)), expected_cost)
 
 
 # Relative cost of a suite test, from the default run on the reference target (docs/benchmarks.md).
@@ -301,98 +341,61 @@ def results(config: pytest.Config) -> list:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    if IMPL_KEY not in config.stash or hasattr(config, "workerinput"):
+    if IMPL_KEY not in config.stash:
+        return
+    spec, module, dtypes = config.stash[IMPL_KEY]
+    if module is not None:  # this process imported the implementation (serial run or xdist worker)
+        from conformance.reporting.run_info import describe_run
+
+        config.stash[RUN_KEY] = describe_run(spec, module, dtypes, config.getoption("--mode"))
+    if hasattr(config, "workerinput"):
+        config.workeroutput[parallel.RUN_INFO] = config.stash[RUN_KEY].to_json()
         return  # only the controller writes reports
     from conformance.reporting.writer import write_outputs
 
-    spec, module, dtypes = config.stash[IMPL_KEY]
     declared = config.stash.get(_EXPECT_KEY, None)
     stale = declared.finish(results(config)) if declared is not None else []  # entries that no longer fail
     if stale and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    config.stash[_WRITTEN_KEY] = stale + write_outputs(config, results(config), spec, module, dtypes,
+    config.stash[_WRITTEN_KEY] = stale + write_outputs(config, results(config), run_info(config),
                                                           config.stash.get(START_KEY, None))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """On the xdist controller: a worker's usage error ends the run; the first worker's RunInfo is the run's."""
+    output = getattr(node, "workeroutput", None) or {}
+    if output.get(parallel.USAGE_ERROR):
+        raise pytest.UsageError(output[parallel.USAGE_ERROR])
+    config = _CONFIG[0] if _CONFIG else None
+    if config is not None and output.get(parallel.RUN_INFO) and RUN_KEY not in config.stash:
+        from conformance.reporting.run_info import RunInfo
+
+        config.stash[RUN_KEY] = RunInfo.from_json(output[parallel.RUN_INFO])
+
+
+def run_info(config: pytest.Config) -> object:
+    """The run's RunInfo; a bare one (``--impl``, dtypes) where no process that imported the implementation reported."""
+    from conformance.reporting.run_info import RunInfo
+
+    spec, _, dtypes = config.stash[IMPL_KEY]
+    return config.stash.get(RUN_KEY, None) or RunInfo(spec, dtypes, mode=config.getoption("--mode") or "?")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     if IMPL_KEY not in config.stash:
         return
-    from conformance.contracts import REGISTRY
     from conformance.reporting.terminal import render_summary
 
-    spec, module, _ = config.stash[IMPL_KEY]
-    provided = [n for n in REGISTRY if getattr(module, n, None) is not None]
-    from hypothesis import settings
-
-    for line in render_summary(results(config), spec, provided, settings.get_current_profile_name()):
+    info = run_info(config)
+    for line in render_summary(results(config), info.spec, info.provided or None, info.profile or None,
+                               names=info.names or None):
         terminalreporter.write_line(line)
     for line in config.stash.get(_WRITTEN_KEY, []):
         terminalreporter.write_line(line)
 
 
 # --- a new user's first run: quiet start-up, no stray folders, short failures --------------------------------------
-
-def cache_dir() -> Path:
-    """Where the suite keeps Hypothesis' and pytest-benchmark's files and the default reproducers.
-
-    ``$CONFORMANCE_CACHE_DIR``, else ``$XDG_CACHE_HOME/loss-conformance``, else ``~/.cache/loss-conformance``.
-    """
-    if os.environ.get("CONFORMANCE_CACHE_DIR"):
-        return Path(os.environ["CONFORMANCE_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "loss-conformance"
-
-
-def tidy_environment(config: pytest.Config) -> None:
-    """Quiet TensorFlow's start-up logging and keep ``.hypothesis/`` and ``.benchmarks/`` out of the current folder.
-
-    Each applies only where the user chose nothing: ``TF_CPP_MIN_LOG_LEVEL`` (set to 2: warnings and errors are still
-    shown; inherited by pytest-xdist's workers), ``HYPOTHESIS_STORAGE_DIRECTORY`` and ``--benchmark-storage``.
-    """
-    if "TF_CPP_MIN_LOG_LEVEL" not in os.environ or os.environ.get("CONFORMANCE_QUIET_TF") == "1":
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-        os.environ["CONFORMANCE_QUIET_TF"] = "1"  # so that pytest-xdist's workers, which inherit both, quiet it too
-        config.stash[_QUIET_KEY] = True
-    if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
-        from hypothesis.configuration import set_hypothesis_home_dir
-
-        set_hypothesis_home_dir(cache_dir() / "hypothesis")
-    if getattr(config.option, "benchmark_storage", None) == "file://./.benchmarks":
-        config.option.benchmark_storage = f"file://{cache_dir() / 'benchmarks'}"
-
-
-_QUIET_KEY = pytest.StashKey[bool]()  # TF_CPP_MIN_LOG_LEVEL was unset: filter TensorFlow's start-up lines too
-# TensorFlow's start-up lines on stderr, printed while it is imported whatever TF_CPP_MIN_LOG_LEVEL says
-_STARTUP_NOISE = re.compile("|".join([r"All log messages before absl::InitializeLog\(\) is called",
-                                       r"\] oneDNN custom operations are on", r"cpu_feature_guard\.cc:\d+\]",
-                                       r"^To enable the following instructions: .*rebuild TensorFlow"]))
-
-
-@contextlib.contextmanager
-def quiet_startup(config: pytest.Config) -> Iterator[None]:
-    """While importing the implementation (and so, usually, TensorFlow), drop TensorFlow's start-up lines from stderr.
-
-    Only when the user did not set ``TF_CPP_MIN_LOG_LEVEL`` and TensorFlow is not imported yet; every other line
-    written to stderr meanwhile is passed on.
-    """
-    if not config.stash.get(_QUIET_KEY, False) or "tensorflow" in sys.modules:
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            text = tmp.read().decode("utf-8", errors="replace")
-            sys.stderr.write("".join(ln for ln in text.splitlines(keepends=True) if not _STARTUP_NOISE.search(ln)))
-            sys.stderr.flush()
-
 
 def reproducers_dir(config: pytest.Config) -> Path:
     """``--reproducers-dir``, else ``<report stem>-reproducers`` beside ``--report``, else the cache's reproducers/."""

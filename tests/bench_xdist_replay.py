@@ -7,7 +7,7 @@
     python tests/bench_xdist_replay.py durations.txt collected.txt --workers 2 4 8 16
 
 Prints, per worker count, the speed-up of the checks alone (start-up excluded) in
-collection order and in the order the workers use (``conformance.plugin.xdist_order``).
+collection order and in the order the workers use (``conformance.parallel.xdist_order``).
 The scheduler model follows pytest-xdist 3.8's ``LoadScheduling`` (first batches of
 ``n // workers // 4`` items, then refills of one or two when a worker runs low).
 """
@@ -19,7 +19,7 @@ import heapq
 import re
 import types
 
-from conformance import plugin
+from conformance import parallel, plugin
 
 
 def durations(path: str) -> dict[str, float]:
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"serial: {serial:.1f} s of checks, {len(collected)} tests; longest {max(seconds.values()):.1f} s")
     print("| workers | collection order | xdist_order |\n|---|---|---|")
     for n in args.workers:
-        ours = [i.nodeid for i in plugin.xdist_order([as_item(c) for c in collected], n)]
+        ours = [i.nodeid for i in parallel.xdist_order([as_item(c) for c in collected], n, plugin.expected_cost)]
         print(f"| {n} | {serial / makespan(collected, seconds, n):.2f}x | {serial / makespan(ours, seconds, n):.2f}x |")
 
 

@@ -13,7 +13,6 @@ import re
 import subprocess
 import sys
 import textwrap
-import types
 from pathlib import Path
 
 import numpy as np
@@ -200,6 +199,7 @@ def test_convention_is_said_once() -> None:
 
 def test_html_explains_hazards_and_shows_tables(tmp_path: Path) -> None:
     from conformance.reporting.html import write_report
+    from conformance.reporting.run_info import RunInfo
 
     hazard = CheckResult("decode", "yolov3", "stability", "float16", "eager", status="hazard",
                          message="hazards in 3 example(s):\n  YOLO-EXP-OVERFLOW: 2 element(s); e.g. x=np.float64(inf)",
@@ -213,8 +213,8 @@ def test_html_explains_hazards_and_shows_tables(tmp_path: Path) -> None:
         def getoption(self, name: str, default: object = None) -> object:
             return default
 
-    module = types.SimpleNamespace(__name__="m", __file__="/tmp/m.py")
-    html = write_report(_Config(), [hazard, regression, timing, missing], "m", module, ["float16"],
+    info = RunInfo("m", ["float16"], module="m", module_file="/tmp/m.py")
+    html = write_report(_Config(), [hazard, regression, timing, missing], info,
                         tmp_path / "report.html").read_text()
     assert "np.float64" not in html and "x=inf" in html
     assert "<strong>Hazard</strong> (float16): for some adversarial inputs the exact value is undefined" in html

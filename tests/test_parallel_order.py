@@ -1,4 +1,4 @@
-"""The order of suite items under pytest-xdist (``conformance.plugin.xdist_order``)."""
+"""The order of suite items under pytest-xdist (``conformance.parallel.xdist_order``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import types
 
 import pytest
 
-from conformance import plugin
+from conformance import parallel, plugin
 from conformance.contracts import REGISTRY
 
 CATEGORIES = ("badinput", "gradient", "regression", "stability", "value")
@@ -25,13 +25,14 @@ ITEMS = [_item(c, n) for c in CATEGORIES for n in NAMES]
 
 @pytest.mark.parametrize("workers", [1, 2, 3, 4, 8])
 def test_order_is_a_deterministic_permutation(workers: int) -> None:
-    order = plugin.xdist_order(list(ITEMS), workers)
+    order = parallel.xdist_order(list(ITEMS), workers, plugin.expected_cost)
     assert sorted(i.nodeid for i in order) == sorted(i.nodeid for i in ITEMS)
-    assert [i.nodeid for i in plugin.xdist_order(list(ITEMS), workers)] == [i.nodeid for i in order]
+    again = parallel.xdist_order(list(ITEMS), workers, plugin.expected_cost)
+    assert [i.nodeid for i in again] == [i.nodeid for i in order]
 
 
 def test_one_worker_runs_the_longest_first() -> None:
-    order = plugin.xdist_order(list(ITEMS), 1)
+    order = parallel.xdist_order(list(ITEMS), 1, plugin.expected_cost)
     costs = [plugin.expected_cost(i) for i in order]
     assert costs == sorted(costs, reverse=True)
     assert order[0].nodeid.endswith("[compute_loss-float32-eager]")
@@ -40,7 +41,7 @@ def test_one_worker_runs_the_longest_first() -> None:
 
 @pytest.mark.parametrize("workers", [2, 4])
 def test_the_longest_items_are_dealt_across_first_batches(workers: int) -> None:
-    order = plugin.xdist_order(list(ITEMS), workers)
+    order = parallel.xdist_order(list(ITEMS), workers, plugin.expected_cost)
     batch = max(len(ITEMS) // workers // 4, 2)
     firsts = [order[k * batch:(k + 1) * batch] for k in range(workers)]
     ranked = sorted(ITEMS, key=plugin.expected_cost, reverse=True)

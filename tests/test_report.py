@@ -161,9 +161,11 @@ def _results() -> list[CheckResult]:
 
 def _write(tmp_path: Path, results: list[CheckResult], spec: str = XSS) -> Path:
     from conformance.reporting.html import write_report
+    from conformance.reporting.run_info import describe_run
 
     module = types.SimpleNamespace(__name__=XSS, __file__=f"/tmp/{XSS}.py")
-    return write_report(_Config(), results, spec, module, ["float32", "float16"], tmp_path / "r" / "report.html")
+    info = describe_run(spec, module, ["float32", "float16"], "eager")
+    return write_report(_Config(), results, info, tmp_path / "r" / "report.html")
 
 
 def test_report_escapes_every_string_from_the_impl(tmp_path: Path) -> None:
@@ -309,7 +311,7 @@ def test_header_versions_name_installed_frameworks_whatever_their_distribution(m
     import importlib.metadata as md
     import sys
 
-    from conformance.reporting import html
+    from conformance.reporting import run_info
 
     real = md.version
     monkeypatch.delitem(sys.modules, "jax", raising=False)
@@ -321,6 +323,6 @@ def test_header_versions_name_installed_frameworks_whatever_their_distribution(m
 
     monkeypatch.setattr(md, "version", version)
     monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
-    got = html.framework_versions()
+    got = run_info.framework_versions()
     assert "TensorFlow 2.21.0" in got and not any(v.startswith("JAX") for v in got)
     assert all("not installed" not in v for v in got)

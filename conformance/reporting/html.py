@@ -10,12 +10,9 @@ inputs are written to ``<report stem>-reproducers/`` beside the report.
 from __future__ import annotations
 
 import datetime as _dt
-import importlib.metadata
 import io
 import os
-import platform
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +23,7 @@ from markupsafe import Markup
 
 from conformance.reporting.reproducer import decode, file_stem, message_head, write_reproducer
 from conformance.reporting.results import CATEGORIES, ORDER, CheckResult
+from conformance.reporting.run_info import RunInfo
 
 LABEL = {"passed": "pass", "failed": "FAIL", "hazard": "hazard", "not provided": "not provided",
          "skipped": "skipped", "error": "ERROR", "expected": "expected", "unexpectedly passing": "XPASS",
@@ -38,8 +36,8 @@ UNIT_ROUNDOFF = {"float16": 2.0**-11, "bfloat16": 2.0**-8, "float32": 2.0**-24, 
 _RESERVED_EXTRA = {"expected", "actual", "cotangent"}
 
 
-def write_report(config: Any, results: list[CheckResult], spec: str, module: Any, dtypes: list[str],
-                 path: Path, start: float | None = None) -> Path:
+def write_report(config: Any, results: list[CheckResult], info: RunInfo, path: Path,
+                 start: float | None = None) -> Path:
     """Render the report for ``results`` to ``path`` (and reproducers beside it); return the resolved path."""
     path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,16 +45,15 @@ def write_report(config: Any, results: list[CheckResult], spec: str, module: Any
     if repro_dir.is_dir():  # stale reproducers from an earlier run
         for old in [*repro_dir.glob("*.py"), *repro_dir.glob("*.npz")]:
             old.unlink()
-    impl_file = getattr(module, "__file__", None)
     names = _names(results)
-    sections = [_section(i, n, rs, spec, impl_file, repro_dir, path.parent) for i, (n, rs) in enumerate(names.items())
-                if not not_provided(rs)]
+    sections = [_section(i, n, rs, info.spec, info.module_file, repro_dir, path.parent)
+                for i, (n, rs) in enumerate(names.items()) if not not_provided(rs)]
     if any(r.category == "timing" for r in results):
         for sec in sections:
             if not any(v["r"].category == "timing" for v in sec["results"]):
                 sec["no_timing"] = no_timing_reason(sec["name"])
     context = {
-        "env": environment(config, spec, module, dtypes, start),
+        "env": environment(config, info, start),
         "categories": CATEGORIES,
         "families": _matrix(names),
         "sections": sections,
@@ -73,28 +70,6 @@ def write_report(config: Any, results: list[CheckResult], spec: str, module: Any
 
 # --- header ------------------------------------------------------------------------------------------------------
 
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
-FRAMEWORK_DISTS = (("TensorFlow", "tensorflow", ("tensorflow", "tensorflow-cpu")), ("JAX", "jax", ("jax",)),
-                   ("PyTorch", "torch", ("torch",)), ("Keras", "keras", ("keras",)))
-
-
-def framework_versions() -> list[str]:
-    """``TensorFlow 2.21.0``-style entries for the frameworks installed (whatever their distribution's name)."""
-    out = []
-    for label, module, dists in FRAMEWORK_DISTS:
-        version = getattr(sys.modules.get(module), "__version__", None)
-        version = version or next((v for v in map(_version, dists) if v != "not installed"), None)
-        if version:
-            out.append(f"{label} {version}")
-    return out
-
-
 def _opt(config: Any, name: str) -> Any:
     try:
         return config.getoption(name, default=None)
@@ -102,44 +77,24 @@ def _opt(config: Any, name: str) -> Any:
         return None
 
 
-def environment(config: Any, spec: str, module: Any, dtypes: list[str],
-                start: float | None = None) -> list[tuple[str, str]]:
+def environment(config: Any, info: RunInfo, start: float | None = None) -> list[tuple[str, str]]:
     """(label, value) rows for the report's header."""
-    from hypothesis import settings
-
-    from conformance.checks.engine import DEFAULT_PROFILE
-
-    current = getattr(settings, "get_current_profile_name", None)  # Hypothesis >= 6.1xx
-    profile = current() if current else (_opt(config, "--hypothesis-profile") or DEFAULT_PROFILE)
-    try:
-        prof = settings.get_profile(profile)
-        prof_text = f"{profile} (max_examples={prof.max_examples}, derandomize={prof.derandomize})"
-        derandomized = prof.derandomize
-    except Exception:
-        prof_text, derandomized = str(profile), False
     seed = _opt(config, "--hypothesis-seed")
     if seed is not None:
         seed_text = str(seed)
     else:
-        seed_text = "derandomized (fixed seed per test)" if derandomized else "random (not fixed)"
+        seed_text = "derandomized (fixed seed per test)" if info.derandomized else "random (not fixed)"
     now = time.time()
-    from conformance.runners import describe
-
-    run = describe()
-    versions = ", ".join([
-        *framework_versions(), f"NumPy {np.__version__}",
-        f"loss-conformance {_version('loss-conformance')}", f"Hypothesis {_version('hypothesis')}",
-        f"Python {platform.python_version()}",
-    ])
+    profile = f"{info.profile} ({info.profile_settings})" if info.profile_settings else info.profile or "unknown"
     return [
-        ("implementation", str(spec)),
-        ("module", f"{getattr(module, '__name__', '?')} ({getattr(module, '__file__', None) or 'no file'})"),
-        ("versions", versions),
-        ("device", run["device"]),  # the selected framework's own device, without importing another framework
-        ("framework", ", ".join(f"{k} {v}" for k, v in run.items())),
-        ("dtypes", ", ".join(dtypes)),
-        ("mode", str(_opt(config, "--mode") or "eager")),
-        ("Hypothesis profile", prof_text),
+        ("implementation", str(info.spec)),
+        ("module", f"{info.module} ({info.module_file or 'no file'})"),
+        ("versions", ", ".join(info.versions) or "unknown"),
+        ("device", info.run.get("device", "unknown")),  # the selected framework's own device
+        ("framework", ", ".join(f"{k} {v}" for k, v in info.run.items()) or "unknown"),
+        ("dtypes", ", ".join(info.dtypes)),
+        ("mode", info.mode),
+        ("Hypothesis profile", profile),
         ("Hypothesis seed", seed_text),
         ("date", _dt.datetime.fromtimestamp(start or now).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")),
         ("wall time", f"{now - start:.1f} s" if start else "unknown"),

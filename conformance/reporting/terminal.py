@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from conformance.clock import shares
-from conformance.contracts import REGISTRY
 from conformance.reporting.results import CATEGORIES, CheckResult, summarize
 
 SYMBOL = {"passed": "pass", "failed": "FAIL", "hazard": "hazard", "not provided": "not provided", "skipped": "skip",
@@ -41,16 +40,23 @@ def convention_note(results: list[CheckResult]) -> str | None:
 
 
 def render_summary(results: list[CheckResult], impl: str, provided: list[str] | None = None,
-                   profile: str | None = None) -> list[str]:
-    """The table of names that ran (worst status per category), the names not provided on one line, a legend."""
+                   profile: str | None = None, names: list[str] | None = None) -> list[str]:
+    """The table of names that ran (worst status per category), the names not provided on one line, a legend.
+
+    ``names``: every contract name in registry order (default: the registry of this process).
+    """
     table = summarize(results)
     if not table:
         return []
+    if names is None:
+        from conformance.contracts import REGISTRY
+
+        names = list(REGISTRY)
     if provided is None:
         provided = [n for n, row in table.items() if any(s != "not provided" for s in row.values())]
-    shown = [n for n in REGISTRY if n in table and (n in provided or any(s != "not provided"
-                                                                          for s in table[n].values()))]
-    shown += [n for n in table if n not in REGISTRY]
+    shown = [n for n in names if n in table and (n in provided or any(s != "not provided"
+                                                                       for s in table[n].values()))]
+    shown += [n for n in table if n not in names]
     cats = [c for c in CATEGORIES if any(c in table[n] for n in shown)]
     width = max((len(n) for n in shown), default=4) + 2
     header = f"conformance summary for {impl}" + (f" (Hypothesis profile {profile})" if profile else "")
@@ -63,8 +69,8 @@ def render_summary(results: list[CheckResult], impl: str, provided: list[str] | 
         row = table[name]
         cells = "".join(SYMBOL.get(row.get(c, ""), "-").ljust(CELL) for c in cats)
         lines.append(name.ljust(width) + cells + "; ".join(notes))
-    missing = [n for n in REGISTRY if n not in provided]
-    lines.append(f"{len(provided)}/{len(REGISTRY)} contract names provided by {impl}")
+    missing = [n for n in names if n not in provided]
+    lines.append(f"{len(provided)}/{len(names)} contract names provided by {impl}")
     if missing:
         lines.append(f"not provided ({len(missing)}): {', '.join(missing)}")
     loose = sum(1 for r in results if r.extra.get("finiteness_only"))
@@ -78,7 +84,7 @@ def render_summary(results: list[CheckResult], impl: str, provided: list[str] | 
                      f"run / implementation time {t['ratio']:.1f}x")
     for status, head in (("expected", "expected failures (--expect)"),
                          ("unexpectedly passing", "declared failures that passed (XPASS: the run fails)")):
-        rank = {n: i for i, n in enumerate(REGISTRY)}
+        rank = {n: i for i, n in enumerate(names)}
         ordered = sorted((r for r in results if r.status == status), key=lambda r: (
             rank.get(r.name, len(rank)), CATEGORIES.index(r.category) if r.category in CATEGORIES else 99))
         declared = dict.fromkeys(f"  {r.name}/{r.category}: {r.expectation}" for r in ordered)

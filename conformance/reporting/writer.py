@@ -8,6 +8,7 @@ from typing import Any
 
 from conformance.reporting.results import ORDER as _ORDER
 from conformance.reporting.results import CheckResult, json_safe, summarize
+from conformance.reporting.run_info import RunInfo
 
 
 def verdicts(results: list[CheckResult]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -34,19 +35,16 @@ def verdicts(results: list[CheckResult]) -> dict[str, dict[str, dict[str, Any]]]
     return {n: dict(sorted(c.items())) for n, c in sorted(table.items())}
 
 
-def write_outputs(config: Any, results: list[CheckResult], spec: str, module: Any, dtypes: list[str],
-                  start: float | None = None) -> list[str]:
+def write_outputs(config: Any, results: list[CheckResult], info: RunInfo, start: float | None = None) -> list[str]:
     """Write ``--report-json`` and ``--report`` if asked for; return "what: path" lines for the terminal."""
     written = []
     path = config.getoption("--report-json")
     if path:
-        from conformance.runners import describe
-
         doc = {
-            "impl": spec,
-            "dtypes": dtypes,
-            "mode": config.getoption("--mode"),
-            "run": describe(),  # framework, backend (runner's framework and version), device
+            "impl": info.spec,
+            "dtypes": info.dtypes,
+            "mode": info.mode,
+            "run": info.run,  # framework, backend (runner's framework and version), device
             "summary": summarize(results),
             "verdicts": verdicts(results),
             "results": [json.loads(r.to_json()) for r in results],
@@ -58,7 +56,7 @@ def write_outputs(config: Any, results: list[CheckResult], spec: str, module: An
     if html:
         from conformance.reporting.html import write_report
 
-        out = write_report(config, results, spec, module, dtypes, Path(html), start)
+        out = write_report(config, results, info, Path(html), start)
         written.append(f"conformance report: {out}")
     return written
 
