@@ -342,8 +342,8 @@ def results(config: pytest.Config) -> list:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    if IMPL_KEY not in config.stash:
-        return
+    if IMPL_KEY not in config.stash or session.exitstatus == pytest.ExitCode.USAGE_ERROR:
+        return  # a usage error from an xdist worker: no run to report, as in a serial run
     spec, module, dtypes = config.stash[IMPL_KEY]
     if module is not None:  # this process imported the implementation (serial run or xdist worker)
         from conformance.reporting.run_info import describe_run
@@ -392,7 +392,7 @@ def run_info(config: pytest.Config) -> object:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    if IMPL_KEY not in config.stash:
+    if IMPL_KEY not in config.stash or exitstatus == pytest.ExitCode.USAGE_ERROR:
         return
     from conformance.reporting.terminal import render_summary
 

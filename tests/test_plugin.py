@@ -43,9 +43,10 @@ def test_unimportable_impl_is_a_usage_error(workers, tmp_path):
     assert r.returncode == 4 and "no such file" in r.stderr, r.stdout + r.stderr
     mod = tmp_path / "broken_losses.py"
     mod.write_text("raise RuntimeError('the module fails at import')\n")
-    r = run_pytest("conformance", f"--impl={mod}", "-q", *workers)
+    r = run_pytest("conformance", f"--impl={mod}", "-q", f"--report-json={tmp_path / 'r.json'}", *workers)
     assert r.returncode == 4, r.stdout + r.stderr
     assert "RuntimeError: the module fails at import" in r.stderr and "Traceback" not in r.stdout + r.stderr
+    assert not (tmp_path / "r.json").exists()  # no run, no report
 
 
 @SERIAL_AND_XDIST
