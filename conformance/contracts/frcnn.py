@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from conformance.contracts import tags
 from conformance.contracts.adversarial import big_fill, overriding, positive_rows_fill, prob_fill, zero_mask_fill
+from conformance.contracts.cce_numerics import class_cls_near_kinks
 from conformance.contracts.draw import (
     arrays,
     fixed_mask,
@@ -126,6 +127,12 @@ def _pinned_class_cls() -> list[dict]:
     return [{"y_true": np.eye(k)[rng.integers(0, k, (2, 32))], "y_pred": rng.dirichlet(np.ones(k), (2, 32))}]
 
 
+def _fixed_class_cls(dtype: str) -> list[dict]:
+    """q_3 = 1 / (1 + 6.1e-8): 5.9e-8 above the float32 clip bound 1 − ε_k, which float32's p / Σp rounds onto (found
+    by the thorough profile: the gradient there is the clipped 0 in float64 and the unclipped one in float32)."""
+    return [{"y_true": np.array([[[0.0, 0.0, 0.0, 1.0]]]), "y_pred": np.array([[[0.0, 1e-9, 5.9604645e-8, 1.0]]])}]
+
+
 def _rpn_regr_bad(a: int, true_ch: int, pred_ch: int, hw_pred: tuple[int, int] = (3, 4)):
     def make() -> dict:
         m = fixed_mask(2, 3, 4, true_ch // 2)
@@ -236,6 +243,7 @@ CONTRACTS = [
              "λ · mean over r of CCE(y_true[0, r], y_pred[0, r]) (batch element 0 only)",
              "y_true, y_pred: (B, R, K) one-hot targets and class probabilities",
              conventions=True, constants_dtype=True, divergences=("FRCNN-BATCH0",), pinned=_pinned_class_cls,
+             near_kinks=class_cls_near_kinks, stability_cases=_fixed_class_cls,
              normaliser=lambda ex: float(np.shape(ex["y_true"])[1]),
              bad_inputs=(BadCase("classes-mismatch", "y_pred",
                                  lambda: {"y_true": np.eye(3)[[[0, 1, 2, 0]]], "y_pred": fixed_probs(1, 4, 4)}),

@@ -8,6 +8,7 @@ from hypothesis.extra import numpy as hnp
 
 from conformance.contracts import tags
 from conformance.contracts.adversarial import big_fill, logit_fill, overriding, positive_rows_fill, prob_fill
+from conformance.contracts.cce_numerics import cce_near_kinks
 from conformance.contracts.draw import (
     arrays,
     fixed_normal,
@@ -371,7 +372,7 @@ CONTRACTS = [
              ("target", "output"), ("output",), _TOL["categorical_crossentropy"],
              overriding(categorical_crossentropy, {"output": positive_rows_fill}),
              "−Σ_i t_i · log clip(p_i / Σ_j p_j, ε_k, 1−ε_k) along `axis`", _ROWS + "; output rows with a positive sum",
-             conventions=True, constants_dtype=True,
+             conventions=True, constants_dtype=True, near_kinks=cce_near_kinks,
              bad_inputs=(BadCase("classes-mismatch", "output",
                                  lambda: {"target": np.eye(3)[[0, 1]], "output": fixed_probs(2, 4), "axis": -1}),),
              timing=_timing_cce),

@@ -31,6 +31,7 @@ from conformance.contracts.draw import (
     seeded,
 )
 from conformance.contracts.record import BadCase, Call, Contract, Derived, Tag, TimingCase
+from conformance.numerics.dtypes import info
 from conformance.numerics.literal import BOXES as LITERAL_BOXES
 
 CENTRE = reals(-50.0, 50.0, (0.0, 1.0, -1.0, 10.0))
@@ -205,7 +206,14 @@ def _fixed_decode(dtype: str) -> list[dict]:
     lim = exp_limit(dtype)
     conv = np.zeros((1, 1, 1, 6))
     conv[..., 2], conv[..., 3] = lim, -lim
-    return [{"conv_output": conv, "anchors": np.ones((1, 2)), "stride": 8, "num_class": 1}]
+    # e^{raw_w} = 2·tiny is normal, e^{raw_w} · anchor = tiny / 2 is not: in the documents' order
+    # (e^{raw} · anchors) · stride it is flushed to 0, though the exact w = 64·tiny is above the tolerance;
+    # σ(raw_y) = tiny / e is subnormal, flushed to 0, though the exact y = (σ(raw_y) + 0) · stride is not small
+    under = np.zeros((1, 1, 1, 6))
+    under[..., 1] = np.log(info(dtype).tiny) - 1
+    under[..., 2] = np.log(2 * info(dtype).tiny)
+    return [{"conv_output": conv, "anchors": np.ones((1, 2)), "stride": 8, "num_class": 1},
+            {"conv_output": under, "anchors": np.full((1, 2), 0.25), "stride": 128, "num_class": 1}]
 
 
 def _decode_intermediates(ex: dict, dtype: str):

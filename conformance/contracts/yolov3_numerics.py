@@ -277,27 +277,39 @@ def threshold_margin(ex: dict) -> float:
 # --- rounded intermediates (the stability tier's YOLO-EXP-OVERFLOW / YOLO-ZERO-UNION rule) ---------------------
 
 def _decode_rounded(conv: np.ndarray, anchors: Any, stride: Any, num_class: int, dtype: str) -> np.ndarray:
-    """decode(conv) with e^{raw_wh} rounded to ``dtype`` (overflow inf, flush-to-zero), then rounded to ``dtype``."""
+    """decode(conv) with the documents' intermediates rounded to ``dtype`` (overflow inf, flush-to-zero), then the
+    output rounded: xy = (σ(raw_xy) + grid) · stride, with σ(raw_xy) flushed to 0 where it is subnormal; wh =
+    (e^{raw_wh} · anchors) · stride, with e^{raw_wh} and the product each rounded (with anchors below 1 the product
+    underflows where e^{raw_wh} does not)."""
     exact = oracle.evaluate("decode", conv_output=conv, anchors=anchors, stride=stride, num_class=num_class)
     raw = np.asarray(conv, dtype=np.float64).reshape(exact.shape)
+    rows, cols = exact.shape[1], exact.shape[2]
+    grid = np.stack(np.broadcast_arrays(np.arange(cols)[None, :], np.arange(rows)[:, None]), -1)[:, :, None, :]
     with np.errstate(over="ignore", invalid="ignore"):
-        wh = rounded(dtype, np.exp(raw[..., 2:4])) * np.asarray(anchors, dtype=np.float64) * float(stride)
+        sig = rounded(dtype, 1.0 / (1.0 + np.exp(-raw[..., 0:2])))
+        xy = rounded(dtype, sig + grid) * float(stride)
+        scaled = rounded(dtype, rounded(dtype, np.exp(raw[..., 2:4])) * rounded(dtype, anchors))
+        wh = scaled * float(stride)
     out = exact.copy()
+    out[..., 0:2] = xy
     out[..., 2:4] = wh
     return rounded(dtype, out)
 
 
 def _exp_range(conv: np.ndarray, anchors: Any, stride: Any, num_class: int, dtype: str) -> tuple[bool, bool]:
-    """(a named intermediate overflows ``dtype``, one underflows it): e^{raw_wh} and the decoded box areas w·h."""
+    """(a named intermediate overflows ``dtype``, one underflows it): e^{raw_wh}, e^{raw_wh} · anchors, σ(raw_xy)
+    and the decoded box areas w·h."""
     n_anchors = np.shape(anchors)[0]
-    raw = np.asarray(conv, dtype=np.float64).reshape(*np.shape(conv)[:3], n_anchors, 5 + num_class)[..., 2:4]
+    raw = np.asarray(conv, dtype=np.float64).reshape(*np.shape(conv)[:3], n_anchors, 5 + num_class)
     with np.errstate(over="ignore", invalid="ignore"):
-        e = np.exp(raw)
-        wh = e * np.asarray(anchors, dtype=np.float64) * float(stride)
+        e = np.exp(raw[..., 2:4])
+        scaled = e * np.asarray(anchors, dtype=np.float64)
+        wh = scaled * float(stride)
         area = wh[..., 0] * wh[..., 1]
+        sig = 1.0 / (1.0 + np.exp(-raw[..., 0:2]))
     d = info(dtype)
-    return (bool(np.any(e > d.max) or np.any(area > d.max)),
-            bool(np.any(e < d.tiny) or np.any(area < d.tiny)))
+    return (bool(np.any(e > d.max) or np.any(scaled > d.max) or np.any(area > d.max)),
+            bool(np.any(e < d.tiny) or np.any(scaled < d.tiny) or np.any(area < d.tiny) or np.any(sig < d.tiny)))
 
 
 def rounded_intermediate(name: str, ex: dict, dtype: str) -> tuple[Any, str] | None:
