@@ -67,17 +67,27 @@ def _module(spec: str) -> Any:
     except ModuleNotFoundError as exc:
         top = spec.split(".")[0]
         cwd = os.getcwd()
-        if exc.name != top or cwd in sys.path:
-            raise
-        if not ((Path(cwd) / f"{top}.py").is_file() or (Path(cwd) / top / "__init__.py").is_file()):
+        if exc.name != top or cwd in sys.path or not _in_current_dir(top):
             raise
         sys.path.insert(0, cwd)  # a module in the current directory, as `python -m pytest` would find it
         return importlib.import_module(spec)
 
 
+def _in_current_dir(top: str) -> bool:
+    """Whether the current directory holds module or package ``top`` (:func:`load` falls back to it)."""
+    cwd = Path(os.getcwd())
+    return (cwd / f"{top}.py").is_file() or (cwd / top / "__init__.py").is_file()
+
+
+def _split(spec: str) -> tuple[str, str]:
+    """``module:attribute`` → (module, attribute); a Windows drive's colon is not a separator."""
+    module_spec, _, attribute = spec.partition(":") if ":" in spec and not _is_windows_drive(spec) else (spec, "", "")
+    return module_spec, attribute
+
+
 def load(spec: str) -> Impl:
     """Resolve ``spec`` (see the module docstring) to an :class:`Impl`; raise :class:`ImplError` on failure."""
-    module_spec, _, attribute = spec.partition(":") if ":" in spec and not _is_windows_drive(spec) else (spec, "", "")
+    module_spec, attribute = _split(spec)
     try:
         module = _module(module_spec)
     except ImplError:
@@ -103,15 +113,13 @@ def find(spec: str) -> None:
     A dotted name's parent packages are imported (as :func:`importlib.util.find_spec` does); anything else
     that can go wrong shows when the module is imported (:func:`load`).
     """
-    module_spec = spec.partition(":")[0] if ":" in spec and not _is_windows_drive(spec) else spec
+    module_spec = _split(spec)[0]
     if looks_like_path(module_spec):
         path = Path(module_spec).resolve()
         if not path.is_file():
             raise ImplError(f"no such file: {path}")
         return
-    top = module_spec.split(".")[0]
-    cwd = Path(os.getcwd())
-    if (cwd / f"{top}.py").is_file() or (cwd / top / "__init__.py").is_file():
+    if _in_current_dir(module_spec.split(".")[0]):
         return  # load() falls back to the current directory
     try:
         found = importlib.util.find_spec(module_spec)

@@ -11,6 +11,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from conformance.machine import cpu_cores
+
 USAGE_ERROR = "conformance_usage_error"  # a worker's usage error, which the controller raises
 RUN_INFO = "conformance_run"  # a worker's RunInfo as JSON
 
@@ -37,11 +39,7 @@ def limit_worker_threads(config: Any) -> dict[str, str]:
     set is left as it is; the workers inherit the environment when xdist starts them.
     """
     workers = getattr(config.option, "numprocesses", None) or len(getattr(config.option, "tx", None) or []) or 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    share = str(max(1, cores // int(workers)))
+    share = str(max(1, cpu_cores() // int(workers)))
     chosen = {v: share for v in THREAD_VARIABLES if v not in os.environ}
     os.environ.update(chosen)
     return chosen

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -139,25 +138,6 @@ def bytes_moved(contract: Contract, ex: dict, out_shapes: Sequence[tuple[int, ..
 
 
 # --------------------------------------------------------------------------- device, sync, bandwidth
-
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (or the platform's), e.g. 'Intel(R) Xeon(R) Processor'."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
-def cpu_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover (not Linux)
-        return os.cpu_count() or 1
 
 
 _DEVICE: dict[str, Any] = {}

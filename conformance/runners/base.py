@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import os
-import platform
 import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -20,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from conformance.contracts.record import Contract
+from conformance.machine import cpu_cores, cpu_model
 from conformance.numerics.outputs import as_tuple, cotangents
 from conformance.numerics.tolerance import rounded as round_and_flush
 
@@ -147,17 +146,7 @@ def restore_state(before: dict[str, tuple[Any, Callable[[Any], Any]]], settings:
 
 def cpu_name() -> str:
     """The host CPU in words: model name (from /proc/cpuinfo where there is one) and usable cores."""
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
-    except OSError:
-        pass
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover (not Linux)
-        cores = os.cpu_count() or 1
-    return f"CPU: {model or platform.processor() or platform.machine() or 'unknown'} ({cores} cores)"
+    return f"CPU: {cpu_model() or 'unknown'} ({cpu_cores()} cores)"
 
 
 class BaseRunner:
