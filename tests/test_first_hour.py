@@ -75,7 +75,7 @@ def user_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Compl
                                                             "HYPOTHESIS_STORAGE_DIRECTORY")}
     env.update(CONFORMANCE_CACHE_DIR=str(home / "cache"), PYTHONHASHSEED="0")
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "--pyargs", "conformance", "--impl=mylosses", "-m", "value",
+        [sys.executable, "-m", "pytest", "--pyargs", "conformance", "--impl=./mylosses.py", "-m", "value",
          "-k", "smooth_l1 or bbox_giou or compute_loss or sigmoid", "-p", "no:cacheprovider"],
         cwd=home, env=env, capture_output=True, text=True, timeout=600)
     return proc, home
@@ -112,7 +112,8 @@ def test_reproducer_runs_from_another_folder(user_run: tuple[subprocess.Complete
                                              tmp_path: Path) -> None:
     proc, home = user_run
     script = re.search(r"^  python (\S+smooth_l1-value-float32-eager\.py)$", proc.stdout, re.M).group(1)
-    env = dict(os.environ, PYTHONPATH=str(home), TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")  # the run named ./mylosses.py: relative to the user's folder
+    env.pop("PYTHONPATH", None)
     out = subprocess.run([sys.executable, script], cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -249,3 +250,49 @@ def test_snippet_array_literals_round_trip_exactly_and_read_well():
     text = as_source(a)
     assert "0.0010000000474974513, 1e-30]" in text and "0.0                   ," not in text
     assert np.array_equal(eval(text, {"np": np}), a, equal_nan=True)
+
+
+@pytest.mark.parametrize(("actual", "expected", "hint"), [
+    ((), (3,), "reduced to a scalar"),
+    ((3,), (3, 2), "axis -1 of the expected shape missing"),
+    ((4,), (4, 4), "axis -1 of the expected shape missing"),  # the last axis is the likelier one
+    ((3,), (3, 2, 5), "axes -2, -1 of the expected shape missing"),
+    ((3, 1), (3, 2), "size 1 along axis -1 (reduced with keepdims=True?)"),
+    ((2, 3), (3, 2), "axes transposed"),
+    ((3, 2, 1), (3, 2), "extra axes of size 1"),
+    ((4, 3, 2), (3, 2), "broadcast against another argument"),
+    ((6,), (3, 2), "reshaped or flattened"),
+    ((5,), (3,), ""),
+])
+def test_shape_hint_names_the_likely_mistake(actual: tuple, expected: tuple, hint: str) -> None:
+    from conformance.numerics.compare import shape_hint, shape_mismatch
+
+    assert hint in shape_hint(actual, expected) and bool(shape_hint(actual, expected)) == bool(hint)
+    assert shape_mismatch(actual, expected).startswith(f"actual {actual}, expected {expected}")
+
+
+def test_wrong_shape_comparison_has_no_statistics() -> None:
+    cmp = compare(np.zeros(3), np.zeros((3, 2)), np.ones((3, 2)), "float32", "value of x")
+    assert not cmp.ok and cmp.max_ratio == math.inf
+    assert cmp.message() == ("Wrong shape (value of x, float32): actual (3,), expected (3, 2): axis -1 of the "
+                             "expected shape missing (reduced over, or squeezed?)")
+
+
+@pytest.mark.parametrize("category", ["value", "gradient", "stability"])
+def test_wrong_shape_fails_with_arguments_contract_and_reproducer(category: str) -> None:
+    """An output one axis short (m40): every category says so, with the shapes, the contract's and a reproducer."""
+    import mutants
+
+    from conformance.checks import engine
+
+    engine.register_profiles()
+    with pytest.raises(AssertionError) as info:
+        engine.run_check(REGISTRY["binary_crossentropy"], category, mutants.load("m40_bce_mean_over_last_axis"),
+                         "m40", "float32", "eager")
+    err = info.value
+    first = str(err).splitlines()[0]
+    assert first.startswith("binary_crossentropy: wrong shape of output: actual "), str(err)
+    assert "expected shape missing" in first or "reduced to a scalar" in first, first
+    assert "argument shapes: target (" in str(err) and "the contract: elementwise" in str(err), str(err)
+    assert getattr(err, "failure", None) is not None  # inputs for the standalone reproducer
+    assert any(n.startswith("Reproduce") for n in err.__notes__), err.__notes__

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from conformance.contracts import Contract
+from conformance.numerics.compare import shape_mismatch
+from conformance.numerics.outputs import as_tuple
 from conformance.reporting.reproducer import failure_record
 from conformance.reporting.snippet import brief, is_small, snippet
 
@@ -31,6 +35,23 @@ def fail(msg: str, contract: Contract, ex: dict, dtype: str, mode: str, impl_nam
     else:  # a snippet would inline every array: the standalone reproducer reads them from its .npz
         err.add_note("Reproduce: run the standalone reproducer (the pytest plugin prints its path; inputs in its .npz)")
     raise err
+
+
+def check_outputs(contract: Contract, ex: dict, actual: Any, expected: Any, dtype: str, mode: str, impl_name: str,
+                  category: str) -> None:
+    """Fail, with the inputs and a reproducer, where the impl returns another number of outputs or another shape."""
+    __tracebackhide__ = True
+    acts, exps = as_tuple(actual), as_tuple(expected)
+    if len(acts) != len(exps):
+        fail(f"{contract.name}: returned {len(acts)} output(s), the contract has {len(exps)}", contract, ex, dtype,
+             mode, impl_name, category, expected, actual)
+    for i, (a, e) in enumerate(zip(acts, exps, strict=True)):
+        if np.shape(a) != np.shape(e):
+            which = f" {i}" if len(exps) > 1 else ""
+            args = ", ".join(f"{k} {np.shape(v)}" for k, v in ex.items() if np.ndim(v) or k in contract.float_args)
+            fail(f"{contract.name}: wrong shape of output{which}: {shape_mismatch(np.shape(a), np.shape(e))}\n"
+                 f"  argument shapes: {args}\n  the contract: {contract.shapes}", contract, ex, dtype, mode, impl_name,
+                 category, expected, actual)
 
 
 def describe_inputs(ex: dict) -> str:

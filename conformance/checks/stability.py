@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from conformance.checks.failure import ConformanceFailure, fail
+from conformance.checks.failure import ConformanceFailure, check_outputs, fail
 from conformance.checks.value import (
     count_finiteness_only,
     count_literal,
@@ -210,13 +210,8 @@ def check_stability(contract: Contract, runner: Runner, ex: dict, seed: int, dty
     lit = flat(contract.literal(rounded, dtype)) if contract.literal is not None else None
     for extra in contract.oracle_keywords(dtype).values():
         exact = contract.expected(rounded, **extra)
-        acts, exps = as_tuple(actual), as_tuple(exact)
-        if len(acts) != len(exps):
-            fail(f"{contract.name}: returned {len(acts)} output(s), the contract has {len(exps)}", contract,
-                  rounded, dtype, mode, impl_name, "stability")
-        if any(np.shape(x) != np.shape(y) for x, y in zip(acts, exps, strict=True)):
-            fail(f"{contract.name}: output shape(s) {[np.shape(x) for x in acts]}, expected "
-                  f"{[np.shape(y) for y in exps]}", contract, rounded, dtype, mode, impl_name, "stability")
+        check_outputs(contract, rounded, actual, exact, dtype, mode, impl_name, "stability")
+        exps = as_tuple(exact)
         e = flat(exact)
         shaped = np.asarray(exps[0], dtype=np.float64) if len(exps) == 1 else e
         with np.errstate(all="ignore"):

@@ -7,7 +7,10 @@ distance in the dtype under test and the worst element with its tolerance.
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +40,8 @@ class Comparison:
     # none does): near zero the tolerance is absolute, and there both numbers say nothing (0 vs 1e-30 is 1e9 ULP)
     scaled_rel: float | None = None
     scaled_ulp: int | None = None
+    shape_error: str | None = None  # the output has the wrong shape: nothing was compared
+
 
     @property
     def ok(self) -> bool:
@@ -44,6 +49,8 @@ class Comparison:
 
     def message(self) -> str:
         """A numpy.testing-style report of the comparison."""
+        if self.shape_error:
+            return f"Wrong shape ({self.what}, {self.dtype}): {self.shape_error}"
         pct = 100.0 * self.mismatches / max(self.size, 1)
         lines = [
             f"Not equal to tolerance ({self.what}, {self.dtype})",
@@ -72,6 +79,45 @@ def ratio_text(ratio: float | None) -> str:
     return "inf (non-finite output)" if ratio == float("inf") else f"{ratio:.3g}"
 
 
+def shape_mismatch(actual: tuple[int, ...], expected: tuple[int, ...]) -> str:
+    """``actual (3,), expected (3, 2)`` and, where the shapes say it, the likely mistake."""
+    hint = shape_hint(actual, expected)
+    return f"actual {tuple(actual)}, expected {tuple(expected)}" + (f": {hint}" if hint else "")
+
+
+def shape_hint(actual: tuple[int, ...], expected: tuple[int, ...]) -> str:
+    """The likely mistake behind an output of shape ``actual`` where the contract gives ``expected`` ("" if none)."""
+    a, e = tuple(actual), tuple(expected)
+    if a == e:
+        return ""
+    if not a:
+        return "reduced to a scalar (a mean or sum the contract does not take?)"
+    if len(a) < len(e):
+        for dropped in reversed(list(itertools.combinations(range(len(e)), len(e) - len(a)))):  # last axes first
+            if tuple(n for i, n in enumerate(e) if i not in dropped) == a:
+                return f"{_axes(dropped, len(e))} of the expected shape missing (reduced over, or squeezed?)"
+    if len(a) == len(e):
+        ones = [i for i, (x, y) in enumerate(zip(a, e, strict=True)) if x != y]
+        if all(a[i] == 1 for i in ones):
+            return f"size 1 along {_axes(ones, len(e))} (reduced with keepdims=True?)"
+        if sorted(a) == sorted(e):
+            return "the same sizes in another order (axes transposed?)"
+    if len(a) > len(e):
+        for added in itertools.combinations(range(len(a)), len(a) - len(e)):
+            if tuple(n for i, n in enumerate(a) if i not in added) == e:
+                if all(a[i] == 1 for i in added):
+                    return "extra axes of size 1 (keepdims=True, or an added axis?)"
+                return "extra axes (broadcast against another argument, or a reduction the contract takes is missing?)"
+    if math.prod(a) == math.prod(e):
+        return "the same number of elements in another shape (reshaped or flattened?)"
+    return ""
+
+
+def _axes(axes: Any, ndim: int) -> str:
+    names = [str(i - ndim) for i in axes]
+    return ("axis " if len(names) == 1 else "axes ") + ", ".join(names)
+
+
 def compare(
     actual: np.ndarray,
     expected: np.ndarray,
@@ -89,8 +135,8 @@ def compare(
     a = np.asarray(actual, dtype=np.float64)
     e = np.asarray(expected, dtype=np.float64)
     if a.shape != e.shape:
-        return Comparison(what + f": shape {a.shape} != expected {e.shape}", dtype, e.size or 1, e.size or 1, 0,
-                          np.inf, np.inf, -1, None, np.nan, np.nan, 0.0)
+        return Comparison(what, dtype, e.size or 1, e.size or 1, 0, np.inf, np.inf, -1, None, np.nan, np.nan, 0.0,
+                          max_ratio=np.inf, shape_error=shape_mismatch(a.shape, e.shape))
     tol = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), e.shape)
     skipmask = np.isnan(e)
     if skip is not None:

@@ -26,6 +26,12 @@ def flat(x: Any) -> np.ndarray:
     return np.concatenate([np.ravel(np.asarray(v, dtype=np.float64)) for v in as_tuple(x)])
 
 
+def magnitude(x: Any) -> float:
+    """The largest |element| of the output(s), NaN elements ignored; 0.0 when there is none."""
+    a = np.abs(flat(x))
+    return float(np.max(a[~np.isnan(a)], initial=0.0))
+
+
 def cotangents(n_outputs: int, outputs: Any, seed: int, dtype: str) -> tuple[np.ndarray, ...]:
     """Random cotangents shaped like the output(s), rounded to ``dtype`` (float64 values), one per output."""
     rng = np.random.default_rng(seed)

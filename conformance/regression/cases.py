@@ -12,7 +12,7 @@ import numpy as np
 from conformance.contracts import Contract
 from conformance.numerics.compare import Comparison, compare
 from conformance.numerics.dtypes import info
-from conformance.numerics.outputs import as_tuple, concat, cotangents  # noqa: F401  (re-exported)
+from conformance.numerics.outputs import as_tuple, concat, cotangents, magnitude  # noqa: F401  (re-exported)
 from conformance.numerics.tolerance import rounded
 from conformance.regression.format import GOLDEN_ULPS, Case
 from conformance.reporting.results import Recorder
@@ -102,7 +102,9 @@ def judge_case(contract: Contract, runner: Any, case: Case, mode: str,
     grad_cmps: dict[str, list[tuple[Comparison, str]]] = {}
     none = [k for k in contract.grad_args if grads is not None and (grads.get(k) is None or any(
         g is None for g in as_tuple(grads[k])))]
-    if grad_error is not None:
+    if best_v is None or best_v[0].shape_error:
+        pass  # the gradient's cotangent has the contract's shape: a wrong output shape says it all
+    elif grad_error is not None:
         fails.append(f"gradient: {contract.name} raised {type(grad_error).__name__}: {grad_error}")
     elif none:
         fails.append(f"gradient of {contract.name} wrt {', '.join(none)} is None, but the spec says it flows")
@@ -127,7 +129,7 @@ def judge_case(contract: Contract, runner: Any, case: Case, mode: str,
         if contract.conventions and mode == "spec":
             rec.conventions(ok_value & ok_grad)
     stats = [c for c, _ in ([best_v] if best_v else []) + (best_g if grad_cmps else [])]
-    mag = float(np.nanmax(np.abs(concat(acts)), initial=0.0)) if best_v else None
+    mag = magnitude(acts) if best_v else None
     rec.example(max((c.max_abs for c in stats), default=0.0), max((c.max_rel for c in stats), default=0.0),
                 max((c.max_ulp for c in stats), default=0), magnitude=mag)
     diagnosis = None

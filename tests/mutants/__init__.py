@@ -19,7 +19,7 @@ import pkgutil
 from types import ModuleType
 
 KINDS = ("gradient-only", "batch>1", "non-square", "negative-extent", "unnormalised-probabilities", "precision",
-         "formula", "divergence", "clip-bound")
+         "formula", "divergence", "clip-bound", "shape")
 
 
 def names() -> list[str]:
