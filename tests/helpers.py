@@ -37,7 +37,8 @@ def assert_rel(actual, expected, rtol: float = 1e-12, atol: float = 1e-300, what
     assert a.shape == e.shape, f"{what}: shape {a.shape} != {e.shape}"
     nan_a, nan_e = np.isnan(a), np.isnan(e)
     assert np.array_equal(nan_a, nan_e), f"{what}: NaN pattern differs: actual {a}, expected {e}"
-    ok = nan_e | (a == e) | (np.abs(a - e) <= atol + rtol * np.abs(e))
+    with np.errstate(invalid="ignore"):  # inf - inf where both are the same infinity (a == e covers it)
+        ok = nan_e | (a == e) | (np.abs(a - e) <= atol + rtol * np.abs(e))
     if not np.all(ok):
         idx = tuple(np.argwhere(~ok)[0])
         rel = abs(a[idx] - e[idx]) / max(abs(e[idx]), 1e-300)
