@@ -234,6 +234,16 @@ def is_suite_item(item: pytest.Item) -> bool:
     return mod is not None and mod.__name__.startswith("conformance.suite.")
 
 
+TIMING_MODULE = Path(__file__).parent / "suite" / "test_timing.py"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Leave the timing module uncollected unless timing is asked for: a default run counts no deselected tests."""
+    if collection_path == TIMING_MODULE and not _timing_enabled(config):
+        return True
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if parallel.USAGE_ERROR in getattr(config, "workeroutput", {}):  # the controller reports it; run nothing
         config.hook.pytest_deselected(items=list(items))
@@ -245,7 +255,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "  pytest conformance --impl=mypkg.losses\n"
             "  pytest --pyargs conformance --impl=./my_losses.py"
         )
-    if not _timing_enabled(config):
+    if not _timing_enabled(config):  # timing tests collected all the same (the module named on the command line)
         timing = [i for i in items if i.get_closest_marker("timing") is not None]
         if timing:
             config.hook.pytest_deselected(items=timing)

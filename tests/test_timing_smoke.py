@@ -124,3 +124,12 @@ def test_sizes_and_bytes():
     n = ex["hm_pred"].size
     assert timing.bytes_moved(case.contract, ex, [()], "fwd", "float32") == 4 * (2 * n + 1)
     assert timing.bytes_moved(case.contract, ex, [()], "fwd+bwd", "float16") == 2 * (2 * n + 1 + 1 + n)
+
+
+@pytest.mark.parametrize(("options", "ignored"), [({}, True), ({"--timing": True}, None),
+                                                  ({"--benchmark-only": True}, None)])
+def test_timing_module_not_collected_unless_asked_for(options, ignored):
+    config = _Config(options=options, stash={})
+    assert plugin.pytest_ignore_collect(plugin.TIMING_MODULE, config) is ignored
+    assert plugin.TIMING_MODULE.is_file()
+    assert plugin.pytest_ignore_collect(plugin.TIMING_MODULE.with_name("test_value.py"), config) is None
