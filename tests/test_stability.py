@@ -107,6 +107,35 @@ def test_cce_rows_near_a_clip_bound_accept_either_side():
     assert r.status in ("passed", "hazard"), r.message
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float32"])
+def test_cce_gradient_that_cancels_to_zero_is_judged_by_its_terms(dtype):
+    """target = output: the exact gradient is 0 and the dtype's is rounding residue; the tolerance scales with the
+    terms that cancel (|c|·(t/p + Σt/Σp)), so the reference passes and dropping the Σt/Σp term still fails."""
+    import mutants
+    import tensorflow as tf
+
+    from conformance.numerics.tolerance import Tolerance
+
+    c = REGISTRY["categorical_crossentropy"]
+    ex = c.stability_cases(dtype)[0]
+    one = settings(FEW, max_examples=1)
+    r = run_check(c, "stability", reference, "reference", dtype, "eager", hypothesis_settings=one)
+    assert r.status == "passed", r.message
+    if dtype == "bfloat16":  # the case is not idle: the residue exceeds what a scale of |g| + max|g| allows
+        x = tf.Variable(tf.constant(ex["output"], tf.bfloat16))
+        with tf.GradientTape() as tape:
+            y = reference.categorical_crossentropy(tf.constant(ex["target"], tf.bfloat16), x)
+        g = np.asarray(tf.cast(tape.gradient(y, x), tf.float64))
+        exact = c.expected_vjp(ex, np.ones(y.shape), "output", convention="keras-ops", constants_dtype=dtype)
+        default = Tolerance(terms=c.tolerance.terms).for_grad(ex, "output", exact, np.ones(y.shape), dtype)
+        assert np.max(np.abs(g - exact) - default) > 0
+    if dtype == "float16":  # ε_k is subnormal in float16: the stability tier judges finiteness only (rounded
+        return              # intermediates); the gradient tier catches m05 there
+    with pytest.raises(AssertionError):
+        run_check(c, "stability", mutants.load("m05_cce_stop_gradient_normaliser"), "m05", dtype, "eager",
+                  hypothesis_settings=one)
+
+
 def test_classify_rules():
     a = np.array([1.0, np.inf, np.nan, np.inf, 2.0])
     e = np.array([1.0, 5.0, np.nan, 1e39, 3.0])
