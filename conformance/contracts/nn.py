@@ -168,6 +168,21 @@ def _bce_grad(ex, wrt, grad, cot):
     return np.abs(cot) * (np.abs(t) / p + np.abs(1 - t) / (1 - p)) + np.abs(grad)
 
 
+F16_TINY = 2.0**-14  # float16's smallest normal: below it a quotient is subnormal or flushed to 0
+
+
+def _cce_value(ex, e):
+    """Σ|t|·(1 + |log q|) + |e| per row, q = clip(p/Σp): the quotient's relative error is an absolute error in its log,
+    the log's own rounding is relative. Below float16's smallest normal q may be subnormal or flushed, and its log
+    only bounded by the clip: 17 ≈ 1 + |log ε_k| there."""
+    ax = ex.get("axis", -1)
+    t, p = np.abs(ex["target"]), np.abs(ex["output"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.clip(p / np.sum(p, axis=ax, keepdims=True), EPS_K, 1.0 - EPS_K)
+        per = np.where(q >= F16_TINY, 1.0 + np.abs(np.log(q)), 17.0)
+    return np.sum(t * np.nan_to_num(per, nan=17.0), axis=ax) + np.abs(e)
+
+
 def _cce_grad(ex, wrt, grad, cot):
     """|c|·(t_k/p_k + Σt/Σp): the two terms of ∂L/∂p_k = c·(Σt/Σp − t_k/p_k) before they cancel (zero where t = p),
     with the default's |g| + max|g|. The clip bound ε_k·Σp caps t_k/p_k (below it the term is clipped away)."""
@@ -234,7 +249,7 @@ _TOL = {
     "binary_crossentropy": Tolerance(terms=lambda ex: 1, value_scale=_bce_value, grad_scale=_bce_grad),
     "categorical_crossentropy": Tolerance(
         terms=lambda ex: 2 * np.shape(ex["output"])[ex.get("axis", -1)] + 2,
-        value_scale=lambda ex, e: np.sum(np.abs(ex["target"]), axis=ex.get("axis", -1)) * 17.0 + np.abs(e),
+        value_scale=_cce_value,
         grad_scale=_cce_grad),
     "entropy": Tolerance(terms=axis_terms("p"), value_scale=_entropy_value, grad_scale=_entropy_grad),
     "kl_divergence": Tolerance(terms=axis_terms("p"), value_scale=_entropy_value, grad_scale=_entropy_grad),
