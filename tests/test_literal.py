@@ -154,3 +154,39 @@ def test_summary_counts_finiteness_only_checks():
     r = CheckResult("bbox_giou", "yolov3", "value", "float32", "eager", extra={"finiteness_only": 3})
     lines = render_summary([r, CheckResult("giou_loss", "yolov3", "value", "float32", "eager")], "x")
     assert "only finiteness checked (tolerance wider than the output's range) in 1 check(s)" in lines
+
+
+# --- tolerances as large as the value ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("dtype", "coarse"), [("bfloat16", True), ("float32", False)])
+def test_value_sized_tolerance_is_counted(dtype, coarse):
+    """rpn_loss_regr sums thousands of terms: in bfloat16 the linear worst-case bound is several times the loss (0 and
+    twice the value pass), in float32 about 1e-4 of it; the result counts the first and the summary names it."""
+    from conformance.contracts.frcnn import _pinned_rpn_regr
+    from conformance.targets import reference
+
+    contract = REGISTRY["rpn_loss_regr"]
+    ex = _pinned_rpn_regr()[0]
+    r = CheckResult("rpn_loss_regr", "frcnn", "value", dtype, "eager")
+    check_value(contract, Runner(contract, reference.rpn_loss_regr, "eager", reference), ex, dtype, Recorder(r),
+                "reference")
+    assert r.status == "passed", r.message
+    assert bool(r.extra.get("coarse")) is coarse
+    lines = render_summary([r], "x")
+    assert any(line.startswith("value tolerance at least the value itself") and "rpn_loss_regr (bfloat16: 1 of 1)"
+               in line for line in lines) is coarse
+
+
+def test_coarse_and_finiteness_only_are_told_apart():
+    from conformance.checks.value import count_finiteness_only
+
+    bounded, unbounded = REGISTRY["giou_loss"], REGISTRY["rpn_loss_regr"]
+    r = CheckResult("x", "f", "value", "bfloat16", "eager")
+    b = "bfloat16"
+    count_finiteness_only(bounded, Recorder(r), np.array([3.0, 0.1]), np.array([1.0, 0.5]), b)  # wider than [0, 2]
+    count_finiteness_only(unbounded, Recorder(r), np.array([2.0, 1.0]), np.array([1.5, 0.0]), b)  # ≥ every value > 0
+    count_finiteness_only(unbounded, Recorder(r), np.array([2.0, 1.0]), np.array([1.5, 1.5]), b)  # one is judged
+    count_finiteness_only(unbounded, Recorder(r), np.array([2.0]), np.array([0.0]), b)  # the value 0: nothing to say
+    count_finiteness_only(unbounded, Recorder(r), np.array([1e-37]), np.array([1e-38]), b)  # below the absolute floor
+    count_finiteness_only(unbounded, Recorder(r), np.array([2.0]), np.array([1.0]))  # no dtype (stability): not told
+    assert r.extra == {"finiteness_only": 1, "coarse": 1}

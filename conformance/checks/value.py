@@ -36,15 +36,27 @@ def count_literal(rec: Recorder, actual: np.ndarray, exact: np.ndarray, tol: np.
     return bad
 
 
-def count_finiteness_only(contract: Contract, rec: Recorder, tol: Any) -> None:
-    """Count an example whose tolerance exceeds the output's whole range somewhere: only finiteness was judged."""
-    if contract.output_range is None:
-        return
-    lo, hi = contract.output_range
+def count_finiteness_only(contract: Contract, rec: Recorder, tol: Any, expected: Any = None,
+                          dtype: str | None = None) -> None:
+    """Count an example whose tolerance says little (docs/tolerances.md): ``finiteness_only`` where it exceeds the
+    output's whole range somewhere; else, given ``expected`` and ``dtype``, ``coarse`` where it is at least |exact
+    value| at every element above the absolute floor (0 and twice the value pass: the dtype's worst-case bound,
+    typically bfloat16 and float16 on long sums)."""
+    extra = rec.result.extra
+    t = np.asarray(tol, dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        if np.any(np.asarray(tol) > hi - lo):
-            extra = rec.result.extra
-            extra["finiteness_only"] = extra.get("finiteness_only", 0) + 1
+        if contract.output_range is not None:
+            lo, hi = contract.output_range
+            if np.any(t > hi - lo):
+                extra["finiteness_only"] = extra.get("finiteness_only", 0) + 1
+                return
+        if expected is None or dtype is None:
+            return
+        e = np.abs(flat(expected))
+        t = np.broadcast_to(t.reshape(-1) if t.size == e.size else t, e.shape)
+        sel = np.isfinite(e) & (e > contract.tolerance.atol(dtype))
+        if sel.any() and np.all(t[sel] >= e[sel]):
+            extra["coarse"] = extra.get("coarse", 0) + 1
 
 
 def _literal_check(contract: Contract, ex: dict, actual: Any, expected: Any, dtype: str,
@@ -53,7 +65,7 @@ def _literal_check(contract: Contract, ex: dict, actual: Any, expected: Any, dty
     credit for elements better than it and the finiteness-only count recorded; None without a literal formula."""
     e = flat(expected)
     tol = _flat_tolerance(contract, ex, expected, dtype)
-    count_finiteness_only(contract, rec, tol)
+    count_finiteness_only(contract, rec, tol, expected, dtype)
     if contract.literal is None:
         return None
     a, lit = flat(actual), flat(contract.literal(ex, dtype))

@@ -76,6 +76,12 @@ def render_summary(results: list[CheckResult], impl: str, provided: list[str] | 
     loose = sum(1 for r in results if r.extra.get("finiteness_only"))
     if loose:  # docs/tolerances.md, "Tolerances wider than the output's range"
         lines.append(f"only finiteness checked (tolerance wider than the output's range) in {loose} check(s)")
+    coarse = [f"{r.name} ({r.dtype}{'' if r.mode == 'eager' else ', ' + r.mode}: {r.extra['coarse']} of {r.examples})"
+              for r in sorted(results, key=lambda r: (names.index(r.name) if r.name in names else len(names), r.dtype))
+              if r.extra.get("coarse")]
+    if coarse:  # docs/tolerances.md, "Tolerances as large as the value"
+        lines.append(f"value tolerance at least the value itself (0 and twice the value pass), examples: "
+                     f"{', '.join(coarse)}")
     secs = [r.extra["seconds"] for r in results if "seconds" in r.extra]
     if secs:  # docs/benchmarks.md, "Where a run's time goes"
         t = shares(secs)
