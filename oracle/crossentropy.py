@@ -116,7 +116,8 @@ def weighted_cross_entropy_with_logits(labels: Any, logits: Any, pos_weight: Any
     z, x, q = _wce_args(labels, logits, pos_weight)
     e, _, _ = sigmoid_parts(x)
     lp = np.log1p(e)
-    with np.errstate(invalid="ignore"):
+    # both terms are non-negative: q·z·(…) overflows only where the value itself exceeds float64 (inf is its rounding)
+    with np.errstate(invalid="ignore", over="ignore"):
         return q * z * (np.maximum(-x, 0.0) + lp) + (1.0 - z) * (np.maximum(x, 0.0) + lp)
 
 

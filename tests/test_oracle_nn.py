@@ -187,6 +187,15 @@ def test_weighted_ce_vs_mpmath(data):
     ok_rel(got, ref_map(mp_wce, z, x, q, dps=_dps(x)), "weighted CE")
 
 
+def test_weighted_ce_value_beyond_float64_is_inf_without_overflow_error():
+    """Found by Hypothesis: q·z·|x| = 10 · 1e308 exceeds float64; its rounding is inf (no FloatingPointError)."""
+    z, x = np.array([0.0, 1.0]), np.array([0.0, -1e308])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        got = oracle.weighted_cross_entropy_with_logits(z, x, 10.0)
+    ok_rel(got, ref_map(mp_wce, z, x, 10.0, dps=_dps(x)), "weighted CE")
+    assert got[1] == np.inf
+
+
 @given(arr(SHAPES, LOGITS))
 def test_softmax_vs_mpmath(x):
     got = oracle.softmax(x)
