@@ -61,8 +61,8 @@ import numpy as np
 
 from conformance.checks.failure import ConformanceFailure, check_outputs, fail
 from conformance.checks.value import (
-    count_finiteness_only,
     count_literal,
+    count_loose_tolerance,
     diagnose_gradient,
     diagnose_naive,
 )
@@ -230,7 +230,7 @@ def check_stability(contract: Contract, runner: Runner, ex: dict, seed: int, dty
     rec.example(0.0, 0.0, 0)
     log.examples += 1
     literal_bad = count_literal(rec, best.actual, best.expected, best.tol, lit)
-    count_finiteness_only(contract, rec, best.tol)
+    count_loose_tolerance(contract, rec, best.tol)
     if best.n_fail:
         msg = best.message(dtype)
         diagnosis = diagnose_naive(contract, rounded, best.actual[best.failure], best.expected[best.failure], dtype)

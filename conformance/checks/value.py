@@ -36,7 +36,7 @@ def count_literal(rec: Recorder, actual: np.ndarray, exact: np.ndarray, tol: np.
     return bad
 
 
-def count_finiteness_only(contract: Contract, rec: Recorder, tol: Any, expected: Any = None,
+def count_loose_tolerance(contract: Contract, rec: Recorder, tol: Any, expected: Any = None,
                           dtype: str | None = None) -> None:
     """Count an example whose tolerance says little (docs/tolerances.md): ``finiteness_only`` where it exceeds the
     output's whole range somewhere; else, given ``expected`` and ``dtype``, ``coarse`` where it is at least |exact
@@ -65,7 +65,7 @@ def _literal_check(contract: Contract, ex: dict, actual: Any, expected: Any, dty
     credit for elements better than it and the finiteness-only count recorded; None without a literal formula."""
     e = flat(expected)
     tol = _flat_tolerance(contract, ex, expected, dtype)
-    count_finiteness_only(contract, rec, tol, expected, dtype)
+    count_loose_tolerance(contract, rec, tol, expected, dtype)
     if contract.literal is None:
         return None
     a, lit = flat(actual), flat(contract.literal(ex, dtype))
