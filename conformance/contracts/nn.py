@@ -23,6 +23,7 @@ from conformance.contracts.draw import (
     softmax64,
 )
 from conformance.contracts.record import BadCase, Call, Contract, TimingCase
+from conformance.numerics.dtypes import info
 from conformance.numerics.tolerance import Tolerance, axis_terms, elementwise_grad, max_ignoring_nan, sigmoid64
 from oracle.crossentropy import EPS_K
 
@@ -168,9 +169,6 @@ def _bce_grad(ex, wrt, grad, cot):
     return np.abs(cot) * (np.abs(t) / p + np.abs(1 - t) / (1 - p)) + np.abs(grad)
 
 
-F16_TINY = 2.0**-14  # float16's smallest normal: below it a quotient is subnormal or flushed to 0
-
-
 def _cce_value(ex, e):
     """Σ|t|·(1 + |log q|) + |e| per row, q = clip(p/Σp): the quotient's relative error is an absolute error in its log,
     the log's own rounding is relative. Below float16's smallest normal q may be subnormal or flushed, and its log
@@ -179,8 +177,8 @@ def _cce_value(ex, e):
     t, p = np.abs(ex["target"]), np.abs(ex["output"])
     with np.errstate(divide="ignore", invalid="ignore"):
         q = np.clip(p / np.sum(p, axis=ax, keepdims=True), EPS_K, 1.0 - EPS_K)
-        per = np.where(q >= F16_TINY, 1.0 + np.abs(np.log(q)), 17.0)
-    return np.sum(t * np.nan_to_num(per, nan=17.0), axis=ax) + np.abs(e)
+        per = np.where(q >= info("float16").tiny, 1.0 + np.abs(np.log(q)), 17.0)  # NaN q (Σp = 0) takes 17 too
+    return np.sum(t * per, axis=ax) + np.abs(e)
 
 
 def _cce_grad(ex, wrt, grad, cot):

@@ -42,7 +42,6 @@ class Comparison:
     scaled_ulp: int | None = None
     shape_error: str | None = None  # the output has the wrong shape: nothing was compared
 
-
     @property
     def ok(self) -> bool:
         return self.mismatches == 0

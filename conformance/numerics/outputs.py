@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from conformance.numerics.dtypes import round_to
+from conformance.numerics.tolerance import max_ignoring_nan
 
 
 def as_tuple(x: Any) -> tuple:
@@ -28,8 +29,7 @@ def flat(x: Any) -> np.ndarray:
 
 def magnitude(x: Any) -> float:
     """The largest |element| of the output(s), NaN elements ignored; 0.0 when there is none."""
-    a = np.abs(flat(x))
-    return float(np.max(a[~np.isnan(a)], initial=0.0))
+    return max_ignoring_nan(np.abs(flat(x)))
 
 
 def cotangents(n_outputs: int, outputs: Any, seed: int, dtype: str) -> tuple[np.ndarray, ...]:
