@@ -73,6 +73,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--framework", default="auto", choices=FRAMEWORK_CHOICES,
                 help="the implementation's framework: tf, jax, torch, or keras (Keras 3 keras.ops code, run by "
                      "$KERAS_BACKEND's runner); default auto: detected from the module's imports (tf when unsure)")
+    g.addoption("--accumulate", default="measured", choices=("measured", "dtype"),
+                help="how the tolerance model charges sums in float16/bfloat16: measured (default: as the "
+                     "framework's reductions were measured to accumulate, float32 on today's platforms) or dtype "
+                     "(an implementation that accumulates in the dtype on purpose: cumsum, a loop of adds)")
     g.addoption("--strict-hazards", action="store_true", default=False, help="fail on hazards too")
     g.addoption("--report", default=None, metavar="PATH", help="write a self-contained HTML report to PATH")
     g.addoption("--report-json", default=None, metavar="PATH",
@@ -151,6 +155,9 @@ def pytest_configure(config: pytest.Config) -> None:
     atexit.register(gc.freeze)  # at exit: skip collecting the framework's objects one by one (about 1 s)
     tidy_environment(config)  # before the implementation (and so TensorFlow) is imported
     dtypes = dtypes_under_test(config)
+    from conformance.numerics import arithmetic
+
+    arithmetic.set_policy(config.getoption("--accumulate") or "measured")
     if parallel.is_controller(config):
         # The workers import the implementation; a usage error found there comes back in workeroutput.
         configure_controller(config, spec, dtypes)
@@ -410,6 +417,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     for line in render_summary(results(config), info.spec, info.provided or None, info.profile or None,
                                names=info.names or None):
         terminalreporter.write_line(line)
+    from conformance.reporting.run_info import arithmetic_lines
+
+    for line in arithmetic_lines(info):
+        terminalreporter.write_line(f"arithmetic: {line}")
     for line in config.stash.get(_WRITTEN_KEY, []):
         terminalreporter.write_line(line)
 

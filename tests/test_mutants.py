@@ -37,10 +37,10 @@ KNOWN_FINDING = ("tensorflow.nn", "weighted_cross_entropy_with_logits")
 
 
 def _run(name: str, category: str, impl: object, impl_name: str, hypothesis_settings: settings,
-         seed: int | None = None) -> str | None:
+         seed: int | None = None, dtype: str = DTYPE) -> str | None:
     """The failure message of one check, or ``None`` when it passes."""
     try:
-        result = engine.run_check(REGISTRY[name], category, impl, impl_name, DTYPE, MODE,
+        result = engine.run_check(REGISTRY[name], category, impl, impl_name, dtype, MODE,
                                   hypothesis_settings=hypothesis_settings, seed=seed)
     except AssertionError as exc:  # ConformanceFailure is an AssertionError; its notes hold the inputs
         return "\n".join([str(exc), *getattr(exc, "__notes__", [])])
@@ -63,13 +63,16 @@ def test_catalogue_is_well_formed() -> None:
     assert families >= {"nn", "frcnn", "yolov3", "centernet"}
 
 
+@pytest.mark.parametrize("dtype", ("float32", "float16", "bfloat16"))
 @pytest.mark.parametrize("mutant", mutants.names())
-def test_gate_catches_mutant(mutant: str) -> None:
+def test_gate_catches_mutant(mutant: str, dtype: str) -> None:
+    """Every mutant is caught in every dtype, with the tolerance model of the platform's measured arithmetic."""
     m = mutants.load(mutant)
     caught = [f"{name} {category}: {msg.splitlines()[0]}"
               for name in m.TARGETS for category in m.CATEGORIES
-              if (msg := _run(name, category, m, mutant, GATE)) is not None]
-    assert caught, f"{mutant} ({m.KIND}: {m.DESCRIPTION}) passed every check of {m.TARGETS} x {m.CATEGORIES}"
+              if (msg := _run(name, category, m, mutant, GATE, dtype=dtype)) is not None]
+    assert caught, (f"{mutant} ({m.KIND}: {m.DESCRIPTION}) passed every check of {m.TARGETS} x {m.CATEGORIES} "
+                    f"in {dtype}")
 
 
 def _first_float(c: Contract, ex: dict) -> tuple[int, ...]:

@@ -37,6 +37,13 @@ def runner_for(contract: Contract, impl: Any, mode: str) -> Runner:
     return _RUNNERS[key]
 
 
+def measure_arithmetic(mode: str, dtype: str) -> None:
+    """Measure, once per framework, mode and dtype, how the framework accumulates (the tolerance model's input)."""
+    from conformance.runners import probe, selected
+
+    probe.ensure(selected().NAME, mode, dtype)
+
+
 def run_check(contract: Contract, category: str, impl: Any, impl_name: str, dtype: str, mode: str,
               hypothesis_settings: settings | None = None, seed: int | None = None,
               strict_hazards: bool = False) -> CheckResult:
@@ -73,6 +80,7 @@ def _run(contract: Contract, category: str, impl: Any, impl_name: str, dtype: st
         exc.conformance_result = result
         raise exc
     runner = runner_for(contract, impl, mode)
+    measure_arithmetic(mode, dtype)
     rec = Recorder(result)
     ambiguous = _discard(contract)
     hazards = None

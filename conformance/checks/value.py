@@ -8,6 +8,7 @@ message, the inputs, and a reproduction snippet attached as exception notes.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy as np
 from conformance.checks.failure import ConformanceFailure, call, check_outputs, fail, same_outputs
 from conformance.contracts import Contract
 from conformance.contracts.tags import large
+from conformance.numerics import arithmetic
 from conformance.numerics.compare import Comparison, compare
 from conformance.numerics.literal import verdicts
 from conformance.numerics.outputs import as_tuple, flat, magnitude
@@ -103,6 +105,17 @@ def _compare_outputs(contract: Contract, ex: dict, actual: Any, expected: Any, d
     e = np.concatenate([np.ravel(x) for x in exps]) if len(exps) > 1 else np.asarray(exps[0])
     t = contract.tolerance.for_value(ex, e, dtype)
     return compare(a, e, t, dtype, f"value of {contract.name}")  # a wrong shape: not ok (check_outputs said it first)
+
+
+def worst_case_note(passes: Callable[[], bool], dtype: str) -> str:
+    """The line a failure gets when the worst-case accumulation model (``--accumulate=dtype``) would pass it."""
+    if arithmetic.current(dtype).accumulator == "dtype":
+        return ""
+    with arithmetic.assuming_worst_case(dtype):
+        if not passes():
+            return ""
+    return (f"\nNote: this passes if sums are charged as accumulated sequentially in {dtype}; if the implementation "
+            f"accumulates in {dtype} on purpose (cumsum, a loop of adds), run with --accumulate=dtype")
 
 
 def diagnose(contract: Contract, ex: dict, actual: Any, dtype: str) -> str | None:
@@ -231,6 +244,7 @@ def check_value(contract: Contract, runner: Runner, ex: dict, dtype: str, rec: R
         if diagnosis:
             rec.result.diagnosis = diagnosis
             msg += f"\nDiagnosis: {diagnosis}"
+        msg += worst_case_note(lambda: _compare_outputs(contract, rounded, actual, best_expected, dtype).ok, dtype)
         fail(msg, contract, rounded, dtype, runner.mode, impl_name, "value", best_expected, actual)
 
 
@@ -289,4 +303,6 @@ def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtyp
         if diagnosis:
             rec.result.diagnosis = diagnosis
             msg += f"\nDiagnosis: {diagnosis}"
+        msg += worst_case_note(lambda: all(c.ok for c in _grad_comparisons(contract, rounded, grads, cot, dtype,
+                                                                           extras[i_best])[0]), dtype)
         fail(msg, contract, rounded, dtype, runner.mode, impl_name, "gradient", wants[i_best], grads, cot)

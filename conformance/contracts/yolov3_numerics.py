@@ -41,12 +41,13 @@ def _box_denominator(b1: np.ndarray, b2: np.ndarray) -> np.ndarray:
     return np.minimum.reduce([np.abs(union), np.abs(raw_union), np.abs(enclose)])
 
 
-def _iou_value(ex, e):
+def _iou_conditioning(ex, e):
+    """The IoU's propagated absolute error per unit u: the corners' and areas' roundings over the union."""
     terms, _ = box_scale(ex["boxes1"], ex["boxes2"])
     with np.errstate(divide="ignore", invalid="ignore"):
         iou = oracle.evaluate("bbox_iou", boxes1=ex["boxes1"], boxes2=ex["boxes2"])
         denom = _box_denominator(*np.broadcast_arrays(ex["boxes1"], ex["boxes2"]))
-        return np.abs(e) + terms * (1 + np.abs(np.nan_to_num(iou))) * 2 / denom
+        return np.broadcast_to(terms * (1 + np.abs(np.nan_to_num(iou))) * 2 / denom, np.shape(e))
 
 
 def _sum_to(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -72,12 +73,19 @@ def _box_terms(ex, wrt, cot):
 def _box_grad(ex, wrt, grad, cot):
     with np.errstate(divide="ignore", invalid="ignore"):
         val = oracle.evaluate("bbox_iou", boxes1=ex["boxes1"], boxes2=ex["boxes2"])
-        kappa = np.nanmax(np.where(np.isfinite(val), _iou_value(ex, np.zeros_like(val)), 0.0)) if val.size else 1.0
+        cond = _iou_conditioning(ex, np.zeros_like(val))
+        kappa = np.nanmax(np.where(np.isfinite(val), cond, 0.0)) if val.size else 1.0
     g = np.abs(grad)
-    return (g + max_ignoring_nan(g) + _box_terms(ex, wrt, cot)) * (1.0 + min(kappa, 1e30))
+    return (g + max_ignoring_nan(g) + _box_terms(ex, wrt, cot)) * min(kappa, 1e30)
 
 
-BOX = Tolerance(chain=16, terms=lambda ex: 4, value_scale=_iou_value, grad_scale=_box_grad)
+def _box_grad_base(ex, wrt, grad, cot):
+    g = np.abs(grad)
+    return g + max_ignoring_nan(g) + _box_terms(ex, wrt, cot)
+
+
+BOX = Tolerance(chain=16, terms=lambda ex: 4, grad_scale=_box_grad_base, conditioning=_iou_conditioning,
+                grad_conditioning=_box_grad)
 
 
 def _decode_grad(ex, wrt, grad, cot):
@@ -90,8 +98,9 @@ def _yolo_terms(ex: dict) -> int:
     return sum(np.size(c) + np.size(b) for c, b in zip(convs, bbs, strict=True))
 
 
-def _layer_scale(conv, label, bboxes, anchors, stride, num_class) -> tuple[np.ndarray, float]:
-    """Sums of absolute terms of the three loss_layer outputs, and the worst GIoU conditioning."""
+def _layer_scale(conv, label, bboxes, anchors, stride, num_class) -> tuple[np.ndarray, float, np.ndarray]:
+    """Sums of absolute terms of the three loss_layer outputs, the worst GIoU conditioning, and the GIoU loss's
+    conditioning (its propagated box-arithmetic error per unit u)."""
     b, s = conv.shape[0], conv.shape[1]
     a = np.asarray(anchors).shape[0]
     pred = oracle.decode(conv, anchors, stride, num_class)
@@ -104,33 +113,41 @@ def _layer_scale(conv, label, bboxes, anchors, stride, num_class) -> tuple[np.nd
         area = np.abs(pred[..., 2] * pred[..., 3]) + np.abs(label[..., 2] * label[..., 3])
         kappa = np.where(r[..., 0] > 0, terms / np.maximum(area, 1e-300), 0.0)
     bscale = np.abs(2 - label[..., 2:3] * label[..., 3:4] / size**2) + 1
-    g = np.sum(r * bscale * (1 + np.abs(giou[..., None]) + kappa[..., None]), axis=(1, 2, 3, 4))
+    g = np.sum(r * bscale * (1 + np.abs(giou[..., None])), axis=(1, 2, 3, 4))
+    cond = np.sum(r * bscale * kappa[..., None], axis=(1, 2, 3, 4))
     sce = lambda z, x: np.maximum(x, 0) + np.abs(x * z) + np.log1p(np.exp(-np.abs(x)))  # noqa: E731
     conf_p = sigmoid64(raw[..., 4:5])
     c = np.sum((np.abs(r) + conf_p) ** 2 * sce(r, raw[..., 4:5]), axis=(1, 2, 3, 4))
     p = np.sum(r * sce(label[..., 5:], raw[..., 5:]), axis=(1, 2, 3, 4))
-    return np.array([g.mean(), c.mean(), p.mean()]), float(np.max(kappa, initial=0.0))
+    return np.array([g.mean(), c.mean(), p.mean()]), float(np.max(kappa, initial=0.0)), np.array([cond.mean(), 0, 0])
 
 
-def _loss_layer_value(ex, e):
-    return _layer_scale(ex["conv"], ex["label"], ex["bboxes"], ex["anchors"], ex["stride"], ex["num_class"])[0]
+def _loss_layer_value(ex, e, part=0):
+    return _layer_scale(ex["conv"], ex["label"], ex["bboxes"], ex["anchors"], ex["stride"], ex["num_class"])[part]
 
 
-def _compute_loss_value(ex, e):
-    return sum(_layer_scale(c, lab, bb, an, st, ex["num_class"])[0]
+def _compute_loss_value(ex, e, part=0):
+    return sum(_layer_scale(c, lab, bb, an, st, ex["num_class"])[part]
                for c, lab, bb, an, st in zip(ex["convs"], ex["labels"], ex["bboxes"], ex["anchors"], ex["strides"],
                                              strict=True))
 
 
-def _yolo_grad(ex, wrt, grad, cot):
+def _kappa(ex) -> float:
     if "convs" in ex:
-        kappa = max(_layer_scale(c, lab, bb, an, st, ex["num_class"])[1]
-                    for c, lab, bb, an, st in zip(ex["convs"], ex["labels"], ex["bboxes"], ex["anchors"],
-                                                  ex["strides"], strict=True))
-    else:
-        kappa = _layer_scale(ex["conv"], ex["label"], ex["bboxes"], ex["anchors"], ex["stride"], ex["num_class"])[1]
+        return max(_layer_scale(c, lab, bb, an, st, ex["num_class"])[1]
+                   for c, lab, bb, an, st in zip(ex["convs"], ex["labels"], ex["bboxes"], ex["anchors"],
+                                                 ex["strides"], strict=True))
+    return _layer_scale(ex["conv"], ex["label"], ex["bboxes"], ex["anchors"], ex["stride"], ex["num_class"])[1]
+
+
+def _yolo_grad(ex, wrt, grad, cot):
     g = np.abs(grad)
-    return (g + max_ignoring_nan(g)) * (2.0 + kappa)
+    return (g + max_ignoring_nan(g)) * 2.0
+
+
+def _yolo_grad_conditioning(ex, wrt, grad, cot):
+    g = np.abs(grad)
+    return (g + max_ignoring_nan(g)) * _kappa(ex)
 
 
 TOLERANCES = {
@@ -143,8 +160,12 @@ TOLERANCES = {
                        grad_scale=lambda ex, wrt, g, c: np.abs(c) * float(abs(ex.get("alpha", 1)))
                        * float(ex.get("gamma", 2)) * (np.abs(ex["target"]) + np.abs(ex["actual"]))
                        ** max(float(ex.get("gamma", 2)) - 1, 0) + np.abs(g)),
-    "loss_layer": Tolerance(chain=24, terms=_yolo_terms, value_scale=_loss_layer_value, grad_scale=_yolo_grad),
-    "compute_loss": Tolerance(chain=24, terms=_yolo_terms, value_scale=_compute_loss_value, grad_scale=_yolo_grad),
+    "loss_layer": Tolerance(chain=24, terms=_yolo_terms, value_scale=_loss_layer_value, grad_scale=_yolo_grad,
+                            conditioning=lambda ex, e: _loss_layer_value(ex, e, 2),
+                            grad_conditioning=_yolo_grad_conditioning),
+    "compute_loss": Tolerance(chain=24, terms=_yolo_terms, value_scale=_compute_loss_value, grad_scale=_yolo_grad,
+                              conditioning=lambda ex, e: _compute_loss_value(ex, e, 2),
+                              grad_conditioning=_yolo_grad_conditioning),
 }
 
 

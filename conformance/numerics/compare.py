@@ -41,6 +41,9 @@ class Comparison:
     scaled_rel: float | None = None
     scaled_ulp: int | None = None
     shape_error: str | None = None  # the output has the wrong shape: nothing was compared
+    # median of tolerance / |exact value| over the compared elements with a finite non-zero exact value (None if
+    # none): how sharp the check was (docs/tolerances.md, "Sharpness")
+    sharpness: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -165,6 +168,10 @@ def compare(
     with np.errstate(invalid="ignore"):
         scaled = pool & np.isfinite(a) & np.isfinite(e) & (np.abs(e) > tol)
 
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        sharp_sel = compared & np.isfinite(e) & (e != 0)
+        sharpness = float(np.median(tol[sharp_sel] / np.abs(e[sharp_sel]))) if sharp_sel.any() else None
+
     def _max(x: np.ndarray) -> float:
         sel = x[pool]
         return float(np.nanmax(np.where(np.isnan(sel), np.inf, sel))) if sel.size else 0.0
@@ -185,4 +192,5 @@ def compare(
         max_ratio=max_ratio,
         scaled_rel=float(rel[scaled].max()) if scaled.any() else None,
         scaled_ulp=int(ulps[scaled].max()) if scaled.any() else None,
+        sharpness=sharpness,
     )

@@ -2,13 +2,15 @@
 
 For an output element with exact value ``e`` the implementation may differ by
 
-    tol = atol + SAFETY * u * (chain + n) * scale
+    tol = atol + (SAFETY * u * chain + acc(n)) * scale
 
 ``u`` is the unit roundoff of the dtype under test, ``chain`` bounds the
 rounding errors of the elementwise kernels on the path to the element (each
 transcendental is a few ulps in Eigen and XLA), ``n`` is the length of the
-longest reduction feeding it (Higham's worst-case bound for summation is
-(n - 1) u times the sum of the absolute terms), and ``scale`` is that sum of
+longest reduction feeding it and ``acc(n)`` bounds that reduction's rounding for the accumulator the platform was
+measured to use (:mod:`conformance.numerics.arithmetic`: Higham's (n - 1) u_acc with
+u_acc = 2^-24 where the framework accumulates half-precision sums in float32, the
+worst case SAFETY n u of a sequential sum in the dtype otherwise), and ``scale`` is the sum of
 absolute terms: ``|e|`` where no cancellation happens, larger where the formula
 subtracts nearly equal quantities (softmax CE = logsumexp - x_k, 1 - GIoU, ...).
 """
@@ -21,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from conformance.numerics import arithmetic
+from conformance.numerics.arithmetic import SAFETY
 from conformance.numerics.dtypes import info, round_to
 
-SAFETY = 4.0
 ORACLE_U = 2.0**-53  # unit roundoff of the oracle's float64 arithmetic
 Scale = Callable[[dict, Any], Any]
 
@@ -36,6 +39,10 @@ class Tolerance:
     terms: Callable[[dict], int] | None = None
     value_scale: Scale | None = None
     grad_scale: Callable[[dict, str, Any, Any], Any] | None = None
+    # first-order error propagation already summed over the operations (e.g. the box arithmetic's corners, areas
+    # and union: docs/tolerances.md, "Conditioning"): charged SAFETY·u times, not again per operation of the chain
+    conditioning: Scale | None = None
+    grad_conditioning: Callable[[dict, str, Any, Any], Any] | None = None
 
     def n_terms(self, ex: dict) -> int:
         if self.terms is not None:
@@ -45,15 +52,25 @@ class Tolerance:
     def rtol(self, ex: dict, dtype: str) -> float:
         # the oracle is float64 arithmetic too: its own error (the same model with u = 2^-53) adds to the
         # implementation's; negligible below float64, a factor 2 in float64 (docs/tolerances.md, "float64")
-        return SAFETY * (info(dtype).unit_roundoff + ORACLE_U) * (self.chain + self.n_terms(ex))
+        n = self.n_terms(ex)
+        reduction = arithmetic.current(dtype).reduction_rtol(n)
+        return SAFETY * (info(dtype).unit_roundoff + ORACLE_U) * self.chain + reduction + SAFETY * ORACLE_U * n
 
     def atol(self, dtype: str) -> float:
         # TensorFlow flushes subnormals to zero: anything below the smallest normal may read as 0.
         return 16.0 * info(dtype).tiny
 
+    def cond_rtol(self, dtype: str) -> float:
+        """The factor of a conditioning scale: one SAFETY·u (the scale already sums the propagated roundings)."""
+        return SAFETY * (info(dtype).unit_roundoff + ORACLE_U)
+
     def for_value(self, ex: dict, expected: np.ndarray, dtype: str) -> np.ndarray:
         scale = np.abs(expected) if self.value_scale is None else self.value_scale(ex, expected)
-        return self.atol(dtype) + self.rtol(ex, dtype) * np.nan_to_num(np.asarray(scale), nan=0.0, posinf=np.inf)
+        tol = self.atol(dtype) + self.rtol(ex, dtype) * np.nan_to_num(np.asarray(scale), nan=0.0, posinf=np.inf)
+        if self.conditioning is not None:
+            tol = tol + self.cond_rtol(dtype) * np.nan_to_num(np.asarray(self.conditioning(ex, expected)), nan=0.0,
+                                                              posinf=np.inf)
+        return tol
 
     def for_grad(self, ex: dict, wrt: str, grad: np.ndarray, cot: Any, dtype: str) -> np.ndarray:
         if self.grad_scale is None:
@@ -61,7 +78,11 @@ class Tolerance:
             scale = g + max_ignoring_nan(g)  # normwise: errors of shared normalisers spread
         else:
             scale = self.grad_scale(ex, wrt, grad, cot)
-        return self.atol(dtype) + self.rtol(ex, dtype) * np.nan_to_num(np.asarray(scale), nan=0.0, posinf=np.inf)
+        tol = self.atol(dtype) + self.rtol(ex, dtype) * np.nan_to_num(np.asarray(scale), nan=0.0, posinf=np.inf)
+        if self.grad_conditioning is not None:
+            tol = tol + self.cond_rtol(dtype) * np.nan_to_num(np.asarray(self.grad_conditioning(ex, wrt, grad, cot)),
+                                                              nan=0.0, posinf=np.inf)
+        return tol
 
 
 def max_ignoring_nan(g: np.ndarray) -> float:

@@ -23,7 +23,7 @@ from markupsafe import Markup
 
 from conformance.reporting.reproducer import decode, file_stem, message_head, write_reproducer
 from conformance.reporting.results import CATEGORIES, ORDER, CheckResult
-from conformance.reporting.run_info import RunInfo
+from conformance.reporting.run_info import RunInfo, arithmetic_lines
 
 LABEL = {"passed": "pass", "failed": "FAIL", "hazard": "hazard", "not provided": "not provided",
          "skipped": "skipped", "error": "ERROR", "expected": "expected", "unexpectedly passing": "XPASS",
@@ -94,6 +94,7 @@ def environment(config: Any, info: RunInfo, start: float | None = None) -> list[
         ("framework", ", ".join(f"{k} {v}" for k, v in info.run.items()) or "unknown"),
         ("dtypes", ", ".join(info.dtypes)),
         ("mode", info.mode),
+        ("arithmetic", "; ".join(arithmetic_lines(info)) or "the dtype is the accumulator"),
         ("Hypothesis profile", profile),
         ("Hypothesis seed", seed_text),
         ("date", _dt.datetime.fromtimestamp(start or now).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")),

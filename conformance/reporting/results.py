@@ -124,6 +124,10 @@ class Recorder:
         ulps = [c.scaled_ulp for c in cmps if c.scaled_ulp is not None]
         self.example(max(c.max_abs for c in cmps), max(rels) if rels else None, max(ulps) if ulps else None,
                      magnitude=magnitude, ratio=max(c.max_ratio for c in cmps))
+        sharp = [c.sharpness for c in cmps if getattr(c, "sharpness", None) is not None]
+        samples = self.result.extra.setdefault("sharpness", [])
+        if sharp and len(samples) < self.MAX_SAMPLES:
+            samples.append(round(max(sharp), 6))
 
     def conventions(self, matched: set[str]) -> None:
         self._conventions = set(matched) if self._conventions is None else self._conventions & matched

@@ -32,6 +32,7 @@ class RunInfo:
     profile: str = ""  # the Hypothesis profile's name
     profile_settings: str = ""  # "max_examples=25, derandomize=True"
     derandomized: bool = False
+    arithmetic: list[dict] = field(default_factory=list)  # per dtype measured: conformance.numerics.arithmetic
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,6 +75,8 @@ def describe_run(spec: str, module: Any, dtypes: list[str], mode: str) -> RunInf
     current_name = getattr(settings, "get_current_profile_name", None)  # Hypothesis >= 6.1xx
     profile = current_name() if current_name else DEFAULT_PROFILE
     current = settings.get_profile(profile)
+    from conformance.numerics import arithmetic
+
     return RunInfo(
         spec=spec, dtypes=list(dtypes), mode=mode, module=getattr(module, "__name__", "?"),
         module_file=getattr(module, "__file__", None), names=list(REGISTRY),
@@ -82,4 +85,17 @@ def describe_run(spec: str, module: Any, dtypes: list[str], mode: str) -> RunInf
                   f"Hypothesis {version('hypothesis')}", f"Python {platform.python_version()}"],
         profile=profile, profile_settings=f"max_examples={current.max_examples}, derandomize={current.derandomize}",
         derandomized=bool(current.derandomize),
+        arithmetic=[arithmetic.current(d).to_json() for d in dtypes if arithmetic.measured(d)],
     )
+
+
+def arithmetic_lines(info: RunInfo) -> list[str]:
+    """One line per dtype whose reductions the tolerance model charged (float32 and float64 say nothing new)."""
+    from conformance.numerics.arithmetic import Arithmetic
+
+    out = []
+    for a in info.arithmetic:
+        arith = Arithmetic(**a)
+        if arith.dtype in ("float16", "bfloat16"):
+            out.append(arith.line())
+    return out

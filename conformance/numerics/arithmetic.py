@@ -1,0 +1,192 @@
+"""How the platform under test accumulates its reductions, per dtype (docs/tolerances.md, "Reductions: the
+arithmetic the platform does").
+
+The tolerance model charges a reduction of ``n`` terms :meth:`Arithmetic.reduction_rtol`: ``(n−1)·2⁻²⁴`` where the
+framework accumulates in float32, ``⌈log₂ n⌉·u`` where it adds pairwise (or in float32 blocks combined in the
+dtype), and today's worst case ``SAFETY·n·u`` (a sequential sum in the dtype) otherwise.  :func:`classify` reads
+the probes' errors (:func:`probe_inputs`, run through the framework by ``conformance.runners.probe``); :func:`use`
+installs the result for the run; ``--accumulate=dtype`` keeps the worst case (:func:`set_policy`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from conformance.numerics.dtypes import info
+
+SAFETY = 4.0  # the model's factor for kernel accuracy beyond 1 ulp per operation (numerics.tolerance)
+U32 = 2.0**-24
+ROWS, N = 16, 4096  # probe shape: ROWS independent reductions of N terms
+ALL = 8  # sum_all reduces the first ALL rows entirely (32768 terms: below float16's largest finite sum)
+POLICIES = ("measured", "dtype")
+
+
+ACCUMULATORS = ("float32", "tree", "dtype")
+
+
+@dataclass(frozen=True)
+class Arithmetic:
+    """The arithmetic the tolerance model charges for one dtype (its reductions' accumulation)."""
+
+    dtype: str
+    accumulator: str  # "float32", "tree" (pairwise or blocked: at most ceil(log2 n) roundings in the dtype) or "dtype"
+    source: str  # how it was established: "measured: tf eager", "worst case (not measured)", "--accumulate=dtype"
+    observed: dict = field(default_factory=dict)  # probe -> its largest error, as a fraction of each model's bound
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    def reduction_rtol(self, n: int) -> float:
+        """Relative error bound of a sum of ``n`` terms (relative to the sum of their magnitudes)."""
+        u = info(self.dtype).unit_roundoff
+        if self.accumulator == "float32":
+            return 1.01 * (n - 1) * U32
+        if self.accumulator == "tree":
+            return 1.01 * (math.ceil(math.log2(max(n, 1))) * u + (n - 1) * U32)
+        return SAFETY * u * n  # sequential in the dtype (Higham's gamma_{n-1}, with the model's SAFETY)
+
+    def line(self) -> str:
+        """One line for the run header."""
+        what = {"float32": "reductions accumulate in float32 (n·2⁻²⁴)",
+                "tree": "reductions accumulate pairwise or in float32 blocks (⌈log₂ n⌉·u)",
+                "dtype": f"sums charged as accumulated sequentially in {self.dtype} (n·u)"}[self.accumulator]
+        return f"{self.dtype}: {what} [{self.source}]{self.caveat()}"
+
+    def caveat(self) -> str:
+        """Where the probes outside :data:`FORMS` are less precise than the model (empty if none)."""
+        if self.accumulator == "dtype" or not self.observed:
+            return ""
+        order = ACCUMULATORS.index(self.accumulator)
+        worse = [k for k in OTHERS if k in self.observed
+                 and ACCUMULATORS.index(best_model(self.observed, (k,))) > order]
+        if not worse:
+            return ""
+        words = {"sum_axis0": "sums over a long leading axis", "matvec": "sums by matrix product"}
+        return (f"; {' and '.join(words[k] for k in worse)} accumulate less precisely: an implementation "
+                f"summing that way needs --accumulate=dtype")
+
+
+def worst_case(dtype: str, source: str = "worst case (not measured)") -> Arithmetic:
+    """Today's model: every sum accumulated sequentially in the dtype."""
+    return Arithmetic(dtype, "dtype", source)
+
+
+_CURRENT: dict[str, Arithmetic] = {}
+_POLICY = {"policy": "measured"}
+
+
+def set_policy(policy: str) -> None:
+    """``measured`` (default): the probes decide; ``dtype``: every implementation is charged the worst case."""
+    if policy not in POLICIES:
+        raise ValueError(f"accumulate: expected one of {POLICIES}, got {policy!r}")
+    _POLICY["policy"] = policy
+    _CURRENT.clear()
+
+
+def policy() -> str:
+    return _POLICY["policy"]
+
+
+def current(dtype: str) -> Arithmetic:
+    """The arithmetic in force for ``dtype`` (the worst case until a measurement is installed)."""
+    return _CURRENT.get(dtype) or worst_case(dtype)
+
+
+def measured(dtype: str) -> bool:
+    return dtype in _CURRENT
+
+
+def use(a: Arithmetic) -> None:
+    """Install ``a`` for its dtype (under ``--accumulate=dtype``, the worst case instead)."""
+    if policy() == "dtype":
+        a = worst_case(a.dtype, "--accumulate=dtype")
+    _CURRENT[a.dtype] = a
+
+
+def reset() -> None:
+    _CURRENT.clear()
+
+
+@contextlib.contextmanager
+def assuming_worst_case(dtype: str) -> Iterator[None]:
+    """Temporarily judge ``dtype`` by the worst-case model (to say whether a failure would pass under it)."""
+    before = _CURRENT.get(dtype)
+    _CURRENT[dtype] = worst_case(dtype, "--accumulate=dtype")
+    try:
+        yield
+    finally:
+        if before is None:
+            _CURRENT.pop(dtype, None)
+        else:
+            _CURRENT[dtype] = before
+
+
+# --- the probes (inputs and verdicts; the framework calls live in conformance.runners.probe) ---------------------
+
+FORMS = ("sum", "sum_all", "mean", "logsumexp", "softmax")  # the reductions the catalogue's formulas take
+OTHERS = ("sum_axis0", "matvec")  # reported, not charged: a long leading axis, a sum by matrix product
+REDUCTIONS = FORMS + OTHERS
+
+
+def probe_inputs(dtype: str, seed: int = 20) -> dict[str, np.ndarray]:
+    """Float64 arrays exact in ``dtype``, ROWS×N: ``near_one`` in [1, 1.0625) and ``near_zero`` in
+    [-1/16, 1/16).  Terms of nearly equal size make a sequential sum in the dtype err systematically (every
+    addition to a running sum rounds the same way: in bfloat16 a running sum of 256 no longer grows), while a
+    pairwise or float32 accumulation stays within its bound whatever the order."""
+    from conformance.numerics.dtypes import round_to
+
+    rng = np.random.default_rng(seed)
+    return {"near_one": round_to(dtype, rng.uniform(1.0, 1.0625, (ROWS, N))),
+            "near_zero": round_to(dtype, rng.uniform(-0.0625, 0.0625, (ROWS, N)))}
+
+
+def reduction_errors(dtype: str, x: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> dict[str, dict]:
+    """Per reduction probe and accumulation model: its largest error as a fraction of the model's bound
+    (≤ 1: consistent with the model).  The bounds add to the accumulation the roundings every model has: the
+    result's own (u), and for logsumexp and softmax the rounding of x − max and of e^(x − max) (3u per term)."""
+    u = info(dtype).unit_roundoff
+    p, c = x["near_one"], x["near_zero"]
+    n = p.shape[1]
+    s = p.sum(axis=1)
+    m = c.max(axis=1)
+    lse = np.log(np.exp(c - m[:, None]).sum(axis=1)) + m
+    sm = np.exp(c - lse[:, None])
+    out: dict[str, dict] = {}
+    for model in ACCUMULATORS[:2]:
+        acc = Arithmetic(dtype, model, "").reduction_rtol(n)  # relative to the sum of magnitudes (no cancellation)
+        acc_all, total = Arithmetic(dtype, model, "").reduction_rtol(ALL * n), np.full(ALL, p[:ALL].sum())
+        bounds = {  # exact value, allowed error per element
+            "sum": (s, u * s + acc * s), "sum_all": (total, (u + acc_all) * total),
+            "sum_axis0": (s, u * s + acc * s), "matvec": (s, u * s + acc * s),
+            "mean": (s / n, 2 * u * s / n + acc * s / n),
+            "logsumexp": (lse, 2 * u * np.abs(lse) + 4 * u + acc),
+            "softmax": (sm, (8 * u + acc) * sm),
+        }
+        for k, (exact, allowed) in bounds.items():
+            if k in got:
+                with np.errstate(invalid="ignore"):
+                    r = np.abs(np.asarray(got[k], dtype=np.float64).reshape(np.shape(exact)) - exact) / allowed
+                out.setdefault(k, {})[model] = round(float(np.max(np.where(np.isnan(r), np.inf, r))), 3)
+    return out
+
+
+def best_model(errors: dict[str, dict], probes: tuple[str, ...]) -> str:
+    """The most precise accumulation model every one of ``probes`` satisfies; ``dtype`` (the worst case) if none."""
+    for model in ACCUMULATORS[:2]:
+        if all(errors.get(k, {}).get(model, np.inf) <= 1.0 for k in probes):
+            return model
+    return "dtype"
+
+
+def classify(dtype: str, source: str, errors: dict[str, dict]) -> Arithmetic:
+    """The model the formulas' reductions (:data:`FORMS`) satisfy; float32 and float64 are their own
+    accumulators (nothing to measure).  Reductions along a long leading axis and sums by matrix product
+    (:data:`OTHERS`) are reported beside it (:meth:`Arithmetic.caveat`) where they are less precise."""
+    if info(dtype).unit_roundoff <= U32:
+        return Arithmetic(dtype, "dtype", "the dtype is the accumulator", errors)
+    return Arithmetic(dtype, best_model(errors, FORMS) if errors else "dtype", source, errors)

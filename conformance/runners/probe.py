@@ -1,0 +1,104 @@
+"""Measure how the active framework accumulates its reductions in a dtype and mode.
+
+The probes run the framework's own reductions (sum over the last and over the first axis, mean, logsumexp,
+softmax, matrix-vector product) on inputs exact in the dtype, compiled as the mode compiles (``tf.function``,
+XLA, ``jax.jit``; PyTorch's ``compile`` mode is probed eagerly), and
+:func:`conformance.numerics.arithmetic.classify` reads their errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from conformance.numerics import arithmetic
+from conformance.numerics.arithmetic import ALL, REDUCTIONS
+
+
+def _tf_ops(mode: str) -> tuple[Callable, Callable, dict[str, Callable]]:
+    import tensorflow as tf
+
+    def column_sum(x: Any) -> Any:
+        return tf.reduce_sum(tf.transpose(x), axis=0)
+
+    def matvec(x: Any) -> Any:
+        return tf.linalg.matvec(x, tf.ones([x.shape[1]], x.dtype))
+
+    def sum_all(x: Any) -> Any:
+        return tf.reduce_sum(x[:ALL]) + 0 * tf.reduce_sum(x[:ALL], axis=1)
+
+    ops = {"sum": tf.reduce_sum, "sum_all": sum_all, "sum_axis0": column_sum, "mean": tf.reduce_mean,
+           "logsumexp": tf.reduce_logsumexp, "softmax": tf.nn.softmax, "matvec": matvec}
+    ops = {k: (f if k in ("sum_all", "sum_axis0", "matvec") else _last_axis(f, "axis")) for k, f in ops.items()}
+    if mode in ("function", "xla"):
+        ops = {k: tf.function(f, jit_compile=mode == "xla", autograph=False) for k, f in ops.items()}
+
+    def tensor(x: np.ndarray, dtype: str) -> Any:
+        return tf.cast(tf.constant(x.astype(np.float32)), getattr(tf, dtype))
+
+    return tensor, lambda t: tf.cast(t, tf.float64).numpy(), ops
+
+
+def _jax_ops(mode: str) -> tuple[Callable, Callable, dict[str, Callable]]:
+    import jax
+    import jax.numpy as jnp
+
+    ops = {"sum": jnp.sum, "mean": jnp.mean, "logsumexp": jax.nn.logsumexp, "softmax": jax.nn.softmax}
+    ops = {k: _last_axis(f, "axis") for k, f in ops.items()}
+    ops["sum_all"] = lambda x: jnp.sum(x[:ALL]) + 0 * jnp.sum(x[:ALL], axis=1)
+    ops["sum_axis0"] = lambda x: jnp.sum(x.T, axis=0)
+    ops["matvec"] = lambda x: x @ jnp.ones(x.shape[1], x.dtype)
+    if mode == "jit":
+        ops = {k: jax.jit(f) for k, f in ops.items()}
+
+    def tensor(x: np.ndarray, dtype: str) -> Any:
+        return jnp.asarray(x.astype(np.float32)).astype(getattr(jnp, dtype))
+
+    return tensor, lambda t: np.asarray(t.astype(jnp.float32), dtype=np.float64), ops
+
+
+def _torch_ops(mode: str) -> tuple[Callable, Callable, dict[str, Callable]]:
+    import torch
+
+    ops = {"sum": torch.sum, "mean": torch.mean, "logsumexp": torch.logsumexp, "softmax": torch.softmax}
+    ops = {k: _last_axis(f, "dim") for k, f in ops.items()}
+    ops["sum_all"] = lambda x: torch.sum(x[:ALL]) + 0 * torch.sum(x[:ALL], dim=1)
+    ops["sum_axis0"] = lambda x: torch.sum(x.T, dim=0)
+    ops["matvec"] = lambda x: x @ torch.ones(x.shape[1], dtype=x.dtype)
+
+    def tensor(x: np.ndarray, dtype: str) -> Any:
+        return torch.tensor(x.astype(np.float32)).to(getattr(torch, dtype))
+
+    return tensor, lambda t: t.detach().to(torch.float64).numpy(), ops
+
+
+def _last_axis(f: Callable, keyword: str) -> Callable:
+    return lambda x: f(x, **{keyword: 1})
+
+
+OPS = {"tf": _tf_ops, "jax": _jax_ops, "torch": _torch_ops}
+
+
+def measure(framework: str, mode: str, dtype: str) -> arithmetic.Arithmetic:
+    """Run the probes of ``framework`` (``tf``, ``jax`` or ``torch``) in ``mode`` and classify them for ``dtype``."""
+    tensor, host, ops = OPS[framework](mode)
+    x = arithmetic.probe_inputs(dtype)
+    got = {k: host(ops[k](tensor(x["near_zero" if k in ("logsumexp", "softmax") else "near_one"], dtype)))
+           for k in REDUCTIONS}
+    how = "eagerly" if framework == "torch" and mode == "compile" else mode
+    return arithmetic.classify(dtype, f"measured: {framework} {how}", arithmetic.reduction_errors(dtype, x, got))
+
+
+def ensure(framework: str, mode: str, dtype: str) -> arithmetic.Arithmetic:
+    """The arithmetic for ``dtype``, measured once per (framework, mode, dtype) and installed for the run."""
+    key = (framework, mode, dtype, arithmetic.policy())
+    if _DONE.get(dtype) != key:
+        arithmetic.use(measure(framework, mode, dtype) if arithmetic.policy() == "measured"
+                       else arithmetic.worst_case(dtype))
+        _DONE[dtype] = key
+    return arithmetic.current(dtype)
+
+
+_DONE: dict[str, tuple] = {}
