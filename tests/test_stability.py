@@ -159,3 +159,37 @@ def test_diagnosis_names_eps_once_and_still_fails():
     assert r.status == "failed"
     assert r.diagnosis is not None and "EPS-ONCE" in r.diagnosis, r.message
     assert "Diagnosis: rpn_loss_regr matches EPS-ONCE" in r.message
+
+
+# Keras' legacy binary_crossentropy (convention keras-legacy, −t·log(P + ε_k)) at p = 2⁻⁶: its derivative
+# −1/(p + ε_k) differs from keras-ops' −1/p by ε_k/p = 6.4e-6 relative, above float32's gradient tolerance, while
+# both conventions' values are within the value tolerance (found with the dev profile, --hypothesis-seed=202).
+_LEGACY_TIE = {"target": np.array([[0, 1, 0, 0], [0, 0, 0, 0], [0, 1, 0, 0]], dtype=np.float64),
+               "output": np.array([[0, 0.015625, 0, 0], [0, 0, 0, 0], [0, 1, 0, 0]], dtype=np.float64)}
+
+
+def _legacy_tie_run(monkeypatch=None, only=None):
+    import dataclasses
+
+    from hypothesis import strategies as st
+
+    tf_keras_backend = pytest.importorskip("conformance.targets.tf_keras_backend")
+    c = REGISTRY["binary_crossentropy"]
+    case = dataclasses.replace(c, adversarial=lambda dtype: st.just(dict(_LEGACY_TIE)),
+                               stability_cases=lambda dtype: [])
+    if only is not None:
+        keywords = type(c).oracle_keywords
+        monkeypatch.setattr(type(c), "oracle_keywords",
+                            lambda self, dtype: {only: keywords(self, dtype)[only]})
+    return run_check(case, "stability", tf_keras_backend, "tf_keras_backend", "float32", "eager",
+                     hypothesis_settings=settings(FEW, phases=[Phase.generate], max_examples=4))
+
+
+def test_stability_judges_gradients_under_every_convention_the_value_admits():
+    assert _legacy_tie_run().status in ("passed", "hazard")
+
+
+def test_legacy_tie_gradient_fails_against_keras_ops_alone(monkeypatch):
+    """The case has teeth: judged by keras-ops' convention alone (the old tie rule), the legacy gradient fails."""
+    with pytest.raises(ConformanceFailure, match="gradient of binary_crossentropy"):
+        _legacy_tie_run(monkeypatch, only="keras-ops")
