@@ -156,6 +156,7 @@ def _decode_vjp(cotangent: Any, wrt: str, *, conv_output: Any, anchors: Any, str
 
 
 LAYER_VARIANTS = ("FOCAL-STOP-GRADIENT", "MEAN-NOT-BATCH-SUM")
+BOX_SCALE = 2.0  # the GIoU term's weight is BOX_SCALE - w·h / input_size² (small boxes weigh more)
 
 
 def _layer_args(conv, pred, label, bboxes, anchors, stride, num_class, iou_loss_thresh, names=None, variants=()):
@@ -192,7 +193,7 @@ def _layer_forward(v: SimpleNamespace) -> SimpleNamespace:
     input_size = v.stride * raw.shape[1]
     with np.errstate(all="ignore"):
         f.pair = box_pair(pxywh, lxywh, giou=True)
-        f.scale = 2.0 - lxywh[..., 2:3] * lxywh[..., 3:4] / (input_size * input_size)
+        f.scale = BOX_SCALE - lxywh[..., 2:3] * lxywh[..., 3:4] / (input_size * input_size)
         giou_el = r * f.scale * f.pair.loss[..., None]
         f.max_iou = screened_max_iou(pxywh, v.bboxes)[..., None]
         f.bgd = (1.0 - r) * (f.max_iou < v.thresh)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 
 import numpy as np
 from hypothesis import strategies as st
@@ -31,6 +32,7 @@ from conformance.contracts.draw import (
     seeded,
 )
 from conformance.contracts.record import BadCase, Call, Contract, Derived, Tag, TimingCase
+from conformance.contracts.yolov3_entries import ENTRIES as YOLOV3_ENTRIES
 from conformance.numerics.dtypes import info
 from conformance.numerics.literal import BOXES as LITERAL_BOXES
 
@@ -451,3 +453,4 @@ CONTRACTS = [
              bad_inputs=(BadCase("conv-channels-A*(5+N)+2", "convs", lambda: _compute_bad(16)),),
              tags=(tags.zero_masks(_MASKS["compute_loss"]),), timing=_timing_compute, cost=8.0),
 ]
+CONTRACTS = [replace(c, entry=YOLOV3_ENTRIES[c.name]) for c in CONTRACTS]
