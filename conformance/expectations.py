@@ -6,7 +6,7 @@ The file is TOML, one ``[[expected]]`` table per known failure::
     name = "rpn_loss_cls"                 # a contract name
     category = "value"                    # value, gradient, stability, badinput, regression or timing
     divergence = "FRCNN-SWAPPED-BCE"      # optional: match only when the diagnosis names this id
-    reason = "the documents swap the arguments of the BCE (spec §6)"
+    reason = "the documents swap the arguments of the BCE (docs/contracts.md)"
 
 A failed result of that name and category (any dtype, any mode) whose diagnosis names ``divergence``
 (when given) gets status ``"expected"`` and its test is reported as xfailed.  An entry whose name and

@@ -1,4 +1,4 @@
-"""IoU and GIoU of YOLOv3 boxes (spec §4): ``bbox_iou``, ``bbox_giou``, ``iou_loss``, ``giou_loss``.
+"""IoU and GIoU of YOLOv3 boxes (docs/contracts.md): ``bbox_iou``, ``bbox_giou``, ``iou_loss``, ``giou_loss``.
 
 Boxes are ``(x, y, w, h)`` with ``(x, y)`` the centre; box arrays broadcast over their leading axes.  The
 forward record :func:`box_pair` with its VJP :func:`box_pair_vjp` and kink mask :func:`box_pair_kinks` is

@@ -1,4 +1,4 @@
-"""YOLOv3 family (spec §4): ``decode``, ``loss_layer``, ``compute_loss``, and the family's records.
+"""YOLOv3 family (docs/contracts.md): ``decode``, ``loss_layer``, ``compute_loss``, and the family's records.
 
 The box functions live in :mod:`oracle.boxes` (IoU, GIoU) and :mod:`oracle.diou` (DIoU, CIoU), the focal
 weight in :mod:`oracle.focal_weight` and the background screening in :mod:`oracle.maxiou`; their public names are
@@ -238,7 +238,7 @@ def _layer_backward(v: SimpleNamespace, f: SimpleNamespace, cot: tuple[float, fl
     with np.errstate(all="ignore"):
         gb, _ = box_pair_vjp(f.pair, -(g1 * r * f.scale)[..., 0])
         d_pred[..., :4] = gb
-        if "FOCAL-STOP-GRADIENT" not in v.variants:  # the focal weight carries gradient (spec §4)
+        if "FOCAL-STOP-GRADIENT" not in v.variants:  # the focal weight carries gradient (docs/contracts.md)
             d_pred[..., 4:5] = g2 * (r * f.sce + f.bgd * f.sce) * (-2.0 * f.d)
         dsce = _dsce(r, raw[..., 4:5])
         d_raw[..., 4:5] = g2 * f.focal * (r * dsce + f.bgd * dsce)

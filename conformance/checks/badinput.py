@@ -1,7 +1,7 @@
 """Bad input: a conforming implementation raises (any exception) or returns NaN; a silent finite value fails.
 
-Cases per contract name (spec §6 SPARSE-LABEL-RANGE, CN-GATHER-RANGE, and the
-channel-count and shape requirements of §3-§5): out-of-range sparse labels,
+Cases per contract name (SPARSE-LABEL-RANGE, CN-GATHER-RANGE, and the
+channel-count and shape requirements of docs/contracts.md): out-of-range sparse labels,
 out-of-range gather indices, wrong channel counts (not 8A, 2A, 8C; ``decode`` /
 ``loss_layer`` conv not A*(5+N)), and shapes that do not match (chosen so that
 they cannot broadcast, except where the contract's own slicing makes a wrong
@@ -74,7 +74,7 @@ def signature_problem(contract: Contract, fn: Callable, example: Callable[[], Ex
         return None
     return (f"{contract.name} cannot be called with the contract's arguments: {why}.\n"
             f"The suite calls it as\n    {contract.signature()}\n"
-            "(spec §7); adapt the signature, or expose an adapter with these argument names.")
+            "(docs/contracts.md); adapt the signature, or expose an adapter with these argument names.")
 
 
 def valid_call_problem(contract: Contract, runner: Runner, dtype: str) -> str | None:

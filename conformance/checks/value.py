@@ -121,7 +121,7 @@ def diagnose_naive(contract: Contract, ex: dict, actual: Any, expected: Any, dty
     """Name SCE-NAIVE: inf/NaN where the exact value is finite, at large logits, for a record listing SCE-NAIVE.
 
     The naive cross-entropy ``−z·log σ(x) − (1−z)·log(1−σ(x))`` (or ``−Σ y·log softmax(x)``) overflows or
-    takes log(0) once σ(x) or a softmax entry rounds to 0 or 1 (spec §6 SCE-NAIVE).  "Large" is the record's
+    takes log(0) once σ(x) or a softmax entry rounds to 0 or 1 (SCE-NAIVE).  "Large" is the record's
     SCE-NAIVE fixture tag where it has one, else |logits| ≥ 20 as that tag says.
     """
     if "SCE-NAIVE" not in contract.divergences or "logits" not in ex:

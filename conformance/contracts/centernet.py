@@ -1,4 +1,4 @@
-"""Family ``centernet``: the TF2 CenterNet losses of spec §5."""
+"""Family ``centernet``: the TF2 CenterNet losses of docs/contracts.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Family ``frcnn``: the Keras Faster R-CNN losses of spec §3 (closures over the anchor or class count)."""
+"""Family ``frcnn``: the Keras Faster R-CNN losses of docs/contracts.md (closures over the anchor or class count)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Family ``nn``: the elementary functions and cross-entropies of spec §2."""
+"""Family ``nn``: the elementary functions and cross-entropies of docs/contracts.md."""
 
 from __future__ import annotations
 

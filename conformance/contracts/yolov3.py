@@ -1,4 +1,4 @@
-"""Family ``yolov3``: the TensorFlow YOLOv3 functions and losses of spec §4 (boxes are centre x, y, w, h)."""
+"""Family ``yolov3``: the TensorFlow YOLOv3 functions and losses of docs/contracts.md (boxes are centre x, y, w, h)."""
 
 from __future__ import annotations
 
@@ -173,7 +173,7 @@ def degenerate_boxes(dtype: str) -> st.SearchStrategy[dict]:
 
 
 def _nonnegative(ex: dict) -> dict:
-    """The same boxes with |w|, |h|: diou_loss and ciou_loss take w, h >= 0 (spec §4)."""
+    """The same boxes with |w|, |h|: diou_loss and ciou_loss take w, h >= 0 (docs/contracts.md)."""
     return {k: np.concatenate([v[..., :2], np.abs(v[..., 2:])], -1) for k, v in ex.items()}
 
 
@@ -426,7 +426,7 @@ CONTRACTS = [
              tags=(tags.zero_masks(lambda ex: [ex["target"]]),)),
     Contract("loss_layer", "yolov3", _LAYER_CALL, loss_layer, ("conv", "label", "bboxes"), ("conv",),
              num.TOLERANCES["loss_layer"], overriding(loss_layer, {"conv": raw_exp_fill}),
-             "(giou, conf, prob) losses of one scale, each the batch mean of per-image sums (spec §4)",
+             "(giou, conf, prob) losses of one scale, each the batch mean of per-image sums",
              "conv: (B, S, S, A·(5+N)); pred = decode(conv, …); label: (B, S, S, A, 5+N); bboxes: (B, M, 4)",
              n_outputs=3, divergences=("YOLO-ZERO-UNION", "YOLO-EXP-OVERFLOW"),
              notes="no gradient through the background mask; examples whose max IoU is within rounding distance "
