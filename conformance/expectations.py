@@ -210,7 +210,7 @@ def load(path: str | Path, names: Iterable[str], known_ids: dict[str, set[str]] 
 
 
 def known_ids(contracts: Iterable[Any]) -> dict[str, set[str]]:
-    """name -> the ids a diagnosis can name for it: its divergences, oracle variants, tags and bad-input spec ids."""
+    """name -> the ids a diagnosis can name for it: its divergences, oracle variants, tags and bad-input ids."""
     out: dict[str, set[str]] = {}
     for c in contracts:
         ids = set(c.divergences) | {t.tag for t in c.tags} | {b.spec for b in c.bad_inputs if b.spec}

@@ -13,7 +13,7 @@ Accuracy
     ``r - sigmoid(raw_conf)`` evaluated from the logit without cancellation.  The class term ``r * SCE`` is
     evaluated only on the cells where it can be non-zero (``r != 0``) or NaN (non-finite input).
 
-Undefined values (spec YOLO-ZERO-UNION)
+Undefined values (YOLO-ZERO-UNION)
     In ``loss_layer`` a NaN GIoU multiplied by a zero mask ``r`` stays NaN, as the
     documents' code computes (the exact value is undefined there).  ``max_iou`` is NaN-propagating and
     ``NaN < iou_loss_thresh`` is False, so such a cell is not background.

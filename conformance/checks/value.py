@@ -257,7 +257,7 @@ def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtyp
         got = grads[k]
         if got is None or (isinstance(got, list) and any(g is None for g in got)):
             want = contract.expected_vjp(rounded, cot, k, **extras[0])
-            fail(f"gradient of {contract.name} wrt {k} is None, but the spec says the gradient flows",
+            fail(f"gradient of {contract.name} wrt {k} is None, but the contract says the gradient flows",
                   contract, rounded, dtype, runner.mode, impl_name, "gradient", {k: want}, {k: got}, cot)
     failures, matched, wants = [], set(), []
     for extra in extras:

@@ -95,15 +95,19 @@ class Call:
 
 @dataclass(frozen=True)
 class BadCase:
-    """One bad input: an id, the argument that is wrong, a maker for the example, and the spec id it exercises.
+    """One bad input: an id, the argument that is wrong, a maker for the example, and the divergence id it exercises.
 
-    A conforming implementation raises (any exception) or returns NaN; a silent finite value fails.
+    A conforming implementation raises (any exception) or returns NaN; a silent finite value fails.  A
+    ``broadcast`` case names arguments whose shapes differ but broadcast: raising or NaN conforms, and so does a
+    finite value equal to the oracle's on those arguments broadcast to their common shape first (any other value
+    fails: the contract's broadcasting rule).
     """
 
     id: str
     arg: str
     make: Callable[[], Example]
     spec: str | None = None
+    broadcast: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

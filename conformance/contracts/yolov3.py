@@ -301,7 +301,8 @@ def _boxes_bad(shape1: tuple[int, ...], shape2: tuple[int, ...]):
 
 
 BOX_BAD_INPUTS = (BadCase("boxes1-3-coordinates", "boxes1", _boxes_bad((3, 3), (3, 4))),
-                  BadCase("leading-shape-mismatch", "boxes2", _boxes_bad((3, 4), (4, 4))))
+                  BadCase("leading-shape-mismatch", "boxes2", _boxes_bad((3, 4), (4, 4))),
+                  BadCase("broadcast", "boxes1", _boxes_bad((2, 1, 4), (3, 4)), broadcast=("boxes1", "boxes2")))
 
 
 # --- timing ------------------------------------------------------------------------------------------------------
@@ -422,7 +423,10 @@ CONTRACTS = [
              "target, actual: same shape; alpha, gamma: numbers (defaults 1, 2)",
              bad_inputs=(BadCase("shape-mismatch", "actual", lambda: {"target": fixed_mask(2, 3),
                                                                       "actual": fixed_probs(2, 4), "alpha": 1,
-                                                                      "gamma": 2}),),
+                                                                      "gamma": 2}),
+                         BadCase("broadcast", "target",
+                                 lambda: {"target": fixed_mask(1, 3), "actual": fixed_probs(2, 3), "alpha": 1,
+                                          "gamma": 2}, broadcast=("target", "actual"))),
              tags=(tags.zero_masks(lambda ex: [ex["target"]]),)),
     Contract("loss_layer", "yolov3", _LAYER_CALL, loss_layer, ("conv", "label", "bboxes"), ("conv",),
              num.TOLERANCES["loss_layer"], overriding(loss_layer, {"conv": raw_exp_fill}),

@@ -11,7 +11,9 @@ THRESH = Constant("τ_default", "oracle.yolov3.loss_layer(iou_loss_thresh)",
                   "the documents' IOU_LOSS_THRESH (the suite always passes `iou_loss_thresh`)")
 
 _BOX_BROADCAST = ("boxes1 (..., 4) and boxes2 (..., 4) broadcast over their leading axes (NumPy rules; the documents' "
-                  "loss_layer relies on it: (B, S, S, A, 1, 4) against (B, 1, 1, 1, M, 4)); the last axis is always 4")
+                  "loss_layer relies on it: (B, S, S, A, 1, 4) against (B, 1, 1, 1, M, 4)); the last axis is always "
+                  "4. The suite draws equal shapes and checks (category badinput, case `broadcast`) that a value "
+                  "returned for shapes that differ is the broadcast one (raising there is tolerated)")
 _BOX_OUT = ("the broadcast leading shape: (...,), the last axis (4) reduced and not kept; the dtype of the boxes")
 _BOX = (("x_1, y_1, w_1, h_1", "boxes1[..., 0], [..., 1], [..., 2], [..., 3]: centre, width, height"),
         ("x_2, y_2, w_2, h_2", "the same of boxes2"))
@@ -150,7 +152,8 @@ ENTRIES = {
                    constants=(FOCAL_ALPHA, FOCAL_GAMMA),
                    symbols=(("α", "`alpha`"), ("γ", "`gamma`")),
                    output="the broadcast shape of target and actual, the dtype of `actual`",
-                   broadcasting="target and actual broadcast (NumPy rules); alpha and gamma are numbers",
+                   broadcasting="target and actual broadcast (NumPy rules); alpha and gamma are numbers. Checked as "
+                                "the boxes' rule (category badinput, case `broadcast`)",
                    gradient="with respect to `actual`: −α·γ·|d|^(γ−1)·sign(d), d = target − actual; 0 at d = 0",
                    notes=("A weight, not the focal loss of Lin et al.; the gradient flows through it.",)),
     "loss_layer": LOSS_LAYER,

@@ -1,4 +1,4 @@
-"""The documents' loss code as written (spec D-FRCNN-A, D-YOLOV3, D-CENTERNET).
+"""The documents' loss code as written (the Faster R-CNN, YOLOv3 and CenterNet documents).
 
 This module reproduces the code the four source documents walk through, in their own
 style, so that the suite can say what that code computes:
