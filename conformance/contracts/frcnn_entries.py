@@ -33,10 +33,10 @@ def _regr(lam: str, size: str, mask_shape: str) -> Entry:
 ENTRIES = {
     "rpn_loss_regr": _regr("λ_rpn_regr", "A", "(B, H, W, 4A)"),
     "rpn_loss_cls": Entry(
-        ("L = λ_rpn_class·Σ v·BCE(z, y_pred) / Σ(ε + v)",
-         "BCE(z, p) = binary_crossentropy(target = z, output = p), elementwise, with its clip and either clipping "
-         "convention"),
-        symbols=(("v", "y_true[..., :A], 1 where the anchor is used (0/1), shape (B, H, W, A)"),
+        ("L = λ_rpn_class·Σ v·BCE(z, y_pred) / Σ(ε + v)",),
+        symbols=(("BCE(z, p)", "[binary_crossentropy](#binary_crossentropy)(target = z, output = p): elementwise, "
+                               "P = clip(p, ε_k, 1 − ε_k), either clipping convention"),
+                 ("v", "y_true[..., :A], 1 where the anchor is used (0/1), shape (B, H, W, A)"),
                  ("z", "y_true[..., A:], the objectness labels (0/1), shape (B, H, W, A)"),
                  ("p", "the probability argument of BCE")),
         constants=(Constant("λ_rpn_class", "oracle.frcnn.LAMBDA_RPN_CLASS", "the loss weight"), EPS, EPS_K),
@@ -49,9 +49,10 @@ ENTRIES = {
                "contract.")),
     "class_loss_regr": _regr("λ_cls_regr", "C", "(B, R, 4C)"),
     "class_loss_cls": Entry(
-        ("L = λ_cls_class·(1/R)·Σ_r CCE(y_true[0, r, :], y_pred[0, r, :])",
-         "CCE(t, p) = categorical_crossentropy(target = t, output = p, axis = −1)"),
-        symbols=(("r", "the RoI index, 0 ≤ r < R"), ("R", "the number of RoIs (axis 1)"),
+        ("L = λ_cls_class·(1/R)·Σ_r CCE(y_true[0, r, :], y_pred[0, r, :])",),
+        symbols=(("CCE(t, p)", "[categorical_crossentropy](#categorical_crossentropy)(target = t, output = p, "
+                               "axis = −1): −Σ_i t_i·log clip(p_i / Σ_j p_j, ε_k, 1 − ε_k)"),
+                 ("r", "the RoI index, 0 ≤ r < R"), ("R", "the number of RoIs (axis 1)"),
                  ("t", "a one-hot target row"), ("p", "a row of class probabilities")),
         constants=(Constant("λ_cls_class", "oracle.frcnn.LAMBDA_CLS_CLASS", "the loss weight"), EPS_K),
         output=_SCALAR, reduction="the mean over the R RoIs of batch element 0; batch elements 1… do not count",

@@ -18,12 +18,13 @@ _AXIS = ("`axis`: an integer in [−rank, rank), default −1; every axis of the
          "negative axes count from the end")
 
 ENTRIES = {
-    "sigmoid": Entry(("σ(x) = 1 / (1 + e^(−x))",), output=_SAME_OUT,
+    "sigmoid": Entry(("σ(x) = 1 / (1 + e^(−x))",), output=_SAME_OUT, gradient="σ(x)·(1 − σ(x))",
                      notes=("For x below −88.7 in float32, 1 + e^(−x) overflows: the value 0 is right, but a gradient "
                             "of inf/inf = NaN is not (the exact gradient σ(x)·(1 − σ(x)) is finite).",)),
     "softmax": Entry(("softmax(x)_i = e^(x_i) / Σ_j e^(x_j), i and j running along `axis`",),
                      symbols=(("i, j", "positions along `axis`"),), output="the shape and dtype of `logits`",
                      reduction=_AXIS + "; the output keeps every axis",
+                     gradient="∂softmax(x)_i/∂x_j = softmax(x)_i·([i = j] − softmax(x)_j)",
                      notes=("Evaluate with the maximum along `axis` subtracted first (e^(x_i − m) / Σ_j e^(x_j − m)): "
                             "e^100 overflows float32.",)),
     "sigmoid_cross_entropy_with_logits": Entry(
@@ -53,6 +54,7 @@ ENTRIES = {
         output="the shape of `labels` (the last axis of `logits` is reduced, not kept); the dtype of `logits`",
         reduction="the last axis of `logits`, always (there is no `axis` argument)",
         broadcasting="`labels` has the shape of `logits` without its last axis; no broadcasting",
+        gradient="∂L/∂x = softmax(x) − onehot(k) along the last axis; `labels` carries none",
         notes=("A label outside [0, C) is bad input: raise, or return NaN; never a finite value "
                "(SPARSE-LABEL-RANGE).",)),
     "binary_crossentropy": Entry(
@@ -80,15 +82,15 @@ ENTRIES = {
                "formula: Keras' legacy CCE adds no ε_k inside the log.",
                "A row of p summing to 0 gives 0/0: undefined.")),
     "entropy": Entry(
-        ("H = −Σ_i p_i·log p_i along `axis`, with 0·log 0 = 0",),
+        ("L = −Σ_i p_i·log p_i along `axis`, with 0·log 0 = 0",),
         symbols=(("p", "`p`, non-negative"), ("i", "the position along `axis`")),
         output=_ROW_OUT, reduction=_AXIS,
-        gradient="∂H/∂p = −(log p + 1); p = 0 is a kink (any value, the one-sided limit +inf included, is accepted)."),
+        gradient="∂L/∂p = −(log p + 1); p = 0 is a kink (any value, the one-sided limit +inf included, is accepted)."),
     "kl_divergence": Entry(
-        ("D = Σ_i p_i·log(p_i / q_i) along `axis`, with 0·log(0 / q) = 0 (q = 0 included)",),
+        ("L = Σ_i p_i·log(p_i / q_i) along `axis`, with 0·log(0 / q) = 0 (q = 0 included)",),
         symbols=(("p", "`p`, non-negative"), ("q", "`q`, non-negative"), ("i", "the position along `axis`")),
         output=_ROW_OUT, reduction=_AXIS, broadcasting=_SAME_SHAPE,
-        gradient="∂D/∂p = log(p/q) + 1, ∂D/∂q = −p/q; p = 0 or q = 0 is a kink (any subgradient accepted). "
+        gradient="∂L/∂p = log(p/q) + 1, ∂L/∂q = −p/q; p = 0 or q = 0 is a kink (any subgradient accepted). "
                  "p > 0 with q = 0 gives +inf.",
         notes=("Compute log(p/q) without cancellation where p ≈ q (e.g. log1p((p − q)/q)); do not clip p or q: "
                "clipping p = 0 to ε_k gives a negative KL.",)),
