@@ -195,3 +195,12 @@ def test_a_failure_names_its_entry() -> None:
 
     r = CheckResult("reg_l1_loss", "centernet", "value", "float32", "eager", status="failed", message="boom")
     assert "Contract: docs/contracts.md#reg_l1_loss (python -m conformance contracts reg_l1_loss)" in failure_text(r)
+
+
+def test_docs_name_no_absolute_path_of_a_machine() -> None:
+    """Commands and quoted output use paths relative to the clone, ~, or a placeholder the reader replaces."""
+    absolute = re.compile(r"(?:^|[^\w.~$/-])/(?:root|work|home|tmp|usr|Users|opt|var|mnt)/")
+    hits = [f"{doc.name}:{i}: {line.strip()[:100]}"
+            for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+            for i, line in enumerate(doc.read_text().splitlines(), 1) if absolute.search(line)]
+    assert not hits, hits
