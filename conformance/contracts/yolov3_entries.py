@@ -26,7 +26,8 @@ _RAW_IOU = (*_CORNERS,
             "IoU = I / U")
 _IOU_SYMBOLS = (*_BOX, *_CORNER_SYMBOLS, ("I", "the intersection area"), ("U", "the union area"),
                 ("IoU", "the intersection over union"))
-_SORTED = ("l_k, r_k ← min(l_k, r_k), max(l_k, r_k);  b_k, t_k ← min(b_k, t_k), max(b_k, t_k)   (corners re-sorted)",
+_SORTED = (*_CORNERS,
+           "l_k, r_k ← min(l_k, r_k), max(l_k, r_k);  b_k, t_k ← min(b_k, t_k), max(b_k, t_k)   (corners re-sorted)",
            "I = max(min(r_1, r_2) − max(l_1, l_2), 0)·max(min(t_1, t_2) − max(b_1, b_2), 0)",
            "U = (r_1 − l_1)·(t_1 − b_1) + (r_2 − l_2)·(t_2 − b_2) − I   (areas from the sorted corners)",
            "E = max(max(r_1, r_2) − min(l_1, l_2), 0)·max(max(t_1, t_2) − min(b_1, b_2), 0)",
