@@ -93,7 +93,8 @@ ENTRIES = {
         gradient="∂L/∂p = log(p/q) + 1, ∂L/∂q = −p/q; p = 0 or q = 0 is a kink (any subgradient accepted). "
                  "p > 0 with q = 0 gives +inf.",
         notes=("Compute log(p/q) without cancellation where p ≈ q (e.g. log1p((p − q)/q)); do not clip p or q: "
-               "clipping p = 0 to ε_k gives a negative KL.",)),
+               "clipping p = 0 to ε_k gives a negative KL. Where a branch is chosen elementwise (tf.where), keep "
+               "the unselected branch finite: its gradient still flows, and inf·0 is NaN.",)),
     "smooth_l1": Entry(
         ("smooth_l1(x) = 0.5·x² if |x| ≤ 1, else |x| − 0.5",), output=_SAME_OUT,
         gradient="x where |x| ≤ 1, sign(x) elsewhere. No kink: at |x| = 1 both pieces have slope sign(x), and that "

@@ -102,7 +102,8 @@ LOSS_LAYER = Entry(
     reduction="each Σ runs over every axis of its term, batch included, then divides by B: the batch mean of the "
               "per-image sums (not a mean over every element)",
     broadcasting="no broadcasting beyond the one written in max_iou: label and pred are (B, S, S, A, 5 + N), bboxes "
-                 "(B, M, 4) with M ≥ 1 (zero-padded), conv (B, S, S, A·(5 + N))",
+                 "(B, M, 4) with M ≥ 1 (zero-padded), conv (B, S, S, A·(5 + N)); any other shape (a last axis of "
+                 "bboxes other than 4, a conv channel count other than A·(5 + N)) is bad input: raise or return NaN",
     layout="conv as decode's conv_output; label[..., 0:4] the target box (x, y, w, h) in pixels, label[..., 4] the "
            "mask m, label[..., 5:] the class targets; bboxes the image's true boxes (x, y, w, h), zero-padded; "
            "anchors (A, 2) in grid units; stride and iou_loss_thresh numbers; num_class a Python int",

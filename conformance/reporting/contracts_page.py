@@ -135,6 +135,11 @@ def render_entry(name: str, level: int = 3) -> str:
             lines += [f"| {k.symbol} | {number(k.value)} | `{k.source}` | {_cell(k.meaning)} |" for k in e.constants]
             lines.append("")
         lines += [f"- {n}" for n in e.notes]
+    if c.bad_inputs:
+        bad = [b for b in c.bad_inputs if not b.broadcast]
+        if bad:
+            lines.append("- **Bad input** (checked; must raise or return NaN): "
+                         + "; ".join(f"`{b.id}` (argument `{b.arg}`{', ' + b.spec if b.spec else ''})" for b in bad))
     if c.notes and e is None:
         lines.append(f"- {c.notes}")
     if c.divergences:
