@@ -204,3 +204,11 @@ def test_docs_name_no_absolute_path_of_a_machine() -> None:
             for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
             for i, line in enumerate(doc.read_text().splitlines(), 1) if absolute.search(line)]
     assert not hits, hits
+
+
+def test_a_report_section_carries_its_entry(tmp_path: Path) -> None:
+    from test_report import _results, _write
+
+    html = _write(tmp_path, _results()).read_text()
+    assert "Contract: docs/contracts.md#rpn_loss_cls (python -m conformance contracts rpn_loss_cls)" in html
+    assert "λ_rpn_class·Σ v·BCE(z, y_pred) / Σ(ε + v)" in html  # the entry itself, inline
