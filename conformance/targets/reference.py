@@ -1,7 +1,7 @@
 """Reference TensorFlow implementation of every contract name in the loss catalogue.
 
 A correct, numerically stable TF2 implementation of the contract (docs/contracts.md),
-following the implementation contract (docs/contracts.md)::
+following its calling conventions::
 
     pytest conformance --impl=conformance.targets.reference
 
@@ -27,7 +27,7 @@ log1p of the non-maximal terms with a written-out gradient (confident prediction
 differences instead of rounded corners, 1 − IoU and 1 − GIoU without cancellation near
 a perfect match, and Σ(ε + m) as Σm + ε·numel(m).
 
-Binary and categorical cross-entropy follow convention ("keras-ops"): P is clipped
+Binary and categorical cross-entropy follow convention "keras-ops": P is clipped
 to [ε_k, 1 − ε_k] with ε_k rounded to the input dtype and 1 − ε_k computed in it (as
 Keras does), then log P and log(1 − P).
 """

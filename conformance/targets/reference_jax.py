@@ -22,7 +22,7 @@ Custom derivatives are ``jax.custom_vjp``.  Clipping follows TensorFlow (the gra
 passes for lo ≤ p ≤ hi inclusive), and ``min``/``max`` ties route the gradient to one
 branch as TensorFlow does, not half to each as ``jnp.minimum``/``jnp.maximum`` do.
 
-Binary and categorical cross-entropy follow convention ("keras-ops"): P is clipped to
+Binary and categorical cross-entropy follow convention "keras-ops": P is clipped to
 [ε_k, 1 − ε_k] with ε_k rounded to the input dtype and 1 − ε_k computed in it.
 """
 

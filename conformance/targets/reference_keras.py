@@ -12,7 +12,7 @@ Numerics are the TensorFlow reference's: stable log-softmax (log1p of the non-ma
 terms), σ and the sigmoid cross-entropies without cancellation and with the exact
 derivative at logits = 0 (branches selected by ``where``, no relu/abs kinks), box overlaps
 from centre differences, 1 − IoU and 1 − GIoU without cancellation, Σ(ε + m) as
-Σm + ε·numel(m), BCE/CCE clipping convention ("keras-ops") with ε_k rounded to the input
+Σm + ε·numel(m), BCE/CCE clipping convention "keras-ops" with ε_k rounded to the input
 dtype, every constant created in the input's dtype (float16, bfloat16, float32, float64).
 Out-of-range class labels and gather indices give NaN (no backend-agnostic assertion exists
 inside a traced function, and gathers clamp or raise depending on the backend).

@@ -22,7 +22,7 @@ rounded corners, 1 − IoU and 1 − GIoU without cancellation near a perfect ma
 Σ(ε + m) as Σm + ε·numel(m).  Ties of max / min send the gradient to the first argument
 (as TensorFlow and the oracle do), so that subgradients agree with the TF reference.
 
-Binary and categorical cross-entropy follow convention ("keras-ops"): P is clipped
+Binary and categorical cross-entropy follow convention "keras-ops": P is clipped
 to [ε_k, 1 − ε_k] with ε_k rounded to the input dtype and 1 − ε_k computed in it, then
 log P and log(1 − P).
 """
