@@ -1,4 +1,5 @@
-"""Command line: ``python -m conformance fixtures generate|verify`` (regression fixture sets).
+"""Command line: ``python -m conformance fixtures generate|verify`` (regression fixture sets) and
+``python -m conformance contracts [NAME ...]`` (the contract page, or the entries of the names given).
 
 Exit status: 0 on success, 1 when a set fails verification or cannot be generated, 2 on a usage error.
 """
@@ -41,7 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=None, help="generator seed (default 0)")
     g.add_argument("--per-name", type=int, default=None, metavar="N",
                    help="drawn cases per name and dtype besides the hazard and divergence cases (default 6)")
-    sub.add_parser("contracts", help="print the contract page (every name, its call, shapes, formula, divergences)")
+    c = sub.add_parser("contracts", help="print the contract page (every name, its call, shapes, formula, divergences)",
+                       description="Print the contract page (docs/contracts.md), or the full entry of each NAME.")
+    c.add_argument("names", nargs="*", metavar="NAME", help="contract names (default: the whole page)")
     v = fx.add_parser("verify", help="check a fixture set's schema, sizes and sha256 sums (no values)")
     v.add_argument("dir", metavar="DIR", help="the set's directory ('committed' for the bundled set)")
     return p
@@ -51,9 +54,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m conformance``."""
     args = _parser().parse_args(argv)
     if args.command == "contracts":
-        from conformance.reporting.contracts_page import render
+        from conformance.contracts import REGISTRY
+        from conformance.reporting.contracts_page import render, render_entry
 
-        print(render(), end="")
+        unknown = [n for n in args.names if n not in REGISTRY]
+        if unknown:
+            print(f"error: unknown contract name(s) {', '.join(unknown)}; the names are: {', '.join(REGISTRY)}",
+                  file=sys.stderr)
+            return 2
+        print("\n".join(render_entry(n) for n in args.names) if args.names else render(), end="")
         return 0
     from conformance import regression as rg
 

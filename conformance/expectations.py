@@ -6,7 +6,7 @@ The file is TOML, one ``[[expected]]`` table per known failure::
     name = "rpn_loss_cls"                 # a contract name
     category = "value"                    # value, gradient, stability, badinput, regression or timing
     divergence = "FRCNN-SWAPPED-BCE"      # optional: match only when the diagnosis names this id
-    reason = "the documents swap the arguments of the BCE (spec §6)"
+    reason = "the documents swap the arguments of the BCE (docs/contracts.md)"
 
 A failed result of that name and category (any dtype, any mode) whose diagnosis names ``divergence``
 (when given) gets status ``"expected"`` and its test is reported as xfailed.  An entry whose name and
@@ -210,7 +210,7 @@ def load(path: str | Path, names: Iterable[str], known_ids: dict[str, set[str]] 
 
 
 def known_ids(contracts: Iterable[Any]) -> dict[str, set[str]]:
-    """name -> the ids a diagnosis can name for it: its divergences, oracle variants, tags and bad-input spec ids."""
+    """name -> the ids a diagnosis can name for it: its divergences, oracle variants, tags and bad-input ids."""
     out: dict[str, set[str]] = {}
     for c in contracts:
         ids = set(c.divergences) | {t.tag for t in c.tags} | {b.spec for b in c.bad_inputs if b.spec}

@@ -204,7 +204,7 @@ def configure_runner(config: pytest.Config, spec: str, dtypes: list[str]) -> Non
     if not any(getattr(module, n, None) is not None for n in names):
         raise pytest.UsageError(
             f"conformance: --impl={spec} provides none of the contract names ({', '.join(names[:4])}, ...). "
-            "Pass a module that defines the functions of spec §7, or a small adapter module exposing them."
+            "Pass a module that defines the functions of docs/contracts.md, or a small adapter module exposing them."
         )
     config.stash[IMPL_KEY] = (spec, module, dtypes)
     if config.getoption("--expect"):

@@ -1,4 +1,4 @@
-"""Float64 NumPy reference oracle for the loss catalogue (``shared/spec/LOSSES.md``).
+"""Float64 NumPy reference oracle for the loss catalogue (the contract (docs/contracts.md)).
 
 Every contract name is a module-level function with the contract's argument
 names and calling style (the Faster R-CNN names are closures)::

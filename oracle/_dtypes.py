@@ -1,7 +1,7 @@
 """Rounding to the floating types an implementation under test may hold its constants in.
 
 The oracle evaluates in float64 but reproduces constants such as ``ε_k = 1e-7`` and
-``1 − ε_k`` as they look in the implementation's dtype (spec §6 FP16-CLIP, docs/oracle.md
+``1 − ε_k`` as they look in the implementation's dtype (FP16-CLIP, docs/oracle.md
 ``constants_dtype``).  ``bfloat16`` is emulated without extra packages: the value is
 rounded to float32 and then to bfloat16 with round-to-nearest-even on the bits, which
 is how TensorFlow/Eigen convert a Python float to bfloat16.

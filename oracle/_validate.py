@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-CONVENTIONS = ("keras-ops", "keras-legacy")  # the clipping conventions (spec §2: C2 keras-ops, C1 keras-legacy)
+CONVENTIONS = ("keras-ops", "keras-legacy")  # the clipping conventions (docs/contracts.md)
 
 
 def as_float(name: str, x: Any, *, min_rank: int | None = None, rank: int | None = None) -> np.ndarray:
@@ -94,7 +94,7 @@ def axis_of(name: str, axis: Any, ndim: int) -> int:
 
 
 def convention_of(value: str) -> str:
-    """Check a clipping-convention name (spec §2: C1 keras-legacy, C2 keras-ops)."""
+    """Check a clipping-convention name (keras-ops or keras-legacy)."""
     if value not in CONVENTIONS:
         raise ValueError(f"convention: expected one of {CONVENTIONS}, got {value!r}")
     return value

@@ -1,4 +1,4 @@
-"""IoU and GIoU of YOLOv3 boxes (spec §4): ``bbox_iou``, ``bbox_giou``, ``iou_loss``, ``giou_loss``.
+"""IoU and GIoU of YOLOv3 boxes (docs/contracts.md): ``bbox_iou``, ``bbox_giou``, ``iou_loss``, ``giou_loss``.
 
 Boxes are ``(x, y, w, h)`` with ``(x, y)`` the centre; box arrays broadcast over their leading axes.  The
 forward record :func:`box_pair` with its VJP :func:`box_pair_vjp` and kink mask :func:`box_pair_kinks` is
@@ -20,7 +20,7 @@ Accuracy
     (exact; ratios of areas are unchanged) so that areas neither overflow nor
     underflow unless two lengths on one axis differ by a factor beyond ~1e290.
 
-Undefined values (spec YOLO-ZERO-UNION)
+Undefined values (YOLO-ZERO-UNION)
     A 0/0 union or enclosing area gives NaN (IoU, GIoU and their losses), and so does the gradient there.
 
 Gradients
@@ -253,7 +253,7 @@ def box_pair_kinks(p: SimpleNamespace) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bbox_iou(boxes1: Any, boxes2: Any) -> np.ndarray:
-    """IoU with areas from the raw ``w*h`` and unsorted corners (spec YOLO-IOU-RAW-AREA); 0/0 -> NaN."""
+    """IoU with areas from the raw ``w*h`` and unsorted corners (YOLO-IOU-RAW-AREA); 0/0 -> NaN."""
     b1, b2 = two_boxes(boxes1, boxes2)
     return box_pair(b1, b2, giou=False).value
 

@@ -1,4 +1,4 @@
-"""CenterNet losses (spec §5): ``focal_loss``, ``reg_l1_loss`` and the total ``loss``.
+"""CenterNet losses (docs/contracts.md): ``focal_loss``, ``reg_l1_loss`` and the total ``loss``.
 
 Everything is float64; only the log-clip constant ε_c = 1e-6 is rounded to
 ``constants_dtype``.  ``reg_l1_loss`` divides by Σ M + ε with ε = 1e-4 added

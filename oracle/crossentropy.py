@@ -1,4 +1,4 @@
-"""Cross-entropies of family ``nn`` (spec §2): sigmoid / weighted / softmax / sparse softmax with logits, and
+"""Cross-entropies of family ``nn`` (docs/contracts.md): sigmoid / weighted / softmax / sparse softmax with logits, and
 Keras' binary and categorical cross-entropy on probabilities.
 
 Everything is evaluated in float64 in forms that neither overflow nor cancel (the kernels are
@@ -22,7 +22,7 @@ Everything is evaluated in float64 in forms that neither overflow nor cancel (th
 Clip bounds: ``ε_k = 1e-7`` and ``1 − ε_k`` rounded to ``constants_dtype`` (see
 :mod:`oracle._dtypes`).  Gradients pass a clip when ``lo ≤ value ≤ hi`` (TensorFlow).
 
-Kinks (spec §2) are only at the BCE/CCE clip bounds.  The sigmoid
+Kinks (docs/contracts.md) are only at the BCE/CCE clip bounds.  The sigmoid
 and weighted cross-entropies are smooth at ``x = 0`` (their stable forms merely contain
 ``|x|`` and ``max(x, 0)``): the derivative there is ``σ(0) − z`` and
 ``(1 − z) − (1 + (q − 1)z)/2``.
@@ -51,7 +51,7 @@ __all__ = [
     "weighted_cross_entropy_with_logits",
 ]
 
-EPS_K = 1e-7  # spec §1 ε_k, Keras backend epsilon
+EPS_K = 1e-7  # docs/contracts.md ε_k, Keras backend epsilon
 
 # Relative distance (in units of the bound) within which a normalised CCE probability
 # is treated as sitting on a clip bound: a few float64 roundings of p / Σp.
@@ -110,7 +110,7 @@ def weighted_cross_entropy_with_logits(labels: Any, logits: Any, pos_weight: Any
                                        ) -> np.ndarray:
     """q·z·(−log σ(x)) + (1 − z)·(−log(1 − σ(x))), elementwise (``q = pos_weight``).
 
-    Variant TF-WCE-GRAD-AT-ZERO (spec §6) changes only the VJP (the value is the same).
+    Variant TF-WCE-GRAD-AT-ZERO (docs/contracts.md) changes only the VJP (the value is the same).
     """
     v.variants_of("weighted_cross_entropy_with_logits", variants, WCE_GRAD_AT_ZERO)
     z, x, q = _wce_args(labels, logits, pos_weight)
@@ -217,10 +217,10 @@ def binary_crossentropy(
 ) -> np.ndarray:
     """Keras BCE on probabilities, elementwise, P = clip(p, ε_k, 1 − ε_k).
 
-    ``"keras-ops"`` (C2): −(t·log P + (1 − t)·log(1 − P));
-    ``"keras-legacy"`` (C1): −(t·log(P + ε_k) + (1 − t)·log(1 − P + ε_k)).
+    ``"keras-ops"`` (keras-ops): −(t·log P + (1 − t)·log(1 − P));
+    ``"keras-legacy"`` (keras-legacy): −(t·log(P + ε_k) + (1 − t)·log(1 − P + ε_k)).
     ε_k and 1 − ε_k (and the legacy +ε_k) are held in ``constants_dtype``.
-    With bound 1 (float16/bfloat16 constants), p = 1 and t = 1 give 0·log 0 = NaN in C2,
+    With bound 1 (float16/bfloat16 constants), p = 1 and t = 1 give 0·log 0 = NaN in keras-ops,
     as the formula does.
     """
     t, p, conv, lo, hi = _bce_args(target, output, convention, constants_dtype)

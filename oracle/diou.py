@@ -1,4 +1,4 @@
-"""DIoU and CIoU losses of YOLOv3 boxes (Zheng et al., AAAI 2020; spec §4): ``diou_loss``, ``ciou_loss``.
+"""DIoU and CIoU losses of YOLOv3 boxes (Zheng et al., AAAI 2020; docs/contracts.md): ``diou_loss``, ``ciou_loss``.
 
 Accuracy
     The IoU part is :func:`oracle.boxes.box_pair`'s.  ``diou_loss`` and ``ciou_loss`` add ``rho^2 / c^2``
@@ -151,7 +151,7 @@ def ciou_loss(boxes1: Any, boxes2: Any) -> np.ndarray:
     """Complete-IoU loss ``1 - IoU + rho^2 / c^2 + alpha v`` (boxes2 is the ground truth).
 
     ``v = (4 / pi^2) (atan2(w2, h2) - atan2(w1, h1))^2``, ``alpha = v / ((1 - IoU) + v)`` (0 where v = 0).
-    The VJP holds alpha constant (stop-gradient, spec §4; the divergence CIOU-ALPHA-GRAD differentiates it).
+    The VJP holds alpha constant (stop-gradient, docs/contracts.md; the divergence CIOU-ALPHA-GRAD differentiates it).
     """
     b1, b2 = two_boxes(boxes1, boxes2)
     return _dpair(b1, b2, complete=True).loss

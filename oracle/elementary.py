@@ -1,4 +1,4 @@
-"""Elementary functions of family ``nn`` (spec §2): ``sigmoid``, ``softmax``, ``entropy``, ``kl_divergence``,
+"""Elementary functions of family ``nn`` (docs/contracts.md): ``sigmoid``, ``softmax``, ``entropy``, ``kl_divergence``,
 ``smooth_l1``, and the overflow-free kernels the cross-entropies (:mod:`oracle.crossentropy`) share.
 
 Everything is evaluated in float64 in forms that neither overflow nor cancel:
@@ -9,7 +9,7 @@ Everything is evaluated in float64 in forms that neither overflow nor cancel:
 * KL: ``log(p/q) = log1p((p − q)/q)`` when ``1/2 ≤ p/q ≤ 2`` (``p − q`` exact), else
   ``log p − log q``.
 
-Kinks (spec §2): ``p = 0`` in entropy, ``p = 0`` or ``q = 0`` in KL.  Smooth L1 is continuously
+Kinks (docs/contracts.md): ``p = 0`` in entropy, ``p = 0`` or ``q = 0`` in KL.  Smooth L1 is continuously
 differentiable at ``|x| = 1`` (both pieces have slope ``sign(x)`` there), so it has no kink.
 """
 

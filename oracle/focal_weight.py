@@ -1,4 +1,4 @@
-"""The YOLOv3 focal weight ``focal = alpha * |target - actual| ** gamma`` (spec §4).
+"""The YOLOv3 focal weight ``focal = alpha * |target - actual| ** gamma`` (docs/contracts.md).
 
 Its gradient at ``target == actual`` is the subgradient 0; ``kinks`` marks the cusp there (``0 < gamma <= 1``)
 and the pole of ``gamma < 0``.

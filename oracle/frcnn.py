@@ -1,4 +1,4 @@
-"""Faster R-CNN losses (spec §3): ``rpn_loss_regr``, ``rpn_loss_cls``, ``class_loss_regr``, ``class_loss_cls``.
+"""Faster R-CNN losses: ``rpn_loss_regr``, ``rpn_loss_cls``, ``class_loss_regr``, ``class_loss_cls``.
 
 Contract style follows the Keras code: the first three are closures (the outer
 call fixes ``num_anchors`` / ``num_classes``), ``class_loss_cls(y_true, y_pred)``
@@ -13,9 +13,9 @@ whose kink then covers its whole row) on a clip bound once rounded to
 losses have none: smooth L1 is continuously differentiable at |t − y_pred| = 1.
 
 Normalised losses divide by Σ(ε + m) = Σm + ε·numel(m) (ε = 1e-4 per element,
-spec §6 FRCNN-EPS-PER-ELEMENT); with m all zero the value is exactly 0.
+FRCNN-EPS-PER-ELEMENT); with m all zero the value is exactly 0.
 
-Variants (spec §6 divergences and named common mistakes; combinable unless
+Variants (docs/contracts.md divergences and named common mistakes; combinable unless
 stated otherwise):
 
 - ``FRCNN-SWAPPED-BCE`` (``rpn_loss_cls``): ``K.binary_crossentropy(y_pred, labels)``,

@@ -1,4 +1,4 @@
-"""The maximum IoU of each predicted box over its image's true boxes (the YOLOv3 background mask, spec §4).
+"""The maximum IoU of each predicted box over its image's true boxes (the YOLOv3 background mask, docs/contracts.md).
 
 Speed
     The background mask needs ``max_iou`` over every prediction x true-box pair

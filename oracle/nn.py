@@ -1,4 +1,4 @@
-"""Family ``nn`` (spec §2): the elementary functions (:mod:`oracle.elementary`: sigmoid, softmax, entropy,
+"""Family ``nn`` (docs/contracts.md): the elementary functions (:mod:`oracle.elementary`: sigmoid, softmax, entropy,
 KL divergence, smooth L1) and the cross-entropies (:mod:`oracle.crossentropy`), with their records in the
 catalogue's order.  The module docstrings there say how each is evaluated without overflow or cancellation.
 """

@@ -1,4 +1,4 @@
-"""YOLOv3 family (spec §4): ``decode``, ``loss_layer``, ``compute_loss``, and the family's records.
+"""YOLOv3 family (docs/contracts.md): ``decode``, ``loss_layer``, ``compute_loss``, and the family's records.
 
 The box functions live in :mod:`oracle.boxes` (IoU, GIoU) and :mod:`oracle.diou` (DIoU, CIoU), the focal
 weight in :mod:`oracle.focal_weight` and the background screening in :mod:`oracle.maxiou`; their public names are
@@ -13,7 +13,7 @@ Accuracy
     ``r - sigmoid(raw_conf)`` evaluated from the logit without cancellation.  The class term ``r * SCE`` is
     evaluated only on the cells where it can be non-zero (``r != 0``) or NaN (non-finite input).
 
-Undefined values (spec YOLO-ZERO-UNION)
+Undefined values (YOLO-ZERO-UNION)
     In ``loss_layer`` a NaN GIoU multiplied by a zero mask ``r`` stays NaN, as the
     documents' code computes (the exact value is undefined there).  ``max_iou`` is NaN-propagating and
     ``NaN < iou_loss_thresh`` is False, so such a cell is not background.
@@ -156,6 +156,7 @@ def _decode_vjp(cotangent: Any, wrt: str, *, conv_output: Any, anchors: Any, str
 
 
 LAYER_VARIANTS = ("FOCAL-STOP-GRADIENT", "MEAN-NOT-BATCH-SUM")
+BOX_SCALE = 2.0  # the GIoU term's weight is BOX_SCALE - w·h / input_size² (small boxes weigh more)
 
 
 def _layer_args(conv, pred, label, bboxes, anchors, stride, num_class, iou_loss_thresh, names=None, variants=()):
@@ -192,7 +193,7 @@ def _layer_forward(v: SimpleNamespace) -> SimpleNamespace:
     input_size = v.stride * raw.shape[1]
     with np.errstate(all="ignore"):
         f.pair = box_pair(pxywh, lxywh, giou=True)
-        f.scale = 2.0 - lxywh[..., 2:3] * lxywh[..., 3:4] / (input_size * input_size)
+        f.scale = BOX_SCALE - lxywh[..., 2:3] * lxywh[..., 3:4] / (input_size * input_size)
         giou_el = r * f.scale * f.pair.loss[..., None]
         f.max_iou = screened_max_iou(pxywh, v.bboxes)[..., None]
         f.bgd = (1.0 - r) * (f.max_iou < v.thresh)
@@ -237,7 +238,7 @@ def _layer_backward(v: SimpleNamespace, f: SimpleNamespace, cot: tuple[float, fl
     with np.errstate(all="ignore"):
         gb, _ = box_pair_vjp(f.pair, -(g1 * r * f.scale)[..., 0])
         d_pred[..., :4] = gb
-        if "FOCAL-STOP-GRADIENT" not in v.variants:  # the focal weight carries gradient (spec §4)
+        if "FOCAL-STOP-GRADIENT" not in v.variants:  # the focal weight carries gradient (docs/contracts.md)
             d_pred[..., 4:5] = g2 * (r * f.sce + f.bgd * f.sce) * (-2.0 * f.d)
         dsce = _dsce(r, raw[..., 4:5])
         d_raw[..., 4:5] = g2 * f.focal * (r * dsce + f.bgd * dsce)

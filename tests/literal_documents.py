@@ -1,6 +1,6 @@
 """A test target: the spec's formulas written straight into TensorFlow, in the input's dtype, with no stability tricks.
 
-Each function follows the formula of shared/spec/LOSSES.md (and, for the YOLOv3 boxes, the documents'
+Each function follows the formula of docs/contracts.md (and, for the YOLOv3 boxes, the documents'
 code) step by step: corners ``x ∓ w/2`` computed in the dtype, areas from them, quotients without guards.
 It is what a careful user would write from the documents in float32 or float16, and the suite must not
 fail it in the stability tier: where such code cannot deliver the exact value, the documents' formula

@@ -13,7 +13,7 @@ from conformance.targets import reference
 
 
 def _naive_sigmoid_ce(labels, logits):
-    """−z log σ(x) − (1 − z) log(1 − σ(x)) as written: log(0) = −inf once σ(x) rounds to 0 or 1 (spec SCE-NAIVE)."""
+    """−z log σ(x) − (1 − z) log(1 − σ(x)) as written: log(0) = −inf once σ(x) rounds to 0 or 1 (SCE-NAIVE)."""
     s = tf.sigmoid(logits)
     z = tf.cast(labels, s.dtype)
     return -z * tf.math.log(s) - (1 - z) * tf.math.log(1 - s)
@@ -64,6 +64,18 @@ def _eps_once_rpn_loss_regr(num_anchors):
 NAIVE_SIGMOID_CE = SimpleNamespace(sigmoid_cross_entropy_with_logits=_naive_sigmoid_ce)
 NAIVE_SOFTMAX_CE = SimpleNamespace(softmax_cross_entropy_with_logits=_naive_softmax_ce)
 WHERE_TRAP_SIGMOID_CE = SimpleNamespace(sigmoid_cross_entropy_with_logits=_where_trap_sigmoid_ce)
+def _kl_reducing_q(p, q, axis=-1):
+    """KL that aligns q with p by averaging q over the axes where p has size 1 (reduces where it should broadcast):
+    right on equal shapes, the wrong shape for p (1, 3) against q (2, 3)."""
+    p = tf.convert_to_tensor(p)
+    q = tf.cast(tf.convert_to_tensor(q), p.dtype)
+    axes = [i for i, (a, b) in enumerate(zip(p.shape, q.shape, strict=False)) if a == 1 and b != 1]
+    if axes:
+        q = tf.reduce_mean(q, axis=axes, keepdims=True)
+    return reference.kl_divergence(p, q, axis)
+
+
+REDUCING_KL = SimpleNamespace(kl_divergence=_kl_reducing_q)
 CLAMPED_SPARSE_CE = SimpleNamespace(sparse_softmax_cross_entropy_with_logits=_clamped_sparse_ce)
 WRAPPED_REG_L1 = SimpleNamespace(reg_l1_loss=_wrapped_reg_l1,
                                  loss=lambda args: reference.loss(args))  # the total delegates to the reference

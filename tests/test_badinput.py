@@ -10,7 +10,7 @@ from conformance.checks.failure import ConformanceFailure
 from conformance.contracts import REGISTRY
 from conformance.targets import reference
 
-ALL_CASES = [(name, case) for name, c in REGISTRY.items() for case in c.bad_inputs]
+ALL_CASES = [(name, case) for name, c in REGISTRY.items() for case in c.bad_inputs if not case.broadcast]
 
 
 def _run(name: str, impl, impl_name: str = "impl"):
@@ -42,4 +42,26 @@ def test_range_mutants_are_caught(impl, name):
         _run(name, impl)
     assert info.value.conformance_result.status == "failed"
     spec = {"reg_l1_loss": "CN-GATHER-RANGE", "sparse_softmax_cross_entropy_with_logits": "SPARSE-LABEL-RANGE"}[name]
-    assert spec in info.value.conformance_result.diagnosis  # the failure names the spec id it exercises
+    assert spec in info.value.conformance_result.diagnosis  # the failure names the divergence id it exercises
+
+
+def test_broadcast_rule_catches_an_implementation_that_reduces_instead_of_broadcasting():
+    """kl_divergence(p (1, 3), q (2, 3)) must raise or give the value of the broadcast arguments: a mutant that
+    averages q over p's size-1 axis passes every value check (equal shapes) and fails here, naming the case."""
+    assert _run_value("kl_divergence", mut.REDUCING_KL).status == "passed"
+    with pytest.raises(ConformanceFailure, match="silent finite value") as info:
+        _run("kl_divergence", mut.REDUCING_KL)
+    assert "broadcast: returned shape [(1,)] for p (1, 3), q (2, 3); broadcast first, the contract gives [(2,)]" in (
+        info.value.conformance_result.message)
+
+
+def test_broadcast_rule_accepts_raising():
+    """tf.nn.sigmoid_cross_entropy_with_logits raises on shapes that differ: that conforms."""
+    import tensorflow as tf
+
+    r = _run("sigmoid_cross_entropy_with_logits", tf.nn, "tensorflow.nn")
+    assert r.status == "passed" and "broadcast: raised" in r.message, r.message
+
+
+def _run_value(name: str, impl):
+    return run_check(REGISTRY[name], "value", impl, "impl", "float32", "eager")

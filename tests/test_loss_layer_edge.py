@@ -29,7 +29,7 @@ EX = {"conv": CONV, "label": LABEL.reshape(1, 1, 1, 3, 7), "bboxes": np.zeros((1
 
 
 def _giou_output_mp(conv: list) -> mp.mpf:
-    """The giou output of spec §4 loss_layer(conv, decode(conv)) for EX, in mpmath (B = S = 1, grid offset 0)."""
+    """The giou output of the contract's loss_layer(conv, decode(conv)) for EX, in mpmath (B = S = 1, grid offset 0)."""
     total = mp.mpf(0)
     for a in range(3):
         raw, lab = conv[7 * a: 7 * a + 7], [mp.mpf(float(v)) for v in LABEL[a]]

@@ -32,7 +32,7 @@ CATEGORIES = ("value", "gradient")
 SEEDS = (1, 2, 3)
 CORRECT = ("conformance.targets.reference", "tensorflow.nn")
 DTYPE, MODE = "float32", "eager"
-# TensorFlow's weighted CE drops the softplus term of its gradient at logits == 0 (spec §6 TF-WCE-GRAD-AT-ZERO).
+# TensorFlow's weighted CE drops the softplus term of its gradient at logits == 0 (TF-WCE-GRAD-AT-ZERO).
 KNOWN_FINDING = ("tensorflow.nn", "weighted_cross_entropy_with_logits")
 
 
@@ -138,7 +138,7 @@ def test_correct_targets_pass_under_random_seeds(impl_name: str, name: str, seed
     module = importlib.import_module(impl_name)
     failures = [f"{category}: {msg}" for category in CATEGORIES
                 if (msg := _run(name, category, module, impl_name, profile, seed=seed)) is not None]
-    if (impl_name, name) == KNOWN_FINDING:  # a true finding (spec §6): it must fail, and be named
+    if (impl_name, name) == KNOWN_FINDING:  # a true finding (docs/contracts.md): it must fail, and be named
         assert failures and all("TF-WCE-GRAD-AT-ZERO" in f for f in failures), failures
         return
     assert not failures, f"{impl_name} fails {name} with seed {seed}:\n" + "\n".join(failures)

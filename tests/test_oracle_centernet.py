@@ -1,4 +1,4 @@
-"""CenterNet oracle (spec §5) against straightforward mpmath references."""
+"""CenterNet oracle (docs/contracts.md) against straightforward mpmath references."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def eps_c(dtype: str) -> mp.mpf:
 
 
 def ref_focal(p, h, dtype="float64"):
-    """Spec §5 focal loss on mpmath object arrays."""
+    """The contract's focal loss on mpmath object arrays."""
     e = eps_c(dtype)
     pos_loss, neg_loss, num_pos = [], [], 0
     for pi, hi in zip(p.ravel(), h.ravel(), strict=True):

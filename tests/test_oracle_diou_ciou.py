@@ -1,4 +1,4 @@
-"""DIoU and CIoU losses of the oracle (spec §4) against mpmath references written from the spec."""
+"""DIoU and CIoU losses of the oracle (docs/contracts.md) against mpmath references written from the spec."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Faster R-CNN oracle (spec §3) against straightforward mpmath references."""
+"""Faster R-CNN oracle (docs/contracts.md) against straightforward mpmath references."""
 
 from __future__ import annotations
 
@@ -418,7 +418,7 @@ def rpn_cls_smooth_case(draw):
 def test_rpn_loss_cls_vjp_fd(case, conv, dtype, variants):
     a, yt, yp = case
     kw = {"num_anchors": a, "convention": conv, "constants_dtype": dtype, "variants": tuple(variants)}
-    # float16 holds 1 − ε_k as 1: p ≥ 1 then gives log(0) (spec §6 FP16-CLIP), no derivative to check
+    # float16 holds 1 − ε_k as 1: p ≥ 1 then gives log(0) (FP16-CLIP), no derivative to check
     assume(np.isfinite(SPEC["rpn_loss_cls"].evaluate(y_true=yt, y_pred=yp, **kw)))
     g = SPEC["rpn_loss_cls"].vjp(1.5, "y_pred", y_true=yt, y_pred=yp, **kw)
     assume(not SPEC["rpn_loss_cls"].kinks("y_pred", y_true=yt, y_pred=yp, **kw).any())

@@ -1,4 +1,4 @@
-"""Tests of the ``nn`` family of the oracle (spec §2) against mpmath and the spec's properties."""
+"""Tests of the ``nn`` family of the oracle (docs/contracts.md) against mpmath and the spec's properties."""
 
 from __future__ import annotations
 
@@ -515,7 +515,7 @@ def test_kink_masks():
 @pytest.mark.parametrize("z", [0.0, 1.0, 0.3, 0.5, 1e-9])
 @pytest.mark.parametrize("q", [1.0, 2.5, 0.0, 10.0])
 def test_cross_entropies_exact_derivative_at_zero(x0, z, q):
-    """Spec §2 / TF-WCE-GRAD-AT-ZERO: x = 0 is no kink; the exact derivative is required there."""
+    """TF-WCE-GRAD-AT-ZERO: x = 0 is no kink; the exact derivative is required there."""
     zs, xs = np.array([z]), np.array([x0])
     # SCE: σ(0) − z, and the mpmath derivative of the exact (non-stable) formula
     sce = oracle.vjp("sigmoid_cross_entropy_with_logits", [1.0], "logits", labels=zs, logits=xs)

@@ -1,4 +1,4 @@
-"""Tests of the YOLOv3 family of the oracle (spec §4) against straightforward mpmath references."""
+"""Tests of the YOLOv3 family of the oracle (docs/contracts.md) against straightforward mpmath references."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Bad input: a conforming implementation raises (any exception) or returns NaN; a silent finite value fails.
 
-Cases per contract name (spec §6 SPARSE-LABEL-RANGE, CN-GATHER-RANGE, and the
-channel-count and shape requirements of §3-§5): out-of-range sparse labels,
+Cases per contract name (SPARSE-LABEL-RANGE, CN-GATHER-RANGE, and the
+channel-count and shape requirements of docs/contracts.md): out-of-range sparse labels,
 out-of-range gather indices, wrong channel counts (not 8A, 2A, 8C; ``decode`` /
 ``loss_layer`` conv not A*(5+N)), and shapes that do not match (chosen so that
 they cannot broadcast, except where the contract's own slicing makes a wrong
@@ -21,6 +21,7 @@ import numpy as np
 
 from conformance.checks.failure import ConformanceFailure, fail
 from conformance.contracts.record import BadCase, Contract, Example
+from conformance.numerics.dtypes import info
 from conformance.numerics.outputs import as_tuple
 from conformance.reporting.results import CheckResult
 from conformance.runners.active import ContractViolation, Runner, prepare
@@ -74,7 +75,7 @@ def signature_problem(contract: Contract, fn: Callable, example: Callable[[], Ex
         return None
     return (f"{contract.name} cannot be called with the contract's arguments: {why}.\n"
             f"The suite calls it as\n    {contract.signature()}\n"
-            "(spec §7); adapt the signature, or expose an adapter with these argument names.")
+            "(docs/contracts.md); adapt the signature, or expose an adapter with these argument names.")
 
 
 def valid_call_problem(contract: Contract, runner: Runner, dtype: str) -> str | None:
@@ -104,7 +105,7 @@ def cases_for(contract: Contract) -> tuple[BadCase, ...]:
 
 def judge(contract: Contract, runner: Runner, case: BadCase, dtype: str) -> tuple[bool, str]:
     """(conforming, what happened) for one case: raising or any NaN conforms, a finite output does not."""
-    _, args = prepare(contract, case.make(), dtype)
+    ex, args = prepare(contract, case.make(), dtype)
     try:
         out = runner.value(args)
     except ContractViolation:  # mutating the inputs or returning a non-tensor is not "raising on bad input"
@@ -114,7 +115,28 @@ def judge(contract: Contract, runner: Runner, case: BadCase, dtype: str) -> tupl
     values = np.concatenate([np.ravel(np.asarray(o, dtype=np.float64)) for o in as_tuple(out)])
     if np.any(np.isnan(values)):
         return True, "returned NaN"
+    if case.broadcast:
+        return judge_broadcast(contract, case, ex, out, dtype)
     return False, f"returned a finite value {values.tolist()[:4]!r} (bad argument: {case.arg})"
+
+
+def judge_broadcast(contract: Contract, case: BadCase, ex: Example, out: object, dtype: str) -> tuple[bool, str]:
+    """(conforming, what happened) for a value returned on arguments that broadcast: it must be the oracle's value
+    (any clipping convention) on ``case.broadcast`` broadcast to their common shape, within 64 units of roundoff."""
+    full = {**ex, **dict(zip(case.broadcast, np.broadcast_arrays(*[ex[k] for k in case.broadcast]), strict=True))}
+    actual = [np.asarray(o, dtype=np.float64) for o in as_tuple(out)]
+    shapes = ", ".join(f"{k} {np.shape(ex[k])}" for k in case.broadcast)
+    u = info(dtype).unit_roundoff
+    for keywords in contract.oracle_keywords(dtype).values():
+        expected = [np.asarray(e) for e in as_tuple(contract.expected(full, **keywords))]
+        if [a.shape for a in actual] != [e.shape for e in expected]:
+            return False, (f"returned shape {[a.shape for a in actual]} for {shapes}; broadcast first, the contract "
+                           f"gives {[e.shape for e in expected]}")
+        if all(np.allclose(a, e, rtol=64 * u, atol=64 * u) for a, e in zip(actual, expected, strict=True)):
+            return True, "broadcast as the contract says"
+    got = np.concatenate([a.ravel() for a in actual])[:4].tolist()
+    want = np.concatenate([e.ravel() for e in expected])[:4].tolist()
+    return False, f"returned {got!r} for {shapes}; broadcast first, the contract gives {want!r}"
 
 
 def run_badinput(contract: Contract, runner: Runner, result: CheckResult, dtype: str, impl_name: str) -> CheckResult:
@@ -142,8 +164,10 @@ def run_badinput(contract: Contract, runner: Runner, result: CheckResult, dtype:
     if bad:
         result.status = "failed"
         lines = [f"{contract.name}: {len(bad)} / {len(cases)} bad input(s) gave a silent finite value "
-                 "(a conforming implementation raises or returns NaN):"]
-        lines += [f"  {c.id}: {what}" + (f" (spec {c.spec})" if c.spec else "") for c, what in bad]
+                 "(a conforming implementation raises or returns NaN"
+                 + ("; for arguments that broadcast, the broadcast value" if any(c.broadcast for c, _ in bad) else "")
+                 + "):"]
+        lines += [f"  {c.id}: {what}" + (f" ({c.spec})" if c.spec else "") for c, what in bad]
         ids = sorted({c.spec for c, _ in bad if c.spec})
         if ids:
             result.diagnosis = f"{contract.name} matches {' + '.join(ids)}"

@@ -6,10 +6,10 @@ For each element of the output (and of every gradient) with exact value ``e``
 - **ok**: ``a`` matches ``e`` within the name's normal tolerance (``Contract.tolerance``),
   or matches the *rounded-intermediate* value ``r`` (below), or ``e`` is undefined;
 - **hazard**: ``a`` is inf/NaN and the value cannot be delivered in the dtype:
-  ``e`` is undefined (NaN: spec YOLO-ZERO-UNION and other 0/0), ``|e|`` exceeds the
+  ``e`` is undefined (NaN: YOLO-ZERO-UNION and other 0/0), ``|e|`` exceeds the
   dtype's largest finite value, or ``r`` is not finite;
 - **failure**: anything else, in particular inf/NaN where ``e`` and ``r`` are finite
-  (spec SCE-NAIVE) and any finite wrong value.
+  (SCE-NAIVE) and any finite wrong value.
 
 The literal-formula rule (``Contract.literal``, :mod:`conformance.numerics.literal`): ``l`` is
 the documents' formula evaluated step by step in the dtype under test.  Where ``l`` is itself
@@ -22,7 +22,7 @@ example with a value hazard.  Elements whose tolerance exceeds the output's whol
 (``Contract.output_range``) are judged for finiteness only in effect; such examples are counted
 in ``extra["finiteness_only"]``.
 
-The rounded-intermediate rule (spec YOLO-EXP-OVERFLOW): for the names that go
+The rounded-intermediate rule (YOLO-EXP-OVERFLOW): for the names that go
 through ``decode``, ``r`` is the oracle evaluated with the named intermediate
 ``e^{raw_wh}`` rounded to the dtype under test (overflow to inf, flush-to-zero
 below the smallest normal) and the decoded boxes rounded to the dtype; every other
@@ -36,7 +36,7 @@ finite background mask.  So a float32 ``e^{100} = inf`` that makes ``decode`` re
 an ``e^{-100} = 0`` that makes a box degenerate and an IoU 0/0 inside ``loss_layer``,
 is a hazard, while the same inf/NaN from an unguarded formula on representable
 intermediates is a failure.  In float16 the clip constants of the Keras and
-CenterNet losses are subnormal (spec FP16-CLIP): inf/NaN there is a hazard too; hazards that
+CenterNet losses are subnormal (FP16-CLIP): inf/NaN there is a hazard too; hazards that
 only the dtype's clip constants cause (1 − ε_k rounds to 1 in float16 and bfloat16) are named
 FP16-CLIP.  An example a named intermediate of whose formula leaves the dtype's range
 (``tolerances.in_range``: a box area or enclosing area, a loss's sum before normalising, in
@@ -308,7 +308,7 @@ def _check_gradients(contract: Contract, runner: Runner, rounded: dict, args: di
     for k in contract.grad_args:
         got = grads[k]
         if got is None or (isinstance(got, list) and any(g is None for g in got)):
-            fail(f"gradient of {contract.name} wrt {k} is None, but the spec says the gradient flows", contract,
+            fail(f"gradient of {contract.name} wrt {k} is None, but the contract says the gradient flows", contract,
                   rounded, dtype, mode, impl_name, "stability", cot=cot)
         with np.errstate(all="ignore"):
             want = contract.expected_vjp(rounded, cot, k, **extra)

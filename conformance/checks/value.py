@@ -134,7 +134,7 @@ def diagnose_naive(contract: Contract, ex: dict, actual: Any, expected: Any, dty
     """Name SCE-NAIVE: inf/NaN where the exact value is finite, at large logits, for a record listing SCE-NAIVE.
 
     The naive cross-entropy ``−z·log σ(x) − (1−z)·log(1−σ(x))`` (or ``−Σ y·log softmax(x)``) overflows or
-    takes log(0) once σ(x) or a softmax entry rounds to 0 or 1 (spec §6 SCE-NAIVE).  "Large" is the record's
+    takes log(0) once σ(x) or a softmax entry rounds to 0 or 1 (SCE-NAIVE).  "Large" is the record's
     SCE-NAIVE fixture tag where it has one, else |logits| ≥ 20 as that tag says.
     """
     if "SCE-NAIVE" not in contract.divergences or "logits" not in ex:
@@ -271,7 +271,7 @@ def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtyp
         got = grads[k]
         if got is None or (isinstance(got, list) and any(g is None for g in got)):
             want = contract.expected_vjp(rounded, cot, k, **extras[0])
-            fail(f"gradient of {contract.name} wrt {k} is None, but the spec says the gradient flows",
+            fail(f"gradient of {contract.name} wrt {k} is None, but the contract says the gradient flows",
                   contract, rounded, dtype, runner.mode, impl_name, "gradient", {k: want}, {k: got}, cot)
     failures, matched, wants = [], set(), []
     for extra in extras:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from conformance.numerics.dtypes import info, round_to
-from oracle.crossentropy import EPS_K  # spec §1 ε_k
+from oracle.crossentropy import EPS_K  # docs/contracts.md ε_k
 
 
 def near_bounds(target: Any, output: Any, axis: int, dtype: str) -> np.ndarray:

@@ -1,8 +1,9 @@
-"""Family ``centernet``: the TF2 CenterNet losses of spec §5."""
+"""Family ``centernet``: the TF2 CenterNet losses of docs/contracts.md."""
 
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 
 import numpy as np
 from hypothesis import strategies as st
@@ -10,6 +11,7 @@ from hypothesis.extra import numpy as hnp
 
 from conformance.contracts import tags
 from conformance.contracts.adversarial import big_fill, heatmap_fill, overriding, prob_fill, zero_mask_fill
+from conformance.contracts.centernet_entries import ENTRIES as CENTERNET_ENTRIES
 from conformance.contracts.draw import arrays, fixed_normal, fixed_probs, masks, probabilities, reals, seeded
 from conformance.contracts.record import BadCase, Call, Contract, Tag, TimingCase
 from conformance.numerics.tolerance import Tolerance
@@ -227,3 +229,4 @@ CONTRACTS = [
                          BadCase("index-negative", "indices", _loss_bad(_IDX_NEG), "CN-GATHER-RANGE")),
              tags=(tags.zero_masks(lambda ex: [ex["reg_mask"]]), *_CN_TAGS), timing=_timing_loss, cost=2.0),
 ]
+CONTRACTS = [replace(c, entry=CENTERNET_ENTRIES[c.name]) for c in CONTRACTS]

@@ -1,6 +1,8 @@
-"""Family ``frcnn``: the Keras Faster R-CNN losses of spec §3 (closures over the anchor or class count)."""
+"""Family ``frcnn``: the Keras Faster R-CNN losses of docs/contracts.md (closures over the anchor or class count)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 from hypothesis import strategies as st
@@ -23,6 +25,7 @@ from conformance.contracts.draw import (
     seeded,
     softmax64,
 )
+from conformance.contracts.frcnn_entries import ENTRIES as FRCNN_ENTRIES
 from conformance.contracts.record import BadCase, Call, Contract, TimingCase
 from conformance.numerics.tolerance import Tolerance
 
@@ -251,3 +254,4 @@ CONTRACTS = [
                                  lambda: {"y_true": np.eye(3)[[[0, 1, 2, 0]]], "y_pred": fixed_probs(1, 3, 3)})),
              timing=_timing_class_cls),
 ]
+CONTRACTS = [replace(c, entry=FRCNN_ENTRIES[c.name]) for c in CONTRACTS]

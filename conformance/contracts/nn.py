@@ -1,6 +1,8 @@
-"""Family ``nn``: the elementary functions and cross-entropies of spec §2."""
+"""Family ``nn``: the elementary functions and cross-entropies of docs/contracts.md."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 from hypothesis import strategies as st
@@ -22,6 +24,7 @@ from conformance.contracts.draw import (
     small_shape,
     softmax64,
 )
+from conformance.contracts.nn_entries import ENTRIES as NN_ENTRIES
 from conformance.contracts.record import BadCase, Call, Contract, TimingCase
 from conformance.numerics.dtypes import info
 from conformance.numerics.tolerance import Tolerance, axis_terms, elementwise_grad, max_ignoring_nan, sigmoid64
@@ -286,6 +289,21 @@ def _pair(a: str, b: str, gen_a, gen_b, **extra):
     return lambda: {a: gen_a(2, 3), b: gen_b(2, 4), **extra}
 
 
+def _broadcast(a: str, b: str, gen_a, gen_b, **extra) -> BadCase:
+    """``a`` of shape (1, 3) against ``b`` of shape (2, 3): shapes that differ but broadcast (the rule of
+    docs/contracts.md: raise, or return the value of the broadcast arguments)."""
+    return BadCase("broadcast", a, lambda: {a: gen_a(1, 3), b: gen_b(2, 3), **extra}, broadcast=(a, b))
+
+
+def _one_hot_rows(*shape: int) -> np.ndarray:
+    return np.eye(shape[-1])[np.arange(int(np.prod(shape[:-1]))).reshape(shape[:-1]) % shape[-1]]
+
+
+def _normalised(*shape: int) -> np.ndarray:
+    p = fixed_probs(*shape)
+    return p / p.sum(axis=-1, keepdims=True)
+
+
 def _sparse(labels: np.ndarray):
     return lambda: {"labels": labels, "logits": fixed_normal(2, 3)}
 
@@ -362,7 +380,8 @@ CONTRACTS = [
              divergences=("SCE-NAIVE",),
              notes="smooth everywhere, x = 0 included: the exact derivative σ(x) − z is required there",
              stability_cases=_fixed_logits("logits", "labels"), pinned=_zero_logits,
-             bad_inputs=(BadCase("shape-mismatch", "labels", _pair("logits", "labels", fixed_normal, fixed_probs)),),
+             bad_inputs=(BadCase("shape-mismatch", "labels", _pair("logits", "labels", fixed_normal, fixed_probs)),
+                         _broadcast("labels", "logits", fixed_probs, fixed_normal)),
              tags=(_SCE_NAIVE,), timing=_timing_sce),
     Contract("weighted_cross_entropy_with_logits", "nn", Call(keyword=("labels", "logits", "pos_weight")),
              weighted_cross_entropy_with_logits, ("labels", "logits"), ("logits",),
@@ -373,7 +392,8 @@ CONTRACTS = [
              notes="smooth at x = 0: the exact derivative (1 − z) − (1 + (q − 1)·z)·σ(−x) is required there",
              pinned=lambda: _zero_logits(pos_weight=3.0),
              bad_inputs=(BadCase("shape-mismatch", "labels",
-                                 _pair("logits", "labels", fixed_normal, fixed_probs, pos_weight=2.0)),),
+                                 _pair("logits", "labels", fixed_normal, fixed_probs, pos_weight=2.0)),
+                         _broadcast("labels", "logits", fixed_probs, fixed_normal, pos_weight=2.0)),
              tags=(_SCE_NAIVE,), timing=_timing_wce),
     Contract("softmax_cross_entropy_with_logits", "nn", Call(keyword=("labels", "logits"), optional=_AXIS),
              softmax_cross_entropy_with_logits, ("labels", "logits"), ("logits",),
@@ -382,7 +402,8 @@ CONTRACTS = [
              "−Σ_i y_i · log softmax(x)_i along `axis`", _ROWS + "; each labels row a distribution",
              divergences=("SCE-NAIVE",), pinned=_large_gap_logits,
              bad_inputs=(BadCase("classes-mismatch", "labels",
-                                 lambda: {"logits": fixed_normal(2, 3), "labels": np.eye(4)[[0, 1]], "axis": -1}),),
+                                 lambda: {"logits": fixed_normal(2, 3), "labels": np.eye(4)[[0, 1]], "axis": -1}),
+                         _broadcast("labels", "logits", _normalised, fixed_normal, axis=-1)),
              timing=_timing_softmax_ce),
     Contract("sparse_softmax_cross_entropy_with_logits", "nn", Call(keyword=("labels", "logits")),
              sparse_softmax_cross_entropy_with_logits, ("logits",), ("logits",),
@@ -400,7 +421,8 @@ CONTRACTS = [
              overriding(binary_crossentropy, {"target": prob_fill, "output": prob_fill}),
              "−(t·log P + (1−t)·log(1−P)), P = clip(p, ε_k, 1−ε_k)", _ELEMENTWISE + "; output p a probability",
              conventions=True, constants_dtype=True,
-             bad_inputs=(BadCase("shape-mismatch", "output", _pair("target", "output", fixed_probs, fixed_probs)),),
+             bad_inputs=(BadCase("shape-mismatch", "output", _pair("target", "output", fixed_probs, fixed_probs)),
+                         _broadcast("target", "output", fixed_probs, fixed_probs)),
              tags=(tags.conventions_differ(),), timing=_timing_bce),
     Contract("categorical_crossentropy", "nn", Call(("target", "output"), optional=_AXIS), categorical_crossentropy,
              ("target", "output"), ("output",), _TOL["categorical_crossentropy"],
@@ -408,7 +430,8 @@ CONTRACTS = [
              "−Σ_i t_i · log clip(p_i / Σ_j p_j, ε_k, 1−ε_k) along `axis`", _ROWS + "; output rows with a positive sum",
              conventions=True, constants_dtype=True, near_kinks=cce_near_kinks, stability_cases=_cancelling_cce,
              bad_inputs=(BadCase("classes-mismatch", "output",
-                                 lambda: {"target": np.eye(3)[[0, 1]], "output": fixed_probs(2, 4), "axis": -1}),),
+                                 lambda: {"target": np.eye(3)[[0, 1]], "output": fixed_probs(2, 4), "axis": -1}),
+                         _broadcast("target", "output", _one_hot_rows, fixed_probs, axis=-1)),
              timing=_timing_cce),
     Contract("entropy", "nn", Call(("p",), optional=_AXIS), entropy, ("p",), ("p",), _TOL["entropy"],
              overriding(entropy, {"p": prob_fill}), "−Σ p·log p along `axis`, 0·log 0 = 0", _ROWS),
@@ -416,8 +439,10 @@ CONTRACTS = [
              _TOL["kl_divergence"], overriding(kl_divergence, {"p": prob_fill}),
              "Σ p·log(p/q) along `axis`, 0·log(0/q) = 0", _ROWS,
              bad_inputs=(BadCase("shape-mismatch", "q",
-                                 lambda: {"p": fixed_probs(2, 3), "q": fixed_probs(2, 4), "axis": -1}),)),
+                                 lambda: {"p": fixed_probs(2, 3), "q": fixed_probs(2, 4), "axis": -1}),
+                         _broadcast("p", "q", _normalised, _normalised, axis=-1))),
     Contract("smooth_l1", "nn", Call(("x",)), smooth_l1, ("x",), ("x",), _TOL["smooth_l1"],
              overriding(smooth_l1, {"x": big_fill}), "0.5·x² if |x| ≤ 1 else |x| − 0.5", "x: any shape, float",
-             notes="kinks at |x| = 1: any subgradient is accepted there"),
+             notes="no kink at |x| = 1 (both pieces have slope sign(x)): the exact derivative is required there"),
 ]
+CONTRACTS = [replace(c, entry=NN_ENTRIES[c.name]) for c in CONTRACTS]

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 import oracle
 from conformance.clock import timed
+from conformance.contracts.entry import Entry
 from conformance.numerics.literal import Literal
 from conformance.numerics.outputs import as_tuple
 from conformance.numerics.tolerance import Tolerance
@@ -94,15 +95,19 @@ class Call:
 
 @dataclass(frozen=True)
 class BadCase:
-    """One bad input: an id, the argument that is wrong, a maker for the example, and the spec id it exercises.
+    """One bad input: an id, the argument that is wrong, a maker for the example, and the divergence id it exercises.
 
-    A conforming implementation raises (any exception) or returns NaN; a silent finite value fails.
+    A conforming implementation raises (any exception) or returns NaN; a silent finite value fails.  A
+    ``broadcast`` case names arguments whose shapes differ but broadcast: raising or NaN conforms, and so does a
+    finite value equal to the oracle's on those arguments broadcast to their common shape first (any other value
+    fails: the contract's broadcasting rule).
     """
 
     id: str
     arg: str
     make: Callable[[], Example]
     spec: str | None = None
+    broadcast: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,7 @@ class Contract:
     derived_fallback: str | None = None  # module providing derived functions when the impl lacks them
     cost: float = 1.0  # a check's relative duration (TensorFlow calls per example), to order tests under pytest-xdist
     extra: dict[str, Any] = field(default_factory=dict)
+    entry: Entry | None = None  # the contract page's full entry (formula, symbols, constants, output, ...)
 
     @property
     def oracle(self) -> oracle.OracleSpec:
@@ -174,7 +180,7 @@ class Contract:
         return self.oracle_wrt(wrt) if self.oracle_wrt else wrt
 
     def oracle_keywords(self, dtype: str) -> dict[str, dict[str, Any]]:
-        """Oracle keyword sets an implementation may match, keyed by clipping convention (spec §2; "spec" if none)."""
+        """Oracle keyword sets an implementation may match, keyed by clipping convention ("spec" if none)."""
         base = {"constants_dtype": dtype} if self.constants_dtype else {}
         if self.conventions:
             return {c: dict(base, convention=c) for c in oracle.CONVENTIONS}

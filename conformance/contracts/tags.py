@@ -18,13 +18,13 @@ def _flat(x: Any) -> np.ndarray:
 
 
 def conventions_differ() -> Tag:
-    """The keras-legacy and keras-ops clipping conventions (spec §2) give different values here."""
+    """The keras-legacy and keras-ops clipping conventions (docs/contracts.md) give different values here."""
     def holds(contract: Any, ex: Example, dtype: str) -> bool:
         base = {"constants_dtype": dtype} if contract.constants_dtype else {}
         a, b = (_flat(contract.expected(ex, convention=c, **base)) for c in oracle.CONVENTIONS)
         return bool(np.all(np.isfinite(a))) and not compare(
             b, a, contract.tolerance.for_value(ex, a, dtype), dtype, "conventions").ok
-    return Tag("C1-C2", "the keras-legacy and keras-ops clipping conventions differ here", holds)
+    return Tag("CONVENTIONS-DIFFER", "the keras-legacy and keras-ops clipping conventions differ here", holds)
 
 
 def zero_masks(masks: Callable[[Example], list[np.ndarray]]) -> Tag:

@@ -1,8 +1,9 @@
-"""Family ``yolov3``: the TensorFlow YOLOv3 functions and losses of spec §4 (boxes are centre x, y, w, h)."""
+"""Family ``yolov3``: the TensorFlow YOLOv3 functions and losses of docs/contracts.md (boxes are centre x, y, w, h)."""
 
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 
 import numpy as np
 from hypothesis import strategies as st
@@ -31,6 +32,7 @@ from conformance.contracts.draw import (
     seeded,
 )
 from conformance.contracts.record import BadCase, Call, Contract, Derived, Tag, TimingCase
+from conformance.contracts.yolov3_entries import ENTRIES as YOLOV3_ENTRIES
 from conformance.numerics.dtypes import info
 from conformance.numerics.literal import BOXES as LITERAL_BOXES
 
@@ -171,7 +173,7 @@ def degenerate_boxes(dtype: str) -> st.SearchStrategy[dict]:
 
 
 def _nonnegative(ex: dict) -> dict:
-    """The same boxes with |w|, |h|: diou_loss and ciou_loss take w, h >= 0 (spec §4)."""
+    """The same boxes with |w|, |h|: diou_loss and ciou_loss take w, h >= 0 (docs/contracts.md)."""
     return {k: np.concatenate([v[..., :2], np.abs(v[..., 2:])], -1) for k, v in ex.items()}
 
 
@@ -299,7 +301,8 @@ def _boxes_bad(shape1: tuple[int, ...], shape2: tuple[int, ...]):
 
 
 BOX_BAD_INPUTS = (BadCase("boxes1-3-coordinates", "boxes1", _boxes_bad((3, 3), (3, 4))),
-                  BadCase("leading-shape-mismatch", "boxes2", _boxes_bad((3, 4), (4, 4))))
+                  BadCase("leading-shape-mismatch", "boxes2", _boxes_bad((3, 4), (4, 4))),
+                  BadCase("broadcast", "boxes1", _boxes_bad((2, 1, 4), (3, 4)), broadcast=("boxes1", "boxes2")))
 
 
 # --- timing ------------------------------------------------------------------------------------------------------
@@ -420,11 +423,14 @@ CONTRACTS = [
              "target, actual: same shape; alpha, gamma: numbers (defaults 1, 2)",
              bad_inputs=(BadCase("shape-mismatch", "actual", lambda: {"target": fixed_mask(2, 3),
                                                                       "actual": fixed_probs(2, 4), "alpha": 1,
-                                                                      "gamma": 2}),),
+                                                                      "gamma": 2}),
+                         BadCase("broadcast", "target",
+                                 lambda: {"target": fixed_mask(1, 3), "actual": fixed_probs(2, 3), "alpha": 1,
+                                          "gamma": 2}, broadcast=("target", "actual"))),
              tags=(tags.zero_masks(lambda ex: [ex["target"]]),)),
     Contract("loss_layer", "yolov3", _LAYER_CALL, loss_layer, ("conv", "label", "bboxes"), ("conv",),
              num.TOLERANCES["loss_layer"], overriding(loss_layer, {"conv": raw_exp_fill}),
-             "(giou, conf, prob) losses of one scale, each the batch mean of per-image sums (spec §4)",
+             "(giou, conf, prob) losses of one scale, each the batch mean of per-image sums",
              "conv: (B, S, S, A·(5+N)); pred = decode(conv, …); label: (B, S, S, A, 5+N); bboxes: (B, M, 4)",
              n_outputs=3, divergences=("YOLO-ZERO-UNION", "YOLO-EXP-OVERFLOW"),
              notes="no gradient through the background mask; examples whose max IoU is within rounding distance "
@@ -451,3 +457,4 @@ CONTRACTS = [
              bad_inputs=(BadCase("conv-channels-A*(5+N)+2", "convs", lambda: _compute_bad(16)),),
              tags=(tags.zero_masks(_MASKS["compute_loss"]),), timing=_timing_compute, cost=8.0),
 ]
+CONTRACTS = [replace(c, entry=YOLOV3_ENTRIES[c.name]) for c in CONTRACTS]

@@ -107,7 +107,7 @@ def judge_case(contract: Contract, runner: Any, case: Case, mode: str,
     elif grad_error is not None:
         fails.append(f"gradient: {contract.name} raised {type(grad_error).__name__}: {grad_error}")
     elif none:
-        fails.append(f"gradient of {contract.name} wrt {', '.join(none)} is None, but the spec says it flows")
+        fails.append(f"gradient of {contract.name} wrt {', '.join(none)} is None, but the contract says it flows")
     else:
         for alt, e in case.expected.items():
             cmps = []

@@ -35,7 +35,7 @@ from conformance.reporting.results import CheckResult, Recorder
 
 
 def _variant_differs(variant: str) -> Callable[[Contract, dict, str], bool]:
-    """The variant's value, or else its VJP for a cotangent of ones, differs from the spec beyond tolerance."""
+    """The variant's value, or else its VJP for a cotangent of ones, differs from the contract beyond tolerance."""
 
     def holds(contract: Contract, ex: dict, dtype: str) -> bool:
         kw = next(iter(contract.oracle_keywords(dtype).values()))
@@ -63,8 +63,8 @@ def _variant_differs(variant: str) -> Callable[[Contract, dict, str], bool]:
 
 
 def targets(contract: Contract) -> tuple[Tag, ...]:
-    """What the cases of ``contract`` must cover beyond the first random draws (spec §6 and the record's tags)."""
-    out = [Tag(v, f"the oracle variant {v} (spec §6 / docs/oracle.md) differs from the spec here (value or VJP)",
+    """What the cases of ``contract`` must cover beyond the first random draws (divergences and the record's tags)."""
+    out = [Tag(v, f"the oracle variant {v} (docs/oracle.md) differs from the contract here (value or VJP)",
                _variant_differs(v)) for v in contract.oracle.variants]
     return (*out, *contract.tags)
 

@@ -21,6 +21,7 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from conformance.contracts.entry import reference
 from conformance.reporting.reproducer import decode, file_stem, message_head, write_reproducer
 from conformance.reporting.results import CATEGORIES, ORDER, CheckResult
 from conformance.reporting.run_info import RunInfo, arithmetic_lines
@@ -233,8 +234,17 @@ def _section(idx: int, name: str, rs: list[CheckResult], spec: str, impl_file: s
     declared = sorted({(r.status, r.category, r.expectation) for r in rs if r.expectation})
     hazard_dtypes = sorted({r.dtype for r in rs if r.status == "hazard" or r.extra.get("hazards")})
     return {"name": name, "anchor": _anchor(name), "status": _worst(rs), "family": rs[0].family,
+            "contract": reference(name), "entry": _entry(name),
             "results": views, "diagnoses": diagnoses, "expectations": declared, "hazard_dtypes": hazard_dtypes,
             "no_timing": None}
+
+
+def _entry(name: str) -> str | None:
+    """The contract page's entry of ``name`` (Markdown source), or None for a name no record knows."""
+    from conformance.contracts import REGISTRY
+    from conformance.reporting.contracts_page import render_entry
+
+    return render_entry(name) if name in REGISTRY else None
 
 
 def no_timing_reason(name: str) -> str:

@@ -113,9 +113,11 @@ def failure_text(result: CheckResult, reproducer: tuple[Any, Any] | None = None,
                  error: str | None = None) -> str:
     """The failure of one conformance test in at most about 50 lines, without the suite's own frames.
 
-    The comparison (or the exception the implementation raised) and the diagnosis, the smallest failing input found,
-    the implementation's own frames when it raised, and the command that reproduces the failure.
+    The comparison (or the exception the implementation raised) and the diagnosis, where the contract is written,
+    the smallest failing input found, the implementation's own frames when it raised, and the command that
+    reproduces the failure.
     """
+    from conformance.contracts.entry import reference
     from conformance.reporting.reproducer import decode, message_head
     from conformance.reporting.snippet import brief
 
@@ -123,7 +125,7 @@ def failure_text(result: CheckResult, reproducer: tuple[Any, Any] | None = None,
     head = [ln for ln in message_head(result.message or "").splitlines() if ln.strip()]
     if len(head) > HEAD_LINES:
         head = head[:HEAD_LINES] + [f"... ({len(head) - HEAD_LINES} more lines: --tb=long shows them)"]
-    lines = [where, *head]
+    lines = [where, *head, f"Contract: {reference(result.name)}"]
     if frames:
         lines += ["The implementation raised it here:", *frames[-10:]]
     if result.inputs:

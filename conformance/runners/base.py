@@ -32,7 +32,7 @@ class ModeError(RuntimeError):
 
 
 class ContractViolation(AssertionError):
-    """The implementation broke the calling contract (spec §7): it mutated an argument, returned something other
+    """The implementation broke the calling contract: it mutated an argument, returned something other
     than the framework's tensor or a tensor of another dtype than its inputs', or changed global state."""
 
 
@@ -96,7 +96,7 @@ def output_problem(name: str, out: Any, dtype: Any, is_tensor: Callable[[Any], b
             what = f"a NumPy array ({type(o).__name__})" if isinstance(o, (np.ndarray, np.generic)) else \
                 f"a {type(o).__module__}.{type(o).__name__}"
             return (f"{name} returned {what} as {which} instead of a {kind}: outputs must be {how} tensors "
-                    f"(spec §7), computed with {how} ops, not .numpy()")
+                    f"(docs/contracts.md), computed with {how} ops, not .numpy()")
         got = float_dtype(o)
         if dtype is not None and got is not None and got != dtype:
             return (f"{name} returned {dtype_name(got)} as {which} for {dtype_name(dtype)} inputs: floating outputs "

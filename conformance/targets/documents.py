@@ -1,12 +1,12 @@
-"""The documents' loss code as written (spec D-FRCNN-A, D-YOLOV3, D-CENTERNET).
+"""The documents' loss code as written (the Faster R-CNN, YOLOv3 and CenterNet documents).
 
 This module reproduces the code the four source documents walk through, in their own
 style, so that the suite can say what that code computes:
 
 - the Keras Faster R-CNN ``losses.py`` (Keras backend functions, channels-last branch),
-  including both divergences of ``rpn_loss_cls`` (spec §6 FRCNN-SWAPPED-BCE and
+  including both divergences of ``rpn_loss_cls`` (FRCNN-SWAPPED-BCE and
   FRCNN-NORM-AXIS), ``K.binary_crossentropy`` being the legacy Keras backend function
-  (convention C1, "keras-legacy");
+  (convention "keras-legacy");
 - the TensorFlow YOLOv3 ``yolov3.py`` loss part as a ``YOLOV3`` class;
 - the TF2 CenterNet losses.
 

@@ -4,7 +4,7 @@
 
 Adapts ``keras.utils.bounding_boxes.compute_iou`` and ``compute_ciou`` (Keras 3, written
 against 3.15; ported from KerasCV) to the ``yolov3`` box names of the contract
-(``shared/spec/LOSSES.md`` §4).  These are the functions KerasHub's detectors call
+(the contract (docs/contracts.md)).  These are the functions KerasHub's detectors call
 (D-FINE's matcher and box loss: ``1 - compute_ciou(pred, target, fmt)``); KerasHub itself
 exports no box loss of its own.
 

@@ -3,13 +3,13 @@
     pytest --pyargs conformance --impl=conformance.targets.keras_cv_boxes
 
 Adapts KerasCV 0.9.0 (the last release; it runs on Keras 3, here 3.15 with the TensorFlow
-backend) to the contract (``shared/spec/LOSSES.md`` §2, §4, §5).
+backend) to the contract (the contract (docs/contracts.md)).
 
 Conversions:
 
 - Box format: the contract's centre (x, y, w, h) is KerasCV's ``"center_xywh"``, turned
   into corners as x ∓ w/2, y ∓ h/2 as the contract does.  KerasCV's losses take
-  ``(y_true, y_pred)``: boxes2 (the ground truth in §4) is passed as ``y_true``.
+  ``(y_true, y_pred)``: boxes2 (the ground truth in the contract) is passed as ``y_true``.
 - Broadcasting: the contract broadcasts boxes1 against boxes2; KerasCV requires equal box
   counts, so both are broadcast to the common shape first.
 - ``compute_iou``, ``IoULoss`` and ``GIoULoss`` compute the full pairwise (N, N) matrix and

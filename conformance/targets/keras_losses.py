@@ -3,7 +3,7 @@
     pytest --pyargs conformance --impl=conformance.targets.keras_losses
 
 Adapts Keras 3 (written against 3.15, TensorFlow backend) to the ``nn`` family of the
-contract (``shared/spec/LOSSES.md`` §2, §7).  Only names whose Keras semantics match the
+contract (the contract (docs/contracts.md)).  Only names whose Keras semantics match the
 contract are provided; each adaptation is a change of calling convention, never of the
 formula:
 
@@ -12,7 +12,7 @@ formula:
   ``sparse_softmax_cross_entropy_with_logits``: ``keras.ops.binary_crossentropy``,
   ``keras.ops.categorical_crossentropy`` and ``keras.ops.sparse_categorical_crossentropy``
   with ``from_logits=True``; argument order (target, output) = (labels, logits).
-- ``binary_crossentropy``: ``keras.losses.binary_crossentropy`` (clipping convention C2,
+- ``binary_crossentropy``: ``keras.losses.binary_crossentropy`` (clipping convention keras-ops,
   "keras-ops").  That loss is elementwise BCE *averaged over the last axis*; the contract
   is elementwise, so the adapter appends an axis of length 1 and removes it again: the
   mean over one element is the element itself, exactly.

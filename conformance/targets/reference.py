@@ -1,7 +1,7 @@
 """Reference TensorFlow implementation of every contract name in the loss catalogue.
 
-A correct, numerically stable TF2 implementation of ``shared/spec/LOSSES.md`` §2-§5,
-following the implementation contract (§7)::
+A correct, numerically stable TF2 implementation of the contract (docs/contracts.md),
+following its calling conventions::
 
     pytest conformance --impl=conformance.targets.reference
 
@@ -27,7 +27,7 @@ log1p of the non-maximal terms with a written-out gradient (confident prediction
 differences instead of rounded corners, 1 − IoU and 1 − GIoU without cancellation near
 a perfect match, and Σ(ε + m) as Σm + ε·numel(m).
 
-Binary and categorical cross-entropy follow convention C2 ("keras-ops"): P is clipped
+Binary and categorical cross-entropy follow convention "keras-ops": P is clipped
 to [ε_k, 1 − ε_k] with ε_k rounded to the input dtype and 1 − ε_k computed in it (as
 Keras does), then log P and log(1 − P).
 """
@@ -50,7 +50,7 @@ __all__ = [
     "diou_loss", "ciou_loss",
 ]
 
-# Constants of spec §1 (created in the input's dtype where used).
+# Constants of docs/contracts.md (created in the input's dtype where used).
 LAMBDA_RPN_REGR = 1.0
 LAMBDA_RPN_CLASS = 1.0
 LAMBDA_CLS_REGR = 1.0
@@ -108,7 +108,7 @@ def _clip_prob(p: tf.Tensor, eps: float) -> tf.Tensor:
     return tf.clip_by_value(p, e, 1 - e)
 
 
-# --------------------------------------------------------------------------- nn (spec §2)
+# --------------------------------------------------------------------------- nn (docs/contracts.md)
 
 
 def sigmoid(x: Any) -> tf.Tensor:
@@ -247,19 +247,19 @@ def sparse_softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = N
 
 
 def binary_crossentropy(target: Any, output: Any) -> tf.Tensor:
-    """−(t·log P + (1−t)·log(1−P)), P = clip(p, ε_k, 1−ε_k) (convention C2, "keras-ops")."""
+    """−(t·log P + (1−t)·log(1−P)), P = clip(p, ε_k, 1−ε_k) (convention "keras-ops")."""
     p = _float(output)
     t = tf.cast(_tensor(target), p.dtype)
     pc = _clip_prob(p, EPSILON_KERAS)
     # log(1 − P) as log1p(−P) (accurate for small P).  As the formula does, t = 1 with P = 1
-    # (possible only in float16/bfloat16, where 1 − ε_k rounds to 1: spec §6 FP16-CLIP)
+    # (possible only in float16/bfloat16, where 1 − ε_k rounds to 1: FP16-CLIP)
     # gives 0·log 0 = NaN.  xlogy(t, P) = t·log P here (P > 0), but its gradient has no
     # 0·inf = NaN where t = 0 and 1/P overflows (float16, P < 2^-16).
     return -(tf.math.xlogy(t, pc) + (1 - t) * tf.math.log1p(-pc))
 
 
 def categorical_crossentropy(target: Any, output: Any, axis: int = -1) -> tf.Tensor:
-    """−Σ_i t_i · log clip(p_i / Σ_j p_j, ε_k, 1−ε_k) over ``axis`` (convention C2)."""
+    """−Σ_i t_i · log clip(p_i / Σ_j p_j, ε_k, 1−ε_k) over ``axis`` (convention keras-ops)."""
     p = _float(output)
     t = tf.cast(_tensor(target), p.dtype)
     q = p / tf.reduce_sum(p, axis=axis, keepdims=True)
@@ -322,11 +322,11 @@ def smooth_l1(x: Any) -> tf.Tensor:
     return tf.where(a <= 1, 0.5 * x * x, a - 0.5)
 
 
-# --------------------------------------------------------------------------- Faster R-CNN (spec §3)
+# --------------------------------------------------------------------------- Faster R-CNN (docs/contracts.md)
 
 
 def _eps_normaliser(m: tf.Tensor) -> tf.Tensor:
-    """Σ(ε + m) = Σm + ε·numel(m) (spec §6 FRCNN-EPS-PER-ELEMENT).
+    """Σ(ε + m) = Σm + ε·numel(m) (FRCNN-EPS-PER-ELEMENT).
 
     Σm is exact for a 0/1 mask in any summation order, and ε·numel is formed in float32
     (float64 for float64 input) and rounded once, so the normaliser is correctly rounded
@@ -408,7 +408,7 @@ def class_loss_cls(y_true: Any, y_pred: Any) -> tf.Tensor:
     return _const(LAMBDA_CLS_CLASS, y_pred.dtype) * tf.reduce_mean(cce)
 
 
-# --------------------------------------------------------------------------- YOLOv3 (spec §4)
+# --------------------------------------------------------------------------- YOLOv3 (docs/contracts.md)
 
 
 def _anchors(anchors: Any, dtype: tf.DType) -> tuple[tf.Tensor, int]:
@@ -518,7 +518,7 @@ def _grad_from(value: tf.Tensor, surrogate: tf.Tensor) -> tf.Tensor:
 
 
 def bbox_iou(boxes1: Any, boxes2: Any) -> tf.Tensor:
-    """IoU of (x, y, w, h) boxes, broadcasting over leading axes; areas from the raw w·h (spec §4)."""
+    """IoU of (x, y, w, h) boxes, broadcasting over leading axes; areas from the raw w·h (docs/contracts.md)."""
     inter, union, _, _ = _iou_parts(boxes1, boxes2)
     return _ratio(inter, union)
 
@@ -548,7 +548,7 @@ def giou_loss(boxes1: Any, boxes2: Any) -> tf.Tensor:
     return _grad_from(value, -(_ratio(inter, union) + _ratio(union, enclose)))
 
 
-# Distance-IoU and Complete-IoU (spec §4; Zheng et al., AAAI 2020): additions to the box section.
+# Distance-IoU and Complete-IoU (docs/contracts.md; Zheng et al., AAAI 2020): additions to the box section.
 
 _FOUR_OVER_PI2 = 0.4052847345693511  # 4 / π², correctly rounded in float64
 
@@ -694,7 +694,7 @@ def compute_loss(
     return totals
 
 
-# --------------------------------------------------------------------------- CenterNet (spec §5)
+# --------------------------------------------------------------------------- CenterNet (docs/contracts.md)
 
 
 def focal_loss(hm_pred: Any, hm_true: Any) -> tf.Tensor:

@@ -1,7 +1,7 @@
 """Reference JAX implementation of every contract name in the loss catalogue.
 
 The JAX counterpart of :mod:`conformance.targets.reference` (same names, same signatures,
-same numerics; ``shared/spec/LOSSES.md`` §2-§5 and §7): ``jax.Array`` in and out,
+same numerics; the contract, docs/contracts.md): ``jax.Array`` in and out,
 configuration values as Python numbers or NumPy arrays, a tuple of three for
 ``loss_layer`` and ``compute_loss``, closures for the Faster R-CNN losses.
 
@@ -22,7 +22,7 @@ Custom derivatives are ``jax.custom_vjp``.  Clipping follows TensorFlow (the gra
 passes for lo ≤ p ≤ hi inclusive), and ``min``/``max`` ties route the gradient to one
 branch as TensorFlow does, not half to each as ``jnp.minimum``/``jnp.maximum`` do.
 
-Binary and categorical cross-entropy follow convention C2 ("keras-ops"): P is clipped to
+Binary and categorical cross-entropy follow convention "keras-ops": P is clipped to
 [ε_k, 1 − ε_k] with ε_k rounded to the input dtype and 1 − ε_k computed in it.
 """
 
@@ -46,7 +46,7 @@ __all__ = [
     "compute_loss", "focal_loss", "reg_l1_loss", "loss",
 ]
 
-# Constants of spec §1 (created in the input's dtype where used).
+# Constants of docs/contracts.md (created in the input's dtype where used).
 LAMBDA_RPN_REGR = 1.0
 LAMBDA_RPN_CLASS = 1.0
 LAMBDA_CLS_REGR = 1.0
@@ -141,7 +141,7 @@ def _xlogy_bwd(res: tuple, g: jax.Array) -> tuple[jax.Array, jax.Array]:
 _xlogy.defvjp(_xlogy_fwd, _xlogy_bwd)
 
 
-# --------------------------------------------------------------------------- nn (spec §2)
+# --------------------------------------------------------------------------- nn (docs/contracts.md)
 
 
 def sigmoid(x: Any) -> jax.Array:
@@ -259,7 +259,7 @@ def sparse_softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = N
 
 
 def binary_crossentropy(target: Any, output: Any) -> jax.Array:
-    """−(t·log P + (1−t)·log(1−P)), P = clip(p, ε_k, 1−ε_k) (convention C2, "keras-ops")."""
+    """−(t·log P + (1−t)·log(1−P)), P = clip(p, ε_k, 1−ε_k) (convention "keras-ops")."""
     p = _float(output)
     t = _cast(target, p.dtype)
     pc = _clip_prob(p, EPSILON_KERAS)
@@ -268,7 +268,7 @@ def binary_crossentropy(target: Any, output: Any) -> jax.Array:
 
 
 def categorical_crossentropy(target: Any, output: Any, axis: int = -1) -> jax.Array:
-    """−Σ_i t_i · log clip(p_i / Σ_j p_j, ε_k, 1−ε_k) over ``axis`` (convention C2)."""
+    """−Σ_i t_i · log clip(p_i / Σ_j p_j, ε_k, 1−ε_k) over ``axis`` (convention keras-ops)."""
     p = _float(output)
     t = _cast(target, p.dtype)
     # p / Σp differentiated without (Σp)², which JAX's division gradient forms (overflows float16 for Σp < 2^-8)
@@ -335,7 +335,7 @@ def smooth_l1(x: Any) -> jax.Array:
     return jnp.where(a <= 1, 0.5 * x * x, a - 0.5)
 
 
-# --------------------------------------------------------------------------- Faster R-CNN (spec §3)
+# --------------------------------------------------------------------------- Faster R-CNN (docs/contracts.md)
 
 
 def _eps_normaliser(m: jax.Array) -> jax.Array:
@@ -414,7 +414,7 @@ def class_loss_cls(y_true: Any, y_pred: Any) -> jax.Array:
     return _const(LAMBDA_CLS_CLASS, y_pred.dtype) * jnp.mean(cce)
 
 
-# --------------------------------------------------------------------------- YOLOv3 (spec §4)
+# --------------------------------------------------------------------------- YOLOv3 (docs/contracts.md)
 
 
 def _anchors(anchors: Any, dtype: Any) -> tuple[jax.Array, int]:
@@ -521,7 +521,7 @@ def _grad_from(value: jax.Array, surrogate: jax.Array) -> jax.Array:
 
 
 def bbox_iou(boxes1: Any, boxes2: Any) -> jax.Array:
-    """IoU of (x, y, w, h) boxes, broadcasting over leading axes; areas from the raw w·h (spec §4)."""
+    """IoU of (x, y, w, h) boxes, broadcasting over leading axes; areas from the raw w·h (docs/contracts.md)."""
     inter, union, _, _ = _iou_parts(boxes1, boxes2)
     return _ratio(inter, union)
 
@@ -687,7 +687,7 @@ def compute_loss(
     return totals
 
 
-# --------------------------------------------------------------------------- CenterNet (spec §5)
+# --------------------------------------------------------------------------- CenterNet (docs/contracts.md)
 
 
 def focal_loss(hm_pred: Any, hm_true: Any) -> jax.Array:

@@ -1,8 +1,8 @@
 """Reference Keras 3 implementation of every contract name, written once with ``keras.ops``.
 
 The same formulas, names and signatures as :mod:`conformance.targets.reference` (the
-TensorFlow reference; ``shared/spec/LOSSES.md`` §2-§5, contract §7), plus ``diou_loss`` and
-``ciou_loss`` (§4).  Only ``keras.ops`` is used (with Python arithmetic on the backend's
+TensorFlow reference; the contract, docs/contracts.md), plus ``diou_loss`` and
+``ciou_loss`` (docs/contracts.md).  Only ``keras.ops`` is used (with Python arithmetic on the backend's
 tensors), so the module runs on whichever backend ``KERAS_BACKEND`` selects; tensors in and
 out are that backend's own tensors (``tf.Tensor`` on TensorFlow)::
 
@@ -12,7 +12,7 @@ Numerics are the TensorFlow reference's: stable log-softmax (log1p of the non-ma
 terms), σ and the sigmoid cross-entropies without cancellation and with the exact
 derivative at logits = 0 (branches selected by ``where``, no relu/abs kinks), box overlaps
 from centre differences, 1 − IoU and 1 − GIoU without cancellation, Σ(ε + m) as
-Σm + ε·numel(m), BCE/CCE clipping convention C2 ("keras-ops") with ε_k rounded to the input
+Σm + ε·numel(m), BCE/CCE clipping convention "keras-ops" with ε_k rounded to the input
 dtype, every constant created in the input's dtype (float16, bfloat16, float32, float64).
 Out-of-range class labels and gather indices give NaN (no backend-agnostic assertion exists
 inside a traced function, and gathers clamp or raise depending on the backend).
@@ -52,7 +52,7 @@ __all__ = [
     "compute_loss", "focal_loss", "reg_l1_loss", "loss",
 ]
 
-# Constants of spec §1 (created in the input's dtype where used).
+# Constants of docs/contracts.md (created in the input's dtype where used).
 LAMBDA_RPN_REGR = 1.0
 LAMBDA_RPN_CLASS = 1.0
 LAMBDA_CLS_REGR = 1.0
@@ -269,7 +269,7 @@ def _axis(x: Any, axis: int, name: str = "axis") -> int:
     return int(axis) % rank
 
 
-# --------------------------------------------------------------------------- nn (spec §2)
+# --------------------------------------------------------------------------- nn (docs/contracts.md)
 
 
 def sigmoid(x: Any) -> Any:
@@ -392,19 +392,19 @@ def sparse_softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = N
 
 
 def binary_crossentropy(target: Any, output: Any) -> Any:
-    """−(t·log P + (1−t)·log(1−P)), P = clip(p, ε_k, 1−ε_k) (convention C2, "keras-ops")."""
+    """−(t·log P + (1−t)·log(1−P)), P = clip(p, ε_k, 1−ε_k) (convention "keras-ops")."""
     p = _float(output)
     t = _cast(target, _dtype(p))
     pc = _clip_prob(p, EPSILON_KERAS)
     # log(1 − P) as log1p(−P) (accurate for small P).  As the formula does, t = 1 with P = 1
-    # (possible only in float16/bfloat16, where 1 − ε_k rounds to 1: spec §6 FP16-CLIP)
+    # (possible only in float16/bfloat16, where 1 − ε_k rounds to 1: FP16-CLIP)
     # gives 0·log 0 = NaN.  t·log P is differentiated as t / P: no 0·inf = NaN where t = 0
     # and 1/P overflows (float16, P < 2^-16).
     return -(_xlogy(t, pc) + (1 - t) * ops.log1p(-pc))
 
 
 def categorical_crossentropy(target: Any, output: Any, axis: int = -1) -> Any:
-    """−Σ_i t_i · log clip(p_i / Σ_j p_j, ε_k, 1−ε_k) over ``axis`` (convention C2)."""
+    """−Σ_i t_i · log clip(p_i / Σ_j p_j, ε_k, 1−ε_k) over ``axis`` (convention keras-ops)."""
     p = _float(output)
     t = _cast(target, _dtype(p))
     q = p / ops.sum(p, axis=axis, keepdims=True)
@@ -463,11 +463,11 @@ def smooth_l1(x: Any) -> Any:
     return ops.where(a <= 1, 0.5 * x * x, a - 0.5)
 
 
-# --------------------------------------------------------------------------- Faster R-CNN (spec §3)
+# --------------------------------------------------------------------------- Faster R-CNN (docs/contracts.md)
 
 
 def _eps_normaliser(m: Any) -> Any:
-    """Σ(ε + m) = Σm + ε·numel(m) (spec §6 FRCNN-EPS-PER-ELEMENT).
+    """Σ(ε + m) = Σm + ε·numel(m) (FRCNN-EPS-PER-ELEMENT).
 
     Σm is exact for a 0/1 mask in any summation order, and ε·numel is formed in float32
     (float64 for float64 input) and rounded once, so the normaliser is correctly rounded
@@ -549,7 +549,7 @@ def class_loss_cls(y_true: Any, y_pred: Any) -> Any:
     return _const(LAMBDA_CLS_CLASS, _dtype(y_pred)) * _mean(cce)
 
 
-# --------------------------------------------------------------------------- YOLOv3 (spec §4)
+# --------------------------------------------------------------------------- YOLOv3 (docs/contracts.md)
 
 
 def _anchors(anchors: Any, dtype: str) -> tuple[Any, int]:
@@ -635,7 +635,7 @@ def _giou_parts(boxes1: Any, boxes2: Any) -> tuple[Any, Any, Any, Any, Any]:
 
 
 def bbox_iou(boxes1: Any, boxes2: Any) -> Any:
-    """IoU of (x, y, w, h) boxes, broadcasting over leading axes; areas from the raw w·h (spec §4)."""
+    """IoU of (x, y, w, h) boxes, broadcasting over leading axes; areas from the raw w·h (docs/contracts.md)."""
     inter, union, _, _ = _iou_parts(boxes1, boxes2)
     return _ratio(inter, union)
 
@@ -809,7 +809,7 @@ def compute_loss(
     return totals
 
 
-# --------------------------------------------------------------------------- CenterNet (spec §5)
+# --------------------------------------------------------------------------- CenterNet (docs/contracts.md)
 
 
 def focal_loss(hm_pred: Any, hm_true: Any) -> Any:

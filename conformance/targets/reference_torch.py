@@ -1,11 +1,11 @@
 """Reference PyTorch implementation of every contract name in the loss catalogue.
 
-The PyTorch counterpart of :mod:`conformance.targets.reference` (shared/spec/LOSSES.md
-§2-§5, implementation contract §7 with ``torch.Tensor`` in and out): the same formulas,
+The PyTorch counterpart of :mod:`conformance.targets.reference` (docs/contracts.md
+docs/contracts.md, with ``torch.Tensor`` in and out): the same formulas,
 the same numerically stable forms and the same gradient conventions, evaluated in the
 dtype of the input tensors (float16, bfloat16, float32 or float64); every constant is
 created in the input's dtype, nothing is hard-coded to float32.  It also implements
-``diou_loss`` and ``ciou_loss`` (spec §4, α detached).
+``diou_loss`` and ``ciou_loss`` (docs/contracts.md, α detached).
 
 Everything runs eagerly and under ``torch.compile`` as one graph (``fullgraph=True`` works:
 no Python control flow on tensor values).  Bad labels and indices never give a silent finite
@@ -22,7 +22,7 @@ rounded corners, 1 − IoU and 1 − GIoU without cancellation near a perfect ma
 Σ(ε + m) as Σm + ε·numel(m).  Ties of max / min send the gradient to the first argument
 (as TensorFlow and the oracle do), so that subgradients agree with the TF reference.
 
-Binary and categorical cross-entropy follow convention C2 ("keras-ops"): P is clipped
+Binary and categorical cross-entropy follow convention "keras-ops": P is clipped
 to [ε_k, 1 − ε_k] with ε_k rounded to the input dtype and 1 − ε_k computed in it, then
 log P and log(1 − P).
 """
@@ -45,7 +45,7 @@ __all__ = [
     "compute_loss", "focal_loss", "reg_l1_loss", "loss",
 ]
 
-# Constants of spec §1 (created in the input's dtype where used).
+# Constants of docs/contracts.md (created in the input's dtype where used).
 LAMBDA_RPN_REGR = 1.0
 LAMBDA_RPN_CLASS = 1.0
 LAMBDA_CLS_REGR = 1.0
@@ -150,7 +150,7 @@ def _clip_prob(p: torch.Tensor, eps: float) -> torch.Tensor:
     return torch.clamp(p, e, 1 - e)
 
 
-# --------------------------------------------------------------------------- nn (spec §2)
+# --------------------------------------------------------------------------- nn (docs/contracts.md)
 
 
 def sigmoid(x: Any) -> torch.Tensor:
@@ -296,19 +296,19 @@ def sparse_softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = N
 
 
 def binary_crossentropy(target: Any, output: Any) -> torch.Tensor:
-    """−(t·log P + (1−t)·log(1−P)), P = clip(p, ε_k, 1−ε_k) (convention C2, "keras-ops")."""
+    """−(t·log P + (1−t)·log(1−P)), P = clip(p, ε_k, 1−ε_k) (convention "keras-ops")."""
     p = _float(output)
     t = _like(target, p)
     pc = _clip_prob(p, EPSILON_KERAS)
     # log(1 − P) as log1p(−P) (accurate for small P).  As the formula does, t = 1 with P = 1
-    # (possible only in float16/bfloat16, where 1 − ε_k rounds to 1: spec §6 FP16-CLIP)
+    # (possible only in float16/bfloat16, where 1 − ε_k rounds to 1: FP16-CLIP)
     # gives 0·log 0 = NaN.  _xlogy(t, P) = t·log P here (P > 0), and its gradient has no
     # 0·inf = NaN where t = 0 and 1/P overflows (float16, P < 2^-16).
     return -(_xlogy(t, pc) + (1 - t) * torch.log1p(-pc))
 
 
 def categorical_crossentropy(target: Any, output: Any, axis: int = -1) -> torch.Tensor:
-    """−Σ_i t_i · log clip(p_i / Σ_j p_j, ε_k, 1−ε_k) over ``axis`` (convention C2)."""
+    """−Σ_i t_i · log clip(p_i / Σ_j p_j, ε_k, 1−ε_k) over ``axis`` (convention keras-ops)."""
     p = _float(output)
     t = _like(target, p)
     ax = _axis(p, axis)
@@ -376,11 +376,11 @@ def smooth_l1(x: Any) -> torch.Tensor:
     return torch.where(a <= 1, 0.5 * x * x, a - 0.5)
 
 
-# --------------------------------------------------------------------------- Faster R-CNN (spec §3)
+# --------------------------------------------------------------------------- Faster R-CNN (docs/contracts.md)
 
 
 def _eps_normaliser(m: torch.Tensor) -> torch.Tensor:
-    """Σ(ε + m) = Σm + ε·numel(m) (spec §6 FRCNN-EPS-PER-ELEMENT).
+    """Σ(ε + m) = Σm + ε·numel(m) (FRCNN-EPS-PER-ELEMENT).
 
     Σm is exact for a 0/1 mask in any summation order, and ε·numel is formed in float32
     (float64 for float64 input) and rounded once, so the normaliser is correctly rounded.
@@ -460,7 +460,7 @@ def class_loss_cls(y_true: Any, y_pred: Any) -> torch.Tensor:
     return _const(LAMBDA_CLS_CLASS, y_pred) * torch.mean(cce)
 
 
-# --------------------------------------------------------------------------- YOLOv3 (spec §4)
+# --------------------------------------------------------------------------- YOLOv3 (docs/contracts.md)
 
 
 def _anchors(anchors: Any, ref: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -578,7 +578,7 @@ def _grad_from(value: torch.Tensor, surrogate: torch.Tensor) -> torch.Tensor:
 
 
 def bbox_iou(boxes1: Any, boxes2: Any) -> torch.Tensor:
-    """IoU of (x, y, w, h) boxes, broadcasting over leading axes; areas from the raw w·h (spec §4)."""
+    """IoU of (x, y, w, h) boxes, broadcasting over leading axes; areas from the raw w·h (docs/contracts.md)."""
     inter, union, _, _ = _iou_parts(boxes1, boxes2)
     return _ratio(inter, union)
 
@@ -640,7 +640,7 @@ def _aspect_angle(w: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
 
 
 def diou_loss(boxes1: Any, boxes2: Any) -> torch.Tensor:
-    """1 − IoU + ρ²/c² (IoU as ``bbox_iou``; c the diagonal of the smallest box enclosing both; spec §4)."""
+    """1 − IoU + ρ²/c² (IoU as ``bbox_iou``; c the diagonal of the smallest box enclosing both; docs/contracts.md)."""
     b1, b2 = _box_pair(boxes1, boxes2)
     return iou_loss(b1, b2) + _distance_ratio(b1, b2)
 
@@ -648,7 +648,7 @@ def diou_loss(boxes1: Any, boxes2: Any) -> torch.Tensor:
 def ciou_loss(boxes1: Any, boxes2: Any) -> torch.Tensor:
     """1 − IoU + ρ²/c² + α·v, v = (4/π²)(atan2(w2, h2) − atan2(w1, h1))², α = v/((1 − IoU) + v) (0 where v = 0).
 
-    α is held constant in the gradient (detached, as in the paper's code; spec §6 CIOU-ALPHA-GRAD);
+    α is held constant in the gradient (detached, as in the paper's code; CIOU-ALPHA-GRAD);
     boxes2 is the ground truth.
     """
     b1, b2 = _box_pair(boxes1, boxes2)
@@ -758,7 +758,7 @@ def compute_loss(
     return totals
 
 
-# --------------------------------------------------------------------------- CenterNet (spec §5)
+# --------------------------------------------------------------------------- CenterNet (docs/contracts.md)
 
 
 def focal_loss(hm_pred: Any, hm_true: Any) -> torch.Tensor:

@@ -4,13 +4,13 @@
 
 Adapts tf-keras (written against 2.21, the Keras 2 that ``tf.keras`` meant before Keras 3;
 ``import tf_keras as keras``) to the ``nn`` family of the contract
-(``shared/spec/LOSSES.md`` §2, §7).  This is the backend the Faster R-CNN documents call
+(the contract (docs/contracts.md)).  This is the backend the Faster R-CNN documents call
 as ``K.binary_crossentropy`` / ``K.categorical_crossentropy``.
 
 - ``sigmoid``, ``softmax``: ``tf_keras.backend.sigmoid`` / ``softmax(x, axis)``.
 - ``binary_crossentropy``, ``categorical_crossentropy``: the backend functions themselves,
   (target, output) order, elementwise / reducing ``axis``.  BCE follows clipping
-  convention C1 ("keras-legacy": clip, then log(P + ε_k) and log(1 − P + ε_k)).
+  convention ("keras-legacy": clip, then log(P + ε_k) and log(1 − P + ε_k)).
 - ``sigmoid_cross_entropy_with_logits``, ``softmax_cross_entropy_with_logits``,
   ``sparse_softmax_cross_entropy_with_logits``: the same backend functions with
   ``from_logits=True`` (labels, logits) = (target, output).

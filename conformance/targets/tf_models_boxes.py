@@ -4,7 +4,7 @@
 
 Adapts ``compute_iou``, ``compute_giou``, ``compute_diou`` and ``compute_ciou`` of
 tf-models-official 2.20.0 (the functions the Model Garden YOLO losses call) to the
-``yolov3`` box names of the contract (``shared/spec/LOSSES.md`` §4).  tf-models-official
+``yolov3`` box names of the contract (the contract (docs/contracts.md)).  tf-models-official
 2.20.0 pins ``tensorflow~=2.20.0``; it is used here installed with ``--no-deps`` next to
 TensorFlow 2.21 (this module needs only ``tensorflow`` and ``tf_keras``), see
 docs/real-world.md.
@@ -21,7 +21,7 @@ Conversions:
 - Each ``compute_*`` except ``compute_iou`` returns ``(iou, xiou)``; the second is used.
   The losses are 1 − that value, as the Model Garden YOLO loss computes them.
 - ``compute_diou(beta=1.0)`` (ρ²/c² unexponentiated) and ``compute_ciou(darknet=False)``
-  (the plain CIoU, α under stop-gradient as §4 specifies).
+  (the plain CIoU, α under stop-gradient as the contract specifies).
 
 Kept as the library has it (for the suite to judge): every division is a / (b + 1e-9)
 (``math_ops.divide_no_nan``, not a NaN-safe divide), so 0/0 gives 0 instead of NaN and

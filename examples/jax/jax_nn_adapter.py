@@ -1,4 +1,4 @@
-"""An adapter exposing ``jax.nn`` functions under the contract's names and signatures (spec §7).
+"""An adapter exposing ``jax.nn`` functions under the contract's names and signatures (docs/contracts.md).
 
 Run it with ``pytest --pyargs conformance --impl=examples/jax/jax_nn_adapter.py --framework=jax``.
 Only the names defined here are checked; the others are reported "not provided".

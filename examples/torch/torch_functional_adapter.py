@@ -1,4 +1,4 @@
-"""An adapter exposing ``torch.nn.functional`` under the contract's names and signatures (spec §7).
+"""An adapter exposing ``torch.nn.functional`` under the contract's names and signatures (docs/contracts.md).
 
 Run it with ``pytest --pyargs conformance --impl=examples/torch/torch_functional_adapter.py --framework=torch``.
 Only the names defined here are checked; the others are reported "not provided".  PyTorch takes

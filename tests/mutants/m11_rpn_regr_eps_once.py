@@ -10,7 +10,7 @@ from conformance.targets.reference import EPSILON, LAMBDA_RPN_REGR, _const, _flo
 
 TARGETS = ("rpn_loss_regr",)
 CATEGORIES = ("value", "gradient")
-DESCRIPTION = "normaliser tf.reduce_sum(m) + ε: drops ε·(numel − 1) (spec §6 FRCNN-EPS-PER-ELEMENT)"
+DESCRIPTION = "normaliser tf.reduce_sum(m) + ε: drops ε·(numel − 1) (FRCNN-EPS-PER-ELEMENT)"
 KIND = "formula"
 
 

@@ -1,4 +1,4 @@
-"""RPN objectness loss calling binary_crossentropy(y_pred, labels) (spec §6 FRCNN-SWAPPED-BCE)."""
+"""RPN objectness loss calling binary_crossentropy(y_pred, labels) (FRCNN-SWAPPED-BCE)."""
 
 from collections.abc import Callable
 from typing import Any

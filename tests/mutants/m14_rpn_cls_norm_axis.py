@@ -1,4 +1,4 @@
-"""RPN objectness loss normalised over y_true[:, :A, :, :] (spec §6 FRCNN-NORM-AXIS)."""
+"""RPN objectness loss normalised over y_true[:, :A, :, :] (FRCNN-NORM-AXIS)."""
 
 from collections.abc import Callable
 from typing import Any

@@ -9,7 +9,7 @@ from conformance.targets.reference import LAMBDA_CLS_CLASS, _const, _float, _ten
 
 TARGETS = ("class_loss_cls",)
 CATEGORIES = ("value", "gradient")
-DESCRIPTION = "mean of CCE over (B, R) instead of over y_true[0], y_pred[0] (spec §6 FRCNN-BATCH0)"
+DESCRIPTION = "mean of CCE over (B, R) instead of over y_true[0], y_pred[0] (FRCNN-BATCH0)"
 KIND = "batch>1"
 
 

@@ -1,4 +1,4 @@
-"""CenterNet focal loss returning −neg_loss when there is no positive (spec §6 CN-NEG-SIGN, read as code)."""
+"""CenterNet focal loss returning −neg_loss when there is no positive (CN-NEG-SIGN, read as code)."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""Weighted cross-entropy by ``tf.nn.weighted_cross_entropy_with_logits`` (spec §6 TF-WCE-GRAD-AT-ZERO)."""
+"""Weighted cross-entropy by ``tf.nn.weighted_cross_entropy_with_logits`` (TF-WCE-GRAD-AT-ZERO)."""
 
 from typing import Any
 

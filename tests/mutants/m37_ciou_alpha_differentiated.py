@@ -1,4 +1,4 @@
-"""CIoU with α differentiated (spec §6 CIOU-ALPHA-GRAD): same values, different gradients."""
+"""CIoU with α differentiated (CIOU-ALPHA-GRAD): same values, different gradients."""
 
 from typing import Any
 

@@ -10,7 +10,7 @@ from conformance.targets.reference_jax import _giou_parts
 TARGETS = ("bbox_iou",)
 CATEGORIES = ("value", "gradient")
 DESCRIPTION = ("IoU from |w|, |h| (sorted corners): a box with a negative extent overlaps instead of having "
-               "no intersection and a raw (signed) area (spec §6 YOLO-IOU-RAW-AREA)")
+               "no intersection and a raw (signed) area (YOLO-IOU-RAW-AREA)")
 KIND = "negative-extent"
 
 

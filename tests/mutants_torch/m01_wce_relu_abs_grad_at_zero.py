@@ -1,4 +1,4 @@
-"""Weighted sigmoid cross-entropy written with torch.relu and torch.abs (spec §6 TF-WCE-GRAD-AT-ZERO)."""
+"""Weighted sigmoid cross-entropy written with torch.relu and torch.abs (TF-WCE-GRAD-AT-ZERO)."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""The correct parts of the CIoU loss (spec §4), shared by the zoo's CIoU entries.
+"""The correct parts of the CIoU loss (docs/contracts.md), shared by the zoo's CIoU entries.
 
 Each CIoU entry assembles ``ciou_loss`` from these parts with its one bug; the parts follow
 the reference's accurate forms (1 − IoU without cancellation, enclosing extents from centre

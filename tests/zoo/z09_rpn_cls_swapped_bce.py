@@ -2,7 +2,7 @@
 
 Written for Keras 1's ``binary_crossentropy(output, target)``; since Keras 2 the order is
 (target, output), so the prediction becomes the target and the 0/1 label the clipped output
-(spec §6 FRCNN-SWAPPED-BCE).
+(FRCNN-SWAPPED-BCE).
 """
 
 from collections.abc import Callable

@@ -1,4 +1,4 @@
-"""CIoU loss differentiating through α (spec §6 CIOU-ALPHA-GRAD).
+"""CIoU loss differentiating through α (CIOU-ALPHA-GRAD).
 
 mmdetection's ``ciou_loss`` let the gradient flow through α = v / ((1 − IoU) + v); the CIoU
 authors' code computes α under ``torch.no_grad()``.  Values agree, gradients do not.
