@@ -71,12 +71,16 @@ def _box_terms(ex, wrt, cot):
 
 
 def _box_grad(ex, wrt, grad, cot):
+    """The box arithmetic's conditioning, per box pair, onto the pair's gradient elements: a pair's IoU depends on
+    its own four coordinates only, so one ill-conditioned pair does not widen the others' tolerances."""
     with np.errstate(divide="ignore", invalid="ignore"):
         val = oracle.evaluate("bbox_iou", boxes1=ex["boxes1"], boxes2=ex["boxes2"])
-        cond = _iou_conditioning(ex, np.zeros_like(val))
-        kappa = np.nanmax(np.where(np.isfinite(val), cond, 0.0)) if val.size else 1.0
+        cond = np.where(np.isfinite(val), np.minimum(_iou_conditioning(ex, np.zeros_like(val)), 1e30), 0.0)
+    shape = np.shape(ex[wrt])
+    cond = np.broadcast_to(_sum_to(cond, shape[:-1])[..., None], shape)
     g = np.abs(grad)
-    return (g + max_ignoring_nan(g) + _box_terms(ex, wrt, cot)) * min(kappa, 1e30)
+    pair_max = np.broadcast_to(np.max(np.where(np.isnan(g), 0.0, g), axis=-1, keepdims=True), g.shape)
+    return (g + pair_max + _box_terms(ex, wrt, cot)) * cond
 
 
 def _box_grad_base(ex, wrt, grad, cot):
@@ -98,9 +102,9 @@ def _yolo_terms(ex: dict) -> int:
     return sum(np.size(c) + np.size(b) for c, b in zip(convs, bbs, strict=True))
 
 
-def _layer_scale(conv, label, bboxes, anchors, stride, num_class) -> tuple[np.ndarray, float, np.ndarray]:
-    """Sums of absolute terms of the three loss_layer outputs, the worst GIoU conditioning, and the GIoU loss's
-    conditioning (its propagated box-arithmetic error per unit u)."""
+def _layer_scale(conv, label, bboxes, anchors, stride, num_class) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sums of absolute terms of the three loss_layer outputs, the GIoU conditioning per cell (B, S, S, A), and the
+    GIoU loss's conditioning (its propagated box-arithmetic error per unit u)."""
     b, s = conv.shape[0], conv.shape[1]
     a = np.asarray(anchors).shape[0]
     pred = oracle.decode(conv, anchors, stride, num_class)
@@ -119,7 +123,7 @@ def _layer_scale(conv, label, bboxes, anchors, stride, num_class) -> tuple[np.nd
     conf_p = sigmoid64(raw[..., 4:5])
     c = np.sum((np.abs(r) + conf_p) ** 2 * sce(r, raw[..., 4:5]), axis=(1, 2, 3, 4))
     p = np.sum(r * sce(label[..., 5:], raw[..., 5:]), axis=(1, 2, 3, 4))
-    return np.array([g.mean(), c.mean(), p.mean()]), float(np.max(kappa, initial=0.0)), np.array([cond.mean(), 0, 0])
+    return np.array([g.mean(), c.mean(), p.mean()]), kappa, np.array([cond.mean(), 0, 0])
 
 
 def _loss_layer_value(ex, e, part=0):
@@ -132,12 +136,17 @@ def _compute_loss_value(ex, e, part=0):
                                              strict=True))
 
 
-def _kappa(ex) -> float:
-    if "convs" in ex:
-        return max(_layer_scale(c, lab, bb, an, st, ex["num_class"])[1]
-                   for c, lab, bb, an, st in zip(ex["convs"], ex["labels"], ex["bboxes"], ex["anchors"],
-                                                 ex["strides"], strict=True))
-    return _layer_scale(ex["conv"], ex["label"], ex["bboxes"], ex["anchors"], ex["stride"], ex["num_class"])[1]
+def _kappa(ex, shape: tuple[int, ...]) -> np.ndarray:
+    """The GIoU conditioning of each cell of the scale whose ``conv`` has ``shape`` (a cell's loss terms depend on
+    its own raw outputs only), repeated over the cell's channels."""
+    scales = (zip(ex["convs"], ex["labels"], ex["bboxes"], ex["anchors"], ex["strides"], strict=True)
+              if "convs" in ex else [(ex["conv"], ex["label"], ex["bboxes"], ex["anchors"], ex["stride"])])
+    for c, lab, bb, an, st in scales:
+        if np.shape(c) == tuple(shape):
+            k = _layer_scale(c, lab, bb, an, st, ex["num_class"])[1]  # (B, S, S, A)
+            per = np.repeat(k[..., None], np.shape(c)[-1] // k.shape[-1], axis=-1)
+            return per.reshape(shape)
+    return np.zeros(shape)
 
 
 def _yolo_grad(ex, wrt, grad, cot):
@@ -147,7 +156,7 @@ def _yolo_grad(ex, wrt, grad, cot):
 
 def _yolo_grad_conditioning(ex, wrt, grad, cot):
     g = np.abs(grad)
-    return (g + max_ignoring_nan(g)) * _kappa(ex)
+    return (g + max_ignoring_nan(g)) * _kappa(ex, np.shape(grad))
 
 
 TOLERANCES = {
