@@ -63,14 +63,43 @@ def test_catalogue_is_well_formed() -> None:
     assert families >= {"nn", "frcnn", "yolov3", "centernet"}
 
 
+_CLIP = ("undetectable: 1 − ε_k = 1 − 1e-7 rounds to 1 in {}, so clip(p, ε_k, 1) and clip(p, ε_k, 1 − ε_k) are "
+         "the same function of its inputs")
+# (mutant, dtype) -> why the gate does not catch it there (docs/tolerances.md, "Mutants per dtype"); the test
+# requires these to pass, so an entry that becomes caught must be removed.
+NOT_CAUGHT = {
+    ("m08_bce_clip_upper_one", "float16"): _CLIP.format("float16"),
+    ("m08_bce_clip_upper_one", "bfloat16"): _CLIP.format("bfloat16"),
+    ("m30_reg_l1_float16_internals", "float16"): "undetectable: in float16 the casts to float16 are the identity",
+    ("m30_reg_l1_float16_internals", "bfloat16"): (
+        "undetectable at the value tier's magnitudes: float16 carries 3 more significant bits than bfloat16, so "
+        "casting to it loses nothing at bfloat16's resolution within float16's range [6.1e-5, 65504]"),
+    ("m02_sce_log_not_log1p", "float16"): (
+        "undetectable: log(1 + e^{−|x|}) rounds 1 + e^{−|x|} with an absolute error ≤ u = 4.9e-4, below float16's "
+        "absolute floor 16 · 2^-14 = 9.8e-4 (flush-to-zero), at every input"),
+    ("m21_iou_loss_stop_gradient_union", "bfloat16"): "below bfloat16's box gradient tolerance: largest error / "
+                                                       "tolerance 0.37 over the gate's examples",
+    ("m23_loss_layer_focal_stop_gradient", "bfloat16"): "below bfloat16's gradient tolerance: 0.39",
+    ("m37_ciou_alpha_differentiated", "bfloat16"): "below bfloat16's box gradient tolerance: 0.0034 (the α-gradient "
+                                                    "term is a small part of the CIoU gradient)",
+    ("m33_reg_l1_eps_per_element", "bfloat16"): ("below bfloat16's tolerance: 0.54 (value), 0.93 (gradient) on the "
+                                                 "pinned batch of 32 × 128 slots with one object, where ε per element "
+                                                 "lowers the loss by 29 %"),
+}
+
+
 @pytest.mark.parametrize("dtype", ("float32", "float16", "bfloat16"))
 @pytest.mark.parametrize("mutant", mutants.names())
 def test_gate_catches_mutant(mutant: str, dtype: str) -> None:
-    """Every mutant is caught in every dtype, with the tolerance model of the platform's measured arithmetic."""
+    """Every mutant is caught in every dtype, with the tolerance model of the platform's measured arithmetic, but
+    for the few :data:`NOT_CAUGHT` in a low-precision dtype, each with its reason."""
     m = mutants.load(mutant)
     caught = [f"{name} {category}: {msg.splitlines()[0]}"
               for name in m.TARGETS for category in m.CATEGORIES
               if (msg := _run(name, category, m, mutant, GATE, dtype=dtype)) is not None]
+    if (mutant, dtype) in NOT_CAUGHT:
+        assert not caught, f"{mutant} is now caught in {dtype}: remove it from NOT_CAUGHT\n" + "\n".join(caught)
+        return
     assert caught, (f"{mutant} ({m.KIND}: {m.DESCRIPTION}) passed every check of {m.TARGETS} x {m.CATEGORIES} "
                     f"in {dtype}")
 

@@ -117,7 +117,11 @@ def _pinned() -> dict[str, list[dict]]:
     reg = {"y_pred": rng.random((b, h, w, 2)) * 40, "y_true": rng.random((b, k, 2)) * 40, "indices": idx,
            "mask": mask}
     no_pos = {"hm_pred": rng.random((2, 3, 5, 2)), "hm_true": rng.random((2, 3, 5, 2)) * 0.9}
-    return {"focal_loss": [fl, no_pos], "reg_l1_loss": [reg]}
+    # a batch of 32 with 128 object slots each and one object in all: ε once (1e-4) against ε per element (0.82)
+    sparse = {"y_pred": rng.random((32, 16, 16, 2)) * 40, "y_true": rng.random((32, 128, 2)) * 40,
+              "indices": rng.integers(0, 16 * 16, (32, 128)), "mask": np.zeros((32, 128))}
+    sparse["mask"][3, 0] = 1.0
+    return {"focal_loss": [fl, no_pos], "reg_l1_loss": [reg, sparse]}
 
 
 def _fixed_reg_l1(dtype: str) -> list[dict]:

@@ -101,7 +101,12 @@ _VOC = 20  # PASCAL VOC classes with boxes
 def _pinned_rpn_regr() -> list[dict]:
     rng, (h, w, a) = seeded("rpn_loss_regr"), _MAP
     m = random_mask(rng, (1, h, w, 4 * a), 0.05)
+    # one small object: 3 positive anchors (12 mask entries) among 68 400, where ε·numel (6.8) outweighs Σm
+    one = np.zeros((1, h, w, 4 * a))
+    one[0, h // 2, w // 2, :12] = 1.0
     return [{"num_anchors": a, "y_true": np.concatenate([m, rng.normal(size=(1, h, w, 4 * a))], -1),
+             "y_pred": rng.normal(size=(1, h, w, 4 * a))},
+            {"num_anchors": a, "y_true": np.concatenate([one, rng.normal(size=(1, h, w, 4 * a))], -1),
              "y_pred": rng.normal(size=(1, h, w, 4 * a))}]
 
 

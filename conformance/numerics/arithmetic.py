@@ -22,6 +22,7 @@ from conformance.numerics.dtypes import info
 SAFETY = 4.0  # the model's factor for kernel accuracy beyond 1 ulp per operation (numerics.tolerance)
 U32 = 2.0**-24
 ROWS, N = 16, 4096  # probe shape: ROWS independent reductions of N terms
+BLOCKS = 1024  # row length of the ``blocks`` probe (short, so float32's (n − 1)·2⁻²⁴ stays below u/8 in float16)
 ALL = 8  # sum_all reduces the first ALL rows entirely (32768 terms: below float16's largest finite sum)
 POLICIES = ("measured", "dtype")
 
@@ -128,7 +129,7 @@ def assuming_worst_case(dtype: str) -> Iterator[None]:
 
 # --- the probes (inputs and verdicts; the framework calls live in conformance.runners.probe) ---------------------
 
-FORMS = ("sum", "sum_all", "mean", "logsumexp", "softmax")  # the reductions the catalogue's formulas take
+FORMS = ("sum", "sum_all", "mean", "logsumexp", "softmax", "sum@blocks")  # the reductions the formulas take
 OTHERS = ("sum_axis0", "matvec")  # reported, not charged: a long leading axis, a sum by matrix product
 REDUCTIONS = FORMS + OTHERS
 
@@ -137,11 +138,15 @@ def probe_inputs(dtype: str, seed: int = 20) -> dict[str, np.ndarray]:
     """Float64 arrays exact in ``dtype``, ROWS×N: ``near_one`` in [1, 1.0625) and ``near_zero`` in
     [-1/16, 1/16).  Terms of nearly equal size make a sequential sum in the dtype err systematically (every
     addition to a running sum rounds the same way: in bfloat16 a running sum of 256 no longer grows), while a
-    pairwise or float32 accumulation stays within its bound whatever the order."""
+    pairwise or float32 accumulation stays within its bound whatever the order.  ``blocks`` (ROWS×BLOCKS) repeats
+    [1, u/2, u/2, u/2]: a pairwise sum in the dtype loses the three small terms of every block (1 + u/2 and 1 + u
+    round back to 1), 1.5u of every block's sum, where a float32 accumulator loses nothing before its last rounding."""
     from conformance.numerics.dtypes import round_to
 
     rng = np.random.default_rng(seed)
-    return {"near_one": round_to(dtype, rng.uniform(1.0, 1.0625, (ROWS, N))),
+    delta = info(dtype).unit_roundoff / 2
+    return {"blocks": np.tile([1.0, delta, delta, delta], (ROWS, BLOCKS // 4)),
+            "near_one": round_to(dtype, rng.uniform(1.0, 1.0625, (ROWS, N))),
             "near_zero": round_to(dtype, rng.uniform(-0.0625, 0.0625, (ROWS, N)))}
 
 
@@ -156,13 +161,15 @@ def reduction_errors(dtype: str, x: dict[str, np.ndarray], got: dict[str, np.nda
     m = c.max(axis=1)
     lse = np.log(np.exp(c - m[:, None]).sum(axis=1)) + m
     sm = np.exp(c - lse[:, None])
+    sb = x["blocks"].sum(axis=1)
     out: dict[str, dict] = {}
     for model in ACCUMULATORS[:2]:
+        acc_b = Arithmetic(dtype, model, "").reduction_rtol(BLOCKS)
         acc = Arithmetic(dtype, model, "").reduction_rtol(n)  # relative to the sum of magnitudes (no cancellation)
         acc_all, total = Arithmetic(dtype, model, "").reduction_rtol(ALL * n), np.full(ALL, p[:ALL].sum())
         bounds = {  # exact value, allowed error per element
             "sum": (s, u * s + acc * s), "sum_all": (total, (u + acc_all) * total),
-            "sum_axis0": (s, u * s + acc * s), "matvec": (s, u * s + acc * s),
+            "sum_axis0": (s, u * s + acc * s), "matvec": (s, u * s + acc * s), "sum@blocks": (sb, (u + acc_b) * sb),
             "mean": (s / n, 2 * u * s / n + acc * s / n),
             "logsumexp": (lse, 2 * u * np.abs(lse) + 4 * u + acc),
             "softmax": (sm, (8 * u + acc) * sm),

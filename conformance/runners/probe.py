@@ -78,6 +78,7 @@ def _last_axis(f: Callable, keyword: str) -> Callable:
     return lambda x: f(x, **{keyword: 1})
 
 
+_INPUT = {"logsumexp": "near_zero", "softmax": "near_zero", "sum@blocks": "blocks"}
 OPS = {"tf": _tf_ops, "jax": _jax_ops, "torch": _torch_ops}
 
 
@@ -85,8 +86,7 @@ def measure(framework: str, mode: str, dtype: str) -> arithmetic.Arithmetic:
     """Run the probes of ``framework`` (``tf``, ``jax`` or ``torch``) in ``mode`` and classify them for ``dtype``."""
     tensor, host, ops = OPS[framework](mode)
     x = arithmetic.probe_inputs(dtype)
-    got = {k: host(ops[k](tensor(x["near_zero" if k in ("logsumexp", "softmax") else "near_one"], dtype)))
-           for k in REDUCTIONS}
+    got = {k: host(ops[k.split("@")[0]](tensor(x[_INPUT.get(k, "near_one")], dtype))) for k in REDUCTIONS}
     how = "eagerly" if framework == "torch" and mode == "compile" else mode
     return arithmetic.classify(dtype, f"measured: {framework} {how}", arithmetic.reduction_errors(dtype, x, got))
 

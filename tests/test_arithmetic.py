@@ -1,0 +1,134 @@
+"""The platform's arithmetic: the probes classify accumulators correctly, the model charges what they found."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conformance.checks.value import worst_case_note
+from conformance.contracts import REGISTRY
+from conformance.numerics import arithmetic
+from conformance.numerics.arithmetic import FORMS, OTHERS, REDUCTIONS, Arithmetic, classify, reduction_errors
+from conformance.numerics.dtypes import info, round_to
+
+HALF = ("float16", "bfloat16")
+
+
+def _sequential(dtype: str, rows: np.ndarray) -> np.ndarray:
+    """Each row summed left to right, every partial sum rounded to ``dtype``."""
+    acc = np.zeros(rows.shape[0])
+    for j in range(rows.shape[1]):
+        acc = round_to(dtype, acc + rows[:, j])
+    return acc
+
+
+def _pairwise(dtype: str, rows: np.ndarray) -> np.ndarray:
+    """Each row summed pairwise, every partial sum rounded to ``dtype``."""
+    while rows.shape[1] > 1:
+        if rows.shape[1] % 2:
+            rows = np.concatenate([rows, np.zeros((rows.shape[0], 1))], axis=1)
+        rows = round_to(dtype, rows[:, 0::2] + rows[:, 1::2])
+    return rows[:, 0]
+
+
+def _emulate(dtype: str, total) -> dict[str, np.ndarray]:
+    """Every probe's output for a platform that sums with ``total`` (float64 rows -> float64 sums in ``dtype``)."""
+    x = arithmetic.probe_inputs(dtype)
+    p, c = x["near_one"], x["near_zero"]
+    s = total(p)
+    m = c.max(axis=1)
+    e = round_to(dtype, np.exp(round_to(dtype, c - m[:, None])))
+    se = total(e)
+    lse = round_to(dtype, round_to(dtype, np.log(se)) + m)
+    out = {"sum": s, "sum_axis0": s, "matvec": s, "mean": round_to(dtype, s / p.shape[1]), "logsumexp": lse,
+           "softmax": round_to(dtype, e / se[:, None]),
+           "sum_all": np.full(arithmetic.ALL, total(p[:arithmetic.ALL].reshape(1, -1))[0]),
+           "sum@blocks": total(x["blocks"])}
+    return {k: out[k] for k in REDUCTIONS}
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_probes_tell_float32_pairwise_and_sequential_accumulation_apart(dtype: str) -> None:
+    x = arithmetic.probe_inputs(dtype)
+    in_float32 = _emulate(dtype, lambda r: round_to(dtype, np.sum(r.astype(np.float32), axis=1, dtype=np.float32)))
+    pairwise = _emulate(dtype, lambda r: _pairwise(dtype, r))
+    sequential = _emulate(dtype, lambda r: _sequential(dtype, r))
+    assert classify(dtype, "t", reduction_errors(dtype, x, in_float32)).accumulator == "float32"
+    assert classify(dtype, "t", reduction_errors(dtype, x, pairwise)).accumulator == "tree"
+    assert classify(dtype, "t", reduction_errors(dtype, x, sequential)).accumulator == "dtype"
+
+
+def test_a_less_precise_leading_axis_sum_is_reported_not_charged() -> None:
+    x = arithmetic.probe_inputs("float16")
+    got = _emulate("float16", lambda r: round_to("float16", np.sum(r, axis=1)))
+    got["sum_axis0"] = _sequential("float16", x["near_one"])
+    a = classify("float16", "t", reduction_errors("float16", x, got))
+    assert a.accumulator == "float32"
+    assert "leading axis" in a.line() and "--accumulate=dtype" in a.line()
+    assert set(FORMS).isdisjoint(OTHERS)
+
+
+def test_float32_and_float64_are_their_own_accumulators() -> None:
+    for dtype in ("float32", "float64"):
+        assert classify(dtype, "t", {}).accumulator == "dtype"
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_worst_case_is_todays_model_and_float32_accumulation_is_sharper(dtype: str) -> None:
+    """Under the worst case a reduction of n terms costs SAFETY·n·u (the model before measurement); with float32
+    accumulation (n − 1)·2⁻²⁴; the elementwise chain is the same in both."""
+    tol, u = REGISTRY["entropy"].tolerance, info(dtype).unit_roundoff
+    ex = {"p": np.full((2, 1000), 1e-3)}
+    try:
+        arithmetic.use(arithmetic.worst_case(dtype))
+        worst = tol.rtol(ex, dtype)
+        arithmetic.use(Arithmetic(dtype, "float32", "test"))
+        measured = tol.rtol(ex, dtype)
+    finally:
+        arithmetic.reset()
+    n = tol.n_terms(ex)
+    assert worst == pytest.approx(arithmetic.SAFETY * (u + 2.0**-53) * (tol.chain + n))
+    assert measured == pytest.approx(arithmetic.SAFETY * (u + 2.0**-53) * tol.chain + 1.01 * (n - 1) * 2.0**-24
+                                     + arithmetic.SAFETY * 2.0**-53 * n)
+    assert measured < worst / 50
+
+
+def test_accumulate_dtype_keeps_the_worst_case() -> None:
+    try:
+        arithmetic.set_policy("dtype")
+        arithmetic.use(Arithmetic("bfloat16", "float32", "measured: test"))
+        assert arithmetic.current("bfloat16").accumulator == "dtype"
+        assert "--accumulate=dtype" in arithmetic.current("bfloat16").source
+    finally:
+        arithmetic.set_policy("measured")
+    with pytest.raises(ValueError, match="accumulate"):
+        arithmetic.set_policy("float8")
+
+
+def test_a_failure_the_worst_case_would_pass_says_so() -> None:
+    """The note appears only where the measured model fails and the worst-case model passes."""
+    try:
+        arithmetic.use(Arithmetic("bfloat16", "float32", "test"))
+        passes_worst_only = lambda: arithmetic.current("bfloat16").accumulator == "dtype"  # noqa: E731
+        note = worst_case_note(passes_worst_only, "bfloat16")
+        assert "--accumulate=dtype" in note and "bfloat16" in note
+        assert worst_case_note(lambda: False, "bfloat16") == ""
+        assert arithmetic.current("bfloat16").accumulator == "float32"  # restored
+        arithmetic.use(arithmetic.worst_case("bfloat16"))
+        assert worst_case_note(lambda: True, "bfloat16") == ""  # already judged by the worst case
+    finally:
+        arithmetic.reset()
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_tensorflow_sums_in_float32_and_cumsum_in_the_dtype(dtype: str) -> None:
+    """The facts the model rests on, on this platform: reduce_sum of 1000 ones is exact in both half dtypes, cumsum
+    accumulates in the dtype (in bfloat16 a running sum of 256 no longer grows); the probe agrees."""
+    tf = pytest.importorskip("tensorflow")
+    from conformance.runners import probe
+
+    ones = tf.ones([1000], getattr(tf, dtype))
+    assert float(tf.reduce_sum(ones)) == 1000.0
+    if dtype == "bfloat16":
+        assert float(tf.math.cumsum(ones)[-1]) == 256.0
+    assert probe.measure("tf", "eager", dtype).accumulator == "float32"
