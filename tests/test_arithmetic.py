@@ -132,3 +132,26 @@ def test_tensorflow_sums_in_float32_and_cumsum_in_the_dtype(dtype: str) -> None:
     if dtype == "bfloat16":
         assert float(tf.math.cumsum(ones)[-1]) == 256.0
     assert probe.measure("tf", "eager", dtype).accumulator == "float32"
+
+
+@pytest.mark.parametrize(("option", "words", "accumulator"), [
+    ([], "reductions accumulate in float32", "float32"),
+    (["--accumulate=dtype"], "sums charged as accumulated sequentially in bfloat16", "dtype"),
+])
+def test_the_run_says_what_it_measured(tmp_path, option, words, accumulator) -> None:
+    """The terminal summary and the JSON say how the run's reductions were charged."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "run.json"
+    r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "conformance",
+                        "--impl=conformance.targets.reference", "-k", "smooth_l1", "-m", "value",
+                        "--dtype=bfloat16", f"--report-json={out}", *option], capture_output=True, text=True,
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    line = next(x for x in r.stdout.splitlines() if x.startswith("arithmetic: bfloat16"))
+    assert words in line, line
+    doc = json.loads(out.read_text())
+    assert [a["accumulator"] for a in doc["arithmetic"]] == [accumulator]

@@ -45,6 +45,7 @@ def write_outputs(config: Any, results: list[CheckResult], info: RunInfo, start:
             "dtypes": info.dtypes,
             "mode": info.mode,
             "run": info.run,  # framework, backend (runner's framework and version), device
+            "arithmetic": info.arithmetic,  # per low-precision dtype: how reductions were measured to accumulate
             "summary": summarize(results),
             "verdicts": verdicts(results),
             "results": [json.loads(r.to_json()) for r in results],
