@@ -155,3 +155,48 @@ def test_the_run_says_what_it_measured(tmp_path, option, words, accumulator) -> 
     assert words in line, line
     doc = json.loads(out.read_text())
     assert [a["accumulator"] for a in doc["arithmetic"]] == [accumulator]
+
+
+CUMSUM_MODULE = '''
+import tensorflow as tf
+
+
+def rpn_loss_regr(num_anchors):
+    n = 4 * int(num_anchors)
+
+    def loss(y_true, y_pred):
+        y_pred = tf.convert_to_tensor(y_pred)
+        y_true = tf.cast(y_true, y_pred.dtype)
+        m, t = y_true[..., :n], y_true[..., n:]
+        x = t - y_pred
+        ax = tf.abs(x)
+        small = tf.cast(ax < 1.0, y_pred.dtype)
+        per = m * (small * 0.5 * x * x + (1.0 - small) * (ax - 0.5))
+        num = tf.math.cumsum(tf.reshape(per, [-1]))[-1]  # accumulates in the dtype, on purpose
+        den = tf.math.cumsum(tf.reshape(1e-4 + m, [-1]))[-1]
+        return num / den
+
+    return loss
+'''
+
+
+def test_an_implementation_accumulating_in_the_dtype_needs_the_option(tmp_path) -> None:
+    """A correct rpn_loss_regr that sums with cumsum in bfloat16 fails the measured model with the note naming
+    --accumulate=dtype, and passes with it."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "cumsum_losses.py").write_text(CUMSUM_MODULE)
+
+    def run(*option: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "conformance",
+                               "--impl=./cumsum_losses.py", "-k", "rpn_loss_regr", "-m", "value",
+                               "--dtype=bfloat16", *option], capture_output=True, text=True, cwd=tmp_path,
+                              env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), timeout=600)
+
+    measured = run()
+    assert measured.returncode == 1, measured.stdout + measured.stderr
+    assert "run with --accumulate=dtype" in measured.stdout
+    worst = run("--accumulate=dtype")
+    assert worst.returncode == 0, worst.stdout + worst.stderr
