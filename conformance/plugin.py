@@ -34,7 +34,8 @@ MARKERS = {
     "regression": "regression fixture replay",
     "timing": "pytest-benchmark timings (off unless --timing)",
 }
-pytest_plugins = ("conformance.isolation",)  # per-test timeouts, hangs and crashes reported as results
+# per-test timeouts, hangs and crashes reported as results; --shard; results written as they are reached
+pytest_plugins = ("conformance.isolation", "conformance.shard", "conformance.journal")
 _RESULTS_KEY = pytest.StashKey[list]()
 IMPL_KEY = pytest.StashKey[tuple]()  # (--impl spec, the loaded module, the dtypes under test) once --impl is given
 START_KEY = pytest.StashKey[float]()  # session start (time.time()), for the report
@@ -368,8 +369,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     stale = declared.finish(results(config)) if declared is not None else []  # entries that no longer fail
     if stale and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    from conformance.journal import fields
+
     config.stash[_WRITTEN_KEY] = stale + write_outputs(config, results(config), run_info(config),
-                                                          config.stash.get(START_KEY, None))
+                                                          config.stash.get(START_KEY, None),
+                                                          fields(config, session.exitstatus))
 
 
 @pytest.hookimpl(optionalhook=True)
