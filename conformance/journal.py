@@ -2,7 +2,8 @@
 
 With ``--report-json=PATH``, the process that writes the reports (a serial run, or the pytest-xdist controller)
 writes PATH as JSON lines while the run goes: a header (what the run is: implementation, options, shard, the
-checks it will run), then ``{"start": CHECK}`` as each check starts and ``{"result": ...}`` as each result comes.
+checks it will run), then ``{"start": CHECK}`` and ``{"end": CHECK}`` around each check and ``{"result": ...}`` as
+each result comes.
 At the end of the session the complete JSON document replaces it.  A run killed on the way (an ``os.abort()`` in
 the implementation, the OOM killer, a CI job's time limit) leaves the lines written so far, which
 ``python -m conformance report merge`` reads (:mod:`conformance.reporting.merge`): it reports the check that was
@@ -114,7 +115,13 @@ def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
 
 @pytest.hookimpl(trylast=True)  # after conformance.isolation has added a crashed worker's result
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if not _SESSION or (report.when not in ("call", "???") and not (report.when == "setup" and report.skipped)):
+    if not _SESSION:
+        return
+    if report.when in ("teardown", "???"):
+        from conformance.shard import check_id
+
+        _write(_SESSION[0], {"end": check_id(report.nodeid)})
+    if report.when not in ("call", "???") and not (report.when == "setup" and report.skipped):
         return
     for key, value in report.user_properties:
         if key == "conformance_result":

@@ -82,6 +82,14 @@ def pytest_configure(config: pytest.Config) -> None:
     shard_of(config)  # a malformed --shard is a usage error before anything runs
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A shard left without checks (more shards than units) has nothing to do: exit 0, not 5 (no tests)."""
+    if (shard_of(session.config) is not None and session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED
+            and session.testscollected > 0):
+        session.exitstatus = pytest.ExitCode.OK
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     shard = shard_of(config)
@@ -92,9 +100,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     k, n = shard
     where = assign(items, n, expected_cost)
-    other = [i for i, s in zip(items, where) if s != k - 1]
+    other = [i for i, s in zip(items, where, strict=True) if s != k - 1]
     if other:
         config.hook.pytest_deselected(items=other)
-    items[:] = [i for i, s in zip(items, where) if s == k - 1]
+    items[:] = [i for i, s in zip(items, where, strict=True) if s == k - 1]
     if hasattr(config, "workerinput"):  # the xdist order again, for this shard's items
         items[:] = parallel.xdist_order(items, int(config.workerinput.get("workercount", 1)), expected_cost)
