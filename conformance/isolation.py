@@ -70,7 +70,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> None:
     """``--isolate`` without ``-n``: one pytest-xdist worker (set before or after xdist reads ``-n``)."""
-    if not config.getoption("--isolate", default=False) or getattr(config.option, "numprocesses", None):
+    if (not config.getoption("--isolate", default=False) or getattr(config.option, "numprocesses", None)
+            or hasattr(config, "workerinput")):  # the worker itself runs the tests
         return
     if not config.pluginmanager.hasplugin("xdist"):
         raise pytest.UsageError("conformance: --isolate needs pytest-xdist (pip install pytest-xdist)")

@@ -168,7 +168,9 @@ def merged_info(parts: list[Part]) -> RunInfo:
     from conformance.plugin import DTYPE_CHOICES
 
     infos = [p.info for p in parts if p.info is not None]
-    base = infos[0] if infos else RunInfo(parts[0].identity.get("impl") or "?", [], mode="?")
+    if not infos:  # only killed runs' lines: what the implementation provides is not known, so claim nothing
+        names = list(dict.fromkeys(r.name for p in parts for r in p.results))
+        base = RunInfo(parts[0].identity.get("impl") or "?", [], mode="?", names=names, provided=names)
     dtypes = {d for p in parts for d in p.cell[0]}
     info = RunInfo.from_json(base.to_json())
     info.dtypes = [d for d in DTYPE_CHOICES if d in dtypes] + sorted(dtypes - set(DTYPE_CHOICES))
@@ -177,7 +179,8 @@ def merged_info(parts: list[Part]) -> RunInfo:
         values = list(dict.fromkeys(i.run.get(key) for i in infos if i.run.get(key)))
         if len(values) > 1:
             info.run[key] = ", ".join(values)
-    info.provided = [n for n in info.names if any(n in i.provided for i in infos)]
+    if infos:
+        info.provided = [n for n in info.names if any(n in i.provided for i in infos)]
     return info
 
 
