@@ -70,8 +70,8 @@ def commands(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
     for seed in seeds(args.seeds):
         for dtype in dtypes:
             for k in range(1, args.shards + 1):
-                path = str(Path(args.out) / f"seed{seed}-{dtype}" + (f"-shard{k}of{args.shards}" if args.shards > 1
-                                                                     else "") + ".json")
+                tag = f"-shard{k}of{args.shards}" if args.shards > 1 else ""
+                path = str(Path(args.out) / f"seed{seed}-{dtype}{tag}.json")
                 cmd = [sys.executable, "-m", "pytest", "--pyargs", "conformance", f"--impl={args.impl}",
                        f"--hypothesis-profile={args.profile}", f"--hypothesis-seed={seed}", f"--dtype={dtype}",
                        "-p", "no:cacheprovider", "-q", f"--report-json={path}",
