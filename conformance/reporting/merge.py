@@ -171,6 +171,8 @@ def merged_info(parts: list[Part]) -> RunInfo:
     if not infos:  # only killed runs' lines: what the implementation provides is not known, so claim nothing
         names = list(dict.fromkeys(r.name for p in parts for r in p.results))
         base = RunInfo(parts[0].identity.get("impl") or "?", [], mode="?", names=names, provided=names)
+    else:
+        base = infos[0]
     dtypes = {d for p in parts for d in p.cell[0]}
     info = RunInfo.from_json(base.to_json())
     info.dtypes = [d for d in DTYPE_CHOICES if d in dtypes] + sorted(dtypes - set(DTYPE_CHOICES))
