@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import IO, Any
 
@@ -128,8 +129,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             _write(_SESSION[0], {"result": json.loads(value)})
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionfinish(session: pytest.Session) -> None:
+@pytest.hookimpl(tryfirst=True, specname="pytest_sessionfinish")
+def stop_writing(session: pytest.Session) -> None:
     """Stop writing lines: the complete document replaces them (:func:`conformance.reporting.writer.write_outputs`)."""
     f = session.config.stash.get(_FILE_KEY, None)
     if f is not None:
@@ -141,3 +142,20 @@ def fields(config: pytest.Config, exitstatus: int) -> dict[str, Any]:
     """What the complete JSON document records besides the results: identity, the checks, the exit status."""
     return {**identity(config), "checks": config.stash.get(_CHECKS_KEY, []), "complete": True,
             "exitstatus": int(exitstatus)}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Add :func:`fields` to the complete document the plugin wrote (after it, with the run's final exit status)."""
+    config = session.config
+    if not _writes(config) or _CHECKS_KEY not in config.stash:
+        return
+    path = Path(config.getoption("--report-json"))
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # not written (the lines stay, as after a killed run)
+        return
+    doc.update(fields(config, session.exitstatus))
+    partial = Path(f"{path}.writing")
+    partial.write_text(json.dumps(doc, indent=1, allow_nan=False), encoding="utf-8")
+    os.replace(partial, path)

@@ -369,11 +369,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     stale = declared.finish(results(config)) if declared is not None else []  # entries that no longer fail
     if stale and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    from conformance.journal import fields
-
     config.stash[_WRITTEN_KEY] = stale + write_outputs(config, results(config), run_info(config),
-                                                          config.stash.get(START_KEY, None),
-                                                          fields(config, session.exitstatus))
+                                                          config.stash.get(START_KEY, None))
 
 
 @pytest.hookimpl(optionalhook=True)

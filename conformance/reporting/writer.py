@@ -40,8 +40,8 @@ def write_outputs(config: Any, results: list[CheckResult], info: RunInfo, start:
                   extra: dict[str, Any] | None = None) -> list[str]:
     """Write ``--report-json`` and ``--report`` if asked for; return "what: path" lines for the terminal.
 
-    ``extra``: more keys for the JSON (the run's identity and checks, :func:`conformance.journal.fields`).  The JSON
-    replaces the results written so far at the same path (:mod:`conformance.journal`) in one step.
+    ``extra``: more keys for the JSON (a merge's identity and parts).  The JSON replaces the results written so far
+    at the same path (:mod:`conformance.journal`, which then adds the run's identity) in one step.
     """
     written = []
     path = config.getoption("--report-json")
