@@ -5,8 +5,10 @@
 
 Each round runs the selection serially, then as ``--shard=1/2`` and ``--shard=2/2`` started together (what two CI
 jobs do, here on one machine: on 2 cores the pair shares them as ``-n 2`` would), then merges the two parts with
-``python -m conformance report merge`` (JSON and HTML), whole command and in-process.  It prints the wall times
-and their ratios; compare the ratios within one round on a shared machine.
+``python -m conformance report merge``: JSON only, then JSON and HTML (the HTML's plots cost what a single run's
+``--report`` costs), whole command and in-process.  Each round first measures what the machine gives two
+processes (``bench_parallel.machine_pair``).  It prints the wall times and their ratios; compare the ratios within
+one round on a shared machine.
 """
 
 from __future__ import annotations
@@ -35,7 +37,11 @@ def main(argv: list[str] | None = None) -> None:
     args, extra = p.parse_known_args(argv)
     extra = [a for a in extra if a != "--"] or SELECTION
     tmp = Path(tempfile.mkdtemp(prefix="bench-shards-"))
+    from bench_parallel import machine_pair
+
     for k in range(args.rounds):
+        alone, pair = machine_pair()
+        print(f"round {k + 1} machine: two CPU-bound processes do {2 * alone / pair:.2f}x the work of one", flush=True)
         load = os.getloadavg()[0]
         t0 = time.perf_counter()
         serial = subprocess.run(command(args.impl, tmp / "serial.json", extra), capture_output=True, text=True, cwd=tmp)
@@ -48,24 +54,28 @@ def main(argv: list[str] | None = None) -> None:
             proc.wait()
             ends.append(time.perf_counter() - t0)
         t_pair = max(ends)
+        parts = [str(tmp / "shard1.json"), str(tmp / "shard2.json")]
         t0 = time.perf_counter()
         merge = subprocess.run([sys.executable, "-m", "conformance", "report", "merge", "--json", str(tmp / "m.json"),
-                                "--html", str(tmp / "m.html"), str(tmp / "shard1.json"), str(tmp / "shard2.json")],
-                               capture_output=True, text=True, cwd=tmp)
+                                *parts], capture_output=True, text=True, cwd=tmp)
         t_merge = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "conformance", "report", "merge", "--json", str(tmp / "m.json"),
+                        "--html", str(tmp / "m.html"), *parts], capture_output=True, text=True, cwd=tmp)
+        t_html = time.perf_counter() - t0
         from conformance.reporting.merge import merge as merge_in_process
 
         t0 = time.perf_counter()
-        merge_in_process([tmp / "shard1.json", tmp / "shard2.json"], str(tmp / "m2.json"), str(tmp / "m2.html"))
+        merge_in_process(parts, str(tmp / "m2.json"), None)
         t_inproc = time.perf_counter() - t0
         same = (json.loads((tmp / "m.json").read_text())["verdicts"] == json.loads((tmp / "serial.json").read_text())[
             "verdicts"]) if (tmp / "m.json").exists() else False
         checks = len(json.loads((tmp / "serial.json").read_text())["checks"])
         print(f"round {k + 1} (load before {load:.1f}, {checks} checks): serial {t_serial:.1f} s (exit "
               f"{serial.returncode}); two shards side by side {t_pair:.1f} s (shard ends {ends[0]:.1f} s, "
-              f"{ends[1]:.1f} s): speed-up {t_serial / t_pair:.2f}x; merge {t_merge:.2f} s whole command "
-              f"(exit {merge.returncode}), {t_inproc:.2f} s in-process = {t_merge / t_serial:.1%} of the serial run; "
-              f"merged verdicts equal the serial run's: {same}", flush=True)
+              f"{ends[1]:.1f} s): speed-up {t_serial / t_pair:.2f}x; merge (JSON) {t_merge:.2f} s whole command "
+              f"(exit {merge.returncode}) = {t_merge / t_serial:.1%} of the serial run, {t_inproc:.3f} s in-process; "
+              f"with the HTML {t_html:.2f} s; merged verdicts equal the serial run's: {same}", flush=True)
 
 
 if __name__ == "__main__":
