@@ -76,12 +76,13 @@ def test_the_shard_id_does_not_depend_on_how_the_suite_is_invoked() -> None:
 
 # --- refusing parts of different runs ------------------------------------------------------------------------------
 
-def _part(path: Path, shard_k: tuple[int, int] | None = None, dtype: str = "float32", **changes) -> Path:
+def _part(path: Path, shard_k: tuple[int, int] | None = None, dtype: str = "float32", status: str = "passed",
+          **changes) -> Path:
     identity = {"suite": "1.0", "impl": "pkg.losses", "options": {"keyword": "sigmoid", "hypothesis-seed": None},
                 "cell": {"dtypes": [dtype], "mode": "eager", "framework": "auto"},
                 "shard": {"index": shard_k[0], "count": shard_k[1]} if shard_k else None}
     identity.update(changes)
-    r = CheckResult("sigmoid", "nn", "value", dtype, "eager")
+    r = CheckResult("sigmoid", "nn", "value", dtype, "eager", status=status, examples=25)
     doc = {**identity, "checks": [f"test_value.py::test_value[sigmoid-{dtype}-eager]"], "complete": True,
            "exitstatus": 0, "results": [json.loads(r.to_json())], "info": RunInfo("pkg.losses", [dtype]).to_json()}
     path.write_text(json.dumps(doc))
@@ -121,6 +122,24 @@ def test_missing_duplicate_and_overlapping_parts_are_refused(tmp_path: Path) -> 
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def test_a_matrix_of_dtypes_becomes_one_table(tmp_path: Path) -> None:
+    from conformance.reporting.merge import merge
+
+    a = _part(tmp_path / "a.json", (1, 1))
+    b = _part(tmp_path / "b.json", dtype="float16", status="failed")
+    status, lines = merge([a, b], str(tmp_path / "m.json"), str(tmp_path / "m.html"))
+    doc = json.loads((tmp_path / "m.json").read_text())
+    assert status == 1 and doc["exitstatus"] == 1 and doc["dtypes"] == ["float32", "float16"]
+    assert doc["summary"] == {"sigmoid": {"value": "failed"}}
+    assert doc["verdicts"]["sigmoid"]["value"]["examples"] == 50
+    assert [(r["dtype"], r["status"]) for r in doc["results"]] == [("float32", "passed"), ("float16", "failed")]
+    assert any(line.split()[:2] == ["sigmoid", "FAIL"] for line in lines)
+    html = (tmp_path / "m.html").read_text()
+    assert 'title="float32/eager: passed; float16/eager: failed"' in html
+    status, _ = merge([a], str(tmp_path / "m1.json"), None)
+    assert status == 0
 
 
 def test_sweep_arguments() -> None:
