@@ -3,8 +3,10 @@
     python tests/bench_shards.py                       # reference target, a small -k selection, twice
     python tests/bench_shards.py --rounds 3 --impl mypkg.losses -- -k "focal or giou" -m "value or gradient"
 
-Each round runs the selection serially, then as ``--shard=1/2`` and ``--shard=2/2`` started together (what two CI
-jobs do, here on one machine: on 2 cores the pair shares them as ``-n 2`` would), then merges the two parts with
+Each round runs the selection serially, then as ``--shard=1/2`` and ``--shard=2/2`` started together (two CI jobs
+on one machine: the pair shares its cores as ``-n 2`` would), then each shard alone, one after the other (a shard's
+time on a machine of its own, as on a CI matrix: the matrix's wall time is the longest shard's), then merges the
+two parts with
 ``python -m conformance report merge``: JSON only, then JSON and HTML (the HTML's plots cost what a single run's
 ``--report`` costs), whole command and in-process.  Each round first measures what the machine gives two
 processes (``bench_parallel.machine_pair``).  It prints the wall times and their ratios; compare the ratios within
@@ -54,6 +56,12 @@ def main(argv: list[str] | None = None) -> None:
             proc.wait()
             ends.append(time.perf_counter() - t0)
         t_pair = max(ends)
+        alone = []
+        for s in (1, 2):
+            t0 = time.perf_counter()
+            subprocess.run(command(args.impl, tmp / f"alone{s}.json", [*extra, f"--shard={s}/2"]), capture_output=True,
+                           cwd=tmp)
+            alone.append(time.perf_counter() - t0)
         parts = [str(tmp / "shard1.json"), str(tmp / "shard2.json")]
         t0 = time.perf_counter()
         merge = subprocess.run([sys.executable, "-m", "conformance", "report", "merge", "--json", str(tmp / "m.json"),
@@ -73,7 +81,9 @@ def main(argv: list[str] | None = None) -> None:
         checks = len(json.loads((tmp / "serial.json").read_text())["checks"])
         print(f"round {k + 1} (load before {load:.1f}, {checks} checks): serial {t_serial:.1f} s (exit "
               f"{serial.returncode}); two shards side by side {t_pair:.1f} s (shard ends {ends[0]:.1f} s, "
-              f"{ends[1]:.1f} s): speed-up {t_serial / t_pair:.2f}x; merge (JSON) {t_merge:.2f} s whole command "
+              f"{ends[1]:.1f} s): speed-up {t_serial / t_pair:.2f}x; each shard alone {alone[0]:.1f} s, "
+              f"{alone[1]:.1f} s: "
+              f"speed-up on two machines {t_serial / max(alone):.2f}x; merge (JSON) {t_merge:.2f} s whole command "
               f"(exit {merge.returncode}) = {t_merge / t_serial:.1%} of the serial run, {t_inproc:.3f} s in-process; "
               f"with the HTML {t_html:.2f} s; merged verdicts equal the serial run's: {same}", flush=True)
 
