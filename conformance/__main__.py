@@ -1,7 +1,9 @@
 """Command line: ``python -m conformance fixtures generate|verify`` (regression fixture sets), ``contracts`` (the
 contract page), ``report merge`` (several runs' JSON as one report), ``sweep`` (false failures over seeds).
 
-Exit status: 0 on success, 1 when a set fails verification or cannot be generated, 2 on a usage error.
+Exit status: 0 on success, 1 when a set fails verification or cannot be generated, when the merged report fails
+(as a single run of the whole matrix would) or when a sweep finds a false failure, 2 on a usage error or parts that
+cannot be merged.
 """
 
 from __future__ import annotations
