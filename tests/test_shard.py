@@ -140,6 +140,8 @@ def test_a_matrix_of_dtypes_becomes_one_table(tmp_path: Path) -> None:
     assert 'title="float32/eager: passed; float16/eager: failed"' in html
     status, _ = merge([a], str(tmp_path / "m1.json"), None)
     assert status == 0
+    with pytest.raises(MergeError, match="m.json: a merged report: merge the runs' own files .*a.json"):
+        load(tmp_path / "m.json")
 
 
 def test_sweep_arguments() -> None:

@@ -48,7 +48,7 @@ class Part:
     @property
     def cell(self) -> tuple[tuple[str, ...], str, str]:
         """(dtypes, mode, framework): the resolved mode and framework where the part recorded them."""
-        c = self.identity.get("cell", {})
+        c = self.identity.get("cell") or {}
         mode = self.info.mode if self.info else c.get("mode", "default")
         return tuple(c.get("dtypes", ())), mode, c.get("framework", "auto")
 
@@ -77,6 +77,9 @@ def load(path: str | Path) -> Part:
         return _from_lines(path, text)
     if not isinstance(doc, dict) or "checks" not in doc or "results" not in doc:
         raise MergeError(f"{path}: not a --report-json file of this suite version (no 'checks'): rerun the part")
+    if "parts" in doc:
+        files = ", ".join(str(p.get("file")) for p in doc["parts"])
+        raise MergeError(f"{path}: a merged report: merge the runs' own files ({files})")
     return Part(path, {k: doc.get(k) for k in ("suite", "impl", "options", "cell", "shard")}, list(doc["checks"]),
                 [CheckResult.from_json(json.dumps(r)) for r in doc["results"]], RunInfo.from_json(doc["info"]),
                 bool(doc.get("complete", True)), int(doc.get("exitstatus", 0)))
