@@ -1,7 +1,10 @@
-"""Command line: ``python -m conformance fixtures generate|verify`` (regression fixture sets) and
-``python -m conformance contracts [NAME ...]`` (the contract page, or the entries of the names given).
+"""Command line: ``python -m conformance fixtures generate|verify`` (regression fixture sets), ``contracts [NAME ...]``
+(the contract page, or the entries of the names given), ``report merge`` (several runs' JSON as one report),
+``sweep`` (false failures over seeds).
 
-Exit status: 0 on success, 1 when a set fails verification or cannot be generated, 2 on a usage error.
+Exit status: 0 on success, 1 when a set fails verification or cannot be generated, when the merged report fails
+(as a single run of the whole matrix would) or when a sweep finds a false failure, 2 on a usage error or parts that
+cannot be merged.
 """
 
 from __future__ import annotations
@@ -45,6 +48,20 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("contracts", help="print the contract page (every name, its call, shapes, formula, divergences)",
                        description="Print the contract page (docs/contracts.md), or the full entry of each NAME.")
     c.add_argument("names", nargs="*", metavar="NAME", help="contract names (default: the whole page)")
+    rp = sub.add_parser("report", help="reports from runs' JSON").add_subparsers(dest="action", required=True)
+    m = rp.add_parser("merge", help="merge --report-json files (shards, dtypes, modes, frameworks) into one report",
+                      description="Merge the --report-json files of one implementation's runs (the shards of "
+                                  "--shard=K/N, other dtypes, modes or frameworks; a killed run's partial file) "
+                                  "into one report with the verdicts and exit status of a single run. Parts of "
+                                  "another suite version, implementation or option set, and missing shards, are "
+                                  "refused.")
+    m.add_argument("parts", nargs="+", metavar="PART.json", help="the runs' --report-json files")
+    m.add_argument("--json", dest="json_out", metavar="OUT.json", help="write the merged JSON here")
+    m.add_argument("--html", dest="html_out", metavar="OUT.html",
+                   help="write the merged HTML report here (reproducers beside it)")
+    from conformance.sweep import add_parser as add_sweep
+
+    add_sweep(sub)
     v = fx.add_parser("verify", help="check a fixture set's schema, sizes and sha256 sums (no values)")
     v.add_argument("dir", metavar="DIR", help="the set's directory ('committed' for the bundled set)")
     return p
@@ -64,6 +81,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         print("\n".join(render_entry(n) for n in args.names) if args.names else render(), end="")
         return 0
+    if args.command == "report":
+        from conformance.reporting.merge import MergeError, merge
+
+        try:
+            status, lines = merge(args.parts, args.json_out, args.html_out)
+        except MergeError as exc:
+            print(f"error: report merge: {exc}", file=sys.stderr)
+            return 2
+        print("\n".join(lines))
+        return status
+    if args.command == "sweep":
+        from conformance.sweep import main as sweep
+
+        return sweep(args)
     from conformance import regression as rg
 
     if args.action == "verify":

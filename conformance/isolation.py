@@ -60,6 +60,27 @@ def _user_timeout(config: pytest.Config) -> bool:
             or bool(config.getini("timeout")))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("conformance").addoption(
+        "--isolate", action="store_true", default=False,
+        help="run the implementation in a separate process (one pytest-xdist worker), so that a crash (os.abort, "
+             "a segfault) is reported as CRASHED for the check that caused it and the run goes on")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """``--isolate`` without ``-n``: one pytest-xdist worker (set before or after xdist reads ``-n``)."""
+    if (not config.getoption("--isolate", default=False) or getattr(config.option, "numprocesses", None)
+            or hasattr(config, "workerinput")):  # the worker itself runs the tests
+        return
+    if not config.pluginmanager.hasplugin("xdist"):
+        raise pytest.UsageError("conformance: --isolate needs pytest-xdist (pip install pytest-xdist)")
+    config.option.numprocesses = 1
+    if getattr(config.option, "dist", "no") == "no":
+        config.option.dist = "load"
+    config.option.tx = ["popen"]
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not _active(config) or not config.pluginmanager.hasplugin("timeout") or _user_timeout(config):

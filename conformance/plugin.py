@@ -34,7 +34,8 @@ MARKERS = {
     "regression": "regression fixture replay",
     "timing": "pytest-benchmark timings (off unless --timing)",
 }
-pytest_plugins = ("conformance.isolation",)  # per-test timeouts, hangs and crashes reported as results
+# per-test timeouts, hangs and crashes reported as results; --shard; results written as they are reached
+pytest_plugins = ("conformance.isolation", "conformance.shard", "conformance.journal")
 _RESULTS_KEY = pytest.StashKey[list]()
 IMPL_KEY = pytest.StashKey[tuple]()  # (--impl spec, the loaded module, the dtypes under test) once --impl is given
 START_KEY = pytest.StashKey[float]()  # session start (time.time()), for the report

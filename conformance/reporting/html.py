@@ -28,9 +28,11 @@ from conformance.reporting.run_info import RunInfo, arithmetic_lines
 
 LABEL = {"passed": "pass", "failed": "FAIL", "hazard": "hazard", "not provided": "not provided",
          "skipped": "skipped", "error": "ERROR", "expected": "expected", "unexpectedly passing": "XPASS",
-         "timeout": "TIMEOUT", "crashed": "CRASHED", None: "not run"}
+         "timeout": "TIMEOUT", "crashed": "CRASHED", "never ran": "NEVER RAN",
+         None: "not run"}
 CSS_CLASS = {"passed": "pass", "failed": "fail", "hazard": "hazard", "not provided": "np", "skipped": "skip",
              "error": "err", "expected": "xfail", "unexpectedly passing": "fail", "timeout": "fail", "crashed": "fail",
+             "never ran": "fail",
              None: "none"}
 DTYPE_ORDER = ("float32", "float16", "bfloat16", "float64")
 UNIT_ROUNDOFF = {"float16": 2.0**-11, "bfloat16": 2.0**-8, "float32": 2.0**-24, "float64": 2.0**-53}
@@ -156,7 +158,7 @@ def _counts(names: dict[str, list[CheckResult]]) -> dict[str, int]:
         w = _worst(rs)
         if w == "expected":
             counts["expected"] += 1
-        elif w in ("failed", "error", "unexpectedly passing", "timeout", "crashed"):
+        elif w in ("failed", "error", "unexpectedly passing", "timeout", "crashed", "never ran"):
             counts["fail"] += 1
         elif w == "hazard":
             counts["hazard"] += 1

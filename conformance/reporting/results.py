@@ -9,12 +9,13 @@ from typing import Any
 
 CATEGORIES = ("value", "gradient", "stability", "badinput", "regression", "timing")
 STATUSES = ("passed", "failed", "hazard", "not provided", "skipped", "error", "expected", "unexpectedly passing",
-            "timeout", "crashed")
+            "timeout", "crashed", "never ran")
 # worst first when aggregating over dtypes and modes; "expected" is a failure declared with --expect, and
 # "unexpectedly passing" a declared failure that no longer fails (it fails the run)
-# "timeout": the test ran past its --timeout; "crashed": its process died (under pytest-xdist)
-ORDER = {"crashed": 9, "timeout": 8, "failed": 7, "unexpectedly passing": 6, "error": 5, "expected": 4, "hazard": 3,
-         "passed": 2, "skipped": 1, "not provided": 0}
+# "timeout": the test ran past its --timeout; "crashed": its process died (under pytest-xdist); "never ran": the
+# run ended before the check started (a killed run, read by ``report merge``)
+ORDER = {"crashed": 9, "timeout": 8, "failed": 7, "never ran": 6.5, "unexpectedly passing": 6, "error": 5,
+         "expected": 4, "hazard": 3, "passed": 2, "skipped": 1, "not provided": 0}
 
 
 @dataclass

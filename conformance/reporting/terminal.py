@@ -9,7 +9,7 @@ from conformance.reporting.results import CATEGORIES, CheckResult, summarize
 
 SYMBOL = {"passed": "pass", "failed": "FAIL", "hazard": "hazard", "not provided": "not provided", "skipped": "skip",
           "error": "ERROR", "expected": "expected", "unexpectedly passing": "XPASS", "timeout": "TIMEOUT",
-          "crashed": "CRASHED"}
+          "crashed": "CRASHED", "never ran": "NEVER RAN"}
 # what each cell means, in a few words (always shown: the first six; the others when they occur)
 LEGEND = {
     "passed": "within the derived tolerance on every example",
@@ -22,6 +22,7 @@ LEGEND = {
     "unexpectedly passing": "a failure declared with --expect passed: the run fails",
     "timeout": "ran past --timeout",
     "crashed": "the process running the implementation died",
+    "never ran": "the run ended before this check started (a killed run's partial JSON, report merge)",
 }
 ALWAYS = ("passed", "failed", "hazard", "expected", "not provided", "skipped")
 CELL = 11

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,13 @@ def verdicts(results: list[CheckResult]) -> dict[str, dict[str, dict[str, Any]]]
     return {n: dict(sorted(c.items())) for n, c in sorted(table.items())}
 
 
-def write_outputs(config: Any, results: list[CheckResult], info: RunInfo, start: float | None = None) -> list[str]:
-    """Write ``--report-json`` and ``--report`` if asked for; return "what: path" lines for the terminal."""
+def write_outputs(config: Any, results: list[CheckResult], info: RunInfo, start: float | None = None,
+                  extra: dict[str, Any] | None = None) -> list[str]:
+    """Write ``--report-json`` and ``--report`` if asked for; return "what: path" lines for the terminal.
+
+    ``extra``: more keys for the JSON (a merge's identity and parts).  The JSON replaces the results written so far
+    at the same path (:mod:`conformance.journal`, which then adds the run's identity) in one step.
+    """
     written = []
     path = config.getoption("--report-json")
     if path:
@@ -49,9 +55,13 @@ def write_outputs(config: Any, results: list[CheckResult], info: RunInfo, start:
             "summary": summarize(results),
             "verdicts": verdicts(results),
             "results": [json.loads(r.to_json()) for r in results],
+            **(extra or {}),
+            "info": info.to_json(),  # the whole RunInfo: what a merge of parts needs to write the report
         }
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(json_safe(doc), indent=1, allow_nan=False))
+        partial = Path(f"{path}.writing")
+        partial.write_text(json.dumps(json_safe(doc), indent=1, allow_nan=False))
+        os.replace(partial, path)
         written.append(f"conformance JSON: {Path(path).resolve()}")
     html = config.getoption("--report")
     if html:
