@@ -7,6 +7,7 @@ message, the inputs, and a reproduction snippet attached as exception notes.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,7 @@ from conformance.numerics import arithmetic
 from conformance.numerics.compare import Comparison, compare
 from conformance.numerics.literal import verdicts
 from conformance.numerics.outputs import as_tuple, flat, magnitude
+from conformance.numerics.tolerance import max_ignoring_nan
 from conformance.reporting.results import Recorder
 from conformance.runners.active import Runner, cot_tensor, cotangent, prepare
 
@@ -176,8 +178,21 @@ def _grad_comparisons(contract: Contract, ex: dict, grads: dict, cot: Any, dtype
             tol = np.maximum(contract.tolerance.for_grad(ex, k, np.asarray(w), cot, dtype),
                              _grad_floor(contract, ex, k, cot, dtype, extra))
             label = f"gradient of {contract.name} wrt {k}" + (f"[{i}]" if isinstance(got, list) else "")
-            comparisons.append(compare(g, w, tol, dtype, label, skip=kk))
+            comparisons.append(normwise_sharpness(compare(g, w, tol, dtype, label, skip=kk), w, tol))
     return comparisons, wanted
+
+
+def normwise_sharpness(c: Comparison, want: Any, tol: Any) -> Comparison:
+    """``c`` with its sharpness measured normwise, as gradients are judged: the median of tolerance over
+    |g| + max |g| (elementwise, a gradient that is 0 beside a large one would read as infinitely loose)."""
+    w = np.abs(np.asarray(want, dtype=np.float64))
+    if not w.size:
+        return c
+    ref = w + max_ignoring_nan(w)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.broadcast_to(np.asarray(tol, dtype=np.float64), w.shape) / ref
+    r = r[np.isfinite(r)]
+    return dataclasses.replace(c, sharpness=float(np.median(r)) if r.size else None)
 
 
 def _grad_floor(contract: Contract, ex: dict, wrt: str, cot: Any, dtype: str, extra: dict) -> float:
