@@ -92,13 +92,17 @@ def measure(framework: str, mode: str, dtype: str) -> arithmetic.Arithmetic:
 
 
 def ensure(framework: str, mode: str, dtype: str) -> arithmetic.Arithmetic:
-    """The arithmetic for ``dtype``, measured once per (framework, mode, dtype) and installed for the run."""
+    """The arithmetic for ``dtype``, measured once per (framework, mode, dtype) and installed for the run (again
+    after :func:`conformance.numerics.arithmetic.reset` or another framework's or mode's measurement)."""
     key = (framework, mode, dtype, arithmetic.policy())
-    if _DONE.get(dtype) != key:
-        arithmetic.use(measure(framework, mode, dtype) if arithmetic.policy() == "measured"
-                       else arithmetic.worst_case(dtype))
-        _DONE[dtype] = key
+    if _INSTALLED.get(dtype) != key or not arithmetic.measured(dtype):
+        if key not in _MEASURED:
+            _MEASURED[key] = (measure(framework, mode, dtype) if arithmetic.policy() == "measured"
+                              else arithmetic.worst_case(dtype))
+        arithmetic.use(_MEASURED[key])
+        _INSTALLED[dtype] = key
     return arithmetic.current(dtype)
 
 
-_DONE: dict[str, tuple] = {}
+_MEASURED: dict[tuple, arithmetic.Arithmetic] = {}
+_INSTALLED: dict[str, tuple] = {}
