@@ -142,6 +142,7 @@ def _run(contract: Contract, category: str, impl: Any, impl_name: str, dtype: st
             raise
     except (ConformanceFailure, AssertionError) as exc:
         result.status = "failed"
+        explain(result, exc)
         notes = getattr(exc, "__notes__", [])
         result.message = "\n".join([str(exc), *notes])
         attach_failure(result, exc)
@@ -166,6 +167,15 @@ def _discard(contract: Contract) -> Any:
     margin = contract.margin
     return lambda ex, dtype: ((margin is not None and not margin(ex) > bgd_margin(dtype))
                               or not in_range(contract, ex, dtype))
+
+
+def explain(result: CheckResult, exc: BaseException) -> None:
+    """Name the likely mistake of a failure once, on the final example (``exc.explain``; see checks.diagnosis)."""
+    why = getattr(exc, "explain", None)
+    text = why() if callable(why) else None
+    if text and exc.args and isinstance(exc.args[0], str):
+        result.diagnosis = text
+        exc.args = (f"{exc.args[0]}\nDiagnosis: {text}", *exc.args[1:])
 
 
 def attach_failure(result: CheckResult, exc: BaseException) -> None:

@@ -7,11 +7,11 @@ message, the inputs, and a reproduction snippet attached as exception notes.
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import numpy as np
 
+from conformance.checks import diagnosis
 from conformance.checks.failure import ConformanceFailure, call, check_outputs, fail, same_outputs
 from conformance.contracts import Contract
 from conformance.contracts.tags import large
@@ -105,16 +105,9 @@ def _compare_outputs(contract: Contract, ex: dict, actual: Any, expected: Any, d
     return compare(a, e, t, dtype, f"value of {contract.name}")  # a wrong shape: not ok (check_outputs said it first)
 
 
-def diagnose(contract: Contract, ex: dict, actual: Any, dtype: str) -> str | None:
-    """Name the oracle divergence(s) or convention an output matches, if any (never a pass)."""
-    for combo, extra in _variant_combos(contract, dtype):
-        try:
-            expected = contract.expected(ex, variants=combo, **extra)
-            if _compare_outputs(contract, ex, actual, expected, dtype).ok:
-                return f"{contract.name} matches {' + '.join(combo)}{_conv_note(extra)}"
-        except (ConformanceFailure, ValueError):
-            continue
-    return None
+def diagnose(contract: Contract, ex: dict, actual: Any, dtype: str, probe: Any = None) -> str | None:
+    """Name the common mistake(s) an output matches, if any (never a pass): :mod:`conformance.checks.diagnosis`."""
+    return diagnosis.explain_value(contract, ex, actual, dtype, probe)
 
 
 def diagnose_naive(contract: Contract, ex: dict, actual: Any, expected: Any, dtype: str) -> str | None:
@@ -137,15 +130,6 @@ def diagnose_naive(contract: Contract, ex: dict, actual: Any, expected: Any, dty
 _NAIVE_LOGITS = large("logits", 20.0, "SCE-NAIVE", "|logits| >= 20: the naive form overflows or cancels")
 
 
-def _variant_combos(contract: Contract, dtype: str):
-    """(variant ids, oracle keywords) to try: single variants, then pairs, under each convention."""
-    variants = contract.oracle.variants
-    for r in range(1, min(len(variants), 2) + 1):
-        for combo in itertools.combinations(variants, r):
-            for extra in list(contract.oracle_keywords(dtype).values()):
-                yield combo, extra
-
-
 def _conv_note(extra: dict) -> str:
     return f" (convention {extra['convention']})" if "convention" in extra else ""
 
@@ -161,13 +145,13 @@ def _grad_comparisons(contract: Contract, ex: dict, grads: dict, cot: Any, dtype
         kinks = contract.with_near_kinks(exact_kinks, ex, k, dtype)
         for i, (g, w, kk) in enumerate(zip(as_tuple(got), as_tuple(want), kinks, strict=True)):
             tol = np.maximum(contract.tolerance.for_grad(ex, k, np.asarray(w), cot, dtype),
-                             _grad_floor(contract, ex, k, cot, dtype, extra))
+                             grad_floor(contract, ex, k, cot, dtype, extra))
             label = f"gradient of {contract.name} wrt {k}" + (f"[{i}]" if isinstance(got, list) else "")
             comparisons.append(compare(g, w, tol, dtype, label, skip=kk))
     return comparisons, wanted
 
 
-def _grad_floor(contract: Contract, ex: dict, wrt: str, cot: Any, dtype: str, extra: dict) -> float:
+def grad_floor(contract: Contract, ex: dict, wrt: str, cot: Any, dtype: str, extra: dict) -> float:
     """Normwise floor of the gradient tolerance: the value's tolerance over the argument's scale.
 
     Rounding errors of size ``tol_f`` in ``<cot, f>`` move each gradient element by about
@@ -186,16 +170,17 @@ def _grad_floor(contract: Contract, ex: dict, wrt: str, cot: Any, dtype: str, ex
     return tol_f / x_scale if np.isfinite(tol_f) else 0.0
 
 
-def diagnose_gradient(contract: Contract, ex: dict, grads: dict, cot: Any, dtype: str) -> str | None:
-    """Name the oracle variant(s) whose VJP the impl's gradients match, if any (never a pass)."""
-    for combo, extra in _variant_combos(contract, dtype):
-        try:
-            comparisons, _ = _grad_comparisons(contract, ex, grads, cot, dtype, dict(extra, variants=combo))
-        except ValueError:
-            continue
-        if all(c.ok for c in comparisons):
-            return f"gradient of {contract.name} matches {' + '.join(combo)}{_conv_note(extra)}"
-    return None
+def diagnose_gradient(contract: Contract, ex: dict, grads: dict, cot: Any, dtype: str,
+                      value: Any = None, probe: Any = None) -> str | None:
+    """Name the common mistake(s) whose value and VJP the impl's match, if any (never a pass)."""
+    if value is None:
+        value = contract.expected(ex, **next(iter(contract.oracle_keywords(dtype).values())))
+    return diagnosis.explain_gradient(contract, ex, grads, cot, dtype, value, grad_floor, probe)
+
+
+def _probe(contract: Contract, runner: Runner, dtype: str) -> Any:
+    """The implementation's value on another example (rounded to ``dtype``), for narrowing a diagnosis."""
+    return lambda ex2: runner.value(prepare(contract, ex2, dtype)[1])
 
 
 def check_value(contract: Contract, runner: Runner, ex: dict, dtype: str, rec: Recorder, impl_name: str) -> None:
@@ -225,13 +210,12 @@ def check_value(contract: Contract, runner: Runner, ex: dict, dtype: str, rec: R
                 + contract.literal.describe(float(v), float(e), dtype))
         return
     if not matched:
-        msg = best.message()
-        diagnosis = diagnose(contract, rounded, actual, dtype) or diagnose_naive(contract, rounded, actual,
-                                                                                 best_expected, dtype)
-        if diagnosis:
-            rec.result.diagnosis = diagnosis
-            msg += f"\nDiagnosis: {diagnosis}"
-        fail(msg, contract, rounded, dtype, runner.mode, impl_name, "value", best_expected, actual)
+        def explain() -> str | None:
+            return (diagnose(contract, rounded, actual, dtype, _probe(contract, runner, dtype))
+                    or diagnose_naive(contract, rounded, actual, best_expected, dtype))
+
+        fail(best.message(), contract, rounded, dtype, runner.mode, impl_name, "value", best_expected, actual,
+             explain=explain)
 
 
 def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtype: str, rec: Recorder,
@@ -285,8 +269,6 @@ def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtyp
             return
     if not matched:
         msg = "\n\n".join(c.message() for c in best if not c.ok)
-        diagnosis = diagnose_gradient(contract, rounded, grads, cot, dtype)
-        if diagnosis:
-            rec.result.diagnosis = diagnosis
-            msg += f"\nDiagnosis: {diagnosis}"
-        fail(msg, contract, rounded, dtype, runner.mode, impl_name, "gradient", wants[i_best], grads, cot)
+        fail(msg, contract, rounded, dtype, runner.mode, impl_name, "gradient", wants[i_best], grads, cot,
+             explain=lambda: diagnose_gradient(contract, rounded, grads, cot, dtype, value,
+                                               _probe(contract, runner, dtype)))

@@ -82,5 +82,5 @@ def _oracle_variant(variant: str, name: str) -> Mistake:
     def vjp(name: str, cot: Any, wrt: str, args: Args, c: Any, kw: dict) -> Any:
         return oracle.vjp(name, cot, wrt, variants=(variant,), **args, **kw)
 
-    return Mistake(variant, "the oracle's variant " + variant, (name,), ORACLE_KINDS.get(variant, "formula"), value,
+    return Mistake(variant, "", (name,), ORACLE_KINDS.get(variant, "formula"), value,
                    vjp)

@@ -35,7 +35,7 @@ def replaced(module: ModuleType, attr: str, value: float) -> Iterator[None]:
 
 
 def _constant(id: str, explain: str, names: tuple[str, ...], module: ModuleType, attr: str, symbol: str,
-              lo: float, hi: float, log: bool = True) -> Mistake:
+              lo: float, hi: float, log: bool = True, kind: str = "constant") -> Mistake:
     """A wrong constant ``module.attr`` of the oracle, fitted in [lo, hi]."""
 
     def value(name: str, args: Args, c: float, kw: dict) -> Any:
@@ -46,7 +46,7 @@ def _constant(id: str, explain: str, names: tuple[str, ...], module: ModuleType,
         with replaced(module, attr, c):
             return oracle.vjp(name, cot, wrt, **args, **kw)
 
-    return Mistake(id, explain, names, "constant", value, vjp, Constant(symbol, getattr(module, attr), lo, hi, log))
+    return Mistake(id, explain, names, kind, value, vjp, Constant(symbol, getattr(module, attr), lo, hi, log))
 
 
 def _swapped(a: str, b: str) -> Callable[..., Any]:
@@ -120,9 +120,9 @@ _FRCNN_LAMBDA = {"rpn_loss_regr": "LAMBDA_RPN_REGR", "rpn_loss_cls": "LAMBDA_RPN
 
 CATALOGUE: tuple[Mistake, ...] = (
     _constant("EPS", "the normaliser's ε differs", ("reg_l1_loss", "loss"), _centernet_oracle, "EPSILON", "ε",
-              1e-12, 1e3),
+              1e-12, 1e3, kind="normaliser"),
     _constant("EPS", "the normaliser's ε differs", ("rpn_loss_regr", "rpn_loss_cls", "class_loss_regr"),
-              _frcnn_oracle, "EPSILON", "ε", 1e-12, 1e3),
+              _frcnn_oracle, "EPSILON", "ε", 1e-12, 1e3, kind="normaliser"),
     *(_constant("LAMBDA", "the loss weight λ differs", (n,), _frcnn_oracle, attr, "λ", 1e-6, 1e6)
       for n, attr in _FRCNN_LAMBDA.items()),
     _constant("WH-WEIGHT", "the weight of the size term differs", ("loss",), _centernet_oracle, "WH_WEIGHT",
