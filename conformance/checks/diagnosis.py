@@ -186,7 +186,7 @@ def _resolve(contract: Contract, found: list[Match], dtype: str, probe: Probe | 
 def _say(contract: Contract, found: list[Match], what: str) -> str | None:
     if not found or len({f.mistake.kind for f in found}) != 1:
         return None
-    texts = list(dict.fromkeys(f.text() for f in found))
+    texts = list(dict.fromkeys(f.text() for f in sorted(found, key=lambda f: f.c is not None)))
     return f"{what} matches {'; or '.join(texts)}"
 
 
