@@ -108,11 +108,14 @@ def _fit(contract: Contract, m: Mistake, ex: dict, actual: Any, dtype: str, kw: 
         else:
             a = x1
     best = to_c((a + b) / 2)
-    for digits in (1, 2, 3):
+    scalar = _flat(actual).size == 1  # one number fits any constant of a 1-D family: ask for a rounder one
+    for digits in (1,) if scalar else (1, 2):
         c = float(f"{best:.{digits - 1}e}")
         if misfit(c) <= 1.0:
+            step = (lambda x, s: x * 10.0 ** s) if k.log else (lambda x, s: x + s * (k.hi - k.lo) / 60)
+            identified = misfit(step(c, 1)) > 1.0 and misfit(step(c, -1)) > 1.0  # not any small (or large) value
             clearly = abs(c - k.contract) > 1e-3 * max(abs(k.contract), 1e-300) and misfit(k.contract) > 1.0
-            return c if clearly else None
+            return c if identified and clearly else None
     return None
 
 
@@ -150,10 +153,16 @@ def _value_matches(contract: Contract, ex: dict, actual: Any, dtype: str, mistak
                     out = _evaluate(contract, m, ex, c, kw)
             except _ERRORS:
                 continue
-            if _value_misfit(contract, ex, actual, out, dtype) <= 1.0:
+            if _value_misfit(contract, ex, actual, out, dtype) <= 1.0 and (_evidence(actual, out) or m.witness):
                 found.append(Match(m, c, kw))
                 break
     return found
+
+
+def _evidence(actual: Any, out: Any) -> bool:
+    """Some element is not NaN in both: NaN matching NaN alone says nothing about the cause."""
+    a, e = _flat(actual), _flat(out)
+    return bool(np.any(~(np.isnan(a) & np.isnan(e))))
 
 
 def doubled(contract: Contract, ex: dict) -> dict | None:
@@ -164,7 +173,30 @@ def doubled(contract: Contract, ex: dict) -> dict | None:
     return {**ex, **{k: np.concatenate([np.asarray(ex[k])] * 2, axis=0) for k in keys}}
 
 
+def _witnessed(contract: Contract, found: list[Match], dtype: str, probe: Probe | None, ex: dict) -> list[Match]:
+    """Keep a mistake with a witness (an example on which it shows clearly) only where the implementation matches it
+    there too; without a probe, such a mistake is not named."""
+    kept = []
+    for f in found:
+        if f.mistake.witness is None:
+            kept.append(f)
+            continue
+        if probe is None:
+            continue
+        ex2 = f.mistake.witness(ex)
+        try:
+            actual2 = probe(ex2)
+            with np.errstate(all="ignore"):
+                out = _evaluate(contract, f.mistake, ex2, f.c, f.keywords)
+        except Exception:  # noqa: BLE001 (the implementation or the variant fails there: no witness)
+            continue
+        if _value_misfit(contract, ex2, actual2, out, dtype) <= 1.0:
+            kept.append(f)
+    return kept
+
+
 def _resolve(contract: Contract, found: list[Match], dtype: str, probe: Probe | None, ex: dict) -> list[Match]:
+    found = _witnessed(contract, found, dtype, probe, ex)
     if len(found) > 1 and probe is not None and (ex2 := doubled(contract, ex)) is not None:
         try:
             actual2 = probe(ex2)

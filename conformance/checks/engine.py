@@ -87,19 +87,20 @@ def _run(contract: Contract, category: str, impl: Any, impl_name: str, dtype: st
         hazards = stability.HazardLog()
     seen: list[int] = []  # id() of the example under test, so a failing pinned (explicit) example is recognised
 
-    def build(explicit: bool) -> Any:
+    def build(explicit: bool, strategy: Any = None) -> Any:
         """The Hypothesis test for ``category``: with the pinned examples first, or drawn examples only."""
         from hypothesis import example
 
+        strategy = strategy if strategy is not None else contract.strategy()
         if category == "value":
-            @given(ex=contract.strategy())
+            @given(ex=strategy)
             def inner(ex: dict) -> None:
                 __tracebackhide__ = True
                 seen[:] = [id(ex)]
                 assume(not ambiguous(ex, dtype))
                 check_value(contract, runner, ex, dtype, rec, impl_name)
         elif category == "gradient":
-            @given(ex=contract.strategy(), seed=st.integers(0, 2**31 - 1))
+            @given(ex=strategy, seed=st.integers(0, 2**31 - 1))
             def inner(ex: dict, seed: int) -> None:
                 __tracebackhide__ = True
                 seen[:] = [id(ex)]
@@ -143,6 +144,8 @@ def _run(contract: Contract, category: str, impl: Any, impl_name: str, dtype: st
     except (ConformanceFailure, AssertionError) as exc:
         result.status = "failed"
         explain(result, exc)
+        if category in ("value", "gradient"):
+            realistic_note(contract, exc, lambda s: build(explicit=False, strategy=s))
         notes = getattr(exc, "__notes__", [])
         result.message = "\n".join([str(exc), *notes])
         attach_failure(result, exc)
@@ -176,6 +179,24 @@ def explain(result: CheckResult, exc: BaseException) -> None:
     if text and exc.args and isinstance(exc.args[0], str):
         result.diagnosis = text
         exc.args = (f"{exc.args[0]}\nDiagnosis: {text}", *exc.args[1:])
+
+
+def realistic_note(contract: Contract, exc: BaseException, build: Any) -> None:
+    """Where the failing example lies outside the record's realistic domain, look for one inside it and add it as a
+    note (its first lines and inputs), or say that none was found."""
+    domain, ex = contract.realistic, getattr(exc, "example", None)
+    if domain is None or ex is None or domain.holds(ex):
+        return
+    try:
+        build(contract.strategy().filter(domain.holds))()
+    except (ConformanceFailure, AssertionError) as real:
+        notes = [n for n in getattr(real, "__notes__", []) if n.startswith("Inputs")]
+        exc.add_note(f"The example above is degenerate; with {domain.description} it fails too:\n"
+                     + "\n".join([str(real).split("\n\n")[0], *notes[:1]]))
+        return
+    except Exception:  # noqa: BLE001 (the domain too rare to draw, a health check): nothing to add
+        return
+    exc.add_note(f"The example above is degenerate; no failure was found with {domain.description}.")
 
 
 def attach_failure(result: CheckResult, exc: BaseException) -> None:

@@ -33,6 +33,7 @@ def fail(msg: str, contract: Contract, ex: dict, dtype: str, mode: str, impl_nam
     err = ConformanceFailure(msg)
     err.failure = failure_record(ex, expected, actual, cot)  # for the report's standalone reproducer
     err.explain = explain
+    err.example = ex
     err.add_note("Inputs (rounded to the dtype under test):\n" + describe_inputs(ex))
     if is_small(ex):
         err.add_note("Reproduce:\n" + snippet(contract, ex, dtype, mode, impl_name, category))

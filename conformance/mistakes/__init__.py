@@ -53,6 +53,7 @@ class Mistake:
     vjp: Callable[..., Any] | None = None
     constant: Constant | None = None
     frozen: bool = False  # value takes frozen=...: the arguments held constant under differentiation
+    witness: Callable[[Args], Args] | None = None  # the failing example changed so that the mistake shows clearly
 
 
 def for_name(name: str) -> tuple[Mistake, ...]:

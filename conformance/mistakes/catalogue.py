@@ -65,6 +65,9 @@ def _batch_scaled(name: str, args: Args, c: Any, kw: dict) -> Any:
 def _per_image_mean(name: str, args: Args, c: Any, kw: dict) -> Any:
     """The mean over images of each image's own loss (one normaliser per image instead of one for the batch)."""
     b = np.shape(args["y_pred"])[0]
+    sums = {float(np.sum(np.asarray(args["y_true"])[i, ..., :np.shape(args["y_pred"])[-1]])) for i in range(b)}
+    if len(sums) < 2 or 0.0 in sums:  # equal (or empty) normalisers: then it differs from the contract by ε only, and says nothing more
+        raise ValueError("no two images with different normalisers")
     return np.asarray(np.mean([oracle.evaluate(name, **{**args, "y_true": np.asarray(args["y_true"])[i:i + 1],
                                                          "y_pred": np.asarray(args["y_pred"])[i:i + 1]}, **kw)
                                for i in range(b)]))
@@ -140,7 +143,7 @@ CATALOGUE: tuple[Mistake, ...] = (
     Mistake("FOCAL-ALPHA-BETA-SWAPPED", "α = 4 and β = 2: the two focal exponents swapped", ("focal_loss",),
             "constant", _heatmap.focal_swapped),
     Mistake("FOCAL-NO-POS-GUARD", "divides by num_pos without a guard: 0/0 or x/0 where no pixel is a peak",
-            ("focal_loss", "loss"), "guard", _heatmap.no_pos_guard),
+            ("focal_loss", "loss"), "guard", _heatmap.no_pos_guard, witness=_heatmap.inner_probabilities),
     Mistake("FOCAL-STOP-GRADIENT-MODULATOR", "(1−p)^α and p^α held constant: the gradient keeps only the log terms",
             ("focal_loss",), "stop-gradient", _heatmap.same_value, _heatmap.modulator_stopped_vjp),
     Mistake("SIGMOID-TWICE", "σ applied to a heatmap that is already a probability", ("focal_loss",),
