@@ -83,16 +83,21 @@ NAMED = {
     "m01_sce_naive_log_sigmoid": "SCE-NAIVE", "m04_cce_unnormalised": "CCE-UNNORMALISED",
     "m10_kl_arguments_swapped": "ARGS-SWAPPED", "m11_rpn_regr_eps_once": "EPS-ONCE",
     "m13_rpn_cls_swapped_bce": "FRCNN-SWAPPED-BCE", "m15_class_regr_per_image_mean": "PER-IMAGE-MEAN",
-    "m14_rpn_cls_norm_axis": "FRCNN-NORM-AXIS", "m16_class_cls_all_batch": "CLS-ALL-BATCH", "m17_decode_grid_xy_swapped": "GRID-XY-SWAPPED",
-    "m18_decode_wh_without_stride": "WH-NO-STRIDE", "m21_iou_loss_stop_gradient_union": "IOU-LOSS-STOP-GRADIENT-UNION",
-    "m23_loss_layer_focal_stop_gradient": "FOCAL-STOP-GRADIENT", "m24_loss_layer_sum_not_batch_mean": "SUM-NOT-BATCH-MEAN",
+    "m14_rpn_cls_norm_axis": "FRCNN-NORM-AXIS", "m16_class_cls_all_batch": "CLS-ALL-BATCH",
+    "m17_decode_grid_xy_swapped": "GRID-XY-SWAPPED",
+    "m18_decode_wh_without_stride": "WH-NO-STRIDE",
+    "m23_loss_layer_focal_stop_gradient": "FOCAL-STOP-GRADIENT",
+    "m24_loss_layer_sum_not_batch_mean": "SUM-NOT-BATCH-MEAN",
     "m25_loss_layer_mean_over_all": "MEAN-NOT-BATCH-SUM", "m27_cn_focal_alpha_beta_swapped": "FOCAL-ALPHA-BETA-SWAPPED",
     "m29_cn_focal_stop_gradient_modulator": "FOCAL-STOP-GRADIENT-MODULATOR",
     "m33_reg_l1_eps_per_element": "EPS-PER-ELEMENT", "m36_wce_tf_nn_grad_at_zero": "TF-WCE-GRAD-AT-ZERO",
-    "m37_ciou_alpha_differentiated": "CIOU-ALPHA-GRAD",
+    "m34_cn_loss_weights_swapped": "WEIGHTS-SWAPPED",
     "z04_softmax_xent_log_of_softmax": "SCE-NAIVE", "z09_rpn_cls_swapped_bce": "FRCNN-SWAPPED-BCE",
-    "z13_loss_layer_sigmoid_twice": "SIGMOID-TWICE", "z17_ciou_alpha_gradient": "CIOU-ALPHA-GRAD",
+    "z13_loss_layer_sigmoid_twice": "SIGMOID-TWICE",
 }
+# Named when the gate's draws reach the mistake (a gradient-only mistake on a small example may say nothing).
+MAY = {"m21_iou_loss_stop_gradient_union": "IOU-LOSS-STOP-GRADIENT-UNION", "m37_ciou_alpha_differentiated":
+       "CIOU-ALPHA-GRAD", "z17_ciou_alpha_gradient": "CIOU-ALPHA-GRAD"}
 
 
 @pytest.mark.parametrize("entry", [*mutants.names(), *zoo.names()])
@@ -107,8 +112,8 @@ def test_no_failure_gets_a_wrong_name(entry: str) -> None:
             except AssertionError as exc:
                 if (d := exc.conformance_result.diagnosis) is not None:
                     said.append(d)
-    want = NAMED.get(entry)
+    want = NAMED.get(entry) or MAY.get(entry)
     wrong = [d for d in said if want is None or want not in d]
     assert not wrong, f"{entry} ({m.DESCRIPTION}) named wrongly: {wrong}"
-    if want is not None:
+    if entry in NAMED:
         assert said, f"{entry} is not named {want}"

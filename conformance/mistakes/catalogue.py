@@ -66,7 +66,7 @@ def _per_image_mean(name: str, args: Args, c: Any, kw: dict) -> Any:
     """The mean over images of each image's own loss (one normaliser per image instead of one for the batch)."""
     b = np.shape(args["y_pred"])[0]
     sums = {float(np.sum(np.asarray(args["y_true"])[i, ..., :np.shape(args["y_pred"])[-1]])) for i in range(b)}
-    if len(sums) < 2 or 0.0 in sums:  # equal (or empty) normalisers: then it differs from the contract by ε only, and says nothing more
+    if len(sums) < 2 or 0.0 in sums:  # equal or empty normalisers: no different from an ε mistake
         raise ValueError("no two images with different normalisers")
     return np.asarray(np.mean([oracle.evaluate(name, **{**args, "y_true": np.asarray(args["y_true"])[i:i + 1],
                                                          "y_pred": np.asarray(args["y_pred"])[i:i + 1]}, **kw)
