@@ -141,7 +141,9 @@ def _pairs(contract: Contract) -> list[Mistake]:
     return out
 
 
-def _value_matches(contract: Contract, ex: dict, actual: Any, dtype: str, mistakes: list[Mistake]) -> list[Match]:
+def _value_matches(contract: Contract, ex: dict, actual: Any, dtype: str, mistakes: list[Mistake],
+                   every_convention: bool = False) -> list[Match]:
+    """Mistakes whose value matches ``actual``: under the first convention that does, or under each."""
     found = []
     for m in mistakes:
         for kw in contract.oracle_keywords(dtype).values():
@@ -155,7 +157,8 @@ def _value_matches(contract: Contract, ex: dict, actual: Any, dtype: str, mistak
                 continue
             if _value_misfit(contract, ex, actual, out, dtype) <= 1.0 and (_evidence(actual, out) or m.witness):
                 found.append(Match(m, c, kw))
-                break
+                if not every_convention:
+                    break
     return found
 
 
@@ -273,7 +276,7 @@ def _grad_ok(contract: Contract, m: Match, ex: dict, grads: dict, cot: Any, dtyp
         tol = np.maximum(contract.tolerance.for_grad(ex, k, np.asarray(want), cot, dtype),
                          floor(contract, ex, k, cot, dtype, base))
         g, w = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
-        if g.shape != w.shape or not np.array_equal(np.isnan(g), np.isnan(w)):
+        if g.shape != w.shape or np.isnan(w).all():
             return False
         if not compare(g, w, tol, dtype, "gradient", skip=kinks).ok:
             return False
@@ -287,10 +290,10 @@ def explain_gradient(contract: Contract, ex: dict, grads: dict, cot: Any, dtype:
     ``probe`` (the implementation's value on another example) narrows several candidates by their values."""
     name = f"gradient of {contract.name}"
     for mistakes in (list(for_name(contract.name)), _pairs(contract)):
-        found = []
-        for m in _value_matches(contract, ex, value, dtype, mistakes):
+        found: list[Match] = []
+        for m in _value_matches(contract, ex, value, dtype, mistakes, every_convention=True):
             try:
-                if _grad_ok(contract, m, ex, grads, cot, dtype, floor):
+                if m.mistake not in [f.mistake for f in found] and _grad_ok(contract, m, ex, grads, cot, dtype, floor):
                     found.append(m)
             except _ERRORS:
                 continue

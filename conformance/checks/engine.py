@@ -175,7 +175,11 @@ def _discard(contract: Contract) -> Any:
 def explain(result: CheckResult, exc: BaseException) -> None:
     """Name the likely mistake of a failure once, on the final example (``exc.explain``; see checks.diagnosis)."""
     why = getattr(exc, "explain", None)
-    text = why() if callable(why) else None
+    try:
+        text = why() if callable(why) else None
+    except Exception as err:  # noqa: BLE001 (a diagnosis never hides the failure it explains)
+        text = None
+        result.extra["diagnosis_error"] = f"{type(err).__name__}: {err}"
     if text and exc.args and isinstance(exc.args[0], str):
         result.diagnosis = text
         exc.args = (f"{exc.args[0]}\nDiagnosis: {text}", *exc.args[1:])
