@@ -192,6 +192,17 @@ def grad_floor(contract: Contract, ex: dict, wrt: str, cot: Any, dtype: str, ext
     return tol_f / x_scale if np.isfinite(tol_f) else 0.0
 
 
+def _grad_tolerance(contract: Contract, ex: dict, wanted: dict, cot: Any, dtype: str, extra: dict) -> np.ndarray:
+    """The gradient check's tolerance per element of ``wanted`` (arg -> gradient), flattened in its order."""
+    parts = []
+    for k, want in wanted.items():
+        floor = grad_floor(contract, ex, k, cot, dtype, extra)
+        for w in as_tuple(want):
+            t = np.maximum(contract.tolerance.for_grad(ex, k, np.asarray(w), cot, dtype), floor)
+            parts.append(np.ravel(np.broadcast_to(t, np.shape(w))))
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
 def diagnose_gradient(contract: Contract, ex: dict, grads: dict, cot: Any, dtype: str,
                       value: Any = None, probe: Any = None) -> str | None:
     """Name the common mistake(s) whose value and VJP the impl's match, if any (never a pass)."""
@@ -237,7 +248,7 @@ def check_value(contract: Contract, runner: Runner, ex: dict, dtype: str, rec: R
                     or diagnose_naive(contract, rounded, actual, best_expected, dtype))
 
         fail(best.message(), contract, rounded, dtype, runner.mode, impl_name, "value", best_expected, actual,
-             explain=explain)
+             explain=explain, tolerance=_flat_tolerance(contract, rounded, best_expected, dtype))
 
 
 def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtype: str, rec: Recorder,
@@ -292,5 +303,6 @@ def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtyp
     if not matched:
         msg = "\n\n".join(c.message() for c in best if not c.ok)
         fail(msg, contract, rounded, dtype, runner.mode, impl_name, "gradient", wants[i_best], grads, cot,
+             tolerance=_grad_tolerance(contract, rounded, wants[i_best], cot, dtype, extras[i_best]),
              explain=lambda: diagnose_gradient(contract, rounded, grads, cot, dtype, value,
                                                _probe(contract, runner, dtype)))
