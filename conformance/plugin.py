@@ -106,6 +106,8 @@ def load_impl(spec: str) -> ModuleType:
 
 def usage_error(spec: str, exc: Exception) -> pytest.UsageError:
     """The usage error for an ``--impl`` that cannot be found or imported."""
+    if getattr(exc, "found", False):  # the module was found; the error is in it (a SyntaxError, a failing import)
+        return pytest.UsageError(f"conformance: could not import --impl={spec}: {exc}")
     return pytest.UsageError(
         f"conformance: could not import --impl={spec}: {exc}\n"
         "Pass an importable dotted module (--impl=mypkg.losses), a module in the current directory "
@@ -251,9 +253,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     if IMPL_KEY not in config.stash and any(is_suite_item(i) for i in items):
         raise pytest.UsageError(
-            "conformance: no implementation chosen. Pass --impl=MODULE, e.g.\n"
-            "  pytest conformance --impl=mypkg.losses\n"
-            "  pytest --pyargs conformance --impl=./my_losses.py"
+            "conformance: no implementation chosen. Pass --impl=MODULE or a .py path, e.g. from your project's folder\n"
+            "  pytest --pyargs conformance --impl=./my_losses.py\n"
+            "  pytest --pyargs conformance --impl=mypkg.losses"
         )
     if not _timing_enabled(config):  # timing tests collected all the same (the module named on the command line)
         timing = [i for i in items if i.get_closest_marker("timing") is not None]
