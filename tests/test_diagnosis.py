@@ -53,8 +53,8 @@ def test_new_user_mistakes_are_named(name: str, category: str, expected: str) ->
 
 def test_degenerate_failure_is_also_shown_with_ordinary_boxes() -> None:
     _, message = _diagnosis(my_losses, "bbox_iou", "value")
-    if "degenerate" in message:  # the smallest failing example has a zero or negative extent
-        assert "with boxes with positive widths and heights it fails too" in message, message
+    if "degenerate" in message:  # the smallest failing example has a zero or negative extent (extra: the same)
+        assert "The input above is degenerate; with boxes with positive widths and heights it fails too" in message
 
 
 def test_a_wrong_epsilon_is_fitted_not_called_eps_per_element() -> None:

@@ -145,7 +145,7 @@ def _run(contract: Contract, category: str, impl: Any, impl_name: str, dtype: st
         result.status = "failed"
         explain(result, exc)
         if category in ("value", "gradient"):
-            realistic_note(contract, exc, lambda s: build(explicit=False, strategy=s))
+            realistic_note(contract, exc, lambda s: build(explicit=False, strategy=s), result)
         notes = getattr(exc, "__notes__", [])
         result.message = "\n".join([str(exc), *notes])
         attach_failure(result, exc)
@@ -185,22 +185,28 @@ def explain(result: CheckResult, exc: BaseException) -> None:
         exc.args = (f"{exc.args[0]}\nDiagnosis: {text}", *exc.args[1:])
 
 
-def realistic_note(contract: Contract, exc: BaseException, build: Any) -> None:
-    """Where the failing example lies outside the record's realistic domain, look for one inside it and add it as a
-    note (its first lines and inputs), or say that none was found."""
+def realistic_note(contract: Contract, exc: BaseException, build: Any, result: CheckResult) -> None:
+    """Where the failing example lies outside the record's realistic domain, look for one inside it: its worst
+    element and inputs (or that none was found) go to ``result.extra["realistic"]`` and a note on ``exc``."""
+    from conformance.reporting.snippet import brief
+
     domain, ex = contract.realistic, getattr(exc, "example", None)
     if domain is None or ex is None or domain.holds(ex):
         return
     try:
         build(contract.strategy().filter(domain.holds))()
     except (ConformanceFailure, AssertionError) as real:
-        notes = [n for n in getattr(real, "__notes__", []) if n.startswith("Inputs")]
-        exc.add_note(f"The example above is degenerate; with {domain.description} it fails too:\n"
-                     + "\n".join([str(real).split("\n\n")[0], *notes[:1]]))
-        return
+        real_ex = getattr(real, "example", None)
+        worst = [ln for ln in str(real).splitlines() if ln.startswith(("Worst element", "Max error"))]
+        text = "\n".join([f"The input above is degenerate; with {domain.description} it fails too:",
+                          *(f"  {ln}" for ln in worst[-1:]),
+                          *(f"  {k} = {brief(v)}" for k, v in (real_ex or {}).items())])
     except Exception:  # noqa: BLE001 (the domain too rare to draw, a health check): nothing to add
         return
-    exc.add_note(f"The example above is degenerate; no failure was found with {domain.description}.")
+    else:
+        text = f"The input above is degenerate; no failure was found with {domain.description}."
+    result.extra["realistic"] = text
+    exc.add_note(text)
 
 
 def attach_failure(result: CheckResult, exc: BaseException) -> None:
