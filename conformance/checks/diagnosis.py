@@ -168,12 +168,24 @@ def _evidence(actual: Any, out: Any) -> bool:
     return bool(np.any(~(np.isnan(a) & np.isnan(e))))
 
 
+def _batched(contract: Contract, ex: dict) -> list[str]:
+    """The array arguments that share a leading (batch) axis, or none where they do not all share one."""
+    keys = [k for k in (*contract.float_args, *contract.int_args) if np.ndim(ex.get(k)) >= 1]
+    return keys if keys and len({np.shape(ex[k])[0] for k in keys}) == 1 else []
+
+
 def doubled(contract: Contract, ex: dict) -> dict | None:
     """The example with its batch doubled (each array argument stacked twice on axis 0), where all share axis 0."""
-    keys = [k for k in (*contract.float_args, *contract.int_args) if np.ndim(ex.get(k)) >= 1]
-    if not keys or len({np.shape(ex[k])[0] for k in keys}) != 1:
+    keys = _batched(contract, ex)
+    return {**ex, **{k: np.concatenate([np.asarray(ex[k])] * 2, axis=0) for k in keys}} if keys else None
+
+
+def first_image(contract: Contract, ex: dict) -> dict | None:
+    """The example's first image alone (each array argument cut to [:1] on axis 0), where the batch has several."""
+    keys = _batched(contract, ex)
+    if not keys or np.shape(ex[keys[0]])[0] < 2:
         return None
-    return {**ex, **{k: np.concatenate([np.asarray(ex[k])] * 2, axis=0) for k in keys}}
+    return {**ex, **{k: np.asarray(ex[k])[:1] for k in keys}}
 
 
 def _witnessed(contract: Contract, found: list[Match], dtype: str, probe: Probe | None, ex: dict) -> list[Match]:
@@ -199,12 +211,16 @@ def _witnessed(contract: Contract, found: list[Match], dtype: str, probe: Probe 
 
 
 def _resolve(contract: Contract, found: list[Match], dtype: str, probe: Probe | None, ex: dict) -> list[Match]:
+    """Narrow several candidates with the implementation's values on other examples (first image, doubled batch)."""
     found = _witnessed(contract, found, dtype, probe, ex)
-    if len(found) > 1 and probe is not None and (ex2 := doubled(contract, ex)) is not None:
+    for other in (first_image, doubled):
+        ex2 = other(contract, ex) if len(found) > 1 and probe is not None else None
+        if ex2 is None:
+            continue
         try:
             actual2 = probe(ex2)
-        except Exception:  # the implementation fails on the second example: no narrowing
-            return found
+        except Exception:  # noqa: BLE001 (the implementation fails on the other example: no narrowing)
+            continue
         kept = []
         for f in found:
             try:
@@ -214,7 +230,7 @@ def _resolve(contract: Contract, found: list[Match], dtype: str, probe: Probe | 
                 continue
             if _value_misfit(contract, ex2, actual2, out, dtype) <= 1.0:
                 kept.append(f)
-        return kept
+        found = kept
     return found
 
 
