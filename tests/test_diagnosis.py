@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import zoo
 from hypothesis import Phase, settings
-from new_user import my_losses, reg_l1_eps
+from new_user import more_mistakes, my_losses, reg_l1_eps
 
 import oracle
 from conformance.checks import engine
@@ -41,14 +41,32 @@ def _diagnosis(module: object, name: str, category: str, profile: settings = GAT
 @pytest.mark.parametrize(("name", "category", "expected"), [
     ("bbox_iou", "value", "matches IOU-NO-CLAMP"),
     ("bbox_iou", "gradient", "matches IOU-NO-CLAMP"),
-    ("focal_loss", "gradient", "matches FOCAL-NO-POS-GUARD"),
+    ("focal_loss", "value", "matches FOCAL-NO-POS-GUARD"),
     ("rpn_loss_regr", "value", "matches ε = 1 (the contract has 0.0001)"),
+    ("rpn_loss_regr", "gradient", "matches ε = 1 (the contract has 0.0001)"),
     ("sigmoid_cross_entropy_with_logits", "value", "matches SCE-NAIVE"),
 ])
 def test_new_user_mistakes_are_named(name: str, category: str, expected: str) -> None:
     diagnosis, message = _diagnosis(my_losses, name, category)
     assert diagnosis is not None and expected in diagnosis, message
     assert f"Diagnosis: {diagnosis}" in message
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("focal_loss", "focal_loss matches SIGMOID-TWICE"),
+    ("rpn_loss_cls", "rpn_loss_cls matches λ = 2 (the contract has 1)"),
+    ("binary_crossentropy", "binary_crossentropy matches ARGS-SWAPPED"),
+    ("loss", "loss matches the size weight = 0.5 (the contract has 0.1)"),
+])
+def test_catalogue_mistakes_without_a_project_mutant_are_named(name: str, expected: str) -> None:
+    diagnosis, message = _diagnosis(more_mistakes, name, "value", NO_SHRINK)
+    assert diagnosis is not None and diagnosis.startswith(expected), message
+
+
+def test_unguarded_focal_gradient_is_named_rightly_or_not_at_all() -> None:
+    """NaN gradients (∞ · a clipped 0) where the value is ∞: the guard's mistake, or nothing."""
+    diagnosis, message = _diagnosis(my_losses, "focal_loss", "gradient")
+    assert diagnosis is None or "FOCAL-NO-POS-GUARD" in diagnosis, message
 
 
 def test_degenerate_failure_is_also_shown_with_ordinary_boxes() -> None:
