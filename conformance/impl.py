@@ -23,7 +23,12 @@ from typing import Any
 
 
 class ImplError(Exception):
-    """``--impl`` cannot be imported or resolved; the message says what was tried."""
+    """``--impl`` cannot be imported or resolved; the message says what was tried.
+
+    ``found``: the file or module exists and the error came from running it (a SyntaxError, an import inside it).
+    """
+
+    found: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,10 +45,20 @@ def looks_like_path(spec: str) -> bool:
     return spec.endswith(".py") or "/" in spec or "\\" in spec
 
 
+FILE_PREFIX = "_conformance_impl_"  # the module name of an implementation imported from a file
+
+
+def display_name(module: Any) -> str:
+    """The implementation as its user knows it: the file's name for one imported from a file, else the module's."""
+    name = getattr(module, "__name__", "?")
+    file = getattr(module, "__file__", None)
+    return Path(file).name if name.startswith(FILE_PREFIX) and file else name
+
+
 def _from_file(path: Path) -> Any:
     if not path.is_file():
         raise ImplError(f"no such file: {path}")
-    name = f"_conformance_impl_{path.stem}"
+    name = f"{FILE_PREFIX}{path.stem}"
     if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path):
         return sys.modules[name]
     mod_spec = importlib.util.spec_from_file_location(name, path)
@@ -93,7 +108,10 @@ def load(spec: str) -> Impl:
     except ImplError:
         raise
     except Exception as exc:
-        raise ImplError(f"{type(exc).__name__}: {exc}") from exc
+        err = ImplError(f"{type(exc).__name__}: {exc}")
+        missing = isinstance(exc, ModuleNotFoundError) and (module_spec + ".").startswith((exc.name or "\0") + ".")
+        err.found = not missing
+        raise err from exc
     obj = module
     if attribute:
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import json
 import os
 import sys
 import time
@@ -111,6 +112,8 @@ def load_impl(spec: str) -> ModuleType:
 
 def usage_error(spec: str, exc: Exception) -> pytest.UsageError:
     """The usage error for an ``--impl`` that cannot be found or imported."""
+    if getattr(exc, "found", False):  # the module was found; the error is in it (a SyntaxError, a failing import)
+        return pytest.UsageError(f"conformance: could not import --impl={spec}: {exc}")
     return pytest.UsageError(
         f"conformance: could not import --impl={spec}: {exc}\n"
         "Pass an importable dotted module (--impl=mypkg.losses), a module in the current directory "
@@ -259,9 +262,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     if IMPL_KEY not in config.stash and any(is_suite_item(i) for i in items):
         raise pytest.UsageError(
-            "conformance: no implementation chosen. Pass --impl=MODULE, e.g.\n"
-            "  pytest conformance --impl=mypkg.losses\n"
-            "  pytest --pyargs conformance --impl=./my_losses.py"
+            "conformance: no implementation chosen. Pass --impl=MODULE or a .py path, e.g. from your project's folder\n"
+            "  pytest --pyargs conformance --impl=./my_losses.py\n"
+            "  pytest --pyargs conformance --impl=mypkg.losses"
         )
     if not _timing_enabled(config):  # timing tests collected all the same (the module named on the command line)
         timing = [i for i in items if i.get_closest_marker("timing") is not None]
@@ -498,5 +501,14 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
     """A contract name the implementation does not define is counted "not provided", not "skipped"."""
     if report.skipped and report.when in ("setup", "call") and isinstance(report.longrepr, tuple):
         if str(report.longrepr[2]).startswith("Skipped: not provided by "):
-            return "not provided", "n", "NOT PROVIDED"
+            # pytest's last line counts names, as the summary does: one test per name not provided counts
+            found = [json.loads(v).get("name") for k, v in report.user_properties if k == "conformance_result"]
+            seen = config.stash.setdefault(_NOT_PROVIDED_KEY, set())
+            name = found[0] if found else report.nodeid
+            category = "" if name in seen else "not provided"  # pytest's summary line skips the empty category
+            seen.add(name)
+            return category, "n", "NOT PROVIDED"
     return None
+
+
+_NOT_PROVIDED_KEY = pytest.StashKey[set]()

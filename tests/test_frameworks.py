@@ -201,7 +201,7 @@ def test_jax_failure_reproducers_run_elsewhere(tmp_path: Path) -> None:
     for path in (script, tmp_path / "snippet.py"):
         p = subprocess.run([sys.executable, str(path)], cwd=elsewhere, capture_output=True, text=True, env=e,
                            timeout=300)
-        assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+        assert p.returncode == (1 if path == script else 0), p.stdout[-3000:] + p.stderr[-3000:]  # 1: still fails
         printed[path.name] = p.stdout
     assert "max abs error: 0.1," in printed[script.name], printed[script.name]  # |x| - 0.4 against |x| - 0.5
     lines = dict(line.split(":", 1) for line in printed["snippet.py"].splitlines() if ":" in line)

@@ -95,19 +95,20 @@ def _run(contract: Contract, category: str, impl: Any, impl_name: str, dtype: st
         hazards = stability.HazardLog()
     seen: list[int] = []  # id() of the example under test, so a failing pinned (explicit) example is recognised
 
-    def build(explicit: bool) -> Any:
+    def build(explicit: bool, strategy: Any = None) -> Any:
         """The Hypothesis test for ``category``: with the pinned examples first, or drawn examples only."""
         from hypothesis import example
 
+        strategy = strategy if strategy is not None else contract.strategy()
         if category == "value":
-            @given(ex=contract.strategy())
+            @given(ex=strategy)
             def inner(ex: dict) -> None:
                 __tracebackhide__ = True
                 seen[:] = [id(ex)]
                 assume(not ambiguous(ex, dtype))
                 check_value(contract, runner, ex, dtype, rec, impl_name)
         elif category == "gradient":
-            @given(ex=contract.strategy(), seed=st.integers(0, 2**31 - 1))
+            @given(ex=strategy, seed=st.integers(0, 2**31 - 1))
             def inner(ex: dict, seed: int) -> None:
                 __tracebackhide__ = True
                 seen[:] = [id(ex)]
@@ -150,6 +151,9 @@ def _run(contract: Contract, category: str, impl: Any, impl_name: str, dtype: st
             raise
     except (ConformanceFailure, AssertionError) as exc:
         result.status = "failed"
+        explain(result, exc)
+        if category in ("value", "gradient"):
+            realistic_note(contract, exc, lambda s: build(explicit=False, strategy=s), result)
         notes = getattr(exc, "__notes__", [])
         result.message = "\n".join([str(exc), *notes])
         attach_failure(result, exc)
@@ -174,6 +178,43 @@ def _discard(contract: Contract) -> Any:
     margin = contract.margin
     return lambda ex, dtype: ((margin is not None and not margin(ex) > bgd_margin(dtype))
                               or not in_range(contract, ex, dtype))
+
+
+def explain(result: CheckResult, exc: BaseException) -> None:
+    """Name the likely mistake of a failure once, on the final example (``exc.explain``; see checks.diagnosis)."""
+    why = getattr(exc, "explain", None)
+    try:
+        text = why() if callable(why) else None
+    except Exception as err:  # noqa: BLE001 (a diagnosis never hides the failure it explains)
+        text = None
+        result.extra["diagnosis_error"] = f"{type(err).__name__}: {err}"
+    if text and exc.args and isinstance(exc.args[0], str):
+        result.diagnosis = text
+        exc.args = (f"{exc.args[0]}\nDiagnosis: {text}", *exc.args[1:])
+
+
+def realistic_note(contract: Contract, exc: BaseException, build: Any, result: CheckResult) -> None:
+    """Where the failing example lies outside the record's realistic domain, look for one inside it: its worst
+    element and inputs (or that none was found) go to ``result.extra["realistic"]`` and a note on ``exc``."""
+    from conformance.reporting.snippet import brief
+
+    domain, ex = contract.realistic, getattr(exc, "example", None)
+    if domain is None or ex is None or domain.holds(ex):
+        return
+    try:
+        build(contract.strategy().filter(domain.holds))()
+    except (ConformanceFailure, AssertionError) as real:
+        real_ex = getattr(real, "example", None)
+        worst = [ln for ln in str(real).splitlines() if ln.startswith(("Worst element", "Max error"))]
+        text = "\n".join([f"The input above is degenerate; with {domain.description} it fails too:",
+                          *(f"  {ln}" for ln in worst[-1:]),
+                          *(f"  {k} = {brief(v)}" for k, v in (real_ex or {}).items())])
+    except Exception:  # noqa: BLE001 (the domain too rare to draw, a health check): nothing to add
+        return
+    else:
+        text = f"The input above is degenerate; no failure was found with {domain.description}."
+    result.extra["realistic"] = text
+    exc.add_note(text)
 
 
 def attach_failure(result: CheckResult, exc: BaseException) -> None:

@@ -21,14 +21,21 @@ class ConformanceFailure(AssertionError):
 
 
 def fail(msg: str, contract: Contract, ex: dict, dtype: str, mode: str, impl_name: str, category: str,
-         expected: Any = None, actual: Any = None, cot: Any = None) -> None:
+         expected: Any = None, actual: Any = None, cot: Any = None, explain: Any = None,
+         tolerance: Any = None) -> None:
     """Raise :class:`ConformanceFailure` with ``msg``, the inputs and a reproduction snippet as notes.
+
+    ``tolerance`` (per element of ``expected``, flattened) lets the reproducer judge as the check did.
+    ``explain`` (no arguments, a diagnosis or None) rides along as ``err.explain``: the engine calls it once,
+    on the final (shrunk) failing example, not at every failing example Hypothesis tries.
 
     The failing example, expected and actual values ride along (``err.failure``) for the standalone reproducer.
     """
     __tracebackhide__ = True
     err = ConformanceFailure(msg)
-    err.failure = failure_record(ex, expected, actual, cot)  # for the report's standalone reproducer
+    err.failure = failure_record(ex, expected, actual, cot, tolerance)  # for the report's standalone reproducer
+    err.explain = explain
+    err.example = ex
     err.add_note("Inputs (rounded to the dtype under test):\n" + describe_inputs(ex))
     if is_small(ex):
         err.add_note("Reproduce:\n" + snippet(contract, ex, dtype, mode, impl_name, category))

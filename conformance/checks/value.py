@@ -8,17 +8,18 @@ message, the inputs, and a reproduction snippet attached as exception notes.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from conformance.checks import diagnosis
 from conformance.checks.failure import ConformanceFailure, call, check_outputs, fail, same_outputs
 from conformance.contracts import Contract
 from conformance.contracts.tags import large
 from conformance.numerics import arithmetic
 from conformance.numerics.compare import Comparison, compare
+from conformance.numerics.dtypes import info
 from conformance.numerics.literal import verdicts
 from conformance.numerics.outputs import as_tuple, flat, magnitude
 from conformance.numerics.tolerance import max_ignoring_nan
@@ -120,45 +121,54 @@ def worst_case_note(passes: Callable[[], bool], dtype: str) -> str:
             f"accumulates in {dtype} on purpose (cumsum, a loop of adds), run with --accumulate=dtype")
 
 
-def diagnose(contract: Contract, ex: dict, actual: Any, dtype: str) -> str | None:
-    """Name the oracle divergence(s) or convention an output matches, if any (never a pass)."""
-    for combo, extra in _variant_combos(contract, dtype):
-        try:
-            expected = contract.expected(ex, variants=combo, **extra)
-            if _compare_outputs(contract, ex, actual, expected, dtype).ok:
-                return f"{contract.name} matches {' + '.join(combo)}{_conv_note(extra)}"
-        except (ConformanceFailure, ValueError):
-            continue
-    return None
+def diagnose(contract: Contract, ex: dict, actual: Any, dtype: str, probe: Any = None) -> str | None:
+    """Name the common mistake(s) an output matches, if any (never a pass): :mod:`conformance.checks.diagnosis`."""
+    return diagnosis.explain_value(contract, ex, actual, dtype, probe)
 
 
 def diagnose_naive(contract: Contract, ex: dict, actual: Any, expected: Any, dtype: str) -> str | None:
-    """Name SCE-NAIVE: inf/NaN where the exact value is finite, at large logits, for a record listing SCE-NAIVE.
+    """Name SCE-NAIVE at large logits, for a record listing SCE-NAIVE: inf/NaN where the exact value is finite, or
+    (an elementwise loss) every failing element within the naive form's rounding error.
 
     The naive cross-entropy ``−z·log σ(x) − (1−z)·log(1−σ(x))`` (or ``−Σ y·log softmax(x)``) overflows or
-    takes log(0) once σ(x) or a softmax entry rounds to 0 or 1 (SCE-NAIVE).  "Large" is the record's
-    SCE-NAIVE fixture tag where it has one, else |logits| ≥ 20 as that tag says.
+    takes log(0) once σ(x) or a softmax entry rounds to 0 or 1; before that, σ's rounding error u (the
+    dtype's unit roundoff) becomes a relative error of about u·(1 + e^|x|) in 1 − σ(x) or σ(x), and so an
+    absolute error of that size in the loss.  "Large" is the record's SCE-NAIVE fixture tag where it has
+    one, else |logits| ≥ 20 as that tag says.
     """
     if "SCE-NAIVE" not in contract.divergences or "logits" not in ex:
         return None
     tag = next((t for t in contract.tags if t.tag == "SCE-NAIVE"), _NAIVE_LOGITS)
     a = np.concatenate([np.ravel(np.asarray(x, dtype=np.float64)) for x in as_tuple(actual)])
     e = np.concatenate([np.ravel(np.asarray(x, dtype=np.float64)) for x in as_tuple(expected)])
-    if a.shape != e.shape or not np.any(~np.isfinite(a) & np.isfinite(e)) or not tag.holds(contract, ex, dtype):
+    if a.shape != e.shape or not tag.holds(contract, ex, dtype):
         return None
-    return f"{contract.name} matches SCE-NAIVE (inf/NaN where the exact value is finite, at large |logits|)"
+    if np.any(~np.isfinite(a) & np.isfinite(e)):
+        return f"{contract.name} matches SCE-NAIVE (inf/NaN where the exact value is finite, at large |logits|)"
+    x = np.ravel(np.asarray(ex["logits"], dtype=np.float64))
+    if x.shape != e.shape or "labels" not in ex:
+        return None
+    z = np.ravel(np.broadcast_to(np.asarray(ex["labels"], dtype=np.float64), np.shape(ex["logits"])))
+    try:
+        tol = _flat_tolerance(contract, ex, expected, dtype)
+    except ValueError:  # a selection of the output's elements (the stability tier): no element-wise bound
+        return None
+    with np.errstate(all="ignore"):
+        err = np.abs(a - e)
+        bad = ~(err <= tol) & np.isfinite(e)
+        # log σ(x) carries u·(1 + e^−x) (weight z), log(1 − σ(x)) carries u·(1 + e^x) (weight 1 − z)
+        amp = np.abs(z) * (1.0 + np.exp(np.minimum(-x, 700.0))) + np.abs(1 - z) * (1.0 + np.exp(np.minimum(x, 700.0)))
+        u = info(dtype).unit_roundoff
+        bound = 4.0 * u * amp + tol
+        amplified = err > 4.0 * u + tol  # beyond an unamplified absolute error (log1p's, lost small losses)
+        small = u * amp <= 1e-3  # where the naive form errs by at most ~0.4%: a larger error is another mistake
+    if bad.any() and np.all(((err <= bound) & small)[bad]) and np.any(amplified[bad]):
+        return (f"{contract.name} matches SCE-NAIVE (errors the size of σ's rounding error amplified by the naive "
+                "form, at large |logits|)")
+    return None
 
 
 _NAIVE_LOGITS = large("logits", 20.0, "SCE-NAIVE", "|logits| >= 20: the naive form overflows or cancels")
-
-
-def _variant_combos(contract: Contract, dtype: str):
-    """(variant ids, oracle keywords) to try: single variants, then pairs, under each convention."""
-    variants = contract.oracle.variants
-    for r in range(1, min(len(variants), 2) + 1):
-        for combo in itertools.combinations(variants, r):
-            for extra in list(contract.oracle_keywords(dtype).values()):
-                yield combo, extra
 
 
 def _conv_note(extra: dict) -> str:
@@ -176,7 +186,7 @@ def _grad_comparisons(contract: Contract, ex: dict, grads: dict, cot: Any, dtype
         kinks = contract.with_near_kinks(exact_kinks, ex, k, dtype)
         for i, (g, w, kk) in enumerate(zip(as_tuple(got), as_tuple(want), kinks, strict=True)):
             tol = np.maximum(contract.tolerance.for_grad(ex, k, np.asarray(w), cot, dtype),
-                             _grad_floor(contract, ex, k, cot, dtype, extra))
+                             grad_floor(contract, ex, k, cot, dtype, extra))
             label = f"gradient of {contract.name} wrt {k}" + (f"[{i}]" if isinstance(got, list) else "")
             comparisons.append(normwise_sharpness(compare(g, w, tol, dtype, label, skip=kk), w, tol))
     return comparisons, wanted
@@ -195,7 +205,7 @@ def normwise_sharpness(c: Comparison, want: Any, tol: Any) -> Comparison:
     return dataclasses.replace(c, sharpness=float(np.median(r)) if r.size else None)
 
 
-def _grad_floor(contract: Contract, ex: dict, wrt: str, cot: Any, dtype: str, extra: dict) -> float:
+def grad_floor(contract: Contract, ex: dict, wrt: str, cot: Any, dtype: str, extra: dict) -> float:
     """Normwise floor of the gradient tolerance: the value's tolerance over the argument's scale.
 
     Rounding errors of size ``tol_f`` in ``<cot, f>`` move each gradient element by about
@@ -214,16 +224,28 @@ def _grad_floor(contract: Contract, ex: dict, wrt: str, cot: Any, dtype: str, ex
     return tol_f / x_scale if np.isfinite(tol_f) else 0.0
 
 
-def diagnose_gradient(contract: Contract, ex: dict, grads: dict, cot: Any, dtype: str) -> str | None:
-    """Name the oracle variant(s) whose VJP the impl's gradients match, if any (never a pass)."""
-    for combo, extra in _variant_combos(contract, dtype):
-        try:
-            comparisons, _ = _grad_comparisons(contract, ex, grads, cot, dtype, dict(extra, variants=combo))
-        except ValueError:
-            continue
-        if all(c.ok for c in comparisons):
-            return f"gradient of {contract.name} matches {' + '.join(combo)}{_conv_note(extra)}"
-    return None
+def _grad_tolerance(contract: Contract, ex: dict, wanted: dict, cot: Any, dtype: str, extra: dict) -> np.ndarray:
+    """The gradient check's tolerance per element of ``wanted`` (arg -> gradient), flattened in its order."""
+    parts = []
+    for k, want in wanted.items():
+        floor = grad_floor(contract, ex, k, cot, dtype, extra)
+        for w in as_tuple(want):
+            t = np.maximum(contract.tolerance.for_grad(ex, k, np.asarray(w), cot, dtype), floor)
+            parts.append(np.ravel(np.broadcast_to(t, np.shape(w))))
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def diagnose_gradient(contract: Contract, ex: dict, grads: dict, cot: Any, dtype: str,
+                      value: Any = None, probe: Any = None) -> str | None:
+    """Name the common mistake(s) whose value and VJP the impl's match, if any (never a pass)."""
+    if value is None:
+        value = contract.expected(ex, **next(iter(contract.oracle_keywords(dtype).values())))
+    return diagnosis.explain_gradient(contract, ex, grads, cot, dtype, value, grad_floor, probe)
+
+
+def _probe(contract: Contract, runner: Runner, dtype: str) -> Any:
+    """The implementation's value on another example (rounded to ``dtype``), for narrowing a diagnosis."""
+    return lambda ex2: runner.value(prepare(contract, ex2, dtype)[1])
 
 
 def check_value(contract: Contract, runner: Runner, ex: dict, dtype: str, rec: Recorder, impl_name: str) -> None:
@@ -253,14 +275,13 @@ def check_value(contract: Contract, runner: Runner, ex: dict, dtype: str, rec: R
                 + contract.literal.describe(float(v), float(e), dtype))
         return
     if not matched:
-        msg = best.message()
-        diagnosis = diagnose(contract, rounded, actual, dtype) or diagnose_naive(contract, rounded, actual,
-                                                                                 best_expected, dtype)
-        if diagnosis:
-            rec.result.diagnosis = diagnosis
-            msg += f"\nDiagnosis: {diagnosis}"
-        msg += worst_case_note(lambda: _compare_outputs(contract, rounded, actual, best_expected, dtype).ok, dtype)
-        fail(msg, contract, rounded, dtype, runner.mode, impl_name, "value", best_expected, actual)
+        def explain() -> str | None:
+            return (diagnose(contract, rounded, actual, dtype, _probe(contract, runner, dtype))
+                    or diagnose_naive(contract, rounded, actual, best_expected, dtype))
+
+        note = worst_case_note(lambda: _compare_outputs(contract, rounded, actual, best_expected, dtype).ok, dtype)
+        fail(best.message() + note, contract, rounded, dtype, runner.mode, impl_name, "value", best_expected, actual,
+             explain=explain, tolerance=_flat_tolerance(contract, rounded, best_expected, dtype))
 
 
 def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtype: str, rec: Recorder,
@@ -314,10 +335,9 @@ def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtyp
             return
     if not matched:
         msg = "\n\n".join(c.message() for c in best if not c.ok)
-        diagnosis = diagnose_gradient(contract, rounded, grads, cot, dtype)
-        if diagnosis:
-            rec.result.diagnosis = diagnosis
-            msg += f"\nDiagnosis: {diagnosis}"
         msg += worst_case_note(lambda: all(c.ok for c in _grad_comparisons(contract, rounded, grads, cot, dtype,
                                                                            extras[i_best])[0]), dtype)
-        fail(msg, contract, rounded, dtype, runner.mode, impl_name, "gradient", wants[i_best], grads, cot)
+        fail(msg, contract, rounded, dtype, runner.mode, impl_name, "gradient", wants[i_best], grads, cot,
+             tolerance=_grad_tolerance(contract, rounded, wants[i_best], cot, dtype, extras[i_best]),
+             explain=lambda: diagnose_gradient(contract, rounded, grads, cot, dtype, value,
+                                               _probe(contract, runner, dtype)))

@@ -13,7 +13,7 @@ from conformance.contracts import tags
 from conformance.contracts.adversarial import big_fill, heatmap_fill, overriding, prob_fill, zero_mask_fill
 from conformance.contracts.centernet_entries import ENTRIES as CENTERNET_ENTRIES
 from conformance.contracts.draw import arrays, fixed_normal, fixed_probs, masks, probabilities, reals, seeded
-from conformance.contracts.record import BadCase, Call, Contract, Tag, TimingCase
+from conformance.contracts.record import BadCase, Call, Contract, Domain, Tag, TimingCase
 from conformance.numerics.tolerance import Tolerance
 
 
@@ -199,6 +199,9 @@ _CN_TAGS = (Tag("CN-NO-POSITIVE", "no heatmap peak equals 1: the loss is neg_los
             Tag("CN-POSITIVE", "some heatmap peaks equal 1: the loss is divided by num_pos",
                 lambda c, ex, d: not _no_positive(c, ex, d)))
 
+_PEAKS = Domain("heatmaps with at least one peak (hm_true = 1) in every image",
+                 lambda ex: bool(np.all(np.any(np.asarray(ex["hm_true"]) == 1.0, axis=(1, 2, 3)))))
+
 CONTRACTS = [
     Contract("focal_loss", "centernet", Call(("hm_pred", "hm_true")), focal_loss, ("hm_pred", "hm_true"), ("hm_pred",),
              Tolerance(value_scale=lambda ex, e: np.abs(e) + 14.0),
@@ -209,7 +212,7 @@ CONTRACTS = [
              stability_cases=_fixed_focal_loss, normaliser=_den,
              bad_inputs=(BadCase("shape-mismatch", "hm_true",
                                  lambda: {"hm_pred": fixed_probs(1, 2, 3, 2), "hm_true": fixed_probs(1, 2, 3, 3)}),),
-             tags=_CN_TAGS, timing=_timing_focal),
+             tags=_CN_TAGS, timing=_timing_focal, realistic=_PEAKS),
     Contract("reg_l1_loss", "centernet", Call(("y_pred", "y_true", "indices", "mask")), reg_l1_loss,
              ("y_pred", "y_true", "mask"), ("y_pred",), Tolerance(value_scale=_reg_l1_value),
              overriding(reg_l1_loss, {"mask": zero_mask_fill, "y_pred": big_fill, "y_true": big_fill}),
@@ -231,6 +234,7 @@ CONTRACTS = [
              divergences=("CN-GATHER-RANGE",), normaliser=_den,
              bad_inputs=(BadCase("index-equals-HW", "indices", _loss_bad(_IDX_HIGH), "CN-GATHER-RANGE"),
                          BadCase("index-negative", "indices", _loss_bad(_IDX_NEG), "CN-GATHER-RANGE")),
-             tags=(tags.zero_masks(lambda ex: [ex["reg_mask"]]), *_CN_TAGS), timing=_timing_loss, cost=2.0),
+             tags=(tags.zero_masks(lambda ex: [ex["reg_mask"]]), *_CN_TAGS), timing=_timing_loss, cost=2.0,
+             realistic=_PEAKS),
 ]
 CONTRACTS = [replace(c, entry=CENTERNET_ENTRIES[c.name]) for c in CONTRACTS]

@@ -120,6 +120,17 @@ class Tag:
 
 
 @dataclass(frozen=True)
+class Domain:
+    """Where users live: a description and a test on an example ("boxes with positive extents").
+
+    A failure whose smallest example lies outside it is searched again inside it (the user may wave the first off).
+    """
+
+    description: str
+    holds: Callable[[Example], bool]
+
+
+@dataclass(frozen=True)
 class TimingCase:
     """One size of one timed name: a label and a deterministic builder (float64 NumPy, as the strategies)."""
 
@@ -165,6 +176,7 @@ class Contract:
     literal: Literal | None = None  # the documents' formula evaluated in the dtype under test (third reference)
     output_range: tuple[float, float] | None = None  # the output's whole range, where it is bounded
     derived_fallback: str | None = None  # module providing derived functions when the impl lacks them
+    realistic: Domain | None = None  # the inputs users meet; a degenerate failure is also searched for there
     cost: float = 1.0  # a check's relative duration (TensorFlow calls per example), to order tests under pytest-xdist
     extra: dict[str, Any] = field(default_factory=dict)
     entry: Entry | None = None  # the contract page's full entry (formula, symbols, constants, output, ...)

@@ -31,7 +31,7 @@ from conformance.contracts.draw import (
     reals,
     seeded,
 )
-from conformance.contracts.record import BadCase, Call, Contract, Derived, Tag, TimingCase
+from conformance.contracts.record import BadCase, Call, Contract, Derived, Domain, Tag, TimingCase
 from conformance.contracts.yolov3_entries import ENTRIES as YOLOV3_ENTRIES
 from conformance.numerics.dtypes import info
 from conformance.numerics.literal import BOXES as LITERAL_BOXES
@@ -370,12 +370,20 @@ _BOX_SHAPES = "boxes1, boxes2: (..., 4) centre (x, y, w, h), broadcasting over l
 _ZERO_UNION = tags.nan_expected("YOLO-ZERO-UNION", "degenerate boxes: 0/0, the expected value is NaN (not compared)")
 
 
+def _ordinary(ex: dict) -> bool:
+    return all(bool(np.all(np.asarray(ex[k], dtype=np.float64)[..., 2:] > 0)) for k in ("boxes1", "boxes2"))
+
+
+_ORDINARY_BOXES = Domain("boxes with positive widths and heights", _ordinary)
+
+
 def box_contract(name: str, summary: str, nonnegative: bool = False, **kw) -> Contract:
     """A record for a function of two box arrays (IoU and its losses): everything but the formula is shared.
 
     ``nonnegative``: the function takes w, h >= 0 only (diou_loss, ciou_loss), and its strategies draw such boxes.
     """
     kw.setdefault("tags", (_ZERO_UNION,))
+    kw.setdefault("realistic", _ORDINARY_BOXES)
     if nonnegative:
         strategies = (nonnegative_boxes_pair, nonnegative_degenerate_boxes)
         kw.update(pinned=lambda: [_nonnegative(ex) for ex in _pinned_pair()],

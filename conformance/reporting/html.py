@@ -36,7 +36,7 @@ CSS_CLASS = {"passed": "pass", "failed": "fail", "hazard": "hazard", "not provid
              None: "none"}
 DTYPE_ORDER = ("float32", "float16", "bfloat16", "float64")
 UNIT_ROUNDOFF = {"float16": 2.0**-11, "bfloat16": 2.0**-8, "float32": 2.0**-24, "float64": 2.0**-53}
-_RESERVED_EXTRA = {"expected", "actual", "cotangent"}
+_RESERVED_EXTRA = {"expected", "actual", "cotangent", "tolerance", "relative_examples", "relative_last"}
 
 
 def write_report(config: Any, results: list[CheckResult], info: RunInfo, path: Path,
@@ -177,9 +177,23 @@ def _anchor(name: str) -> str:
 
 def _num(x: float) -> str:
     x = float(x)
-    if x != x or abs(x) == float("inf"):
-        return "non-finite"
+    if x != x:
+        return "NaN"
+    if abs(x) == float("inf"):
+        return "inf" if x > 0 else "-inf"
     return f"{x:.3g}"
+
+
+def unmeasured(r: CheckResult) -> str | None:
+    """Why the relative and ULP columns say nothing, where they do not: no element qualified (an exact value above
+    its tolerance) in any example, or in the failing one (a NaN or a value near 0 against its absolute floor)."""
+    if r.category not in ("value", "gradient") or not r.examples:
+        return None
+    if not r.extra.get("relative_examples"):
+        return "— (no exact value above its tolerance: the relative error says nothing)"
+    if r.status in ("failed", "expected") and r.extra.get("relative_last") is False:
+        return "— (the failing example has no exact value above its tolerance)"
+    return None
 
 
 _NP_SCALAR = re.compile(r"np\.(?:float|int|uint|bool_?)\d*\(([^()]*)\)")
@@ -215,8 +229,8 @@ def _section(idx: int, name: str, rs: list[CheckResult], spec: str, impl_file: s
             # error / tolerance decides the verdict; ULP and relative error are over elements whose exact value
             # exceeds its tolerance (near zero the tolerance is absolute and they say nothing)
             "ratio": ratio_text(r.max_ratio),
-            "max_ulp": str(r.max_ulp) if r.max_ulp < 2**62 else "non-finite",
-            "max_rel": _num(r.max_rel),
+            "max_ulp": unmeasured(r) or (str(r.max_ulp) if r.max_ulp < 2**62 else "inf"),
+            "max_rel": unmeasured(r) or _num(r.max_rel),
             "max_abs": _num(r.max_abs),
             "message": plain(r.message or ""),
             "conventions": _conventions(r),
@@ -317,7 +331,7 @@ def _errors(e: np.ndarray, a: np.ndarray | None) -> tuple[str, str]:
         rel = np.where(np.isnan(rel), np.inf, rel)
     if diff.size == 0:
         return "0", "0"
-    return _num(min(diff.max(), 1e300)), _num(min(rel.max(), 1e300))
+    return _num(diff.max()), _num(rel.max())
 
 
 def _failure(r: CheckResult, spec: str, impl_file: str | None, repro_dir: Path, base: Path) -> dict:

@@ -66,7 +66,8 @@ def labelled(prefix: str, out: Any) -> dict[str, Any]:
     return {prefix: None if out is None else np.asarray(out, dtype=np.float64)}
 
 
-def failure_record(ex: dict, expected: Any = None, actual: Any = None, cot: Any = None) -> dict:
+def failure_record(ex: dict, expected: Any = None, actual: Any = None, cot: Any = None,
+                   tolerance: Any = None) -> dict:
     """What a failing check attaches to its exception (``exc.failure``): inputs plus ``extra`` entries.
 
     ``expected``/``actual`` are the output(s) of a value check or dicts arg -> gradient of a gradient check;
@@ -79,6 +80,8 @@ def failure_record(ex: dict, expected: Any = None, actual: Any = None, cot: Any 
         extra["actual"] = {k: encode(v) for k, v in labelled("value", actual).items()}
     if cot is not None:
         extra["cotangent"] = encode(list(cot) if isinstance(cot, tuple) else np.asarray(cot))
+    if tolerance is not None:  # per element of the expected values, flattened in their order: the reproducer's verdict
+        extra["tolerance"] = encode(np.asarray(tolerance, dtype=np.float64))
     return {"inputs": {k: encode(v) for k, v in ex.items()}, "extra": extra}
 
 
@@ -153,6 +156,8 @@ def write_reproducer(result: Any, spec: str, impl_file: str | None, directory: P
         if v is not None:
             arrays[f"suite_actual__{i}"] = decode(v)
             suite_actual[label] = f"suite_actual__{i}"
+    if "tolerance" in result.extra:
+        arrays["tolerance"] = np.ravel(decode(result.extra["tolerance"]))
     cot_keys: list[str] | str | None = None
     grad = "cotangent" in result.extra  # a failure of the gradient (a VJP with this cotangent)
     if grad:
@@ -179,6 +184,8 @@ def write_reproducer(result: Any, spec: str, impl_file: str | None, directory: P
         wrt=list(contract.grad_args), cot_keys=cot_keys, grad=grad,
         needs_decode=any(d.function == "decode" for d in contract.call.derived),
         message_head="\n".join(message_head(result.message or "").splitlines()[:8]),
+        inputs=[(k, key) for k, kind, key in args if kind != "literal"],
+        literals=[(k, key) for k, kind, key in args if kind == "literal"],
         framework=framework, needs=needs(framework),
         keras_backend=runners.keras_backend() if framework == "keras" else None,
     )

@@ -109,6 +109,8 @@ class Recorder:
         r.max_abs = max(r.max_abs, float(max_abs)) if max_abs == max_abs else r.max_abs
         if max_rel is not None and max_rel == max_rel:
             r.max_rel = max(r.max_rel, float(max_rel))
+            r.extra["relative_examples"] = r.extra.get("relative_examples", 0) + 1
+        r.extra["relative_last"] = max_rel is not None  # the last (for a failure: the failing) example's
         if max_ulp is not None and max_ulp >= 0:
             r.max_ulp = max(r.max_ulp, int(max_ulp))
         if ratio is not None:

@@ -12,6 +12,8 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from conformance.impl import display_name
+
 FRAMEWORK_DISTS = (("TensorFlow", "tensorflow", ("tensorflow", "tensorflow-cpu")), ("JAX", "jax", ("jax",)),
                    ("PyTorch", "torch", ("torch",)), ("Keras", "keras", ("keras",)))
 
@@ -78,7 +80,7 @@ def describe_run(spec: str, module: Any, dtypes: list[str], mode: str) -> RunInf
     from conformance.numerics import arithmetic
 
     return RunInfo(
-        spec=spec, dtypes=list(dtypes), mode=mode, module=getattr(module, "__name__", "?"),
+        spec=spec, dtypes=list(dtypes), mode=mode, module=display_name(module),
         module_file=getattr(module, "__file__", None), names=list(REGISTRY),
         provided=[n for n in REGISTRY if getattr(module, n, None) is not None], run=runners.describe(),
         versions=[*framework_versions(), f"NumPy {np.__version__}", f"loss-conformance {version('loss-conformance')}",

@@ -142,6 +142,8 @@ def failure_text(result: CheckResult, reproducer: tuple[Any, Any] | None = None,
         if len(inputs) > INPUT_LINES:
             inputs = inputs[:INPUT_LINES] + [f"  ... ({len(inputs) - INPUT_LINES} more inputs in the .npz)"]
         lines += inputs
+    if result.extra.get("realistic"):  # the smallest input was degenerate: a failure where users live
+        lines += str(result.extra["realistic"]).splitlines()
     if reproducer:
         py, npz = reproducer
         from conformance.reporting.reproducer import needs

@@ -1,0 +1,41 @@
+"""Box mistakes (float64 NumPy): an unclamped intersection, a union held constant under differentiation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _pair(args: dict) -> tuple[np.ndarray, np.ndarray]:
+    return np.broadcast_arrays(np.asarray(args["boxes1"], dtype=np.float64),
+                               np.asarray(args["boxes2"], dtype=np.float64))
+
+
+def _extent(b1: np.ndarray, b2: np.ndarray, k: int) -> np.ndarray:
+    """Overlap of the unsorted spans [c − w/2, c + w/2] along axis k (x: k = 0, y: k = 1), unclamped."""
+    lo = np.maximum(b1[..., k] - b1[..., k + 2] / 2, b2[..., k] - b2[..., k + 2] / 2)
+    hi = np.minimum(b1[..., k] + b1[..., k + 2] / 2, b2[..., k] + b2[..., k + 2] / 2)
+    return hi - lo
+
+
+def iou_no_clamp(name: str, args: dict, c: Any, kw: dict) -> np.ndarray:
+    """IoU (or 1 − IoU) with intersection = overlap_x · overlap_y, neither clamped at 0."""
+    b1, b2 = _pair(args)
+    with np.errstate(all="ignore"):
+        inter = _extent(b1, b2, 0) * _extent(b1, b2, 1)
+        union = b1[..., 2] * b1[..., 3] + b2[..., 2] * b2[..., 3] - inter
+        iou = inter / union
+        return (1.0 - iou) if name == "iou_loss" else iou
+
+
+def iou_loss_frozen_union(name: str, args: dict, c: Any, kw: dict, frozen: dict) -> np.ndarray:
+    """(union − inter) / union with the denominator's union computed from ``frozen`` (no gradient)."""
+    def parts(a: dict) -> tuple[np.ndarray, np.ndarray]:
+        b1, b2 = _pair(a)
+        inter = np.maximum(_extent(b1, b2, 0), 0.0) * np.maximum(_extent(b1, b2, 1), 0.0)
+        return inter, b1[..., 2] * b1[..., 3] + b2[..., 2] * b2[..., 3] - inter
+
+    with np.errstate(all="ignore"):
+        inter, union = parts(args)
+        return (union - inter) / parts(frozen)[1]
