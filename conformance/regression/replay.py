@@ -23,6 +23,7 @@ def replay(contract: Contract, impl: Any, impl_name: str, dtype: str, mode: str,
     cases = fset.cases_for(contract.name, dtype)
     if not cases:
         result.status, result.message = "skipped", f"no {dtype} cases of {contract.name} in the {fset.label}"
+        result.extra["no_cases"] = True  # the summary says so (reporting.terminal.regression_gaps)
         return result
     from conformance.checks.badinput import signature_problem
     from conformance.checks.engine import measure_arithmetic, runner_for
