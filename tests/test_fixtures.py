@@ -309,6 +309,20 @@ def test_a_dtype_without_cases_says_so_in_the_summary(small_set):
         "regression: the committed set has no bfloat16 case of smooth_l1 (not replayed)"]
 
 
+def test_gate_replays_the_cases_of_each_dtype_under_test(tmp_path):
+    report = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "conformance",
+                           "--impl=conformance.targets.reference", "--dtype=bfloat16,float16,float64", "-m",
+                           "regression", "-k", "smooth_l1", "-p", "no:cacheprovider", "-q", f"--report-json={report}"],
+                          capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    got = {r["dtype"]: (r["status"], r["examples"]) for r in json.loads(report.read_text())["results"]}
+    assert got["bfloat16"][0] == got["float16"][0] == "passed" and got["bfloat16"][1] >= 6, got
+    assert got["float64"] == ("skipped", 0), got
+    assert "regression: the committed set has no float64 case: nothing replayed in float64" in proc.stdout
+    assert "no bfloat16 case" not in proc.stdout and "no float16 case" not in proc.stdout
+
+
 def test_packaging_lists_the_committed_set():
     text = (ROOT / "pyproject.toml").read_text()
     assert '"regression/data/*"' in text and rg.COMMITTED.name == "data"
