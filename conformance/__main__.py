@@ -105,8 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if problems:
             print(f"{root}: FAILED ({len(problems)} problem(s))", file=sys.stderr)
             return 1
-        print(f"{root}: OK ({len(fset.cases)} cases, schema {rg.SCHEMA_VERSION}, {fset.tolerance} tolerance, "
-              f"source {fset.source.get('kind')})")
+        per_dtype = {}
+        for case in fset.cases:
+            per_dtype[case.dtype] = per_dtype.get(case.dtype, 0) + 1
+        counts = ", ".join(f"{d} {n}" for d, n in per_dtype.items())
+        print(f"{root}: OK ({len(fset.cases)} cases: {counts}; schema {rg.SCHEMA_VERSION}, {fset.tolerance} "
+              f"tolerance, source {fset.source.get('kind')})")
         return 0
     if args.exact and not args.from_impl:
         print("error: --exact applies to golden sets (--from-impl) only", file=sys.stderr)

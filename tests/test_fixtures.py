@@ -10,6 +10,7 @@ import subprocess
 import sys
 import zipfile
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -235,11 +236,17 @@ def test_cli_verify(tmp_path, small_set):
 # ------------------------------------------------------------------------------------------------ committed set
 
 
+DTYPES = ("float32", "float16", "bfloat16")
+HALF = ("float16", "bfloat16")
+
+
 def test_committed_set_is_small_complete_and_current():
     fset = rg.load("committed")
     size = sum(p.stat().st_size for p in rg.COMMITTED.iterdir())
     assert size <= 5_000_000
-    assert {c.name for c in fset.cases} == set(REGISTRY)
+    for dtype in DTYPES:  # every name in every dtype the suite checks
+        assert {c.name for c in fset.cases if c.dtype == dtype} == set(REGISTRY), f"{dtype}; {REGENERATE}"
+    assert {c.dtype for c in fset.cases} == set(DTYPES)
     assert fset.tolerance == "spec" and fset.source["kind"] == "oracle"
     assert fset.manifest["oracle_version"] == oracle.__version__, "regenerate the committed set (docs/fixtures.md)"
     tags = {(c.name, t) for c in fset.cases for t in c.tags}
@@ -251,16 +258,20 @@ def test_committed_set_is_small_complete_and_current():
         assert need in tags, need
 
 
-REGENERATE = ("regenerate it: python -m conformance fixtures generate --out conformance/regression/data "
-              "--validate-with=conformance.targets.reference")
+REGENERATE = ("regenerate it: python -m conformance fixtures generate --dtype float32,float16,bfloat16 "
+              "--out conformance/regression/data --validate-with=conformance.targets.reference")
 
 
 def test_committed_set_covers_every_target_and_matches_the_oracle():
     fset = rg.load("committed")
+    uncovered = {(u["name"], u["dtype"]): set(u["tags"]) for u in fset.manifest["uncovered"]}
+    assert all(dtype in HALF for _, dtype in uncovered), "float32 must cover every target"
     for name, contract in REGISTRY.items():
-        have = {t for c in fset.cases if c.name == name for t in c.tags}
-        missing = {t.tag for t in rg.targets(contract)} - have
-        assert not missing, f"the committed set has no {sorted(missing)} case of {name}; {REGENERATE}"
+        for dtype in DTYPES:
+            have = {t for c in fset.cases if c.name == name and c.dtype == dtype for t in c.tags}
+            missing = {t.tag for t in rg.targets(contract)} - have
+            assert missing == uncovered.get((name, dtype), set()), (
+                f"the committed set has no {sorted(missing)} case of {name} in {dtype}; {REGENERATE}")
     for case in fset.cases:
         now = rg.oracle_expected(REGISTRY[case.name], case.inputs, case.cotangents, case.dtype)
         for alt, e in case.expected.items():
@@ -273,6 +284,45 @@ def test_committed_set_covers_every_target_and_matches_the_oracle():
                     f"{case.id} ({alt}): the oracle's kinks changed; {REGENERATE}")
 
 
+def test_cli_verify_committed_covers_every_dtype():
+    ok = _cli("fixtures", "verify", "committed")
+    assert ok.returncode == 0, ok.stderr
+    for dtype in DTYPES:
+        assert f" {dtype} " in ok.stdout, ok.stdout
+
+
+def test_a_dtype_without_cases_says_so_in_the_summary(small_set):
+    from conformance.reporting.terminal import regression_gaps, render_summary
+    from conformance.targets import reference
+
+    fset = rg.load(small_set)  # float32 only
+    results = [_replay(reference, n, fset, dtype="bfloat16") for n in SMALL]
+    assert all(r.status == "skipped" and r.extra["no_cases"] for r in results)
+    lines = regression_gaps(results, list(REGISTRY))
+    assert lines == [f"regression: the fixture set {small_set} has no bfloat16 case: nothing replayed in bfloat16"]
+    assert lines[0] in render_summary(results, "reference")
+    # a set with cases of some names only (a name added after the set was generated)
+    replayed = _replay(reference, "bbox_iou", rg.load("committed"), dtype="bfloat16")
+    assert replayed.status == "passed"
+    mixed = [replayed, replace(results[0], extra={**results[0].extra, "fixtures": "committed set"})]
+    assert regression_gaps(mixed, list(REGISTRY)) == [
+        "regression: the committed set has no bfloat16 case of smooth_l1 (not replayed)"]
+
+
+def test_gate_replays_the_cases_of_each_dtype_under_test(tmp_path):
+    report = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "conformance",
+                           "--impl=conformance.targets.reference", "--dtype=bfloat16,float16,float64", "-m",
+                           "regression", "-k", "smooth_l1", "-p", "no:cacheprovider", "-q", f"--report-json={report}"],
+                          capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    got = {r["dtype"]: (r["status"], r["examples"]) for r in json.loads(report.read_text())["results"]}
+    assert got["bfloat16"][0] == got["float16"][0] == "passed" and got["bfloat16"][1] >= 6, got
+    assert got["float64"] == ("skipped", 0), got
+    assert "regression: the committed set has no float64 case: nothing replayed in float64" in proc.stdout
+    assert "no bfloat16 case" not in proc.stdout and "no float16 case" not in proc.stdout
+
+
 def test_packaging_lists_the_committed_set():
     text = (ROOT / "pyproject.toml").read_text()
     assert '"regression/data/*"' in text and rg.COMMITTED.name == "data"
@@ -281,8 +331,8 @@ def test_packaging_lists_the_committed_set():
 # ------------------------------------------------------------------------------------------------ replay
 
 
-def _replay(impl, name: str, fset, impl_name: str = "impl"):
-    return rg.replay(REGISTRY[name], impl, impl_name, "float32", "eager", fset)
+def _replay(impl, name: str, fset, impl_name: str = "impl", dtype: str = "float32"):
+    return rg.replay(REGISTRY[name], impl, impl_name, dtype, "eager", fset)
 
 
 def test_replay_committed_set_on_reference_passes():
@@ -293,6 +343,46 @@ def test_replay_committed_set_on_reference_passes():
     assert [(r.name, r.message) for r in results if r.status != "passed"] == []
     assert all(r.category == "regression" and r.examples >= 6 for r in results)
     assert next(r for r in results if r.name == "binary_crossentropy").conventions == ["keras-ops"]
+
+
+def test_uncovered_conventions_cannot_differ_in_bfloat16():
+    """Why CONVENTIONS-DIFFER has no bfloat16 case: where the conventions differ most (p = 0, t = 1: −log ε_k
+    against −log 2ε_k, log 2 apart), the value tolerance of bfloat16 exceeds the difference; float32 tells them."""
+    from conformance.contracts.tags import conventions_differ
+
+    contract, tag = REGISTRY["binary_crossentropy"], conventions_differ()
+    ex = {"target": np.array([[1.0]]), "output": np.array([[0.0]])}
+    assert tag.holds(contract, ex, "float32") and not tag.holds(contract, ex, "bfloat16")
+    assert {"name": "binary_crossentropy", "dtype": "bfloat16", "tags": ["CONVENTIONS-DIFFER"]} in rg.load(
+        "committed").manifest["uncovered"]
+
+
+# one or two names per family and the costly reductions (every name: --validate-with at generation, and the gate)
+HALF_FAST = ["sigmoid_cross_entropy_with_logits", "binary_crossentropy", "rpn_loss_cls", "rpn_loss_regr",
+             "class_loss_cls", "bbox_iou", "ciou_loss", "focal", "reg_l1_loss", "loss", "decode"]
+
+
+def test_replay_half_dtypes_on_reference_passes():
+    """The reference reproduces the float16 and bfloat16 cases (tolerances from the measured arithmetic)."""
+    from conformance.numerics import arithmetic
+    from conformance.targets import reference
+
+    fset = rg.load("committed")
+    for dtype in HALF:
+        results = [_replay(reference, n, fset, dtype=dtype) for n in HALF_FAST]
+        assert [(r.name, r.message) for r in results if r.status != "passed"] == [], dtype
+        assert all(r.examples >= 6 for r in results), dtype
+        assert arithmetic.measured(dtype)  # the replay installed the measurement it was judged by
+
+
+@pytest.mark.parametrize("mutant, name", [("m41_compute_loss_mean_of_scales", "compute_loss"),
+                                          ("m25_loss_layer_mean_over_all", "loss_layer")])
+def test_replay_fails_on_a_mutant_in_bfloat16(mutant, name):
+    import mutants
+
+    r = _replay(mutants.load(mutant), name, rg.load("committed"), mutant, "bfloat16")
+    assert r.status == "failed" and f"{name}-bfloat16-" in r.message and r.extra["failed_cases"], r.message
+    assert r.dtype == "bfloat16" and f"value of {name}" in r.message
 
 
 def test_replay_fails_on_broken_implementations(tmp_path):

@@ -23,9 +23,10 @@ def replay(contract: Contract, impl: Any, impl_name: str, dtype: str, mode: str,
     cases = fset.cases_for(contract.name, dtype)
     if not cases:
         result.status, result.message = "skipped", f"no {dtype} cases of {contract.name} in the {fset.label}"
+        result.extra["no_cases"] = True  # the summary says so (reporting.terminal.regression_gaps)
         return result
     from conformance.checks.badinput import signature_problem
-    from conformance.checks.engine import runner_for
+    from conformance.checks.engine import measure_arithmetic, runner_for
     from conformance.reporting.snippet import snippet
 
     problem = signature_problem(contract, getattr(impl, contract.name), lambda: cases[0].inputs)
@@ -33,6 +34,7 @@ def replay(contract: Contract, impl: Any, impl_name: str, dtype: str, mode: str,
         result.status, result.message = "failed", problem
         return result
     runner = runner_for(contract, impl, mode)
+    measure_arithmetic(mode, dtype)  # the tolerances charge reductions as this framework accumulates them
     rec = Recorder(result)
     failed: list[tuple[Case, list[str]]] = []
     diagnoses: list[str] = []

@@ -40,6 +40,28 @@ def convention_note(results: list[CheckResult]) -> str | None:
     return "matches " + " or ".join(sorted(common)) + (" (indistinguishable here)" if len(common) > 1 else "")
 
 
+def regression_gaps(results: list[CheckResult], names: list[str]) -> list[str]:
+    """One line per fixture set and dtype in which some provided name had no case to replay."""
+    gaps: dict[tuple[str, str], list[str]] = {}
+    replayed: dict[tuple[str, str], int] = {}
+    for r in results:
+        if r.category == "regression" and r.status != "not provided":
+            key = (str(r.extra.get("fixtures", "fixture set")), r.dtype)
+            if r.extra.get("no_cases"):
+                gaps.setdefault(key, []).append(r.name)
+            else:
+                replayed[key] = replayed.get(key, 0) + 1
+    lines = []
+    for (label, dtype), missing in sorted(gaps.items()):
+        missing = sorted(set(missing), key=lambda n: names.index(n) if n in names else len(names))
+        label = label if label == "committed set" else f"fixture set {label}"
+        if not replayed.get((label, dtype)):
+            lines.append(f"regression: the {label} has no {dtype} case: nothing replayed in {dtype}")
+        else:
+            lines.append(f"regression: the {label} has no {dtype} case of {', '.join(missing)} (not replayed)")
+    return lines
+
+
 def render_summary(results: list[CheckResult], impl: str, provided: list[str] | None = None,
                    profile: str | None = None, names: list[str] | None = None) -> list[str]:
     """The table of names that ran (worst status per category), the names not provided on one line, a legend.
@@ -83,6 +105,7 @@ def render_summary(results: list[CheckResult], impl: str, provided: list[str] | 
     if coarse:  # docs/tolerances.md, "Tolerances as large as the value"
         lines.append(f"value tolerance at least the value itself (0 and twice the value pass), examples: "
                      f"{', '.join(coarse)}")
+    lines += regression_gaps(results, names)
     secs = [r.extra["seconds"] for r in results if "seconds" in r.extra]
     if secs:  # docs/benchmarks.md, "Where a run's time goes"
         t = shares(secs)
