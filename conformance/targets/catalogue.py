@@ -41,15 +41,6 @@ import numpy as np
 
 from conformance.targets.layer import FLOATS, ArrayLayer
 
-NAMES = (
-    "sigmoid", "softmax", "sigmoid_cross_entropy_with_logits", "weighted_cross_entropy_with_logits",
-    "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
-    "binary_crossentropy", "categorical_crossentropy", "entropy", "kl_divergence", "smooth_l1",
-    "rpn_loss_regr", "rpn_loss_cls", "class_loss_regr", "class_loss_cls",
-    "decode", "bbox_iou", "bbox_giou", "iou_loss", "giou_loss", "diou_loss", "ciou_loss", "focal", "loss_layer",
-    "compute_loss", "focal_loss", "reg_l1_loss", "loss", "sigmoid_focal_loss",
-)
-
 # Constants of the catalogue (created in the input's dtype where used).
 LAMBDA_RPN_REGR = 1.0
 LAMBDA_RPN_CLASS = 1.0
@@ -67,6 +58,12 @@ FOUR_OVER_PI2 = 0.4052847345693511  # 4 / π², correctly rounded in float64
 TINY = {"float16": 2.0**-14, "bfloat16": 2.0**-126, "float32": 2.0**-126, "float64": 2.0**-1022}
 HUGE = {"float16": 65504.0, "bfloat16": (2 - 2.0**-7) * 2.0**127, "float32": (2 - 2.0**-23) * 2.0**127,
         "float64": float(np.finfo(np.float64).max)}
+
+
+def formula(fn: Callable) -> Callable:
+    """Mark a :class:`Catalogue` method as a contract function (exported under its name)."""
+    fn.is_formula = True
+    return fn
 
 
 class Catalogue:
@@ -201,6 +198,7 @@ class Catalogue:
             raise ValueError(f"{name}: {axis} is out of range for rank {rank}")
         return int(axis) % rank
 
+    @formula
     def sigmoid(self, x: Any) -> Any:
         """σ(x) = 1 / (1 + e^{−x}), as 1/(1 + e^{−|x|}) or e^{−|x|}/(1 + e^{−|x|}) by sign.
 
@@ -213,6 +211,7 @@ class Catalogue:
         e = o.exp(o.where(cond, -x, x))
         return o.where(cond, 1 / (1 + e), e / (1 + e))
 
+    @formula
     def softmax(self, logits: Any, axis: int = -1) -> Any:
         """e^{x_i} / Σ_j e^{x_j} along ``axis``, max-shifted (the shift is a constant in the gradient)."""
         o = self.ops
@@ -233,6 +232,7 @@ class Catalogue:
         tail = o.log1p(o.exp(o.where(cond, -x, x)))
         return o.where(cond, x, zero) + tail, o.where(cond, zero, -x) + tail
 
+    @formula
     def sigmoid_cross_entropy_with_logits(self, labels: Any = None, logits: Any = None) -> Any:
         """Elementwise max(x, 0) − x·z + log(1 + e^{−|x|}) = −z log σ(x) − (1−z) log(1−σ(x)).
 
@@ -247,6 +247,7 @@ class Catalogue:
         linear = o.where(cond, x * (1 - z), -x * z)
         return linear + o.log1p(o.exp(o.where(cond, -x, x)))
 
+    @formula
     def weighted_cross_entropy_with_logits(self, labels: Any = None, logits: Any = None, pos_weight: Any = 1.0) -> Any:
         """Elementwise q·z·(−log σ(x)) + (1−z)·(−log(1−σ(x))) = q·z·softplus(−x) + (1−z)·softplus(x).
 
@@ -264,65 +265,7 @@ class Catalogue:
         weight = o.where(o.equal(z, 0), o.zeros_like(z), q * z)
         return weight * sp_neg + (1 - z) * sp_pos
 
-    def softmax_xent(self, y: Any, x: Any, ax: int) -> Any:
-        """−Σ y·log softmax(x) along ``ax`` (y, x of one shape), with an accurate value and gradient.
-
-        With a the (first) argmax and e_j = x_j − x_a for j ≠ a (0 at a), s = Σ_{j≠a} e^{e_j}:
-        log softmax_j = e_j − log1p(s), log softmax_a = −log1p(s), accurate also where the softmax
-        is confident; the loss is Σy·log1p(s) − Σ_{j≠a} y_j·e_j, two non-negative terms for y ≥ 0.
-        x_a enters only through the differences e_j (selected at the argmax, so its whole gradient
-        goes to that one element, also for ties), and autodiff gives ∂/∂x_a = Σ_{j≠a} (y_j − Σy·p_j):
-        for a confident one-hot row −Σ_{j≠a} p_j, to a few ulps (softmax_a − 1 would cancel).
-        """
-        o = self.ops
-        c = x.shape[ax]
-        if c is None:
-            raise ValueError("logits: the size of the class axis must be known statically")
-        rank = o.rank(x)
-        idx = o.argmax(x, axis=ax, keepdims=True)
-        classes = o.reshape(o.arange(c, dtype=o.dtype(idx)), [c if i == ax else 1 for i in range(rank)])
-        is_max = o.equal(classes, idx)
-        zero = o.zeros_like(x)
-        x_a = o.sum(o.where(is_max, x, zero), axis=ax, keepdims=True)  # x at the argmax; no gather
-        e = o.where(is_max, zero, x - x_a)
-        rest = o.sum(o.where(is_max, zero, o.exp(e)), axis=ax)
-        total = o.sum(y, axis=ax)
-        # 0 · log softmax = 0 even where e overflows to -inf (extreme logits in float16)
-        e_safe = o.where(o.equal(y, 0) & o.isinf(e), zero, e)
-        return total * o.log1p(rest) - o.sum(y * e_safe, axis=ax)
-
-    def softmax_cross_entropy_with_logits(self, labels: Any = None, logits: Any = None, axis: int = -1) -> Any:
-        """−Σ_i y_i · log softmax(x)_i over ``axis``."""
-        o = self.ops
-        x = o.as_float(logits)
-        y = o.broadcast_to(o.cast(labels, o.dtype(x)), o.shape(x))
-        return self.softmax_xent(y, x, self.axis_index(x, axis))
-
-    def sparse_softmax_cross_entropy_with_logits(self, labels: Any = None, logits: Any = None) -> Any:
-        """logsumexp(x) − x_k over the last axis, ``k`` an integer class index in [0, C).
-
-        Labels outside [0, C) give NaN (and fail an assertion where the layer has one): never a silent
-        finite value.
-        """
-        o = self.ops
-        x = o.as_float(logits)
-        k = o.tensor(labels)
-        if o.dtype(k) in FLOATS:
-            raise ValueError(f"labels: expected integer class indices, got dtype {o.dtype(k)}")
-        k = o.cast(k, "int32")
-        rx, rk = o.rank(x), o.rank(k)
-        if rx is not None and rk is not None and rk != rx - 1:
-            raise ValueError(f"labels: expected rank {rx - 1} (logits' rank - 1), got rank {rk}")
-        ax = self.axis_index(x, -1)
-        classes = x.shape[ax]
-        if classes is None:
-            raise ValueError("logits: the number of classes must be known statically")
-        valid = o.assert_all((k >= 0) & (k < classes), "labels: class index outside [0, C)")
-        safe_k = o.where(valid, k, o.zeros_like(k))
-        y = o.one_hot(safe_k, classes, axis=-1, dtype=o.dtype(x))
-        value = self.softmax_xent(y, x, ax)
-        return o.where(valid, value, o.full_like(value, np.nan))
-
+    @formula
     def sigmoid_focal_loss(self, labels: Any = None, logits: Any = None, alpha: Any = 0.25, gamma: Any = 2.0) -> Any:
         """RetinaNet's focal loss (Lin et al. 2017), elementwise: α_t·(1 − p_t)^γ·SCE(z, x).
 
@@ -354,6 +297,68 @@ class Catalogue:
         at_zero = o.where(o.equal(exponent, 0), o.ones_like(base), o.zeros_like(base))
         return o.where(positive, o.power(safe, exponent), at_zero)
 
+    def softmax_xent(self, y: Any, x: Any, ax: int) -> Any:
+        """−Σ y·log softmax(x) along ``ax`` (y, x of one shape), with an accurate value and gradient.
+
+        With a the (first) argmax and e_j = x_j − x_a for j ≠ a (0 at a), s = Σ_{j≠a} e^{e_j}:
+        log softmax_j = e_j − log1p(s), log softmax_a = −log1p(s), accurate also where the softmax
+        is confident; the loss is Σy·log1p(s) − Σ_{j≠a} y_j·e_j, two non-negative terms for y ≥ 0.
+        x_a enters only through the differences e_j (selected at the argmax, so its whole gradient
+        goes to that one element, also for ties), and autodiff gives ∂/∂x_a = Σ_{j≠a} (y_j − Σy·p_j):
+        for a confident one-hot row −Σ_{j≠a} p_j, to a few ulps (softmax_a − 1 would cancel).
+        """
+        o = self.ops
+        c = x.shape[ax]
+        if c is None:
+            raise ValueError("logits: the size of the class axis must be known statically")
+        rank = o.rank(x)
+        idx = o.argmax(x, axis=ax, keepdims=True)
+        classes = o.reshape(o.arange(c, dtype=o.dtype(idx)), [c if i == ax else 1 for i in range(rank)])
+        is_max = o.equal(classes, idx)
+        zero = o.zeros_like(x)
+        x_a = o.sum(o.where(is_max, x, zero), axis=ax, keepdims=True)  # x at the argmax; no gather
+        e = o.where(is_max, zero, x - x_a)
+        rest = o.sum(o.where(is_max, zero, o.exp(e)), axis=ax)
+        total = o.sum(y, axis=ax)
+        # 0 · log softmax = 0 even where e overflows to -inf (extreme logits in float16)
+        e_safe = o.where(o.equal(y, 0) & o.isinf(e), zero, e)
+        return total * o.log1p(rest) - o.sum(y * e_safe, axis=ax)
+
+    @formula
+    def softmax_cross_entropy_with_logits(self, labels: Any = None, logits: Any = None, axis: int = -1) -> Any:
+        """−Σ_i y_i · log softmax(x)_i over ``axis``."""
+        o = self.ops
+        x = o.as_float(logits)
+        y = o.broadcast_to(o.cast(labels, o.dtype(x)), o.shape(x))
+        return self.softmax_xent(y, x, self.axis_index(x, axis))
+
+    @formula
+    def sparse_softmax_cross_entropy_with_logits(self, labels: Any = None, logits: Any = None) -> Any:
+        """logsumexp(x) − x_k over the last axis, ``k`` an integer class index in [0, C).
+
+        Labels outside [0, C) give NaN (and fail an assertion where the layer has one): never a silent
+        finite value.
+        """
+        o = self.ops
+        x = o.as_float(logits)
+        k = o.tensor(labels)
+        if o.dtype(k) in FLOATS:
+            raise ValueError(f"labels: expected integer class indices, got dtype {o.dtype(k)}")
+        k = o.cast(k, "int32")
+        rx, rk = o.rank(x), o.rank(k)
+        if rx is not None and rk is not None and rk != rx - 1:
+            raise ValueError(f"labels: expected rank {rx - 1} (logits' rank - 1), got rank {rk}")
+        ax = self.axis_index(x, -1)
+        classes = x.shape[ax]
+        if classes is None:
+            raise ValueError("logits: the number of classes must be known statically")
+        valid = o.assert_all((k >= 0) & (k < classes), "labels: class index outside [0, C)")
+        safe_k = o.where(valid, k, o.zeros_like(k))
+        y = o.one_hot(safe_k, classes, axis=-1, dtype=o.dtype(x))
+        value = self.softmax_xent(y, x, ax)
+        return o.where(valid, value, o.full_like(value, np.nan))
+
+    @formula
     def binary_crossentropy(self, target: Any, output: Any) -> Any:
         """−(t·log P + (1−t)·log(1−P)), P = clip(p, ε_k, 1−ε_k) (convention C2, "keras-ops")."""
         o = self.ops
@@ -366,6 +371,7 @@ class Catalogue:
         # and 1/P overflows (float16, P < 2^-16).
         return -(self.xlogy(t, pc) + (1 - t) * o.log1p(-pc))
 
+    @formula
     def categorical_crossentropy(self, target: Any, output: Any, axis: int = -1) -> Any:
         """−Σ_i t_i · log clip(p_i / Σ_j p_j, ε_k, 1−ε_k) over ``axis`` (convention C2)."""
         o = self.ops
@@ -375,6 +381,7 @@ class Catalogue:
         qc = self.clip_prob(q, EPSILON_KERAS)
         return -o.sum(self.xlogy(t, qc), axis=axis)
 
+    @formula
     def entropy(self, p: Any, axis: int = -1) -> Any:
         """−Σ p·log p over ``axis`` with 0·log 0 = 0."""
         o = self.ops
@@ -404,6 +411,7 @@ class Catalogue:
         value = o.where(near, near_val, o.where(normal, mid_val, far_val))
         return o.stop_gradient(value) + self.dlog(p) - self.dlog(q)
 
+    @formula
     def kl_divergence(self, p: Any, q: Any, axis: int = -1) -> Any:
         """Σ p·log(p/q) over ``axis`` with 0·log(0/q) = 0."""
         o = self.ops
@@ -419,6 +427,7 @@ class Catalogue:
         term = o.where(has, p_safe * self.log_ratio(p_safe, q_safe), o.zeros_like(p))
         return o.sum(term, axis=axis)
 
+    @formula
     def smooth_l1(self, x: Any) -> Any:
         """0.5·x² if |x| ≤ 1 else |x| − 0.5, elementwise."""
         o = self.ops
@@ -449,6 +458,7 @@ class Catalogue:
         num = o.sum(m * self.smooth_l1(t - y_pred))
         return o.const(lam, o.dtype(y_pred)) * num / self.eps_normaliser(m)
 
+    @formula
     def rpn_loss_regr(self, num_anchors: int) -> Callable[[Any, Any], Any]:
         """RPN box regression: λ · Σ m·smooth_l1(t − y_pred) / Σ(ε + m) over (B, H, W, 8A) / (B, H, W, 4A)."""
         o = self.ops
@@ -465,6 +475,7 @@ class Catalogue:
 
         return rpn_loss_regr_fixed_num
 
+    @formula
     def rpn_loss_cls(self, num_anchors: int) -> Callable[[Any, Any], Any]:
         """RPN objectness: λ · Σ v·BCE(z, y_pred) / Σ(ε + v), v = y_true[..., :A], z = y_true[..., A:]."""
         o = self.ops
@@ -484,6 +495,7 @@ class Catalogue:
 
         return rpn_loss_cls_fixed_num
 
+    @formula
     def class_loss_regr(self, num_classes: int) -> Callable[[Any, Any], Any]:
         """Detector box regression: λ · Σ m·smooth_l1(t − y_pred) / Σ(ε + m) over (B, R, 8C) / (B, R, 4C)."""
         o = self.ops
@@ -500,6 +512,7 @@ class Catalogue:
 
         return class_loss_regr_fixed_num
 
+    @formula
     def class_loss_cls(self, y_true: Any, y_pred: Any) -> Any:
         """λ · mean over r of CCE(y_true[0, r, :], y_pred[0, r, :]) (batch element 0 only, as the documents)."""
         o = self.ops
@@ -520,6 +533,7 @@ class Catalogue:
         self.check_last_dim(t, "anchors", 2, "2")
         return t, int(t.shape[0])
 
+    @formula
     def decode(self, conv_output: Any, anchors: Any, stride: Any, num_class: int) -> Any:
         """(B, S, S, A·(5+N)) raw output → (B, S, S, A, 5+N) boxes (x, y, w, h) in pixels, conf, class probs."""
         o = self.ops
@@ -591,11 +605,13 @@ class Catalogue:
         enclose = self.span(b1[..., 0], w1, b2[..., 0], w2) * self.span(b1[..., 1], h1, b2[..., 1], h2)
         return inter, area1 + area2 - inter, enclose, area1, area2
 
+    @formula
     def bbox_iou(self, boxes1: Any, boxes2: Any) -> Any:
         """IoU of (x, y, w, h) boxes, broadcasting over leading axes; areas from the raw w·h."""
         inter, union, _, _ = self.iou_parts(boxes1, boxes2)
         return self.ratio(inter, union)
 
+    @formula
     def bbox_giou(self, boxes1: Any, boxes2: Any) -> Any:
         """Generalised IoU of (x, y, w, h) boxes; corners re-sorted per axis, areas from the sorted corners.
 
@@ -607,11 +623,13 @@ class Catalogue:
         iou = self.ratio(inter, union)
         return self.grad_from(iou - (enclose - union) / enclose, iou + self.ratio(union, enclose))
 
+    @formula
     def iou_loss(self, boxes1: Any, boxes2: Any) -> Any:
         """1 − IoU, as ((area1 − inter) + (area2 − inter)) / union: relatively accurate when IoU ≈ 1."""
         inter, union, area1, area2 = self.iou_parts(boxes1, boxes2)
         return self.grad_from(((area1 - inter) + (area2 - inter)) / union, -self.ratio(inter, union))
 
+    @formula
     def giou_loss(self, boxes1: Any, boxes2: Any) -> Any:
         """1 − GIoU, as (union − inter)/union + (E − union)/E: relatively accurate when GIoU ≈ 1."""
         inter, union, enclose, area1, area2 = self.giou_parts(boxes1, boxes2)
@@ -645,11 +663,13 @@ class Catalogue:
         safe = o.where(zero, o.ones_like(m), m)
         return o.atan2(o.where(zero, o.zeros_like(w), w / safe), o.where(zero, o.ones_like(h), h / safe))
 
+    @formula
     def diou_loss(self, boxes1: Any, boxes2: Any) -> Any:
         """1 − IoU + ρ²/c² (IoU as ``bbox_iou``; c the diagonal of the smallest box enclosing both; w, h ≥ 0)."""
         b1, b2 = self.box_pair(boxes1, boxes2)
         return self.iou_loss(b1, b2) + self.distance_ratio(b1, b2)
 
+    @formula
     def ciou_loss(self, boxes1: Any, boxes2: Any) -> Any:
         """1 − IoU + ρ²/c² + α·v, v = (4/π²)(atan2(w2, h2) − atan2(w1, h1))², α = v/((1 − IoU) + v) (0 where v = 0).
 
@@ -665,6 +685,7 @@ class Catalogue:
         alpha = o.stop_gradient(o.where(positive, v / safe, o.zeros_like(v)))
         return one_minus_iou + self.distance_ratio(b1, b2) + alpha * v
 
+    @formula
     def focal(self, target: Any, actual: Any, alpha: Any = 1, gamma: Any = 2) -> Any:
         """α·|target − actual|^γ (the YOLOv3 confidence weight; the gradient flows through it)."""
         o = self.ops
@@ -673,6 +694,7 @@ class Catalogue:
         t = o.cast(target, dtype)
         return o.const(alpha, dtype) * o.power(o.abs(t - x), o.const(gamma, dtype))
 
+    @formula
     def loss_layer(
         self,
         conv: Any,
@@ -736,6 +758,7 @@ class Catalogue:
         """loss_layer's reduction of a (B, S, S, A, k) term: the batch mean of per-image sums."""
         return self.mean(self.ops.sum(term, axis=(1, 2, 3, 4)))
 
+    @formula
     def compute_loss(
         self,
         convs: Sequence[Any],
@@ -766,6 +789,7 @@ class Catalogue:
             totals = parts if totals is None else tuple(t + p for t, p in zip(totals, parts, strict=True))
         return totals
 
+    @formula
     def focal_loss(self, hm_pred: Any, hm_true: Any) -> Any:
         """CenterNet heatmap focal loss: (pos_loss + neg_loss) / num_pos, or neg_loss when num_pos = 0."""
         o = self.ops
@@ -804,6 +828,7 @@ class Catalogue:
         safe_num = o.where(has_pos, num_pos, o.ones_like(num_pos))
         return o.where(has_pos, (pos_loss + neg_loss) / safe_num, neg_loss)
 
+    @formula
     def reg_l1_loss(self, y_pred: Any, y_true: Any, indices: Any, mask: Any) -> Any:
         """Σ |y_true·M − g·M| / (Σ M + ε), g = y_pred gathered at the flattened H·W ``indices``.
 
@@ -846,6 +871,7 @@ class Catalogue:
         value = total / (o.sum(m) + o.const(EPSILON, dtype))
         return o.where(in_range, value, o.full_like(value, np.nan))
 
+    @formula
     def loss(self, args: Sequence[Any]) -> Any:
         """CenterNet total: focal_loss + 0.1·reg_l1_loss(wh) + reg_l1_loss(reg)."""
         o = self.ops
@@ -856,3 +882,6 @@ class Catalogue:
         wh = self.reg_l1_loss(wh_pred, wh_true, indices, reg_mask)
         reg = self.reg_l1_loss(reg_pred, reg_true, indices, reg_mask)
         return hm + o.const(CENTERNET_WH_WEIGHT, o.dtype(wh)) * wh + reg
+
+
+NAMES: tuple[str, ...] = tuple(name for name, fn in vars(Catalogue).items() if getattr(fn, "is_formula", False))
