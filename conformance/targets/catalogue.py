@@ -458,22 +458,31 @@ class Catalogue:
         num = o.sum(m * self.smooth_l1(t - y_pred))
         return o.const(lam, o.dtype(y_pred)) * num / self.eps_normaliser(m)
 
+    def frcnn_pair(self, y_true: Any, y_pred: Any, rank: int, true_last: tuple[int, str] | None = None,
+                   pred_last: tuple[int, str] | None = None) -> tuple[Any, Any]:
+        """(y_true, y_pred) of a Faster R-CNN loss in y_pred's float dtype, ranks and last axes checked."""
+        o = self.ops
+        y_pred = o.as_float(y_pred)
+        y_true = o.cast(y_true, o.dtype(y_pred))
+        for name, x, last in (("y_true", y_true, true_last), ("y_pred", y_pred, pred_last)):
+            self.check_rank(x, name, rank)
+            if last is not None:
+                self.check_last_dim(x, name, *last)
+        return y_true, y_pred
+
+    def box_regression(self, n: int, rank: int, what: str, lam: float) -> Callable[[Any, Any], Any]:
+        """The Faster R-CNN box regression closure over ``n`` anchors or classes (``what``: "A" or "C")."""
+
+        def fixed_num(y_true: Any, y_pred: Any) -> Any:
+            y_true, y_pred = self.frcnn_pair(y_true, y_pred, rank, (8 * n, f"8*{what}"), (4 * n, f"4*{what}"))
+            return self.masked_smooth_l1_loss(y_true, y_pred, 4 * n, lam)
+
+        return fixed_num
+
     @formula
     def rpn_loss_regr(self, num_anchors: int) -> Callable[[Any, Any], Any]:
         """RPN box regression: λ · Σ m·smooth_l1(t − y_pred) / Σ(ε + m) over (B, H, W, 8A) / (B, H, W, 4A)."""
-        o = self.ops
-        a = int(num_anchors)
-
-        def rpn_loss_regr_fixed_num(y_true: Any, y_pred: Any) -> Any:
-            y_pred = o.as_float(y_pred)
-            y_true = o.cast(y_true, o.dtype(y_pred))
-            self.check_rank(y_true, "y_true", 4)
-            self.check_rank(y_pred, "y_pred", 4)
-            self.check_last_dim(y_true, "y_true", 8 * a, "8*A")
-            self.check_last_dim(y_pred, "y_pred", 4 * a, "4*A")
-            return self.masked_smooth_l1_loss(y_true, y_pred, 4 * a, LAMBDA_RPN_REGR)
-
-        return rpn_loss_regr_fixed_num
+        return self.box_regression(int(num_anchors), 4, "A", LAMBDA_RPN_REGR)
 
     @formula
     def rpn_loss_cls(self, num_anchors: int) -> Callable[[Any, Any], Any]:
@@ -482,12 +491,7 @@ class Catalogue:
         a = int(num_anchors)
 
         def rpn_loss_cls_fixed_num(y_true: Any, y_pred: Any) -> Any:
-            y_pred = o.as_float(y_pred)
-            y_true = o.cast(y_true, o.dtype(y_pred))
-            self.check_rank(y_true, "y_true", 4)
-            self.check_rank(y_pred, "y_pred", 4)
-            self.check_last_dim(y_true, "y_true", 2 * a, "2*A")
-            self.check_last_dim(y_pred, "y_pred", a, "A")
+            y_true, y_pred = self.frcnn_pair(y_true, y_pred, 4, (2 * a, "2*A"), (a, "A"))
             v = y_true[..., :a]
             z = y_true[..., a:]
             num = o.sum(v * self.binary_crossentropy(z, y_pred))
@@ -498,30 +502,14 @@ class Catalogue:
     @formula
     def class_loss_regr(self, num_classes: int) -> Callable[[Any, Any], Any]:
         """Detector box regression: λ · Σ m·smooth_l1(t − y_pred) / Σ(ε + m) over (B, R, 8C) / (B, R, 4C)."""
-        o = self.ops
-        c = int(num_classes)
-
-        def class_loss_regr_fixed_num(y_true: Any, y_pred: Any) -> Any:
-            y_pred = o.as_float(y_pred)
-            y_true = o.cast(y_true, o.dtype(y_pred))
-            self.check_rank(y_true, "y_true", 3)
-            self.check_rank(y_pred, "y_pred", 3)
-            self.check_last_dim(y_true, "y_true", 8 * c, "8*C")
-            self.check_last_dim(y_pred, "y_pred", 4 * c, "4*C")
-            return self.masked_smooth_l1_loss(y_true, y_pred, 4 * c, LAMBDA_CLS_REGR)
-
-        return class_loss_regr_fixed_num
+        return self.box_regression(int(num_classes), 3, "C", LAMBDA_CLS_REGR)
 
     @formula
     def class_loss_cls(self, y_true: Any, y_pred: Any) -> Any:
         """λ · mean over r of CCE(y_true[0, r, :], y_pred[0, r, :]) (batch element 0 only, as the documents)."""
-        o = self.ops
-        y_pred = o.as_float(y_pred)
-        y_true = o.cast(y_true, o.dtype(y_pred))
-        self.check_rank(y_true, "y_true", 3)
-        self.check_rank(y_pred, "y_pred", 3)
+        y_true, y_pred = self.frcnn_pair(y_true, y_pred, 3)
         cce = self.categorical_crossentropy(y_true[0], y_pred[0], axis=-1)
-        return o.const(LAMBDA_CLS_CLASS, o.dtype(y_pred)) * self.mean(cce)
+        return self.ops.const(LAMBDA_CLS_CLASS, self.ops.dtype(y_pred)) * self.mean(cce)
 
     def anchor_table(self, anchors: Any, dtype: str) -> tuple[Any, int]:
         """Anchors as an (A, 2) tensor in ``dtype`` and the static A."""
