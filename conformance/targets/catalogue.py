@@ -313,7 +313,8 @@ class Catalogue:
             raise ValueError("logits: the size of the class axis must be known statically")
         rank = o.rank(x)
         idx = o.argmax(x, axis=ax, keepdims=True)
-        classes = o.reshape(o.arange(c, dtype=o.dtype(idx)), [c if i == ax else 1 for i in range(rank)])
+        classes = o.on_device_of(o.arange(c, dtype=o.dtype(idx)), x)
+        classes = o.reshape(classes, [c if i == ax else 1 for i in range(rank)])
         is_max = o.equal(classes, idx)
         zero = o.zeros_like(x)
         x_a = o.sum(o.where(is_max, x, zero), axis=ax, keepdims=True)  # x at the argmax; no gather
@@ -529,13 +530,14 @@ class Catalogue:
         dtype = o.dtype(conv)
         n = int(num_class)
         anc, a = self.anchor_table(anchors, dtype)
+        anc = o.on_device_of(anc, conv)
         self.check_rank(conv, "conv_output", 4)
         self.check_last_dim(conv, "conv_output", a * (5 + n), "A*(5+num_class)")
         stride_c = o.const(stride, dtype)
         _, rows, cols, _ = o.shape(conv)
         raw = o.reshape(conv, (-1, rows, cols, a, 5 + n))
-        grid_x = o.reshape(o.cast(o.arange(cols), dtype), (1, cols, 1))  # column index
-        grid_y = o.reshape(o.cast(o.arange(rows), dtype), (rows, 1, 1))  # row index
+        grid_x = o.reshape(o.cast(o.on_device_of(o.arange(cols), conv), dtype), (1, cols, 1))  # column index
+        grid_y = o.reshape(o.cast(o.on_device_of(o.arange(rows), conv), dtype), (rows, 1, 1))  # row index
         grid_x = o.broadcast_to(grid_x, (rows, cols, 1))
         grid_y = o.broadcast_to(grid_y, (rows, cols, 1))
         grid = o.expand_dims(o.concatenate([grid_x, grid_y], axis=-1), 2)  # (S, S, 1, 2)

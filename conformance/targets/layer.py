@@ -14,6 +14,7 @@ of named primitives; everything with a framework-specific meaning is one method 
   treats an out-of-range one, clamp, raise or garbage, never matters);
 - ``assert_all`` (an in-range assertion that raises where the framework can: TensorFlow eager and
   ``tf.function``, PyTorch; elsewhere a no-op, and the formulas return NaN for the bad entries);
+- ``on_device_of`` (PyTorch: constants that are not scalars follow the inputs' device);
 - ``atan2`` (native, except on Keras 3, whose ``ops.arctan2`` is float32 on JAX and PyTorch).
 
 No custom gradients anywhere: every accurate gradient comes from plain autodiff of a stop-gradient
@@ -67,6 +68,10 @@ class ArrayLayer:
     def gather_rows(self, flat: Any, idx: Any) -> Any:
         """``flat[b, idx[b, k], :]`` for (B, N, C) ``flat`` and in-range (B, K) ``idx``: (B, K, C)."""
         raise NotImplementedError
+
+    def on_device_of(self, x: Any, ref: Any) -> Any:
+        """``x`` (a constant made here) on ``ref``'s device, where the framework does not place it itself."""
+        return x
 
     def assert_all(self, ok: Any, message: str) -> Any:
         """``ok`` (a boolean tensor), asserted all-true where the framework can raise from traced code."""

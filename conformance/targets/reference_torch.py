@@ -5,7 +5,8 @@
 The formulas are :class:`conformance.targets.catalogue.Catalogue`'s, written once for every
 framework; this module is PyTorch's array layer under them (``torch`` operations with ``dim=``,
 ``Tensor.detach`` as the stop-gradient, ``torch.gather``) and exports the catalogue's functions,
-``torch.Tensor`` in and out, on the inputs' device.
+``torch.Tensor`` in and out (on the inputs' device: scalar constants combine with any device, the
+others are moved with ``on_device_of``).
 
 Bad labels and indices never give a silent finite value: ``sparse_softmax_cross_entropy_with_logits``
 and ``reg_l1_loss`` assert that they are in range (``torch._assert_async``: a ``RuntimeError``) and also
@@ -100,6 +101,9 @@ class TorchLayer(ArrayLayer):
 
     def concatenate(self, xs: list, axis: int = 0) -> torch.Tensor:
         return torch.cat(xs, dim=axis)
+
+    def on_device_of(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        return x.to(ref.device)
 
     def gather_rows(self, flat: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         return torch.gather(flat, 1, idx.long()[..., None].expand(-1, -1, flat.shape[-1]))
