@@ -72,7 +72,7 @@ __all__ = [  # noqa: F405
     "CONVENTIONS", "NAMES", "SPECS", "OracleSpec", "evaluate", "kinks", "register", "spec", "vjp",
     "binary_crossentropy", "categorical_crossentropy", "entropy", "kl_divergence", "sigmoid",
     "sigmoid_cross_entropy_with_logits", "smooth_l1", "softmax", "softmax_cross_entropy_with_logits",
-    "sparse_softmax_cross_entropy_with_logits", "weighted_cross_entropy_with_logits",
+    "sparse_softmax_cross_entropy_with_logits", "weighted_cross_entropy_with_logits", "sigmoid_focal_loss",
     "class_loss_cls", "class_loss_regr", "rpn_loss_cls", "rpn_loss_regr",
     "bbox_giou", "bbox_iou", "ciou_loss", "compute_loss", "decode", "diou_loss", "focal", "giou_loss", "iou_loss",
     "loss_layer",

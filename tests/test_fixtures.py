@@ -375,7 +375,7 @@ def test_replay_half_dtypes_on_reference_passes():
         assert arithmetic.measured(dtype)  # the replay installed the measurement it was judged by
 
 
-@pytest.mark.parametrize("mutant, name", [("m41_compute_loss_mean_of_scales", "compute_loss"),
+@pytest.mark.parametrize("mutant, name", [("m43_compute_loss_mean_of_scales", "compute_loss"),
                                           ("m25_loss_layer_mean_over_all", "loss_layer")])
 def test_replay_fails_on_a_mutant_in_bfloat16(mutant, name):
     import mutants

@@ -67,6 +67,14 @@ def weighted_cross_entropy_with_logits(draw: st.DrawFn) -> dict:
 
 
 @st.composite
+def sigmoid_focal_loss(draw: st.DrawFn) -> dict:
+    ex = draw(sigmoid_cross_entropy_with_logits())
+    ex["alpha"] = draw(st.sampled_from((0.25, 0.5, 0.75, 0.0, 1.0, -1.0)))
+    ex["gamma"] = draw(st.sampled_from((2.0, 0.0, 0.5, 1.0, 3.0, 5.0)))
+    return ex
+
+
+@st.composite
 def softmax_cross_entropy_with_logits(draw: st.DrawFn) -> dict:
     shape = draw(small_shape())
     axis = draw(st.sampled_from([-1, *range(len(shape))]))
@@ -132,6 +140,27 @@ def _sce_value(ex, e):
 def _wce_value(ex, e):
     x, z, q = ex["logits"], ex["labels"], ex["pos_weight"]
     return np.abs((1 - z) * x) + np.abs(1 + (q - 1) * z) * (np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0))
+
+
+def _focal_parts(ex: dict) -> tuple[np.ndarray, np.ndarray, float]:
+    """(α_t·(1 − p_t)^γ, σ(x)·σ(−x)/(1 − p_t), γ) of an example."""
+    x, z, a, g = ex["logits"], ex["labels"], ex["alpha"], ex["gamma"]
+    s, sc = sigmoid64(x), sigmoid64(-x)
+    miss = z * sc + (1 - z) * s
+    alpha_t = a * z + (1 - a) * (1 - z) if a >= 0 else 1.0
+    r = np.where(miss > 0, s * sc / np.where(miss > 0, miss, 1.0), 0.0)
+    return alpha_t * miss**g, r, g
+
+
+def _focal_value(ex, e):
+    """The SCE's scale times the weight, plus (1 + γ)·|L| for the rounding of 1 − p_t and its power."""
+    w, _, g = _focal_parts(ex)
+    return w * _sce_value(ex, e) + (1 + g) * np.abs(e)
+
+
+def _focal_grad(ex):
+    w, r, g = _focal_parts(ex)
+    return w * ((1 + g) * g * r * _sce_value(ex, None) + sigmoid64(ex["logits"]) + np.abs(ex["labels"]))
 
 
 def _onehot_labels(ex: dict) -> np.ndarray:
@@ -243,6 +272,8 @@ _TOL = {
         terms=lambda ex: 1, value_scale=_wce_value,
         grad_scale=elementwise_grad(lambda ex: np.abs(1 - ex["labels"])
                                      + np.abs(1 + (ex["pos_weight"] - 1) * ex["labels"]))),
+    "sigmoid_focal_loss": Tolerance(terms=lambda ex: 1, value_scale=_focal_value,
+                                    grad_scale=elementwise_grad(_focal_grad)),
     "softmax_cross_entropy_with_logits": Tolerance(
         terms=axis_terms("logits"), value_scale=_softmax_ce_value, grad_scale=_softmax_ce_grad),
     "sparse_softmax_cross_entropy_with_logits": Tolerance(
@@ -395,6 +426,20 @@ CONTRACTS = [
                                  _pair("logits", "labels", fixed_normal, fixed_probs, pos_weight=2.0)),
                          _broadcast("labels", "logits", fixed_probs, fixed_normal, pos_weight=2.0)),
              tags=(_SCE_NAIVE,), timing=_timing_wce),
+    Contract("sigmoid_focal_loss", "nn", Call(keyword=("labels", "logits", "alpha", "gamma")),
+             sigmoid_focal_loss, ("labels", "logits"), ("logits",), _TOL["sigmoid_focal_loss"],
+             overriding(sigmoid_focal_loss, {"logits": logit_fill, "labels": prob_fill}),
+             "α_t·(1 − p_t)^γ·SCE(z, x); 1 − p_t = z·σ(−x) + (1 − z)·σ(x), α_t = α·z + (1 − α)·(1 − z) "
+             "(1 for α < 0)", _ELEMENTWISE + "; alpha, gamma (≥ 0) Python numbers",
+             notes="RetinaNet's focal loss (Lin et al. 2017) as torchvision.ops.sigmoid_focal_loss and Keras' "
+                   "BinaryFocalCrossentropy(from_logits=True, apply_class_balancing=True) compute it, unreduced; "
+                   "smooth everywhere, the gradient flows through (1 − p_t)^γ",
+             stability_cases=lambda dtype: [dict(ex, alpha=0.25, gamma=2.0)
+                                            for ex in _fixed_logits("logits", "labels")(dtype)],
+             pinned=lambda: _zero_logits(alpha=0.25, gamma=2.0),
+             bad_inputs=(BadCase("shape-mismatch", "labels",
+                                 _pair("logits", "labels", fixed_normal, fixed_probs, alpha=0.25, gamma=2.0)),),
+             tags=(_SCE_NAIVE,)),
     Contract("softmax_cross_entropy_with_logits", "nn", Call(keyword=("labels", "logits"), optional=_AXIS),
              softmax_cross_entropy_with_logits, ("labels", "logits"), ("logits",),
              _TOL["softmax_cross_entropy_with_logits"],

@@ -41,6 +41,22 @@ ENTRIES = {
         output=_SAME_OUT, broadcasting=_SAME_SHAPE + "; `pos_weight` is a scalar",
         gradient="∂L/∂x = (1 − z) − (1 + (q − 1)·z)·σ(−x) everywhere, x = 0 included (there: (1 − z) − "
                  "(1 + (q − 1)·z)/2). Only `logits` is differentiated."),
+    "sigmoid_focal_loss": Entry(
+        ("SCE = max(x, 0) − x·z + log(1 + e^(−|x|))   (the sigmoid cross-entropy above)",
+         "m = z·σ(−x) + (1 − z)·σ(x)   (1 − p_t: the probability given to the wrong answer)",
+         "w = α·z + (1 − α)·(1 − z) if α ≥ 0, else w = 1   (α < 0: no class balancing)",
+         "L = w·m^γ·SCE"),
+        symbols=(("x", "`logits`"), ("z", "`labels`, in [0, 1] (soft labels allowed)"),
+                 ("α", "`alpha`, a Python number, default 0.25"), ("γ", "`gamma`, a Python number ≥ 0, default 2"),
+                 ("σ", "the logistic sigmoid 1 / (1 + e^(−x))"), ("SCE", "the sigmoid cross-entropy"),
+                 ("m", "1 − p_t"), ("w", "α_t, the class-balancing weight"), ("L", "the loss")),
+        output=_SAME_OUT + " (unreduced, as `torchvision.ops.sigmoid_focal_loss(reduction='none')`)",
+        broadcasting=_SAME_SHAPE + "; `alpha` and `gamma` are scalars",
+        gradient="the calculus of the formula, through m^γ as well (no stop-gradient): ∂L/∂x = w·(m^γ·(σ(x) − z) + "
+                 "γ·m^(γ−1)·(1 − 2z)·σ(x)·σ(−x)·SCE); smooth everywhere for finite x (m > 0). Only `logits`.",
+        notes=("RetinaNet's focal loss (Lin et al. 2017): torchvision's `sigmoid_focal_loss` and Keras' "
+               "`BinaryFocalCrossentropy(from_logits=True, apply_class_balancing=True, reduction=None)` compute it. "
+               "With γ = 0 and α < 0 it is `sigmoid_cross_entropy_with_logits`.",)),
     "softmax_cross_entropy_with_logits": Entry(
         ("L = −Σ_i y_i·log softmax(x)_i = Σ_i y_i·(logsumexp(x) − x_i), i running along `axis`",),
         symbols=(("x", "`logits`"), ("y", "`labels`: each row along `axis` a probability distribution"),

@@ -5,7 +5,7 @@ from typing import Any
 import tensorflow as tf
 
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import _const, _float, _softplus_pair, _tensor
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("weighted_cross_entropy_with_logits",)
 CATEGORIES = ("value", "gradient")
@@ -14,8 +14,8 @@ KIND = "formula"
 
 
 def weighted_cross_entropy_with_logits(labels: Any = None, logits: Any = None, pos_weight: Any = 1.0) -> tf.Tensor:
-    x = _float(logits)
-    z = tf.cast(_tensor(labels), x.dtype)
-    q = _const(pos_weight, x.dtype)
-    sp_pos, sp_neg = _softplus_pair(x)
+    x = R.ops.as_float(logits)
+    z = tf.cast(R.ops.tensor(labels), x.dtype)
+    q = R.ops.const(pos_weight, x.dtype)
+    sp_pos, sp_neg = R.softplus_pair(x)
     return z * sp_neg + q * (1 - z) * sp_pos

@@ -4,8 +4,9 @@ from typing import Any
 
 import tensorflow as tf
 
+from conformance.targets.catalogue import EPSILON_KERAS
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import EPSILON_KERAS, _clip_prob, _float, _tensor
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("categorical_crossentropy",)
 CATEGORIES = ("value", "gradient")
@@ -14,6 +15,6 @@ KIND = "unnormalised-probabilities"
 
 
 def categorical_crossentropy(target: Any, output: Any, axis: int = -1) -> tf.Tensor:
-    p = _float(output)
-    t = tf.cast(_tensor(target), p.dtype)
-    return -tf.reduce_sum(tf.math.xlogy(t, _clip_prob(p, EPSILON_KERAS)), axis=axis)
+    p = R.ops.as_float(output)
+    t = tf.cast(R.ops.tensor(target), p.dtype)
+    return -tf.reduce_sum(tf.math.xlogy(t, R.clip_prob(p, EPSILON_KERAS)), axis=axis)

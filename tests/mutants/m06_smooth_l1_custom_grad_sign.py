@@ -5,7 +5,7 @@ from typing import Any
 import tensorflow as tf
 
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import _float
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("smooth_l1",)
 CATEGORIES = ("gradient",)
@@ -25,4 +25,4 @@ def _smooth_l1(x: tf.Tensor) -> tf.Tensor:
 
 
 def smooth_l1(x: Any) -> tf.Tensor:
-    return _smooth_l1(_float(x))
+    return _smooth_l1(R.ops.as_float(x))

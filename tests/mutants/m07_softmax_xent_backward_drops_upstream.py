@@ -5,7 +5,7 @@ from typing import Any
 import tensorflow as tf
 
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import _axis, _float, _tensor
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("softmax_cross_entropy_with_logits",)
 CATEGORIES = ("gradient",)
@@ -14,9 +14,9 @@ KIND = "gradient-only"
 
 
 def softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = None, axis: int = -1) -> tf.Tensor:
-    x = _float(logits)
-    y = tf.broadcast_to(tf.cast(_tensor(labels), x.dtype), tf.shape(x))
-    ax = _axis(x, axis)
+    x = R.ops.as_float(logits)
+    y = tf.broadcast_to(tf.cast(R.ops.tensor(labels), x.dtype), tf.shape(x))
+    ax = R.axis_index(x, axis)
 
     @tf.custom_gradient
     def xent(x: tf.Tensor) -> tf.Tensor:

@@ -4,8 +4,9 @@ from typing import Any
 
 import tensorflow as tf
 
+from conformance.targets.catalogue import EPSILON_KERAS
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import EPSILON_KERAS, _const, _float, _tensor
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("binary_crossentropy",)
 CATEGORIES = ("value", "gradient")
@@ -14,7 +15,7 @@ KIND = "clip-bound"
 
 
 def binary_crossentropy(target: Any, output: Any) -> tf.Tensor:
-    p = _float(output)
-    t = tf.cast(_tensor(target), p.dtype)
-    pc = tf.clip_by_value(p, _const(EPSILON_KERAS, p.dtype), _const(1.0, p.dtype))
+    p = R.ops.as_float(output)
+    t = tf.cast(R.ops.tensor(target), p.dtype)
+    pc = tf.clip_by_value(p, R.ops.const(EPSILON_KERAS, p.dtype), R.ops.const(1.0, p.dtype))
     return -(tf.math.xlogy(t, pc) + (1 - t) * tf.math.log1p(-pc))

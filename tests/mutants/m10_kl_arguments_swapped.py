@@ -5,7 +5,7 @@ from typing import Any
 import tensorflow as tf
 
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import _float, _log_ratio, _tensor
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("kl_divergence",)
 CATEGORIES = ("value", "gradient")
@@ -14,6 +14,6 @@ KIND = "formula"
 
 
 def kl_divergence(p: Any, q: Any, axis: int = -1) -> tf.Tensor:
-    p = _float(p)
-    q = tf.cast(_tensor(q), p.dtype)
-    return tf.reduce_sum(q * _log_ratio(q, p), axis=axis)
+    p = R.ops.as_float(p)
+    q = tf.cast(R.ops.tensor(q), p.dtype)
+    return tf.reduce_sum(q * R.log_ratio(q, p), axis=axis)

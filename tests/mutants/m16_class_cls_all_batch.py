@@ -4,8 +4,10 @@ from typing import Any
 
 import tensorflow as tf
 
+from conformance.targets.catalogue import LAMBDA_CLS_CLASS
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import LAMBDA_CLS_CLASS, _const, _float, _tensor, categorical_crossentropy
+from conformance.targets.reference import REFERENCE as R
+from conformance.targets.reference import categorical_crossentropy
 
 TARGETS = ("class_loss_cls",)
 CATEGORIES = ("value", "gradient")
@@ -14,7 +16,7 @@ KIND = "batch>1"
 
 
 def class_loss_cls(y_true: Any, y_pred: Any) -> tf.Tensor:
-    y_pred = _float(y_pred)
-    y_true = tf.cast(_tensor(y_true), y_pred.dtype)
+    y_pred = R.ops.as_float(y_pred)
+    y_true = tf.cast(R.ops.tensor(y_true), y_pred.dtype)
     cce = categorical_crossentropy(y_true, y_pred, axis=-1)
-    return _const(LAMBDA_CLS_CLASS, y_pred.dtype) * tf.reduce_mean(cce)
+    return R.ops.const(LAMBDA_CLS_CLASS, y_pred.dtype) * tf.reduce_mean(cce)

@@ -5,7 +5,7 @@ from typing import Any
 import tensorflow as tf
 
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import _anchors, _const, _float
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("decode",)
 CATEGORIES = ("value",)
@@ -14,11 +14,11 @@ KIND = "formula"
 
 
 def decode(conv_output: Any, anchors: Any, stride: Any, num_class: int) -> tf.Tensor:
-    conv = _float(conv_output)
+    conv = R.ops.as_float(conv_output)
     dtype = conv.dtype
     n = int(num_class)
-    anc, a = _anchors(anchors, dtype)
-    stride_c = _const(stride, dtype)
+    anc, a = R.anchor_table(anchors, dtype)
+    stride_c = R.ops.const(stride, dtype)
     shape = tf.shape(conv)
     batch, rows, cols = shape[0], shape[1], shape[2]
     raw = tf.reshape(conv, tf.stack([batch, rows, cols, a, 5 + n]))

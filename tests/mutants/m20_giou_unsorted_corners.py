@@ -5,7 +5,7 @@ from typing import Any
 import tensorflow as tf
 
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import _box_pair
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("bbox_giou",)
 CATEGORIES = ("value", "gradient")
@@ -14,7 +14,7 @@ KIND = "negative-extent"
 
 
 def bbox_giou(boxes1: Any, boxes2: Any) -> tf.Tensor:
-    b1, b2 = _box_pair(boxes1, boxes2)
+    b1, b2 = R.box_pair(boxes1, boxes2)
     lt1, rb1 = b1[..., :2] - b1[..., 2:] * 0.5, b1[..., :2] + b1[..., 2:] * 0.5
     lt2, rb2 = b2[..., :2] - b2[..., 2:] * 0.5, b2[..., :2] + b2[..., 2:] * 0.5
     area1 = (rb1[..., 0] - lt1[..., 0]) * (rb1[..., 1] - lt1[..., 1])

@@ -5,7 +5,7 @@ from typing import Any
 import tensorflow as tf
 
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import _const, _float, _tensor
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("focal",)
 CATEGORIES = ("value", "gradient")
@@ -14,6 +14,6 @@ KIND = "formula"
 
 
 def focal(target: Any, actual: Any, alpha: Any = 1, gamma: Any = 2) -> tf.Tensor:
-    x = _float(actual)
-    t = tf.cast(_tensor(target), x.dtype)
-    return _const(alpha, x.dtype) * tf.pow(t - x, _const(gamma, x.dtype))
+    x = R.ops.as_float(actual)
+    t = tf.cast(R.ops.tensor(target), x.dtype)
+    return R.ops.const(alpha, x.dtype) * tf.pow(t - x, R.ops.const(gamma, x.dtype))

@@ -4,8 +4,9 @@ from typing import Any
 
 import tensorflow as tf
 
+from conformance.targets.catalogue import EPSILON_CENTERNET
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import EPSILON_CENTERNET, _const, _float, _tensor
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("focal_loss",)
 CATEGORIES = ("value", "gradient")
@@ -14,10 +15,10 @@ KIND = "formula"
 
 
 def focal_loss(hm_pred: Any, hm_true: Any) -> tf.Tensor:
-    p = _float(hm_pred)
+    p = R.ops.as_float(hm_pred)
     dtype = p.dtype
-    y = tf.cast(_tensor(hm_true), dtype)
-    eps, one = _const(EPSILON_CENTERNET, dtype), tf.ones_like(p)
+    y = tf.cast(R.ops.tensor(hm_true), dtype)
+    eps, one = R.ops.const(EPSILON_CENTERNET, dtype), tf.ones_like(p)
     pos = tf.cast(tf.equal(y, 1), dtype)
     neg = tf.cast(tf.less(y, 1), dtype)
     pos_loss = tf.reduce_sum(-tf.math.log(tf.clip_by_value(p, eps, one)) * tf.pow(1 - p, 4.0) * pos)

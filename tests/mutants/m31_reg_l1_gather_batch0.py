@@ -4,8 +4,9 @@ from typing import Any
 
 import tensorflow as tf
 
+from conformance.targets.catalogue import EPSILON
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import EPSILON, _const, _float, _tensor
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("reg_l1_loss",)
 CATEGORIES = ("value", "gradient")
@@ -14,12 +15,12 @@ KIND = "batch>1"
 
 
 def reg_l1_loss(y_pred: Any, y_true: Any, indices: Any, mask: Any) -> tf.Tensor:
-    y_pred = _float(y_pred)
+    y_pred = R.ops.as_float(y_pred)
     dtype = y_pred.dtype
-    y_true = tf.cast(_tensor(y_true), dtype)
-    mask = tf.cast(_tensor(mask), dtype)
+    y_true = tf.cast(R.ops.tensor(y_true), dtype)
+    mask = tf.cast(R.ops.tensor(mask), dtype)
     shape = tf.shape(y_pred)
     flat = tf.reshape(y_pred, tf.stack([shape[0], shape[1] * shape[2], 2]))
-    g = tf.gather(flat, _tensor(indices)[0], axis=1)
+    g = tf.gather(flat, R.ops.tensor(indices)[0], axis=1)
     m = tf.tile(mask[..., tf.newaxis], [1, 1, 2])
-    return tf.reduce_sum(tf.abs(y_true * m - g * m)) / (tf.reduce_sum(m) + _const(EPSILON, dtype))
+    return tf.reduce_sum(tf.abs(y_true * m - g * m)) / (tf.reduce_sum(m) + R.ops.const(EPSILON, dtype))

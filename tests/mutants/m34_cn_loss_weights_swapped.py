@@ -5,8 +5,10 @@ from typing import Any
 
 import tensorflow as tf
 
+from conformance.targets.catalogue import CENTERNET_WH_WEIGHT
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import CENTERNET_WH_WEIGHT, _const, focal_loss, reg_l1_loss
+from conformance.targets.reference import REFERENCE as R
+from conformance.targets.reference import focal_loss, reg_l1_loss
 
 TARGETS = ("loss",)
 CATEGORIES = ("value", "gradient")
@@ -18,4 +20,4 @@ def loss(args: Sequence[Any]) -> tf.Tensor:
     hm_pred, wh_pred, reg_pred, hm_true, wh_true, reg_true, reg_mask, indices = args
     wh = reg_l1_loss(wh_pred, wh_true, indices, reg_mask)
     reg = reg_l1_loss(reg_pred, reg_true, indices, reg_mask)
-    return focal_loss(hm_pred, hm_true) + wh + _const(CENTERNET_WH_WEIGHT, wh.dtype) * reg
+    return focal_loss(hm_pred, hm_true) + wh + R.ops.const(CENTERNET_WH_WEIGHT, wh.dtype) * reg

@@ -5,7 +5,7 @@ from typing import Any
 import tensorflow as tf
 
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import _float, _tensor
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("sigmoid_cross_entropy_with_logits",)
 CATEGORIES = ("gradient",)
@@ -15,6 +15,6 @@ KIND = "gradient-only"
 
 
 def sigmoid_cross_entropy_with_logits(labels: Any = None, logits: Any = None) -> tf.Tensor:
-    x = _float(logits)
-    z = tf.cast(_tensor(labels), x.dtype)
+    x = R.ops.as_float(logits)
+    z = tf.cast(R.ops.tensor(labels), x.dtype)
     return tf.nn.relu(x) - x * z + tf.math.log1p(tf.exp(-tf.abs(x)))

@@ -5,7 +5,7 @@ from typing import Any
 import tensorflow as tf
 
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import _const, _float, _tensor
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("weighted_cross_entropy_with_logits",)
 CATEGORIES = ("gradient",)
@@ -15,6 +15,6 @@ KIND = "divergence"
 
 
 def weighted_cross_entropy_with_logits(labels: Any = None, logits: Any = None, pos_weight: Any = 1.0) -> tf.Tensor:
-    x = _float(logits)
-    z = tf.cast(_tensor(labels), x.dtype)
-    return tf.nn.weighted_cross_entropy_with_logits(labels=z, logits=x, pos_weight=_const(pos_weight, x.dtype))
+    x = R.ops.as_float(logits)
+    z = tf.cast(R.ops.tensor(labels), x.dtype)
+    return tf.nn.weighted_cross_entropy_with_logits(labels=z, logits=x, pos_weight=R.ops.const(pos_weight, x.dtype))

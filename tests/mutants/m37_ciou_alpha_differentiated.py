@@ -4,8 +4,10 @@ from typing import Any
 
 import tensorflow as tf
 
+from conformance.targets.catalogue import FOUR_OVER_PI2
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import _FOUR_OVER_PI2, _aspect_angle, _box_pair, _const, _distance_ratio, iou_loss
+from conformance.targets.reference import REFERENCE as R
+from conformance.targets.reference import iou_loss
 
 TARGETS = ("ciou_loss",)
 CATEGORIES = ("gradient",)
@@ -14,11 +16,11 @@ KIND = "divergence"
 
 
 def ciou_loss(boxes1: Any, boxes2: Any) -> tf.Tensor:
-    b1, b2 = _box_pair(boxes1, boxes2)
+    b1, b2 = R.box_pair(boxes1, boxes2)
     one_minus_iou = iou_loss(b1, b2)
-    gap = _aspect_angle(b2[..., 2], b2[..., 3]) - _aspect_angle(b1[..., 2], b1[..., 3])
-    v = _const(_FOUR_OVER_PI2, b1.dtype) * (gap * gap)
+    gap = R.aspect_angle(b2[..., 2], b2[..., 3]) - R.aspect_angle(b1[..., 2], b1[..., 3])
+    v = R.ops.const(FOUR_OVER_PI2, b1.dtype) * (gap * gap)
     positive = v > 0
     safe = tf.where(positive, one_minus_iou + v, tf.ones_like(v))
     alpha = tf.where(positive, v / safe, tf.zeros_like(v))
-    return one_minus_iou + _distance_ratio(b1, b2) + alpha * v
+    return one_minus_iou + R.distance_ratio(b1, b2) + alpha * v

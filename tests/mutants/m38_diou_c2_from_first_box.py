@@ -5,7 +5,8 @@ from typing import Any
 import tensorflow as tf
 
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import _box_pair, iou_loss
+from conformance.targets.reference import REFERENCE as R
+from conformance.targets.reference import iou_loss
 
 TARGETS = ("diou_loss",)
 CATEGORIES = ("value", "gradient")
@@ -14,7 +15,7 @@ KIND = "formula"
 
 
 def diou_loss(boxes1: Any, boxes2: Any) -> tf.Tensor:
-    b1, b2 = _box_pair(boxes1, boxes2)
+    b1, b2 = R.box_pair(boxes1, boxes2)
     dx = b1[..., 0] - b2[..., 0]
     dy = b1[..., 1] - b2[..., 1]
     c2 = b1[..., 2] * b1[..., 2] + b1[..., 3] * b1[..., 3]

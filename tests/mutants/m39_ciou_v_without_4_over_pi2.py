@@ -5,7 +5,8 @@ from typing import Any
 import tensorflow as tf
 
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import _aspect_angle, _box_pair, _distance_ratio, iou_loss
+from conformance.targets.reference import REFERENCE as R
+from conformance.targets.reference import iou_loss
 
 TARGETS = ("ciou_loss",)
 CATEGORIES = ("value", "gradient")
@@ -14,11 +15,11 @@ KIND = "formula"
 
 
 def ciou_loss(boxes1: Any, boxes2: Any) -> tf.Tensor:
-    b1, b2 = _box_pair(boxes1, boxes2)
+    b1, b2 = R.box_pair(boxes1, boxes2)
     one_minus_iou = iou_loss(b1, b2)
-    gap = _aspect_angle(b2[..., 2], b2[..., 3]) - _aspect_angle(b1[..., 2], b1[..., 3])
+    gap = R.aspect_angle(b2[..., 2], b2[..., 3]) - R.aspect_angle(b1[..., 2], b1[..., 3])
     v = gap * gap
     positive = v > 0
     safe = tf.where(positive, one_minus_iou + v, tf.ones_like(v))
     alpha = tf.stop_gradient(tf.where(positive, v / safe, tf.zeros_like(v)))
-    return one_minus_iou + _distance_ratio(b1, b2) + alpha * v
+    return one_minus_iou + R.distance_ratio(b1, b2) + alpha * v

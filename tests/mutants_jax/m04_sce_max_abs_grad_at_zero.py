@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from conformance.targets.reference_jax import *  # noqa: F403
-from conformance.targets.reference_jax import _cast, _float
+from conformance.targets.reference_jax import REFERENCE as R
 
 TARGETS = ("sigmoid_cross_entropy_with_logits",)
 CATEGORIES = ("gradient",)
@@ -16,6 +16,6 @@ KIND = "gradient-only"
 
 
 def sigmoid_cross_entropy_with_logits(labels: Any = None, logits: Any = None) -> jax.Array:
-    x = _float(logits)
-    z = _cast(labels, x.dtype)
+    x = R.ops.as_float(logits)
+    z = R.ops.cast(labels, x.dtype)
     return jnp.maximum(x, 0) - x * z + jnp.log1p(jnp.exp(-jnp.abs(x)))

@@ -5,7 +5,7 @@ from typing import Any
 from keras import ops
 
 from conformance.targets.reference_keras import *  # noqa: F403
-from conformance.targets.reference_keras import _cast, _dtype, _float
+from conformance.targets.reference_keras import REFERENCE as R
 
 TARGETS = ("sigmoid_cross_entropy_with_logits",)
 CATEGORIES = ("gradient",)
@@ -15,6 +15,6 @@ KIND = "gradient-only"
 
 
 def sigmoid_cross_entropy_with_logits(labels: Any = None, logits: Any = None) -> Any:
-    x = _float(logits)
-    z = _cast(labels, _dtype(x))
+    x = R.ops.as_float(logits)
+    z = R.ops.cast(labels, R.ops.dtype(x))
     return ops.relu(x) - x * z + ops.log1p(ops.exp(-ops.abs(x)))

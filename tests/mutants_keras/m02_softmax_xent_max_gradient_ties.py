@@ -5,7 +5,7 @@ from typing import Any
 from keras import ops
 
 from conformance.targets.reference_keras import *  # noqa: F403
-from conformance.targets.reference_keras import _axis, _cast, _dtype, _float, _rank_of
+from conformance.targets.reference_keras import REFERENCE as R
 
 TARGETS = ("softmax_cross_entropy_with_logits",)
 CATEGORIES = ("gradient",)
@@ -16,12 +16,12 @@ KIND = "gradient-only"
 
 
 def softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = None, axis: int = -1) -> Any:
-    x = _float(logits)
-    ax = _axis(x, axis)
-    y = ops.broadcast_to(_cast(labels, _dtype(x)), ops.shape(x))
+    x = R.ops.as_float(logits)
+    ax = R.axis_index(x, axis)
+    y = ops.broadcast_to(R.ops.cast(labels, R.ops.dtype(x)), ops.shape(x))
     c = x.shape[ax]
     idx = ops.argmax(x, axis=ax, keepdims=True)
-    classes = ops.reshape(ops.arange(c, dtype=_dtype(idx)), [c if i == ax else 1 for i in range(_rank_of(x))])
+    classes = ops.reshape(ops.arange(c, dtype=R.ops.dtype(idx)), [c if i == ax else 1 for i in range(R.ops.rank(x))])
     is_max = ops.equal(classes, idx)
     d = x - ops.max(x, axis=ax, keepdims=True)
     rest = ops.sum(ops.where(is_max, ops.zeros_like(x), ops.exp(d)), axis=ax, keepdims=True)

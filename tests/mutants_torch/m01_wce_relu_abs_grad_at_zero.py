@@ -5,7 +5,7 @@ from typing import Any
 import torch
 
 from conformance.targets.reference_torch import *  # noqa: F403
-from conformance.targets.reference_torch import _const, _float, _like
+from conformance.targets.reference_torch import REFERENCE as R
 
 TARGETS = ("weighted_cross_entropy_with_logits",)
 CATEGORIES = ("gradient",)
@@ -15,7 +15,7 @@ KIND = "divergence"
 
 
 def weighted_cross_entropy_with_logits(labels: Any = None, logits: Any = None, pos_weight: Any = 1.0) -> torch.Tensor:
-    x = _float(logits)
-    z = _like(labels, x)
-    q = _const(pos_weight, x)
+    x = R.ops.as_float(logits)
+    z = R.ops.cast(labels, x.dtype)
+    q = R.ops.const(pos_weight, x.dtype)
     return (1 - z) * x + (1 + (q - 1) * z) * (torch.log1p(torch.exp(-torch.abs(x))) + torch.relu(-x))

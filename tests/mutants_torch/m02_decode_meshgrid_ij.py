@@ -5,7 +5,8 @@ from typing import Any
 import torch
 
 from conformance.targets.reference_torch import *  # noqa: F403
-from conformance.targets.reference_torch import _anchors, _const, _float, sigmoid
+from conformance.targets.reference_torch import REFERENCE as R
+from conformance.targets.reference_torch import sigmoid
 
 TARGETS = ("decode",)
 CATEGORIES = ("value",)
@@ -15,10 +16,10 @@ KIND = "formula"
 
 
 def decode(conv_output: Any, anchors: Any, stride: Any, num_class: int) -> torch.Tensor:
-    conv = _float(conv_output)
+    conv = R.ops.as_float(conv_output)
     n = int(num_class)
-    anc, a = _anchors(anchors, conv)
-    stride_c = _const(stride, conv)
+    anc, a = R.anchor_table(anchors, conv.dtype)
+    stride_c = R.ops.const(stride, conv.dtype)
     batch, rows, cols = conv.shape[0], conv.shape[1], conv.shape[2]
     raw = conv.reshape(batch, rows, cols, a, 5 + n)
     grid_x, grid_y = torch.meshgrid(torch.arange(cols), torch.arange(rows))  # square grid: shapes agree

@@ -5,7 +5,7 @@ from typing import Any
 import torch
 
 from conformance.targets.reference_torch import *  # noqa: F403
-from conformance.targets.reference_torch import _float, _like
+from conformance.targets.reference_torch import REFERENCE as R
 
 TARGETS = ("binary_crossentropy",)
 CATEGORIES = ("value", "gradient")
@@ -15,6 +15,6 @@ KIND = "clip-bound"
 
 
 def binary_crossentropy(target: Any, output: Any) -> torch.Tensor:
-    p = _float(output)
-    t = _like(target, p)
+    p = R.ops.as_float(output)
+    t = R.ops.cast(target, p.dtype)
     return torch.nn.functional.binary_cross_entropy(p, t, reduction="none")

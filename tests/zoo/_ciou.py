@@ -12,18 +12,19 @@ from typing import Any
 
 import tensorflow as tf
 
-from conformance.targets.reference import _box_pair, _span, iou_loss
+from conformance.targets.reference import REFERENCE as R
+from conformance.targets.reference import iou_loss
 
 FOUR_OVER_PI2 = 4 / math.pi**2
 
 
 def parts(boxes1: Any, boxes2: Any) -> dict[str, tf.Tensor]:
     """1 − IoU, ρ², c² and the extents of two (x, y, w, h) box tensors (boxes2 the ground truth)."""
-    b1, b2 = _box_pair(boxes1, boxes2)
+    b1, b2 = R.box_pair(boxes1, boxes2)
     dx = b1[..., 0] - b2[..., 0]
     dy = b1[..., 1] - b2[..., 1]
-    cw = _span(b1[..., 0], b1[..., 2], b2[..., 0], b2[..., 2])
-    ch = _span(b1[..., 1], b1[..., 3], b2[..., 1], b2[..., 3])
+    cw = R.span(b1[..., 0], b1[..., 2], b2[..., 0], b2[..., 2])
+    ch = R.span(b1[..., 1], b1[..., 3], b2[..., 1], b2[..., 3])
     return {"one_minus_iou": iou_loss(b1, b2), "rho2": dx * dx + dy * dy, "c2": cw * cw + ch * ch,
             "w1": b1[..., 2], "h1": b1[..., 3], "w2": b2[..., 2], "h2": b2[..., 3]}
 

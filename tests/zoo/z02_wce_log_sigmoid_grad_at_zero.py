@@ -11,7 +11,7 @@ from typing import Any
 import tensorflow as tf
 
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import _const, _float, _tensor
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("weighted_cross_entropy_with_logits",)
 CATEGORIES = ("gradient",)
@@ -26,7 +26,7 @@ def _log_sigmoid(x: tf.Tensor) -> tf.Tensor:
 
 
 def weighted_cross_entropy_with_logits(labels: Any = None, logits: Any = None, pos_weight: Any = 1.0) -> tf.Tensor:
-    x = _float(logits)
-    z = tf.cast(_tensor(labels), x.dtype)
-    q = _const(pos_weight, x.dtype)
+    x = R.ops.as_float(logits)
+    z = tf.cast(R.ops.tensor(labels), x.dtype)
+    q = R.ops.const(pos_weight, x.dtype)
     return -(q * z * _log_sigmoid(x) + (1 - z) * _log_sigmoid(-x))

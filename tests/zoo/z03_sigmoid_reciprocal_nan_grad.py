@@ -11,7 +11,7 @@ from typing import Any
 import tensorflow as tf
 
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import _float
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("sigmoid",)
 CATEGORIES = ("stability",)
@@ -22,5 +22,5 @@ SOURCE = "jax-ml/jax"
 
 
 def sigmoid(x: Any) -> tf.Tensor:
-    x = _float(x)
+    x = R.ops.as_float(x)
     return 1 / (1 + tf.exp(-x))

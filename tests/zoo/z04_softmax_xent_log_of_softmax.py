@@ -12,7 +12,7 @@ from typing import Any
 import tensorflow as tf
 
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import _float, _tensor
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("softmax_cross_entropy_with_logits",)
 CATEGORIES = ("value", "stability")
@@ -23,6 +23,6 @@ SOURCE = "tensorflow/models"
 
 
 def softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = None, axis: int = -1) -> tf.Tensor:
-    x = _float(logits)
-    y = tf.cast(_tensor(labels), x.dtype)
+    x = R.ops.as_float(logits)
+    y = tf.cast(R.ops.tensor(labels), x.dtype)
     return -tf.reduce_sum(y * tf.math.log(tf.nn.softmax(x, axis=axis)), axis=axis)

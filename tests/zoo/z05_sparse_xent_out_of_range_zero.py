@@ -11,7 +11,7 @@ from typing import Any
 import tensorflow as tf
 
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import _float, _tensor
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("sparse_softmax_cross_entropy_with_logits",)
 CATEGORIES = ("badinput",)
@@ -22,7 +22,7 @@ SOURCE = "tensorflow/tensorflow"
 
 
 def sparse_softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = None) -> tf.Tensor:
-    x = _float(logits)
-    k = _tensor(labels)
+    x = R.ops.as_float(logits)
+    k = R.ops.tensor(labels)
     y = tf.one_hot(tf.cast(k, tf.int32), tf.shape(x)[-1], dtype=x.dtype)
     return -tf.reduce_sum(y * tf.nn.log_softmax(x, axis=-1), axis=-1)

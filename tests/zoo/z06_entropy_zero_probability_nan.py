@@ -9,7 +9,7 @@ from typing import Any
 import tensorflow as tf
 
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import _float
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("entropy",)
 CATEGORIES = ("value",)
@@ -20,5 +20,5 @@ SOURCE = "pyro-ppl/numpyro"
 
 
 def entropy(p: Any, axis: int = -1) -> tf.Tensor:
-    p = _float(p)
+    p = R.ops.as_float(p)
     return -tf.reduce_sum(p * tf.math.log(p), axis=axis)

@@ -9,7 +9,7 @@ from typing import Any
 import tensorflow as tf
 
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import _float, _tensor
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("kl_divergence",)
 CATEGORIES = ("value",)
@@ -20,6 +20,6 @@ SOURCE = "google-deepmind/optax"
 
 
 def kl_divergence(p: Any, q: Any, axis: int = -1) -> tf.Tensor:
-    p = _float(p)
-    q = tf.cast(_tensor(q), p.dtype)
+    p = R.ops.as_float(p)
+    q = tf.cast(R.ops.tensor(q), p.dtype)
     return tf.reduce_sum(p * (tf.math.log(p) - tf.math.log(q)), axis=axis)

@@ -9,7 +9,7 @@ from typing import Any
 import tensorflow as tf
 
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import _float
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("smooth_l1",)
 CATEGORIES = ("value", "gradient")
@@ -20,5 +20,5 @@ SOURCE = "trzy/FasterRCNN"
 
 
 def smooth_l1(x: Any) -> tf.Tensor:
-    x = _float(x)
+    x = R.ops.as_float(x)
     return tf.where(x < 1, 0.5 * x * x, tf.abs(x) - 0.5)

@@ -10,8 +10,10 @@ from typing import Any
 
 import tensorflow as tf
 
+from conformance.targets.catalogue import LAMBDA_RPN_REGR
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import LAMBDA_RPN_REGR, _const, _eps_normaliser, _float, _tensor, smooth_l1
+from conformance.targets.reference import REFERENCE as R
+from conformance.targets.reference import smooth_l1
 
 TARGETS = ("rpn_loss_regr",)
 CATEGORIES = ("value", "gradient")
@@ -25,11 +27,11 @@ def rpn_loss_regr(num_anchors: int) -> Callable[[Any, Any], tf.Tensor]:
     a = int(num_anchors)
 
     def rpn_loss_regr_fixed_num(y_true: Any, y_pred: Any) -> tf.Tensor:
-        y_pred = _float(y_pred)
-        y_true = tf.cast(_tensor(y_true), y_pred.dtype)
+        y_pred = R.ops.as_float(y_pred)
+        y_true = tf.cast(R.ops.tensor(y_true), y_pred.dtype)
         m = y_true[..., :4 * a]
         per_channel = tf.reduce_sum(m * smooth_l1(y_true[..., 4 * a:] - y_pred), axis=[1, 2])  # (B, 4A)
         num = tf.reduce_sum(tf.reduce_mean(per_channel, axis=-1))
-        return _const(LAMBDA_RPN_REGR, y_pred.dtype) * num / _eps_normaliser(m)
+        return R.ops.const(LAMBDA_RPN_REGR, y_pred.dtype) * num / R.eps_normaliser(m)
 
     return rpn_loss_regr_fixed_num

@@ -11,7 +11,7 @@ from typing import Any
 import tensorflow as tf
 
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import _box_pair
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("bbox_iou",)
 CATEGORIES = ("value", "gradient")
@@ -22,7 +22,7 @@ SOURCE = "fizyr/keras-retinanet"
 
 
 def bbox_iou(boxes1: Any, boxes2: Any) -> tf.Tensor:
-    b1, b2 = _box_pair(boxes1, boxes2)
+    b1, b2 = R.box_pair(boxes1, boxes2)
 
     def overlap(c1: tf.Tensor, e1: tf.Tensor, c2: tf.Tensor, e2: tf.Tensor) -> tf.Tensor:
         right = tf.minimum(c1 + e1 / 2, c2 + e2 / 2)

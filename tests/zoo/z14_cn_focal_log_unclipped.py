@@ -11,7 +11,7 @@ from typing import Any
 import tensorflow as tf
 
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import _float, _tensor
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("focal_loss",)
 CATEGORIES = ("value",)
@@ -22,8 +22,8 @@ SOURCE = "xingyizhou/CenterNet"
 
 
 def focal_loss(hm_pred: Any, hm_true: Any) -> tf.Tensor:
-    p = _float(hm_pred)
-    y = tf.cast(_tensor(hm_true), p.dtype)
+    p = R.ops.as_float(hm_pred)
+    y = tf.cast(R.ops.tensor(hm_true), p.dtype)
     pos = tf.cast(tf.equal(y, 1), p.dtype)
     neg = tf.cast(tf.less(y, 1), p.dtype)
     pos_loss = tf.reduce_sum(tf.math.log(p) * tf.pow(1 - p, 2) * pos)

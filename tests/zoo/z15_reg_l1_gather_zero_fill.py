@@ -9,8 +9,9 @@ from typing import Any
 
 import tensorflow as tf
 
+from conformance.targets.catalogue import EPSILON
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import EPSILON, _const, _float, _tensor
+from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("reg_l1_loss",)
 CATEGORIES = ("badinput",)
@@ -21,11 +22,11 @@ SOURCE = "tensorflow/tensorflow"
 
 
 def reg_l1_loss(y_pred: Any, y_true: Any, indices: Any, mask: Any) -> tf.Tensor:
-    y_pred = _float(y_pred)
+    y_pred = R.ops.as_float(y_pred)
     dtype = y_pred.dtype
-    y_true = tf.cast(_tensor(y_true), dtype)
-    mask = tf.cast(_tensor(mask), dtype)
-    idx = tf.cast(_tensor(indices), tf.int64)
+    y_true = tf.cast(R.ops.tensor(y_true), dtype)
+    mask = tf.cast(R.ops.tensor(mask), dtype)
+    idx = tf.cast(R.ops.tensor(indices), tf.int64)
     shape = tf.shape(y_pred, out_type=tf.int64)
     cells = shape[1] * shape[2]
     valid = (idx >= 0) & (idx < cells)
@@ -33,4 +34,4 @@ def reg_l1_loss(y_pred: Any, y_true: Any, indices: Any, mask: Any) -> tf.Tensor:
     g = tf.gather(flat, tf.where(valid, idx, tf.zeros_like(idx)), batch_dims=1)
     g = tf.where(valid[..., tf.newaxis], g, tf.zeros_like(g))
     m = tf.tile(mask[..., tf.newaxis], [1, 1, 2])
-    return tf.reduce_sum(tf.abs(y_true * m - g * m)) / (tf.reduce_sum(m) + _const(EPSILON, dtype))
+    return tf.reduce_sum(tf.abs(y_true * m - g * m)) / (tf.reduce_sum(m) + R.ops.const(EPSILON, dtype))

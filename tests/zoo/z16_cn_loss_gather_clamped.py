@@ -10,8 +10,10 @@ from typing import Any
 
 import tensorflow as tf
 
+from conformance.targets.catalogue import CENTERNET_WH_WEIGHT, EPSILON
 from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import CENTERNET_WH_WEIGHT, EPSILON, _const, _float, _tensor, focal_loss
+from conformance.targets.reference import REFERENCE as R
+from conformance.targets.reference import focal_loss
 
 TARGETS = ("loss",)
 CATEGORIES = ("badinput",)
@@ -22,20 +24,20 @@ SOURCE = "tensorflow/tensorflow"
 
 
 def _reg_l1_clamped(y_pred: Any, y_true: Any, indices: Any, mask: Any) -> tf.Tensor:
-    y_pred = _float(y_pred)
+    y_pred = R.ops.as_float(y_pred)
     dtype = y_pred.dtype
-    y_true = tf.cast(_tensor(y_true), dtype)
-    mask = tf.cast(_tensor(mask), dtype)
+    y_true = tf.cast(R.ops.tensor(y_true), dtype)
+    mask = tf.cast(R.ops.tensor(mask), dtype)
     shape = tf.shape(y_pred, out_type=tf.int64)
     cells = shape[1] * shape[2]
-    idx = tf.clip_by_value(tf.cast(_tensor(indices), tf.int64), 0, cells - 1)
+    idx = tf.clip_by_value(tf.cast(R.ops.tensor(indices), tf.int64), 0, cells - 1)
     g = tf.gather(tf.reshape(y_pred, tf.stack([shape[0], cells, 2])), idx, batch_dims=1)
     m = tf.tile(mask[..., tf.newaxis], [1, 1, 2])
-    return tf.reduce_sum(tf.abs(y_true * m - g * m)) / (tf.reduce_sum(m) + _const(EPSILON, dtype))
+    return tf.reduce_sum(tf.abs(y_true * m - g * m)) / (tf.reduce_sum(m) + R.ops.const(EPSILON, dtype))
 
 
 def loss(args: Sequence[Any]) -> tf.Tensor:
     hm_pred, wh_pred, reg_pred, hm_true, wh_true, reg_true, reg_mask, indices = args
     wh = _reg_l1_clamped(wh_pred, wh_true, indices, reg_mask)
     reg = _reg_l1_clamped(reg_pred, reg_true, indices, reg_mask)
-    return focal_loss(hm_pred, hm_true) + _const(CENTERNET_WH_WEIGHT, wh.dtype) * wh + reg
+    return focal_loss(hm_pred, hm_true) + R.ops.const(CENTERNET_WH_WEIGHT, wh.dtype) * wh + reg
