@@ -764,7 +764,8 @@ def test_bad_inputs():
 # ============================================================================= records and packaging
 
 NAMES = ("sigmoid", "softmax", "sigmoid_cross_entropy_with_logits", "weighted_cross_entropy_with_logits",
-         "sigmoid_focal_loss", "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits", "binary_crossentropy",
+         "sigmoid_focal_loss", "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
+         "binary_crossentropy",
          "categorical_crossentropy", "entropy", "kl_divergence", "smooth_l1")
 
 
