@@ -186,6 +186,9 @@ def merged_info(parts: list[Part]) -> RunInfo:
             info.run[key] = ", ".join(values)
     if infos:
         info.provided = [n for n in info.names if any(n in i.provided for i in infos)]
+        # every part's measured arithmetic, once per (dtype, source): a dtype matrix keeps each dtype's line
+        seen = {(a.get("dtype"), a.get("source")): a for i in infos for a in i.arithmetic}
+        info.arithmetic = list(seen.values())
     return info
 
 
