@@ -268,8 +268,13 @@ def _pinned_decode() -> list[dict]:
 
 def _pinned_pair() -> list[dict]:
     b = np.array([[10.0, 10.0, 4.0, 6.0], [0.0, 0.0, 0.0, 5.0], [1e6, 1e6, 3.0, 3.0], [5.0, 5.0, -2.0, 4.0]])
+    # normalised coordinates (boxes a thousandth of the image): an ε added to the union or the enclosing area
+    # shows at this scale (two identical (0, 0, 1e-3, 1e-3) boxes: union 1e-6)
+    tiny = np.array([[0.0, 0.0, 1e-3, 1e-3], [0.01, 0.01, 0.004, 0.006], [0.0, 0.0, 0.002, 0.005]])
     return [{"boxes1": b, "boxes2": np.array([[10.0, 10.0, 4.0, 6.0], [1.0, 0.0, 2.0, 5.0],
-                                              [1e6 + 1, 1e6, 3.0, 3.0], [5.0, 5.0, 2.0, 4.0]])}]
+                                              [1e6 + 1, 1e6, 3.0, 3.0], [5.0, 5.0, 2.0, 4.0]])},
+            {"boxes1": tiny, "boxes2": np.array([[0.0, 0.0, 1e-3, 1e-3], [0.01, 0.01, 0.004, 0.006],
+                                                 [0.001, 0.0, 0.002, 0.005]])}]
 
 
 # --- bad inputs --------------------------------------------------------------------------------------------------
