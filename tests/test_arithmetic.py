@@ -200,3 +200,67 @@ def test_an_implementation_accumulating_in_the_dtype_needs_the_option(tmp_path) 
     assert "run with --accumulate=dtype" in measured.stdout
     worst = run("--accumulate=dtype")
     assert worst.returncode == 0, worst.stdout + worst.stderr
+
+
+# --- the kernels: measured over every input of the dtype, charged per counted operation --------------------------
+
+def _every_step_rounded(dtype: str, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Kernels a platform might have: correctly rounded ones, and σ written 1/(1 + e^{−x}) with each step rounded."""
+    with np.errstate(all="ignore"):
+        out = {k: round_to(dtype, f(x)) for k, f in arithmetic.EXACT.items()}
+        e = round_to(dtype, np.exp(-x))
+        out["sigmoid"] = round_to(dtype, 1.0 / round_to(dtype, 1.0 + e))
+    return out
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_kernel_probes_measure_every_input(dtype: str) -> None:
+    """Correctly rounded kernels measure at most 1 u over all 65 536 inputs; σ composed of three rounded steps
+    measures more than 1 u and at most 3 u (its roundings add, relative to its value); a kernel that is wrong on one
+    input is found."""
+    x = arithmetic.kernel_inputs(dtype)
+    assert x.size > 60000 and np.all(np.isfinite(x))
+    got = _every_step_rounded(dtype, x)
+    errors = arithmetic.kernel_errors(dtype, x, got)
+    assert set(errors) == set(arithmetic.KERNELS)
+    assert all(errors[k] <= 1.0 for k in arithmetic.KERNELS if k != "sigmoid")
+    assert 1.0 < errors["sigmoid"] <= 3.0
+    wrong = dict(got, exp=np.where(x == 1.0, 2.0, got["exp"]))  # one input of 65 536
+    assert arithmetic.kernel_errors(dtype, x, wrong)["exp"] > 50
+
+
+def test_kernel_cost_charges_the_costlier_form_and_safety_where_unmeasured() -> None:
+    a = Arithmetic("bfloat16", "float32", "test", kernels={"exp": 0.99, "log1p": 1.0, "softplus": 7.58, "log": 1.0})
+    assert a.kernel_cost(("exp",)) == 1.0  # at least 1 u: a correctly rounded result
+    assert a.kernel_cost(("softplus|exp+log1p",)) == 7.58
+    assert a.kernel_cost(("log|log1p", "exp")) == 2.0
+    assert a.kernel_cost(("atan",)) == arithmetic.SAFETY  # not measured
+    assert Arithmetic("bfloat16", "float32", "test").kernel_cost(("exp",)) is None
+    assert "within 7.6 u" in a.line() and "softplus" in a.line()
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_a_counted_value_is_charged_its_operations_and_a_gradient_the_chain(dtype: str) -> None:
+    """Where the kernels were measured a counted name's value costs FORM·u·(ops + kernels); its gradient, an
+    uncounted name and an unmeasured platform keep SAFETY·u per operation of the chain."""
+    u = info(dtype).unit_roundoff + 2.0**-53
+    sce, focal = (REGISTRY[k].tolerance for k in ("sigmoid_cross_entropy_with_logits", "sigmoid_focal_loss"))
+    try:
+        arithmetic.use(Arithmetic(dtype, "float32", "test", kernels={"exp": 1.0, "log1p": 1.0, "softplus": 3.0}))
+        assert sce.chain_rtol(dtype, value=True) == pytest.approx(arithmetic.FORM * u * (sce.ops + 3.0))
+        assert sce.chain_rtol(dtype) == pytest.approx(arithmetic.SAFETY * u * sce.chain)
+        assert focal.ops is None and focal.chain_rtol(dtype, value=True) == pytest.approx(arithmetic.SAFETY * u * 8)
+        arithmetic.use(Arithmetic(dtype, "float32", "test"))
+        assert sce.chain_rtol(dtype, value=True) == pytest.approx(arithmetic.SAFETY * u * sce.chain)
+    finally:
+        arithmetic.reset()
+
+
+def test_accumulate_dtype_keeps_the_measured_kernels() -> None:
+    try:
+        arithmetic.set_policy("dtype")
+        arithmetic.use(Arithmetic("float16", "float32", "measured: test", kernels={"exp": 1.0}))
+        assert arithmetic.current("float16").accumulator == "dtype"
+        assert arithmetic.current("float16").kernels == {"exp": 1.0}
+    finally:
+        arithmetic.set_policy("measured")

@@ -262,30 +262,38 @@ def _softmax_grad(ex, wrt, grad, cot):
     return s * (np.abs(cot) + np.sum(np.abs(cot) * s, axis=ax, keepdims=True)) + np.abs(grad)
 
 
+# value paths counted (Tolerance.ops, .kernels); docs/tolerances.md, "Counted chains"
+SOFTPLUS = "softplus|exp+log1p"  # log(1 + e^{-|x|}) as one kernel or as two
 _TOL = {
-    "sigmoid": Tolerance(terms=lambda ex: 1, grad_scale=_sigmoid_grad),
-    "softmax": Tolerance(terms=axis_terms("logits"), value_scale=_softmax_value, grad_scale=_softmax_grad),
+    "sigmoid": Tolerance(terms=lambda ex: 1, ops=2, kernels=("sigmoid|exp",), grad_scale=_sigmoid_grad),
+    "softmax": Tolerance(terms=axis_terms("logits"), ops=3, kernels=("exp",), value_scale=_softmax_value,
+                         grad_scale=_softmax_grad),
     "sigmoid_cross_entropy_with_logits": Tolerance(
-        terms=lambda ex: 1, value_scale=_sce_value,
+        terms=lambda ex: 1, ops=3, kernels=(SOFTPLUS,), value_scale=_sce_value,
         grad_scale=elementwise_grad(lambda ex: sigmoid64(ex["logits"]) + np.abs(ex["labels"]))),
     "weighted_cross_entropy_with_logits": Tolerance(
-        terms=lambda ex: 1, value_scale=_wce_value,
+        terms=lambda ex: 1, ops=6, kernels=(SOFTPLUS,), value_scale=_wce_value,
         grad_scale=elementwise_grad(lambda ex: np.abs(1 - ex["labels"])
                                      + np.abs(1 + (ex["pos_weight"] - 1) * ex["labels"]))),
+    # not counted: the amplification of 1 − p_t by the power is in the scale, the chain is SAFETY·u per operation
     "sigmoid_focal_loss": Tolerance(terms=lambda ex: 1, value_scale=_focal_value,
                                     grad_scale=elementwise_grad(_focal_grad)),
     "softmax_cross_entropy_with_logits": Tolerance(
-        terms=axis_terms("logits"), value_scale=_softmax_ce_value, grad_scale=_softmax_ce_grad),
+        terms=axis_terms("logits"), ops=6, kernels=("exp", "log|log1p"), value_scale=_softmax_ce_value,
+        grad_scale=_softmax_ce_grad),
     "sparse_softmax_cross_entropy_with_logits": Tolerance(
-        terms=axis_terms("logits"), value_scale=_softmax_ce_value, grad_scale=_softmax_ce_grad),
-    "binary_crossentropy": Tolerance(terms=lambda ex: 1, value_scale=_bce_value, grad_scale=_bce_grad),
+        terms=axis_terms("logits"), ops=6, kernels=("exp", "log|log1p"), value_scale=_softmax_ce_value,
+        grad_scale=_softmax_ce_grad),
+    "binary_crossentropy": Tolerance(terms=lambda ex: 1, ops=7, kernels=("log|log1p",), value_scale=_bce_value,
+                                     grad_scale=_bce_grad),
     "categorical_crossentropy": Tolerance(
-        terms=lambda ex: 2 * np.shape(ex["output"])[ex.get("axis", -1)] + 2,
-        value_scale=_cce_value,
-        grad_scale=_cce_grad),
-    "entropy": Tolerance(terms=axis_terms("p"), value_scale=_entropy_value, grad_scale=_entropy_grad),
-    "kl_divergence": Tolerance(terms=axis_terms("p"), value_scale=_entropy_value, grad_scale=_entropy_grad),
-    "smooth_l1": Tolerance(terms=lambda ex: 1, grad_scale=lambda ex, wrt, g, c: np.abs(g)),
+        terms=lambda ex: 2 * np.shape(ex["output"])[ex.get("axis", -1)] + 2, ops=6, kernels=("log",),
+        value_scale=_cce_value, grad_scale=_cce_grad),
+    "entropy": Tolerance(terms=axis_terms("p"), ops=3, kernels=("log",), value_scale=_entropy_value,
+                         grad_scale=_entropy_grad),
+    "kl_divergence": Tolerance(terms=axis_terms("p"), ops=4, kernels=("log|log1p",), value_scale=_entropy_value,
+                               grad_scale=_entropy_grad),
+    "smooth_l1": Tolerance(terms=lambda ex: 1, ops=3, grad_scale=lambda ex, wrt, g, c: np.abs(g)),
 }
 
 

@@ -397,7 +397,7 @@ def box_contract(name: str, summary: str, nonnegative: bool = False, **kw) -> Co
         strategies = (boxes_pair, degenerate_boxes)
         kw.update(pinned=_pinned_pair, stability_cases=_fixed_boxes)
     return Contract(name, "yolov3", Call(("boxes1", "boxes2")), strategies[0], ("boxes1", "boxes2"),
-                    ("boxes1", "boxes2"), num.BOX, strategies[1], summary, _BOX_SHAPES,
+                    ("boxes1", "boxes2"), num.TOLERANCES[name], strategies[1], summary, _BOX_SHAPES,
                     bad_inputs=BOX_BAD_INPUTS, near_kinks=num.box_near_kinks, in_range=num.boxes_pair_in_range,
                     undefined_id="YOLO-ZERO-UNION", literal=LITERAL_BOXES[name], **kw)
 

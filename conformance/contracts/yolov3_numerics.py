@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -159,20 +160,27 @@ def _yolo_grad_conditioning(ex, wrt, grad, cot):
     return (g + max_ignoring_nan(g)) * _kappa(ex, np.shape(grad))
 
 
+SOFTPLUS = "softplus|exp+log1p"
+# value paths counted (Tolerance.ops, .kernels): docs/tolerances.md, "Counted chains"
 TOLERANCES = {
-    "decode": Tolerance(terms=lambda ex: 2, grad_scale=_decode_grad),
-    "bbox_iou": BOX, "bbox_giou": BOX, "iou_loss": BOX, "giou_loss": BOX,
-    "focal": Tolerance(terms=lambda ex: 1,
+    "decode": Tolerance(terms=lambda ex: 2, ops=4, kernels=("sigmoid|exp",), grad_scale=_decode_grad),
+    "bbox_iou": replace(BOX, ops=3), "bbox_giou": replace(BOX, ops=5), "iou_loss": replace(BOX, ops=4),
+    "giou_loss": replace(BOX, ops=6), "diou_loss": replace(BOX, ops=12),
+    "ciou_loss": replace(BOX, ops=18, kernels=("atan", "atan")),
+    "focal": Tolerance(terms=lambda ex: 1, ops=4, kernels=("pow",),
                        value_scale=lambda ex, e: float(abs(ex.get("alpha", 1))) * (np.abs(ex["target"])
                                                                                  + np.abs(ex["actual"])) ** ex.get(
                                                                                      "gamma", 2) + np.abs(e),
                        grad_scale=lambda ex, wrt, g, c: np.abs(c) * float(abs(ex.get("alpha", 1)))
                        * float(ex.get("gamma", 2)) * (np.abs(ex["target"]) + np.abs(ex["actual"]))
                        ** max(float(ex.get("gamma", 2)) - 1, 0) + np.abs(g)),
-    "loss_layer": Tolerance(chain=24, terms=_yolo_terms, value_scale=_loss_layer_value, grad_scale=_yolo_grad,
+    "loss_layer": Tolerance(chain=24, terms=_yolo_terms, ops=15, kernels=("pow", "exp", SOFTPLUS),
+                            value_scale=_loss_layer_value, grad_scale=_yolo_grad,
                             conditioning=lambda ex, e: _loss_layer_value(ex, e, 2),
                             grad_conditioning=_yolo_grad_conditioning),
-    "compute_loss": Tolerance(chain=24, terms=_yolo_terms, value_scale=_compute_loss_value, grad_scale=_yolo_grad,
+    "compute_loss": Tolerance(chain=24, terms=_yolo_terms, ops=18,
+                              kernels=("sigmoid|exp", "pow", "exp", SOFTPLUS),
+                              value_scale=_compute_loss_value, grad_scale=_yolo_grad,
                               conditioning=lambda ex, e: _compute_loss_value(ex, e, 2),
                               grad_conditioning=_yolo_grad_conditioning),
 }

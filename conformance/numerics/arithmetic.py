@@ -20,6 +20,7 @@ import numpy as np
 from conformance.numerics.dtypes import info
 
 SAFETY = 4.0  # the model's factor for kernel accuracy beyond 1 ulp per operation (numerics.tolerance)
+FORM = 2.0  # a counted chain's factor: a faithful implementation may spend twice the documents' form's roundings
 U32 = 2.0**-24
 ROWS, N = 16, 4096  # probe shape: ROWS independent reductions of N terms
 BLOCKS = 1024  # row length of the ``blocks`` probe (short, so float32's (n − 1)·2⁻²⁴ stays below u/8 in float16)
@@ -38,6 +39,7 @@ class Arithmetic:
     accumulator: str  # "float32", "tree" (pairwise or blocked: at most ceil(log2 n) roundings in the dtype) or "dtype"
     source: str  # how it was established: "measured: tf eager", "worst case (not measured)", "--accumulate=dtype"
     observed: dict = field(default_factory=dict)  # probe -> its largest error, as a fraction of each model's bound
+    kernels: dict = field(default_factory=dict)  # elementwise kernel -> its largest error over every input, in u
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -51,12 +53,35 @@ class Arithmetic:
             return 1.01 * (math.ceil(math.log2(max(n, 1))) * u + (n - 1) * U32)
         return SAFETY * u * n  # sequential in the dtype (Higham's gamma_{n-1}, with the model's SAFETY)
 
+    def kernel_cost(self, kernels: tuple[str, ...]) -> float | None:
+        """Rounding errors, in u, of the elementwise ``kernels`` on a path (``None`` where none were measured).
+
+        Each kernel is charged its measured largest error, at least 1 (a correctly rounded result); an entry
+        ``"softplus|exp+log1p"`` names alternative forms of one step and is charged the costlier.  A kernel the
+        probes did not measure is charged ``SAFETY``.
+        """
+        if not self.kernels:
+            return None
+
+        def one(k: str) -> float:
+            return max(1.0, float(self.kernels.get(k, SAFETY)))
+
+        return sum(max(sum(one(k) for k in alt.split("+")) for alt in step.split("|")) for step in kernels)
+
     def line(self) -> str:
         """One line for the run header."""
         what = {"float32": "reductions accumulate in float32 (n·2⁻²⁴)",
                 "tree": "reductions accumulate pairwise or in float32 blocks (⌈log₂ n⌉·u)",
                 "dtype": f"sums charged as accumulated sequentially in {self.dtype} (n·u)"}[self.accumulator]
-        return f"{self.dtype}: {what} [{self.source}]{self.caveat()}"
+        return f"{self.dtype}: {what}{self.kernel_words()} [{self.source}]{self.caveat()}"
+
+    def kernel_words(self) -> str:
+        """The kernels' measured accuracy in a few words (empty where not measured)."""
+        if not self.kernels:
+            return ""
+        worst = max(self.kernels, key=lambda k: self.kernels[k])
+        return (f"; elementwise kernels within {max(1.0, self.kernels[worst]):.2g} u over every {self.dtype} input "
+                f"(worst: {worst})")
 
     def caveat(self) -> str:
         """Where the probes outside :data:`FORMS` are less precise than the model (empty if none)."""
@@ -72,9 +97,9 @@ class Arithmetic:
                 f"summing that way needs --accumulate=dtype")
 
 
-def worst_case(dtype: str, source: str = "worst case (not measured)") -> Arithmetic:
-    """Today's model: every sum accumulated sequentially in the dtype."""
-    return Arithmetic(dtype, "dtype", source)
+def worst_case(dtype: str, source: str = "worst case (not measured)", kernels: dict | None = None) -> Arithmetic:
+    """Today's model: every sum accumulated sequentially in the dtype (the kernels' accuracy kept if measured)."""
+    return Arithmetic(dtype, "dtype", source, kernels=dict(kernels or {}))
 
 
 _CURRENT: dict[str, Arithmetic] = {}
@@ -105,7 +130,7 @@ def measured(dtype: str) -> bool:
 def use(a: Arithmetic) -> None:
     """Install ``a`` for its dtype (under ``--accumulate=dtype``, the worst case instead)."""
     if policy() == "dtype":
-        a = worst_case(a.dtype, "--accumulate=dtype")
+        a = worst_case(a.dtype, "--accumulate=dtype", a.kernels)
     _CURRENT[a.dtype] = a
 
 
@@ -117,7 +142,7 @@ def reset() -> None:
 def assuming_worst_case(dtype: str) -> Iterator[None]:
     """Temporarily judge ``dtype`` by the worst-case model (to say whether a failure would pass under it)."""
     before = _CURRENT.get(dtype)
-    _CURRENT[dtype] = worst_case(dtype, "--accumulate=dtype")
+    _CURRENT[dtype] = worst_case(dtype, "--accumulate=dtype", before.kernels if before else None)
     try:
         yield
     finally:
@@ -190,10 +215,45 @@ def best_model(errors: dict[str, dict], probes: tuple[str, ...]) -> str:
     return "dtype"
 
 
-def classify(dtype: str, source: str, errors: dict[str, dict]) -> Arithmetic:
+# --- the kernel probes: every finite input of the dtype (65 536 values), so the measured error is a bound ---------
+
+KERNELS = ("exp", "expm1", "log", "log1p", "sigmoid", "softplus", "tanh", "atan", "sqrt", "pow")
+EXACT = {
+    "exp": np.exp, "expm1": np.expm1, "log": np.log, "log1p": np.log1p,
+    "sigmoid": lambda x: np.exp(-np.logaddexp(0.0, -x)), "softplus": lambda x: np.logaddexp(0.0, x),
+    "tanh": np.tanh, "atan": np.arctan, "sqrt": np.sqrt,
+    "pow": lambda x: np.concatenate([x**2, x**4]),  # the catalogue's exponents (focal weights, CenterNet)
+}
+
+
+def kernel_inputs(dtype: str) -> np.ndarray:
+    """Every finite value of ``dtype`` (float64), subnormals excluded (flushed to zero by the frameworks)."""
+    import ml_dtypes
+
+    bits = np.arange(2**16, dtype=np.uint16)
+    x = bits.view(ml_dtypes.bfloat16 if dtype == "bfloat16" else np.float16).astype(np.float64)
+    return x[np.isfinite(x) & ((np.abs(x) >= info(dtype).tiny) | (x == 0))]
+
+
+def kernel_errors(dtype: str, x: np.ndarray, got: dict[str, np.ndarray]) -> dict[str, float]:
+    """Per kernel, its largest error relative to the exact result, in units of u, over the inputs ``x`` whose
+    exact result is a normal number of the dtype (results the dtype can hold; the rest are range questions)."""
+    d = info(dtype)
+    out: dict[str, float] = {}
+    for k, g in got.items():
+        with np.errstate(all="ignore"):
+            exact = EXACT[k](x)
+            g = np.asarray(g, dtype=np.float64).reshape(exact.shape)
+            sel = np.isfinite(exact) & (np.abs(exact) >= 2 * d.tiny) & (np.abs(exact) <= d.max)
+            r = np.abs(g[sel] - exact[sel]) / np.abs(exact[sel]) / d.unit_roundoff
+        out[k] = round(float(np.max(np.where(np.isnan(r), np.inf, r), initial=0.0)), 2)
+    return out
+
+
+def classify(dtype: str, source: str, errors: dict[str, dict], kernels: dict | None = None) -> Arithmetic:
     """The model the formulas' reductions (:data:`FORMS`) satisfy; float32 and float64 are their own
     accumulators (nothing to measure).  Reductions along a long leading axis and sums by matrix product
     (:data:`OTHERS`) are reported beside it (:meth:`Arithmetic.caveat`) where they are less precise."""
     if info(dtype).unit_roundoff <= U32:
         return Arithmetic(dtype, "dtype", "the dtype is the accumulator", errors)
-    return Arithmetic(dtype, best_model(errors, FORMS) if errors else "dtype", source, errors)
+    return Arithmetic(dtype, best_model(errors, FORMS) if errors else "dtype", source, errors, dict(kernels or {}))

@@ -6,7 +6,10 @@ For an output element with exact value ``e`` the implementation may differ by
 
 ``u`` is the unit roundoff of the dtype under test, ``chain`` bounds the
 rounding errors of the elementwise kernels on the path to the element (each
-transcendental is a few ulps in Eigen and XLA), ``n`` is the length of the
+transcendental is a few ulps in Eigen and XLA).  Where the platform's kernels were measured (float16,
+bfloat16: every input tried, :mod:`conformance.numerics.arithmetic`) and the name counts its value's
+operations (``ops`` roundings and the ``kernels`` on the longest path), the value's chain term is
+``FORM * u * (ops + cost(kernels))`` instead.  ``n`` is the length of the
 longest reduction feeding it and ``acc(n)`` bounds that reduction's rounding for the accumulator the platform was
 measured to use (:mod:`conformance.numerics.arithmetic`: Higham's (n - 1) u_acc with
 u_acc = 2^-24 where the framework accumulates half-precision sums in float32, the
@@ -24,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from conformance.numerics import arithmetic
-from conformance.numerics.arithmetic import SAFETY
+from conformance.numerics.arithmetic import FORM, SAFETY
 from conformance.numerics.dtypes import info, round_to
 
 ORACLE_U = 2.0**-53  # unit roundoff of the oracle's float64 arithmetic
@@ -36,6 +39,11 @@ class Tolerance:
     """A name's tolerance class: kernel chain length, reduction length and magnitude scales."""
 
     chain: int = 8
+    # the value's path in the documents' form, counted: roundings of + − × ÷ (and reductions' final roundings,
+    # with the amplification of a rounded input where it is squared or raised), and the elementwise kernels
+    # (``"softplus|exp+log1p"``: alternative forms of one step); None: not counted, SAFETY·chain is charged
+    ops: int | None = None
+    kernels: tuple[str, ...] = ()
     terms: Callable[[dict], int] | None = None
     value_scale: Scale | None = None
     grad_scale: Callable[[dict, str, Any, Any], Any] | None = None
@@ -49,27 +57,35 @@ class Tolerance:
             return int(self.terms(ex))
         return max((np.size(v) for v in arrays_of(ex)), default=1)
 
-    def rtol(self, ex: dict, dtype: str) -> float:
+    def rtol(self, ex: dict, dtype: str, value: bool = False) -> float:
         # the oracle is float64 arithmetic too: its own error (the same model with u = 2^-53) adds to the
         # implementation's; negligible below float64, a factor 2 in float64 (docs/tolerances.md, "float64")
         n = self.n_terms(ex)
         reduction = arithmetic.current(dtype).reduction_rtol(n)
-        return SAFETY * (info(dtype).unit_roundoff + ORACLE_U) * self.chain + reduction + SAFETY * ORACLE_U * n
+        return self.chain_rtol(dtype, value) + reduction + SAFETY * ORACLE_U * n
+
+    def chain_rtol(self, dtype: str, value: bool = False) -> float:
+        """The elementwise chain's relative error: the counted operations with the measured kernels for a value
+        (where both are known), ``SAFETY·u`` per operation of ``chain`` otherwise (and for every gradient)."""
+        u = info(dtype).unit_roundoff + ORACLE_U
+        cost = arithmetic.current(dtype).kernel_cost(self.kernels) if value and self.ops is not None else None
+        return SAFETY * u * self.chain if cost is None else FORM * u * (self.ops + cost)
 
     def atol(self, dtype: str) -> float:
         # TensorFlow flushes subnormals to zero: anything below the smallest normal may read as 0.
         return 16.0 * info(dtype).tiny
 
-    def cond_rtol(self, dtype: str) -> float:
-        """The factor of a conditioning scale: one SAFETY·u (the scale already sums the propagated roundings)."""
-        return SAFETY * (info(dtype).unit_roundoff + ORACLE_U)
+    def cond_rtol(self, dtype: str, value: bool = False) -> float:
+        """The factor of a conditioning scale: one SAFETY·u (the scale already sums the propagated roundings, of
+        + − × ÷ only); FORM·u for a counted value where the kernels were measured (no kernel is involved)."""
+        counted = value and self.ops is not None and arithmetic.current(dtype).kernels
+        return (FORM if counted else SAFETY) * (info(dtype).unit_roundoff + ORACLE_U)
 
     def for_value(self, ex: dict, expected: np.ndarray, dtype: str) -> np.ndarray:
         scale = np.abs(expected) if self.value_scale is None else self.value_scale(ex, expected)
-        tol = self.atol(dtype) + self.rtol(ex, dtype) * np.nan_to_num(np.asarray(scale), nan=0.0, posinf=np.inf)
+        tol = self.atol(dtype) + self.rtol(ex, dtype, value=True) * _finite(scale)
         if self.conditioning is not None:
-            tol = tol + self.cond_rtol(dtype) * np.nan_to_num(np.asarray(self.conditioning(ex, expected)), nan=0.0,
-                                                              posinf=np.inf)
+            tol = tol + self.cond_rtol(dtype, value=True) * _finite(self.conditioning(ex, expected))
         return tol
 
     def for_grad(self, ex: dict, wrt: str, grad: np.ndarray, cot: Any, dtype: str) -> np.ndarray:
@@ -78,11 +94,15 @@ class Tolerance:
             scale = g + max_ignoring_nan(g)  # normwise: errors of shared normalisers spread
         else:
             scale = self.grad_scale(ex, wrt, grad, cot)
-        tol = self.atol(dtype) + self.rtol(ex, dtype) * np.nan_to_num(np.asarray(scale), nan=0.0, posinf=np.inf)
+        tol = self.atol(dtype) + self.rtol(ex, dtype) * _finite(scale)
         if self.grad_conditioning is not None:
-            tol = tol + self.cond_rtol(dtype) * np.nan_to_num(np.asarray(self.grad_conditioning(ex, wrt, grad, cot)),
-                                                              nan=0.0, posinf=np.inf)
+            tol = tol + self.cond_rtol(dtype) * _finite(self.grad_conditioning(ex, wrt, grad, cot))
         return tol
+
+
+def _finite(scale: Any) -> np.ndarray:
+    """A scale with undefined (NaN) entries charged nothing and infinite ones kept infinite."""
+    return np.nan_to_num(np.asarray(scale), nan=0.0, posinf=np.inf)
 
 
 def max_ignoring_nan(g: np.ndarray) -> float:

@@ -15,10 +15,18 @@ import numpy as np
 
 from conformance.numerics import arithmetic
 from conformance.numerics.arithmetic import ALL, REDUCTIONS
+from conformance.numerics.dtypes import info
 
 
 def _tf_ops(mode: str) -> tuple[Callable, Callable, dict[str, Callable]]:
     import tensorflow as tf
+
+    def power(x: Any) -> Any:
+        return tf.concat([tf.pow(x, tf.cast(2, x.dtype)), tf.pow(x, tf.cast(4, x.dtype))], 0)
+
+    kernels = {"exp": tf.exp, "expm1": tf.math.expm1, "log": tf.math.log, "log1p": tf.math.log1p,
+               "sigmoid": tf.sigmoid, "softplus": tf.nn.softplus, "tanh": tf.tanh, "atan": tf.atan,
+               "sqrt": tf.sqrt, "pow": power}
 
     def column_sum(x: Any) -> Any:
         return tf.reduce_sum(tf.transpose(x), axis=0)
@@ -32,6 +40,7 @@ def _tf_ops(mode: str) -> tuple[Callable, Callable, dict[str, Callable]]:
     ops = {"sum": tf.reduce_sum, "sum_all": sum_all, "sum_axis0": column_sum, "mean": tf.reduce_mean,
            "logsumexp": tf.reduce_logsumexp, "softmax": tf.nn.softmax, "matvec": matvec}
     ops = {k: (f if k in ("sum_all", "sum_axis0", "matvec") else _last_axis(f, "axis")) for k, f in ops.items()}
+    ops.update({f"kernel:{k}": f for k, f in kernels.items()})
     if mode in ("function", "xla"):
         ops = {k: tf.function(f, jit_compile=mode == "xla", autograph=False) for k, f in ops.items()}
 
@@ -50,6 +59,11 @@ def _jax_ops(mode: str) -> tuple[Callable, Callable, dict[str, Callable]]:
     ops["sum_all"] = lambda x: jnp.sum(x[:ALL]) + 0 * jnp.sum(x[:ALL], axis=1)
     ops["sum_axis0"] = lambda x: jnp.sum(x.T, axis=0)
     ops["matvec"] = lambda x: x @ jnp.ones(x.shape[1], x.dtype)
+    kernels = {"exp": jnp.exp, "expm1": jnp.expm1, "log": jnp.log, "log1p": jnp.log1p, "sigmoid": jax.nn.sigmoid,
+               "softplus": jax.nn.softplus, "tanh": jnp.tanh, "atan": jnp.arctan, "sqrt": jnp.sqrt,
+               "pow": lambda x: jnp.concatenate([jnp.power(x, jnp.asarray(2, x.dtype)),
+                                                 jnp.power(x, jnp.asarray(4, x.dtype))])}
+    ops.update({f"kernel:{k}": f for k, f in kernels.items()})
     if mode == "jit":
         ops = {k: jax.jit(f) for k, f in ops.items()}
 
@@ -67,6 +81,11 @@ def _torch_ops(mode: str) -> tuple[Callable, Callable, dict[str, Callable]]:
     ops["sum_all"] = lambda x: torch.sum(x[:ALL]) + 0 * torch.sum(x[:ALL], dim=1)
     ops["sum_axis0"] = lambda x: torch.sum(x.T, dim=0)
     ops["matvec"] = lambda x: x @ torch.ones(x.shape[1], dtype=x.dtype)
+    kernels = {"exp": torch.exp, "expm1": torch.expm1, "log": torch.log, "log1p": torch.log1p,
+               "sigmoid": torch.sigmoid, "softplus": torch.nn.functional.softplus, "tanh": torch.tanh,
+               "atan": torch.atan, "sqrt": torch.sqrt,
+               "pow": lambda x: torch.cat([torch.pow(x, 2.0), torch.pow(x, 4.0)])}
+    ops.update({f"kernel:{k}": f for k, f in kernels.items()})
 
     def tensor(x: np.ndarray, dtype: str) -> Any:
         return torch.tensor(x.astype(np.float32)).to(getattr(torch, dtype))
@@ -88,7 +107,13 @@ def measure(framework: str, mode: str, dtype: str) -> arithmetic.Arithmetic:
     x = arithmetic.probe_inputs(dtype)
     got = {k: host(ops[k.split("@")[0]](tensor(x[_INPUT.get(k, "near_one")], dtype))) for k in REDUCTIONS}
     how = "eagerly" if framework == "torch" and mode == "compile" else mode
-    return arithmetic.classify(dtype, f"measured: {framework} {how}", arithmetic.reduction_errors(dtype, x, got))
+    kernels = {}
+    if info(dtype).unit_roundoff > arithmetic.U32:  # float16, bfloat16: every input can be tried
+        inputs = arithmetic.kernel_inputs(dtype)
+        t = tensor(inputs, dtype)
+        kernels = arithmetic.kernel_errors(dtype, inputs, {k: host(ops[f"kernel:{k}"](t)) for k in arithmetic.KERNELS})
+    return arithmetic.classify(dtype, f"measured: {framework} {how}", arithmetic.reduction_errors(dtype, x, got),
+                               kernels)
 
 
 def ensure(framework: str, mode: str, dtype: str) -> arithmetic.Arithmetic:
