@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conformance.checks.value import worst_case_note
+from conformance.checks.value import check_value, worst_case_note
 from conformance.contracts import REGISTRY
 from conformance.numerics import arithmetic
 from conformance.numerics.arithmetic import FORMS, OTHERS, REDUCTIONS, Arithmetic, classify, reduction_errors
@@ -264,3 +264,53 @@ def test_accumulate_dtype_keeps_the_measured_kernels() -> None:
         assert arithmetic.current("float16").kernels == {"exp": 1.0}
     finally:
         arithmetic.set_policy("measured")
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_clip_constants_of_a_float32_computation_are_accepted(dtype: str) -> None:
+    """BCE at target 1, output 0 computed in float32 and cast back (Keras mixed precision) is −log(1e-7 in float32)
+    = 16.12; with the clip bound in float16 (subnormal 1.19e-7) it is 15.94.  Both are faithful: the value check
+    matches either set of constants, and an error of 1 % (float16) or 10 % (bfloat16) still fails."""
+    tf = pytest.importorskip("tensorflow")
+    from conformance.reporting.results import CheckResult, Recorder
+    from conformance.runners.tf import Runner
+    from conformance.targets import reference
+
+    contract = REGISTRY["binary_crossentropy"]
+    assert {"constants_dtype": "float32", "convention": "keras-ops"} in contract.oracle_keywords(dtype).values()
+    assert len(contract.oracle_keywords(dtype)) == 2 * len(contract.oracle_keywords("float32"))
+
+    def mixed(scale: float):
+        def bce(target, output):
+            out = reference.binary_crossentropy(tf.cast(target, tf.float32), tf.cast(output, tf.float32))
+            return tf.cast(out * scale, output.dtype)
+        return bce
+
+    ex = {"target": np.array([1.0, 0.0, 1.0]), "output": np.array([0.0, 0.25, 0.5])}
+    for scale, status in ((1.0, "passed"), ({"float16": 1.01, "bfloat16": 1.1}[dtype], "failed")):
+        r = CheckResult("binary_crossentropy", "nn", "value", dtype, "eager")
+        try:
+            arithmetic.use(Arithmetic(dtype, "float32", "test", kernels={"log": 1.0, "log1p": 1.0}))
+            check_value(contract, Runner(contract, mixed(scale), "eager", reference), ex, dtype, Recorder(r), "mixed")
+        except AssertionError:
+            r.status = "failed"
+        finally:
+            arithmetic.reset()
+        assert r.status == status, (scale, r.message)
+
+
+def test_a_rounded_log_argument_is_charged_once_not_per_operation() -> None:
+    """BCE's absolute term (1 − P rounded: an error u of log(1 − P)) is a conditioning term, charged FORM·u (counted)
+    or SAFETY·u, not the whole chain; at a small value the tolerance is therefore far below the old |e| + 2 scale's."""
+    tol, dtype = REGISTRY["binary_crossentropy"].tolerance, "bfloat16"
+    ex = {"target": np.array([0.0]), "output": np.array([0.01])}
+    e = np.array([-np.log(0.99)])
+    u = info(dtype).unit_roundoff
+    try:
+        arithmetic.use(Arithmetic(dtype, "float32", "test", kernels={"log": 1.0, "log1p": 1.0}))
+        got = float(tol.for_value(ex, e, dtype)[0])
+    finally:
+        arithmetic.reset()
+    chain = arithmetic.FORM * (tol.ops + 1)
+    assert got == pytest.approx(16 * info(dtype).tiny + chain * u * e[0] + arithmetic.FORM * u * 2, rel=1e-3)
+    assert got < arithmetic.SAFETY * 8 * u * (e[0] + 2) / 10

@@ -86,8 +86,18 @@ def _reg_l1_value(ex, e):
 
 
 def _loss_value(ex, e):
-    return (np.abs(e) + 17.0 + 0.1 * _reg_terms(ex, "wh_pred", "wh_true", "indices", "reg_mask")
+    return (np.abs(e) + 0.1 * _reg_terms(ex, "wh_pred", "wh_true", "indices", "reg_mask")
             + _reg_terms(ex, "reg_pred", "reg_true", "indices", "reg_mask"))
+
+
+def _focal_conditioning(ex, e):
+    """Σ_neg p^α·(1 − y)^β / max(num_pos, 1): 1 − p rounds once in −log(clip(1 − p, ε_c, 1)), an absolute error of
+    the log, u per unit weight (relative to the term it is u / p: large for small p).  1 − y and 1 − p in the
+    weights round relatively (exact for y, p ≥ 0.5): part of the chain."""
+    p, y = np.asarray(ex["hm_pred"], float), np.asarray(ex["hm_true"], float)
+    neg = y < 1
+    w = np.sum(np.where(neg, p**2 * (1 - np.where(neg, y, 0.0)) ** 4, 0.0))
+    return np.full(np.shape(e), w / max(float(np.sum(y == 1)), 1.0))
 
 
 def _den(ex: dict) -> float:
@@ -206,7 +216,7 @@ _FOCAL_KERNELS = ("log|log1p", "pow", "pow")  # the value paths counted: docs/to
 
 CONTRACTS = [
     Contract("focal_loss", "centernet", Call(("hm_pred", "hm_true")), focal_loss, ("hm_pred", "hm_true"), ("hm_pred",),
-             Tolerance(ops=10, kernels=_FOCAL_KERNELS, value_scale=lambda ex, e: np.abs(e) + 14.0),
+             Tolerance(ops=10, kernels=_FOCAL_KERNELS, conditioning=_focal_conditioning),
              overriding(focal_loss, {"hm_pred": prob_fill, "hm_true": heatmap_fill}),
              "(Σ −log(clip(p, ε_c, 1))·(1−p)^α·pos + Σ −log(clip(1−p, ε_c, 1))·p^α·(1−y)^β·neg) / max-guarded num_pos",
              "hm_pred, hm_true: (B, H, W, K); hm_pred probabilities, hm_true a heatmap in [0, 1]",
@@ -228,7 +238,7 @@ CONTRACTS = [
                          BadCase("mask-shape", "mask", _reg_bad(_IDX_OK, mask_k=4))),
              tags=(tags.zero_masks(lambda ex: [ex["mask"]]),), timing=_timing_reg_l1),
     Contract("loss", "centernet", Call(_ARGS, packed=True), loss, _ARGS[:-1], ("hm_pred", "wh_pred", "reg_pred"),
-             Tolerance(ops=12, kernels=_FOCAL_KERNELS, value_scale=_loss_value),
+             Tolerance(ops=12, kernels=_FOCAL_KERNELS, value_scale=_loss_value, conditioning=_focal_conditioning),
              overriding(loss, {"hm_pred": prob_fill, "hm_true": heatmap_fill, "reg_mask": zero_mask_fill}),
              "focal_loss(hm_pred, hm_true) + 0.1·reg_l1_loss(wh_pred, wh_true, …) + reg_l1_loss(reg_pred, reg_true, …)",
              "args = [hm_pred, wh_pred, reg_pred, hm_true, wh_true, reg_true, reg_mask, indices], shapes as above",

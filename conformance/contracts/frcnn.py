@@ -90,11 +90,12 @@ def _den(ex: dict) -> float:
     return float(np.sum(m) + 1e-4 * m.size)
 
 
-def _cls_value_scale(ex, e):
-    """|e| plus the absolute rounding of the clipped logs' arguments, u per unit weight (the weights Σv·t and
-    Σv·(1 − t) over the normaliser are at most 1 per element): every term is non-negative, so each log's own
+def _cls_conditioning(ex, e):
+    """The absolute rounding of the clipped logs' arguments, per unit u: 1 − P + ε (or P + ε, or p / Σp) rounds
+    at most twice, and a relative error δ of a log's argument is an absolute error δ of the log; the weights Σv·t
+    and Σv·(1 − t) over the normaliser are at most 1 per element.  Every term is non-negative, so each log's own
     rounding, relative to |log|, is part of |e| (docs/tolerances.md, "The bound")."""
-    return np.abs(e) + 2.0
+    return np.full(np.shape(e), 2.0)
 
 
 _MAP = (38, 50, 9)  # the documents' VGG-16 feature map for a 600 x 800 image, 9 anchors
@@ -229,7 +230,7 @@ CONTRACTS = [
              tags=(tags.zero_masks(_mask_half),), timing=_timing_rpn_regr),
     Contract("rpn_loss_cls", "frcnn", Call(("y_true", "y_pred"), factory=("num_anchors",)), rpn_loss_cls,
              ("y_true", "y_pred"), ("y_pred",),
-             Tolerance(ops=9, kernels=("log|log1p",), value_scale=_cls_value_scale),
+             Tolerance(ops=9, kernels=("log|log1p",), conditioning=_cls_conditioning),
              overriding(rpn_loss_cls, {"y_true": _frcnn_cls_fill, "y_pred": prob_fill}),
              "λ · Σ v·BCE(target=z, output=y_pred) / Σ(ε + v)",
              "y_true: (B, H, W, 2A) = [used v (A) | labels z (A)]; y_pred: (B, H, W, A) probabilities",
@@ -250,7 +251,7 @@ CONTRACTS = [
                          BadCase("y_pred-rois-mismatch", "y_pred", _cls_regr_bad(2, 16, 8, 3))),
              tags=(tags.zero_masks(_mask_half),), timing=_timing_class_regr),
     Contract("class_loss_cls", "frcnn", Call(("y_true", "y_pred")), class_loss_cls, ("y_true", "y_pred"),
-             ("y_pred",), Tolerance(ops=9, kernels=("log",), value_scale=_cls_value_scale),
+             ("y_pred",), Tolerance(ops=9, kernels=("log",), conditioning=_cls_conditioning),
              overriding(class_loss_cls, {"y_pred": positive_rows_fill}),
              "λ · mean over r of CCE(y_true[0, r], y_pred[0, r]) (batch element 0 only)",
              "y_true, y_pred: (B, R, K) one-hot targets and class probabilities",

@@ -192,8 +192,10 @@ def _softmax_ce_grad(ex, wrt, grad, cot):
     return c * (s * np.sum(np.abs(y), axis=ax, keepdims=True) + np.abs(y)) + np.abs(grad)
 
 
-def _bce_value(ex, e):
-    return np.abs(e) + 2.0
+def _bce_conditioning(ex, e):
+    """The rounding of the logs' arguments (P + ε once, 1 − P (+ ε) at most twice), absolute in the logs."""
+    t = np.abs(ex["target"])
+    return np.broadcast_to(t + 2 * np.abs(1 - ex["target"]), np.shape(e))
 
 
 def _bce_grad(ex, wrt, grad, cot):
@@ -202,15 +204,21 @@ def _bce_grad(ex, wrt, grad, cot):
 
 
 def _cce_value(ex, e):
-    """Σ|t|·(1 + |log q|) + |e| per row, q = clip(p/Σp): the quotient's relative error is an absolute error in its log,
-    the log's own rounding is relative. Below float16's smallest normal q may be subnormal or flushed, and its log
-    only bounded by the clip: 17 ≈ 1 + |log ε_k| there."""
+    """Σ|t|·|log q| + |e| per row, q = clip(p/Σp): the log's own rounding is relative (the quotient's, absolute in
+    its log, is :func:`_cce_conditioning`). Below float16's smallest normal q may be subnormal or flushed, and its
+    log only bounded by the clip: 17 ≈ 1 + |log ε_k| there."""
     ax = ex.get("axis", -1)
     t, p = np.abs(ex["target"]), np.abs(ex["output"])
     with np.errstate(divide="ignore", invalid="ignore"):
         q = np.clip(p / np.sum(p, axis=ax, keepdims=True), EPS_K, 1.0 - EPS_K)
-        per = np.where(q >= info("float16").tiny, 1.0 + np.abs(np.log(q)), 17.0)  # NaN q (Σp = 0) takes 17 too
+        per = np.where(q >= info("float16").tiny, np.abs(np.log(q)), 17.0)  # NaN q (Σp = 0) takes 17 too
     return np.sum(t * per, axis=ax) + np.abs(e)
+
+
+def _cce_conditioning(ex, e):
+    """Σ|t|·2 per row: q = p / Σp rounds twice (the sum's result and the quotient; the sum's accumulation is added
+    by the model), and q's relative error is an absolute error of log q."""
+    return np.broadcast_to(2 * np.sum(np.abs(ex["target"]), axis=ex.get("axis", -1)), np.shape(e))
 
 
 def _cce_grad(ex, wrt, grad, cot):
@@ -243,12 +251,18 @@ def _entropy_grad(ex, wrt, grad, cot):
 
 
 def _entropy_value(ex, e):
+    """Σ|p|·(|log p| (+ |log q|)) + |e|: the logs' own roundings, relative to them (log p − log q cancels)."""
     ax = ex.get("axis", -1)
     p = ex["p"]
     logs = np.abs(np.log(np.where(p > 0, p, 1.0)))
     if "q" in ex:
         logs = logs + np.abs(np.log(np.maximum(ex["q"], 1e-300)))
-    return np.sum(np.abs(p) * (logs + 1), axis=ax) + np.abs(e)
+    return np.sum(np.abs(p) * logs, axis=ax) + np.abs(e)
+
+
+def _entropy_conditioning(ex, e):
+    """Σ|p|: a log's argument rounded once (p / q) is an absolute error of the log, u per unit weight."""
+    return np.broadcast_to(np.sum(np.abs(ex["p"]), axis=ex.get("axis", -1)), np.shape(e))
 
 
 def _sigmoid_grad(ex, wrt, grad, cot):
@@ -284,15 +298,15 @@ _TOL = {
     "sparse_softmax_cross_entropy_with_logits": Tolerance(
         terms=axis_terms("logits"), ops=6, kernels=("exp", "log|log1p"), value_scale=_softmax_ce_value,
         grad_scale=_softmax_ce_grad),
-    "binary_crossentropy": Tolerance(terms=lambda ex: 1, ops=7, kernels=("log|log1p",), value_scale=_bce_value,
+    "binary_crossentropy": Tolerance(terms=lambda ex: 1, ops=7, kernels=("log|log1p",), conditioning=_bce_conditioning,
                                      grad_scale=_bce_grad),
     "categorical_crossentropy": Tolerance(
         terms=lambda ex: 2 * np.shape(ex["output"])[ex.get("axis", -1)] + 2, ops=6, kernels=("log",),
-        value_scale=_cce_value, grad_scale=_cce_grad),
+        value_scale=_cce_value, conditioning=_cce_conditioning, grad_scale=_cce_grad),
     "entropy": Tolerance(terms=axis_terms("p"), ops=3, kernels=("log",), value_scale=_entropy_value,
-                         grad_scale=_entropy_grad),
+                         conditioning=_entropy_conditioning, grad_scale=_entropy_grad),
     "kl_divergence": Tolerance(terms=axis_terms("p"), ops=4, kernels=("log|log1p",), value_scale=_entropy_value,
-                               grad_scale=_entropy_grad),
+                               conditioning=_entropy_conditioning, grad_scale=_entropy_grad),
     "smooth_l1": Tolerance(terms=lambda ex: 1, ops=3, grad_scale=lambda ex, wrt, g, c: np.abs(g)),
 }
 

@@ -192,11 +192,18 @@ class Contract:
         return self.oracle_wrt(wrt) if self.oracle_wrt else wrt
 
     def oracle_keywords(self, dtype: str) -> dict[str, dict[str, Any]]:
-        """Oracle keyword sets an implementation may match, keyed by clipping convention ("spec" if none)."""
-        base = {"constants_dtype": dtype} if self.constants_dtype else {}
+        """Oracle keyword sets an implementation may match, keyed by clipping convention ("spec" if none).
+
+        With clip constants (``constants_dtype``), float16 and bfloat16 have a second set each: the constants in
+        float32, as an implementation computing in float32 and casting the result back has them (Keras mixed
+        precision); its keys end in ``@float32``.
+        """
+        bases = {"": {"constants_dtype": dtype}} if self.constants_dtype else {"": {}}
+        if self.constants_dtype and dtype in ("float16", "bfloat16"):
+            bases["@float32"] = {"constants_dtype": "float32"}
         if self.conventions:
-            return {c: dict(base, convention=c) for c in oracle.CONVENTIONS}
-        return {"spec": base}
+            return {c + k: dict(b, convention=c) for k, b in bases.items() for c in oracle.CONVENTIONS}
+        return {"spec" + k: b for k, b in bases.items()}
 
     def expected(self, ex: Example, **extra: Any) -> Any:
         with timed("oracle"):

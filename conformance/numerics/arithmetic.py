@@ -231,7 +231,8 @@ def kernel_inputs(dtype: str) -> np.ndarray:
     import ml_dtypes
 
     bits = np.arange(2**16, dtype=np.uint16)
-    x = bits.view(ml_dtypes.bfloat16 if dtype == "bfloat16" else np.float16).astype(np.float64)
+    with np.errstate(invalid="ignore"):  # the NaN bit patterns
+        x = bits.view(ml_dtypes.bfloat16 if dtype == "bfloat16" else np.float16).astype(np.float64)
     return x[np.isfinite(x) & ((np.abs(x) >= info(dtype).tiny) | (x == 0))]
 
 

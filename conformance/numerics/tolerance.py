@@ -85,7 +85,9 @@ class Tolerance:
         scale = np.abs(expected) if self.value_scale is None else self.value_scale(ex, expected)
         tol = self.atol(dtype) + self.rtol(ex, dtype, value=True) * _finite(scale)
         if self.conditioning is not None:
-            tol = tol + self.cond_rtol(dtype, value=True) * _finite(self.conditioning(ex, expected))
+            # the propagated roundings include those of the reductions feeding them (a normaliser Σp in a log)
+            factor = self.cond_rtol(dtype, value=True) + arithmetic.current(dtype).reduction_rtol(self.n_terms(ex))
+            tol = tol + factor * _finite(self.conditioning(ex, expected))
         return tol
 
     def for_grad(self, ex: dict, wrt: str, grad: np.ndarray, cot: Any, dtype: str) -> np.ndarray:

@@ -65,7 +65,8 @@ def _conventions() -> list[str]:
         f"At p = 0, t = 1 this is −log(2ε_k) ≈ {legacy:.4f}.", "",
         f"ε_k = {number(eps)} (`{EPS_K.source}`). The categorical cross-entropies have one formula under both. "
         "The clip bounds ε_k and 1 − ε_k (and CenterNet's ε_c) are taken in the dtype under test: in float16, "
-        "1 − ε_k rounds to 1 (FP16-CLIP).", ""]
+        "1 − ε_k rounds to 1 (FP16-CLIP). An implementation that computes in float32 and casts the result to "
+        "float16 or bfloat16 (Keras mixed precision) has them in float32: both are accepted.", ""]
 
 
 def _preamble() -> list[str]:
