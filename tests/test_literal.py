@@ -197,4 +197,20 @@ def test_coarse_and_finiteness_only_are_told_apart():
     count_loose_tolerance(unbounded, Recorder(r), np.array([2.0]), np.array([0.0]), b)  # the value 0: nothing to say
     count_loose_tolerance(unbounded, Recorder(r), np.array([1e-37]), np.array([1e-38]), b)  # below the absolute floor
     count_loose_tolerance(unbounded, Recorder(r), np.array([2.0]), np.array([1.0]))  # no dtype (stability): not told
+    count_loose_tolerance(bounded, Recorder(r), np.array([3.0, 0.1]), np.array([np.nan, 0.5]), b)  # NaN: not compared
     assert r.extra == {"finiteness_only": 1, "coarse": 1}
+
+
+def test_an_example_beyond_the_dtypes_resolution_is_drawn_again():
+    """Boxes at 50 with extents 0.05: bfloat16's corners are 0.25 apart, the GIoU tolerance exceeds [-1, 1] and any
+    value in range would pass, so the value and gradient tiers draw another example; boxes near the origin relative
+    to their size are judged; float32 resolves both; names without an output range are never discarded so."""
+    from conformance.numerics.tolerance import unresolvable
+
+    far = {"boxes1": np.array([[50.0, 50.0, 0.05, 0.05]]), "boxes2": np.array([[50.02, 50.0, 0.05, 0.05]])}
+    near = {"boxes1": np.array([[1.0, 1.0, 2.0, 2.0]]), "boxes2": np.array([[1.5, 1.0, 2.0, 2.0]])}
+    giou = REGISTRY["bbox_giou"]
+    assert unresolvable(giou, far, "bfloat16")
+    assert not unresolvable(giou, near, "bfloat16")
+    assert not unresolvable(giou, far, "float32")
+    assert not unresolvable(REGISTRY["bbox_iou"], far, "bfloat16")  # raw areas: no bounded range

@@ -23,7 +23,7 @@ from conformance.checks.profiles import (  # noqa: F401
 from conformance.checks.value import check_gradient, check_value
 from conformance.clock import TimedRunner, span
 from conformance.contracts import Contract
-from conformance.numerics.tolerance import bgd_margin, in_range
+from conformance.numerics.tolerance import bgd_margin, in_range, unresolvable
 from conformance.reporting.results import CheckResult, Recorder
 from conformance.runners.active import Runner
 
@@ -82,7 +82,7 @@ def _run(contract: Contract, category: str, impl: Any, impl_name: str, dtype: st
     runner = runner_for(contract, impl, mode)
     measure_arithmetic(mode, dtype)
     rec = Recorder(result)
-    ambiguous = _discard(contract)
+    ambiguous = _discard(contract, rec)
     hazards = None
 
     if category == "badinput":
@@ -172,12 +172,21 @@ def _run(contract: Contract, category: str, impl: Any, impl_name: str, dtype: st
     return result
 
 
-def _discard(contract: Contract) -> Any:
+def _discard(contract: Contract, rec: Recorder) -> Any:
     """Value/gradient examples not judged: a thresholded quantity within rounding distance of its threshold (or
-    undefined there), or out of the dtype's range (``in_range``)."""
+    undefined there), out of the dtype's range (``in_range``), or beyond the dtype's resolution (``unresolvable``:
+    counted in ``extra["unresolvable"]``)."""
     margin = contract.margin
-    return lambda ex, dtype: ((margin is not None and not margin(ex) > bgd_margin(dtype))
-                              or not in_range(contract, ex, dtype))
+
+    def discard(ex: dict, dtype: str) -> bool:
+        if (margin is not None and not margin(ex) > bgd_margin(dtype)) or not in_range(contract, ex, dtype):
+            return True
+        if unresolvable(contract, ex, dtype):
+            rec.result.extra["unresolvable"] = rec.result.extra.get("unresolvable", 0) + 1
+            return True
+        return False
+
+    return discard
 
 
 def explain(result: CheckResult, exc: BaseException) -> None:

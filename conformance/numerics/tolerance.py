@@ -155,6 +155,22 @@ def in_range(contract: Any, ex: dict, dtype: str) -> bool:
     return contract.in_range is None or bool(contract.in_range(ex, dtype))
 
 
+def unresolvable(contract: Any, ex: dict, dtype: str) -> bool:
+    """Whether ``ex``'s value, in ``dtype``, has an element whose tolerance exceeds the output's whole range
+    (``contract.output_range``): there any value in range passes, and the dtype cannot resolve the output at all
+    (box coordinates far from the origin relative to the box's size in bfloat16).  The value and gradient tiers draw
+    another example instead (as for ``in_range``) and count it; the stability tier keeps it (docs/tolerances.md,
+    "Tolerances wider than the output's range")."""
+    if contract.output_range is None:
+        return False
+    lo, hi = contract.output_range
+    r = {k: rounded(dtype, v) if k in contract.float_args else v for k, v in ex.items()}
+    with np.errstate(all="ignore"):
+        e = np.asarray(contract.expected(r, **next(iter(contract.oracle_keywords(dtype).values()))), dtype=np.float64)
+        tol = np.broadcast_to(contract.tolerance.for_value(r, e, dtype), e.shape)
+        return bool(np.any(np.isfinite(e) & (tol > hi - lo)))
+
+
 def rounded(dtype: str, x: Any) -> np.ndarray:
     """``x`` as the implementation sees it: rounded to ``dtype``, subnormals flushed (as the runners do)."""
     if isinstance(x, (list, tuple)):

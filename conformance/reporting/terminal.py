@@ -99,6 +99,10 @@ def render_summary(results: list[CheckResult], impl: str, provided: list[str] | 
     loose = sum(1 for r in results if r.extra.get("finiteness_only"))
     if loose:  # docs/tolerances.md, "Tolerances wider than the output's range"
         lines.append(f"only finiteness checked (tolerance wider than the output's range) in {loose} check(s)")
+    unresolved = [f"{r.name} ({r.dtype}: {r.extra['unresolvable']})" for r in results if r.extra.get("unresolvable")]
+    if unresolved:  # docs/tolerances.md, "Tolerances wider than the output's range"
+        lines.append("examples beyond the dtype's resolution (value tolerance wider than the output's range), "
+                     f"drawn again: {', '.join(unresolved)}")
     coarse = [f"{r.name} ({r.dtype}{'' if r.mode == 'eager' else ', ' + r.mode}: {r.extra['coarse']} of {r.examples})"
               for r in sorted(results, key=lambda r: (names.index(r.name) if r.name in names else len(names), r.dtype))
               if r.extra.get("coarse")]
