@@ -154,6 +154,13 @@ def test_summary_counts_finiteness_only_checks():
     r = CheckResult("bbox_giou", "yolov3", "value", "float32", "eager", extra={"finiteness_only": 3})
     lines = render_summary([r, CheckResult("giou_loss", "yolov3", "value", "float32", "eager")], "x")
     assert "only finiteness checked (tolerance wider than the output's range) in 1 check(s)" in lines
+    s = CheckResult("bbox_giou", "yolov3", "stability", "float32", "eager", extra={"finiteness_only": 2})
+    lines = render_summary([s], "x")
+    assert not any(line.startswith("only finiteness checked") for line in lines)
+    assert any(line.startswith("stability: 1 check(s) had extreme examples") for line in lines)
+    u = CheckResult("bbox_giou", "yolov3", "value", "bfloat16", "eager", extra={"unresolvable": 21})
+    assert ("examples beyond the dtype's resolution (value tolerance wider than the output's range), drawn again: "
+            "bbox_giou (bfloat16: 21)") in render_summary([u], "x")
 
 
 # --- tolerances as large as the value ---------------------------------------------------------------------------------

@@ -96,9 +96,13 @@ def render_summary(results: list[CheckResult], impl: str, provided: list[str] | 
     lines.append(f"{len(provided)}/{len(names)} contract names provided by {impl}")
     if missing:
         lines.append(f"not provided ({len(missing)}): {', '.join(missing)}")
-    loose = sum(1 for r in results if r.extra.get("finiteness_only"))
+    loose = sum(1 for r in results if r.extra.get("finiteness_only") and r.category != "stability")
     if loose:  # docs/tolerances.md, "Tolerances wider than the output's range"
         lines.append(f"only finiteness checked (tolerance wider than the output's range) in {loose} check(s)")
+    extreme = sum(1 for r in results if r.extra.get("finiteness_only") and r.category == "stability")
+    if extreme:  # the stability tier's extremes are ill-conditioned by design
+        lines.append(f"stability: {extreme} check(s) had extreme examples whose tolerance exceeds the output's range "
+                     "(only their finiteness is judged there)")
     unresolved = [f"{r.name} ({r.dtype}: {r.extra['unresolvable']})" for r in results if r.extra.get("unresolvable")]
     if unresolved:  # docs/tolerances.md, "Tolerances wider than the output's range"
         lines.append("examples beyond the dtype's resolution (value tolerance wider than the output's range), "
