@@ -141,9 +141,12 @@ def mp_loss_layer(conv, label, bboxes, anchors, stride, num_class, thresh, pred=
 # ----------------------------------------------------------------------------------------------------------------
 
 SPECIAL = [0.0, -0.0, 0.5, 1.0, -1.0, 2.0, 3.0, 1 / 3, 0.1, 1e-30, 1e30, -1e30, 1e6, 1e6 + 0.5, -7.25]
-coord = st.one_of(st.sampled_from(SPECIAL), st.floats(-10, 10), st.floats(1e6 - 4, 1e6 + 4),
-                  st.floats(-1e30, 1e30))
-extent = st.one_of(st.sampled_from(SPECIAL), st.floats(-10, 10), st.floats(1e-30, 1e30), st.floats(-1e3, -1e-3))
+# No float64 subnormals: the suite flushes subnormal inputs to zero before the oracle sees them (docs/tolerances.md,
+# "Inputs the model assumes"), and products of subnormal extents lose the digits the comparison below asks for.
+coord = st.one_of(st.sampled_from(SPECIAL), st.floats(-10, 10, allow_subnormal=False), st.floats(1e6 - 4, 1e6 + 4),
+                  st.floats(-1e30, 1e30, allow_subnormal=False))
+extent = st.one_of(st.sampled_from(SPECIAL), st.floats(-10, 10, allow_subnormal=False), st.floats(1e-30, 1e30),
+                   st.floats(-1e3, -1e-3))
 
 
 @st.composite

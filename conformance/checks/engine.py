@@ -82,7 +82,8 @@ def _run(contract: Contract, category: str, impl: Any, impl_name: str, dtype: st
     runner = runner_for(contract, impl, mode)
     measure_arithmetic(mode, dtype)
     rec = Recorder(result)
-    ambiguous = _discard(contract, rec)
+    pinned: list = []  # filled below: the pinned examples are judged whatever their resolution (they cannot be redrawn)
+    ambiguous = _discard(contract, rec, pinned)
     hazards = None
 
     if category == "badinput":
@@ -134,7 +135,7 @@ def _run(contract: Contract, category: str, impl: Any, impl_name: str, dtype: st
         return inner
 
     # the documents' typical sizes and known hard cases (value, gradient), or the adversarial cases (stability)
-    pinned = list(contract.stability_cases(dtype)) if category == "stability" else list(contract.pinned())
+    pinned[:] = list(contract.stability_cases(dtype)) if category == "stability" else list(contract.pinned())
     try:
         try:
             build(explicit=True)()
@@ -172,16 +173,16 @@ def _run(contract: Contract, category: str, impl: Any, impl_name: str, dtype: st
     return result
 
 
-def _discard(contract: Contract, rec: Recorder) -> Any:
+def _discard(contract: Contract, rec: Recorder, pinned: list) -> Any:
     """Value/gradient examples not judged: a thresholded quantity within rounding distance of its threshold (or
     undefined there), out of the dtype's range (``in_range``), or beyond the dtype's resolution (``unresolvable``:
-    counted in ``extra["unresolvable"]``)."""
+    counted in ``extra["unresolvable"]``; drawn examples only: a pinned one cannot be drawn again, and is judged)."""
     margin = contract.margin
 
     def discard(ex: dict, dtype: str) -> bool:
         if (margin is not None and not margin(ex) > bgd_margin(dtype)) or not in_range(contract, ex, dtype):
             return True
-        if unresolvable(contract, ex, dtype):
+        if not any(ex is p for p in pinned) and unresolvable(contract, ex, dtype):
             rec.result.extra["unresolvable"] = rec.result.extra.get("unresolvable", 0) + 1
             return True
         return False
