@@ -160,7 +160,7 @@ def test_summary_counts_finiteness_only_checks():
     assert any(line.startswith("stability: 1 check(s) had extreme examples") for line in lines)
     u = CheckResult("bbox_giou", "yolov3", "value", "bfloat16", "eager", extra={"unresolvable": 21})
     assert ("examples beyond the dtype's resolution (value tolerance wider than the output's range), drawn again: "
-            "bbox_giou (bfloat16: 21)") in render_summary([u], "x")
+            "bbox_giou (bfloat16 value: 21)") in render_summary([u], "x")
 
 
 # --- tolerances as large as the value ---------------------------------------------------------------------------------

@@ -103,7 +103,8 @@ def render_summary(results: list[CheckResult], impl: str, provided: list[str] | 
     if extreme:  # the stability tier's extremes are ill-conditioned by design
         lines.append(f"stability: {extreme} check(s) had extreme examples whose tolerance exceeds the output's range "
                      "(only their finiteness is judged there)")
-    unresolved = [f"{r.name} ({r.dtype}: {r.extra['unresolvable']})" for r in results if r.extra.get("unresolvable")]
+    unresolved = [f"{r.name} ({r.dtype} {r.category}: {r.extra['unresolvable']})" for r in results
+                  if r.extra.get("unresolvable")]
     if unresolved:  # docs/tolerances.md, "Tolerances wider than the output's range"
         lines.append("examples beyond the dtype's resolution (value tolerance wider than the output's range), "
                      f"drawn again: {', '.join(unresolved)}")
