@@ -314,23 +314,3 @@ def test_a_rounded_log_argument_is_charged_once_not_per_operation() -> None:
     chain = arithmetic.FORM * (tol.ops + 1)
     assert got == pytest.approx(16 * info(dtype).tiny + chain * u * e[0] + arithmetic.FORM * u * 2, rel=1e-3)
     assert got < arithmetic.SAFETY * 8 * u * (e[0] + 2) / 10
-
-
-def test_a_named_mistake_drops_the_accumulation_note() -> None:
-    """The --accumulate=dtype note is for a failure nothing else explains; a diagnosis replaces it."""
-    from conformance.checks.engine import explain
-    from conformance.checks.failure import ConformanceFailure
-    from conformance.reporting.results import CheckResult
-
-    try:
-        arithmetic.use(Arithmetic("bfloat16", "float32", "test"))
-        note = worst_case_note(lambda: True, "bfloat16")
-    finally:
-        arithmetic.reset()
-    assert "--accumulate=dtype" in note
-    for diagnosis, kept in (("compute_loss matches MEAN-NOT-BATCH-SUM", False), (None, True)):
-        exc = ConformanceFailure("Not equal to tolerance" + note)
-        exc.explain = lambda d=diagnosis: d
-        explain(CheckResult("compute_loss", "yolov3", "value", "bfloat16", "eager"), exc)
-        assert ("--accumulate=dtype" in exc.args[0]) is kept
-        assert ("Diagnosis: " in exc.args[0]) is not kept

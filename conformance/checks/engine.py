@@ -20,7 +20,7 @@ from conformance.checks.profiles import (  # noqa: F401
     register_profiles,
     without_local_constants,
 )
-from conformance.checks.value import WORST_CASE_NOTE, check_gradient, check_value
+from conformance.checks.value import check_gradient, check_value
 from conformance.clock import TimedRunner, span
 from conformance.contracts import Contract
 from conformance.numerics.tolerance import bgd_margin, in_range, unresolvable
@@ -200,9 +200,7 @@ def explain(result: CheckResult, exc: BaseException) -> None:
         result.extra["diagnosis_error"] = f"{type(err).__name__}: {err}"
     if text and exc.args and isinstance(exc.args[0], str):
         result.diagnosis = text
-        # a named mistake explains the failure: the accumulation option would only hide it
-        kept = [ln for ln in exc.args[0].split("\n") if not ln.startswith(WORST_CASE_NOTE)]
-        exc.args = ("\n".join(kept) + f"\nDiagnosis: {text}", *exc.args[1:])
+        exc.args = (f"{exc.args[0]}\nDiagnosis: {text}", *exc.args[1:])
 
 
 def realistic_note(contract: Contract, exc: BaseException, build: Any, result: CheckResult) -> None:

@@ -114,9 +114,6 @@ def _compare_outputs(contract: Contract, ex: dict, actual: Any, expected: Any, d
     return compare(a, e, t, dtype, f"value of {contract.name}")  # a wrong shape: not ok (check_outputs said it first)
 
 
-WORST_CASE_NOTE = "Note: this passes if sums are charged as accumulated sequentially in"
-
-
 def worst_case_note(passes: Callable[[], bool], dtype: str) -> str:
     """The line a failure gets when the worst-case accumulation model (``--accumulate=dtype``) would pass it."""
     if arithmetic.current(dtype).accumulator == "dtype":
@@ -124,7 +121,7 @@ def worst_case_note(passes: Callable[[], bool], dtype: str) -> str:
     with arithmetic.assuming_worst_case(dtype):
         if not passes():
             return ""
-    return (f"\n{WORST_CASE_NOTE} {dtype}; if the implementation "
+    return (f"\nNote: this passes if sums are charged as accumulated sequentially in {dtype}; if the implementation "
             f"accumulates in {dtype} on purpose (cumsum, a loop of adds), run with --accumulate=dtype")
 
 
