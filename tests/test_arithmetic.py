@@ -198,6 +198,7 @@ def test_an_implementation_accumulating_in_the_dtype_needs_the_option(tmp_path) 
     measured = run()
     assert measured.returncode == 1, measured.stdout + measured.stderr
     assert "run with --accumulate=dtype" in measured.stdout
+    assert "matches λ" not in measured.stdout  # a ratio of 5.7 fitted to "λ = 6" on one number: no diagnosis
     worst = run("--accumulate=dtype")
     assert worst.returncode == 0, worst.stdout + worst.stderr
 

@@ -27,10 +27,11 @@ GATE = settings(hypothesis.settings.get_profile(engine.DEFAULT_PROFILE), databas
 NO_SHRINK = settings(GATE, phases=(Phase.explicit, Phase.reuse, Phase.generate))
 
 
-def _diagnosis(module: object, name: str, category: str, profile: settings = GATE) -> tuple[str | None, str]:
+def _diagnosis(module: object, name: str, category: str, profile: settings = GATE,
+               dtype: str = "float32") -> tuple[str | None, str]:
     """(diagnosis, message) of a failing check; fails the test if the check passes."""
     try:
-        engine.run_check(REGISTRY[name], category, module, module.__name__, "float32", "eager",
+        engine.run_check(REGISTRY[name], category, module, module.__name__, dtype, "eager",
                          hypothesis_settings=profile)
     except AssertionError as exc:
         r = exc.conformance_result
@@ -61,6 +62,15 @@ def test_new_user_mistakes_are_named(name: str, category: str, expected: str) ->
 def test_catalogue_mistakes_without_a_project_mutant_are_named(name: str, expected: str) -> None:
     diagnosis, message = _diagnosis(more_mistakes, name, "value", NO_SHRINK)
     assert diagnosis is not None and diagnosis.startswith(expected), message
+
+
+def test_a_constant_fitted_to_one_number_needs_a_sharp_tolerance() -> None:
+    """A scalar output fits some one-digit constant whenever the tolerance is wide (in bfloat16, any ratio above 6
+    lies within 8 % of an integer): the fit names a constant only where c ± a quarter step would not match.  λ = 2
+    stays named in bfloat16 (its neighbours 1.75 and 2.25 are 12 % away); a correct loss that accumulates in
+    bfloat16 on purpose is not called "λ = 6" (tests/test_arithmetic.py)."""
+    diagnosis, message = _diagnosis(more_mistakes, "rpn_loss_cls", "value", NO_SHRINK, dtype="bfloat16")
+    assert diagnosis is not None and diagnosis.startswith("rpn_loss_cls matches λ = 2 (the contract has 1)"), message
 
 
 def test_unguarded_focal_gradient_is_named_rightly_or_not_at_all() -> None:

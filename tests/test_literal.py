@@ -221,3 +221,27 @@ def test_an_example_beyond_the_dtypes_resolution_is_drawn_again():
     assert not unresolvable(giou, near, "bfloat16")
     assert not unresolvable(giou, far, "float32")
     assert not unresolvable(REGISTRY["bbox_iou"], far, "bfloat16")  # raw areas: no bounded range
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_examples_the_clip_constants_make_non_finite_are_drawn_again(dtype):
+    """1 − 1e-7 rounds to 1 in float16 and bfloat16: an output of exactly 1 meets log(0) in the documents' form, and
+    rpn_loss_cls's masked sum is NaN (0 · −∞). A value check there compares NaN with NaN and judges nothing (a λ = 2
+    mistake passed every bfloat16 example so), so such an example is drawn again and counted; with the output at
+    0.999 it is judged, and float32 (where 1 − 1e-7 < 1) judges both."""
+    from conformance.numerics.tolerance import clip_overflows
+
+    contract = REGISTRY["rpn_loss_cls"]
+    y_true = np.zeros((1, 2, 2, 6))
+    y_true[..., :3] = 1.0  # valid anchors, target 0
+    y_pred = np.full((1, 2, 2, 3), 0.5)
+    y_pred[0, 0, 0, 0] = 1.0
+    ex = {"num_anchors": 3, "y_true": y_true, "y_pred": y_pred}
+    assert clip_overflows(contract, ex, dtype)
+    assert not clip_overflows(contract, ex, "float32")
+    y_pred[0, 0, 0, 0] = 0.9
+    assert not clip_overflows(contract, {**ex, "y_pred": y_pred}, dtype)
+    assert not clip_overflows(REGISTRY["sigmoid"], {"x": np.ones(3)}, dtype)  # no clip constants
+    r = CheckResult("rpn_loss_cls", "frcnn", "value", dtype, "eager", extra={"clip_overflow": 7})
+    assert any(line.startswith("examples the clip constants make non-finite in the dtype") and
+               f"rpn_loss_cls ({dtype} value: 7)" in line for line in render_summary([r], "x"))

@@ -4,10 +4,11 @@ Every mistake that applies to the contract name is evaluated on the failing exam
 output (and, for a gradient failure, whose vector-Jacobian product) match the implementation's
 within the check's tolerance, with NaN exactly where the implementation has NaN, are candidates.
 A wrong constant is fitted first (a 1-D search over its range), and accepted only at a value
-with at most three significant digits, clearly different from the contract's.  Candidates of
-one kind are named together; candidates of several kinds are narrowed with a second example
-(the failing one with its batch doubled) where the check can run the implementation again, and
-otherwise, or if that leaves several kinds, nothing is said.
+with at most three significant digits, clearly different from the contract's (for a scalar output,
+with a tolerance well inside the step between such values: one number fits some round constant
+whenever the tolerance is wide).  Candidates must also match on other examples (the failing one's
+first image, its batch doubled) where the check can run the implementation again; candidates of
+one kind are named together, and if several kinds remain, nothing is said.
 """
 
 from __future__ import annotations
@@ -114,6 +115,10 @@ def _fit(contract: Contract, m: Mistake, ex: dict, actual: Any, dtype: str, kw: 
         if misfit(c) <= 1.0:
             step = (lambda x, s: x * 10.0 ** s) if k.log else (lambda x, s: x + s * (k.hi - k.lo) / 60)
             identified = misfit(step(c, 1)) > 1.0 and misfit(step(c, -1)) > 1.0  # not any small (or large) value
+            if scalar:  # one number fits some round constant whenever the tolerance is wide: a match is evidence
+                # only where c ± a quarter of the step to the next one-digit value would not match
+                quarter = 0.25 * 10.0 ** math.floor(math.log10(abs(c))) if c else 0.0
+                identified = identified and misfit(c + quarter) > 1.0 and misfit(c - quarter) > 1.0
             clearly = abs(c - k.contract) > 1e-3 * max(abs(k.contract), 1e-300) and misfit(k.contract) > 1.0
             return c if identified and clearly else None
     return None
@@ -211,10 +216,12 @@ def _witnessed(contract: Contract, found: list[Match], dtype: str, probe: Probe 
 
 
 def _resolve(contract: Contract, found: list[Match], dtype: str, probe: Probe | None, ex: dict) -> list[Match]:
-    """Narrow several candidates with the implementation's values on other examples (first image, doubled batch)."""
+    """Keep the candidates that also match the implementation's values on other examples (first image, doubled
+    batch): several are narrowed, and a single one is confirmed (one example can fit a wrong cause, e.g. a fitted
+    constant absorbing an accumulation error)."""
     found = _witnessed(contract, found, dtype, probe, ex)
     for other in (first_image, doubled):
-        ex2 = other(contract, ex) if len(found) > 1 and probe is not None else None
+        ex2 = other(contract, ex) if found and probe is not None else None
         if ex2 is None:
             continue
         try:
@@ -226,7 +233,9 @@ def _resolve(contract: Contract, found: list[Match], dtype: str, probe: Probe | 
             try:
                 with np.errstate(all="ignore"):
                     out = _evaluate(contract, f.mistake, ex2, f.c, f.keywords)
-            except _ERRORS:
+            except _ERRORS:  # the mistake cannot show there (one image): no evidence against a single candidate
+                if len(found) == 1:
+                    kept.append(f)
                 continue
             if _value_misfit(contract, ex2, actual2, out, dtype) <= 1.0:
                 kept.append(f)

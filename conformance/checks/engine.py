@@ -23,7 +23,7 @@ from conformance.checks.profiles import (  # noqa: F401
 from conformance.checks.value import check_gradient, check_value
 from conformance.clock import TimedRunner, span
 from conformance.contracts import Contract
-from conformance.numerics.tolerance import bgd_margin, in_range, unresolvable
+from conformance.numerics.tolerance import bgd_margin, clip_overflows, in_range, unresolvable
 from conformance.reporting.results import CheckResult, Recorder
 from conformance.runners.active import Runner
 
@@ -175,16 +175,20 @@ def _run(contract: Contract, category: str, impl: Any, impl_name: str, dtype: st
 
 def _discard(contract: Contract, rec: Recorder, pinned: list) -> Any:
     """Value/gradient examples not judged: a thresholded quantity within rounding distance of its threshold (or
-    undefined there), out of the dtype's range (``in_range``), or beyond the dtype's resolution (``unresolvable``:
-    counted in ``extra["unresolvable"]``; drawn examples only: a pinned one cannot be drawn again, and is judged)."""
+    undefined there), out of the dtype's range (``in_range``), beyond the dtype's resolution (``unresolvable``) or
+    made non-finite by the clip constants in the dtype (``clip_overflows``): the last two counted in ``extra`` under
+    their names, drawn examples only (a pinned one cannot be drawn again, and is judged)."""
     margin = contract.margin
 
     def discard(ex: dict, dtype: str) -> bool:
         if (margin is not None and not margin(ex) > bgd_margin(dtype)) or not in_range(contract, ex, dtype):
             return True
-        if not any(ex is p for p in pinned) and unresolvable(contract, ex, dtype):
-            rec.result.extra["unresolvable"] = rec.result.extra.get("unresolvable", 0) + 1
-            return True
+        if any(ex is p for p in pinned):
+            return False
+        for key, hazard in (("unresolvable", unresolvable), ("clip_overflow", clip_overflows)):
+            if hazard(contract, ex, dtype):
+                rec.result.extra[key] = rec.result.extra.get(key, 0) + 1
+                return True
         return False
 
     return discard

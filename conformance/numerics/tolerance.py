@@ -164,11 +164,34 @@ def unresolvable(contract: Any, ex: dict, dtype: str) -> bool:
     if contract.output_range is None:
         return False
     lo, hi = contract.output_range
-    r = {k: rounded(dtype, v) if k in contract.float_args else v for k, v in ex.items()}
+    r = round_example(contract, ex, dtype)
     with np.errstate(all="ignore"):
         e = np.asarray(contract.expected(r, **next(iter(contract.oracle_keywords(dtype).values()))), dtype=np.float64)
         tol = np.broadcast_to(contract.tolerance.for_value(r, e, dtype), e.shape)
         return bool(np.any(np.isfinite(e) & (tol > hi - lo)))
+
+
+def clip_overflows(contract: Any, ex: dict, dtype: str) -> bool:
+    """Whether the documents' clip constants in ``dtype`` make ``ex``'s value non-finite where the constants in
+    float32 keep it finite: 1 − 1e-7 rounds to 1 in float16 and bfloat16, so an output of exactly 1 meets log(0),
+    and a mask's 0 times that −∞ is NaN for the whole sum.  Such a value is the dtype's hazard (FP16-CLIP, reported
+    by the stability tier); where the documents' form returns it, a value check compares NaN with NaN and judges
+    nothing, so the value and gradient tiers draw another example (counted with the unresolvable ones)."""
+    if not contract.constants_dtype or dtype not in ("float16", "bfloat16"):
+        return False
+    r = round_example(contract, ex, dtype)
+    with np.errstate(all="ignore"):
+        own, wide = (_flat(contract.expected(r, constants_dtype=c)) for c in (dtype, "float32"))
+    return bool(np.any(~np.isfinite(own) & np.isfinite(wide)))
+
+
+def _flat(out: Any) -> np.ndarray:
+    return np.concatenate([np.ravel(np.asarray(x, dtype=np.float64)) for x in (out if isinstance(out, tuple) else (out,))])
+
+
+def round_example(contract: Any, ex: dict, dtype: str) -> dict:
+    """The example with its float arguments rounded to ``dtype`` (the oracle's view of the implementation's inputs)."""
+    return {k: rounded(dtype, v) if k in contract.float_args else v for k, v in ex.items()}
 
 
 def rounded(dtype: str, x: Any) -> np.ndarray:
@@ -192,7 +215,7 @@ def outside(values: list[np.ndarray], dtype: str) -> bool:
 
 def _sums_in_range(contract: Any, ex: dict, dtype: str, d: Any) -> bool:
     """The loss's sum before normalising, from the exact loss on the rounded example: L times its normaliser."""
-    r = {k: rounded(dtype, v) if k in contract.float_args else v for k, v in ex.items()}
+    r = round_example(contract, ex, dtype)
     with np.errstate(all="ignore"):
         extra = {"constants_dtype": dtype} if contract.constants_dtype else {}
         out = contract.expected(r, **extra)

@@ -13,14 +13,9 @@ from conformance.contracts import Contract
 from conformance.numerics.compare import Comparison, compare
 from conformance.numerics.dtypes import info
 from conformance.numerics.outputs import as_tuple, concat, cotangents, magnitude  # noqa: F401  (re-exported)
-from conformance.numerics.tolerance import rounded
+from conformance.numerics.tolerance import round_example  # noqa: F401  (re-exported)
 from conformance.regression.format import GOLDEN_ULPS, Case
 from conformance.reporting.results import Recorder
-
-
-def round_example(contract: Contract, ex: dict, dtype: str) -> dict:
-    """The example with its float tensors rounded to ``dtype`` (the oracle's view of the impl's inputs)."""
-    return {k: rounded(dtype, v) if k in contract.float_args else v for k, v in ex.items()}
 
 
 def cotangent(contract: Contract, outputs: Any, seed: int, dtype: str) -> tuple[np.ndarray, ...]:

@@ -108,6 +108,11 @@ def render_summary(results: list[CheckResult], impl: str, provided: list[str] | 
     if unresolved:  # docs/tolerances.md, "Tolerances wider than the output's range"
         lines.append("examples beyond the dtype's resolution (value tolerance wider than the output's range), "
                      f"drawn again: {', '.join(unresolved)}")
+    clipped = [f"{r.name} ({r.dtype} {r.category}: {r.extra['clip_overflow']})" for r in results
+               if r.extra.get("clip_overflow")]
+    if clipped:  # docs/tolerances.md, "Tolerances wider than the output's range"
+        lines.append("examples the clip constants make non-finite in the dtype (1 − 1e-7 rounds to 1: FP16-CLIP, "
+                     f"the stability tier's hazard), drawn again: {', '.join(clipped)}")
     coarse = [f"{r.name} ({r.dtype}{'' if r.mode == 'eager' else ', ' + r.mode}: {r.extra['coarse']} of {r.examples})"
               for r in sorted(results, key=lambda r: (names.index(r.name) if r.name in names else len(names), r.dtype))
               if r.extra.get("coarse")]
