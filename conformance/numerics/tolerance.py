@@ -186,7 +186,8 @@ def clip_overflows(contract: Any, ex: dict, dtype: str) -> bool:
 
 
 def _flat(out: Any) -> np.ndarray:
-    return np.concatenate([np.ravel(np.asarray(x, dtype=np.float64)) for x in (out if isinstance(out, tuple) else (out,))])
+    parts = out if isinstance(out, tuple) else (out,)
+    return np.concatenate([np.ravel(np.asarray(x, dtype=np.float64)) for x in parts])
 
 
 def round_example(contract: Any, ex: dict, dtype: str) -> dict:
