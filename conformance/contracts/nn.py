@@ -331,6 +331,13 @@ def _zero_logits(**extra) -> list[dict]:
     return [{"labels": np.array([0.0, 0.5, 1.0, 1.0, 0.0, 0.25]), "logits": np.zeros(6), **extra}]
 
 
+def _confident_unmodulated() -> dict:
+    """γ = 0 with confident logits: 1 − p_t down to 6e-6, whose x^(γ−1) = x^(−1) overflows float16 (found by the
+    thorough profile: TensorFlow's derivative of x^0, 0·∞, is NaN there)."""
+    return {"labels": np.array([1.0, 0.0, 1.0, 0.0]), "logits": np.array([12.0, -12.0, 9.0, -10.0]), "alpha": 0.25,
+            "gamma": 0.0}
+
+
 def _large_gap_logits(sparse: bool = False) -> list[dict]:
     """Confident rows (logit gaps of 100+): a naive softmax overflows (e^100 = inf in float32) or takes log(0)."""
     logits = np.array([[100.0, 0.0, -20.0], [-50.0, 60.0, 0.0]])
@@ -458,7 +465,7 @@ CONTRACTS = [
                    "smooth everywhere, the gradient flows through (1 − p_t)^γ",
              stability_cases=lambda dtype: [dict(ex, alpha=0.25, gamma=2.0)
                                             for ex in _fixed_logits("logits", "labels")(dtype)],
-             pinned=lambda: _zero_logits(alpha=0.25, gamma=2.0),
+             pinned=lambda: [*_zero_logits(alpha=0.25, gamma=2.0), _confident_unmodulated()],
              bad_inputs=(BadCase("shape-mismatch", "labels",
                                  _pair("logits", "labels", fixed_normal, fixed_probs, alpha=0.25, gamma=2.0)),),
              tags=(_SCE_NAIVE,)),

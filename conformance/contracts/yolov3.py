@@ -43,7 +43,9 @@ SCALE = st.sampled_from((1.0, 1.0, 1.0, 1e-3, 1e3, 1e6))
 
 @st.composite
 def boxes_pair(draw: st.DrawFn) -> dict:
-    """Two broadcastable (x, y, w, h) box arrays: zero, negative, huge, identical and inverted extents."""
+    """Two broadcastable (x, y, w, h) box arrays: zero, negative, huge, identical and inverted extents; random pairs
+    (mostly disjoint or inverted, where the IoU is 0) and overlapping ones (positive extents, centres within 1.2
+    half-spans)."""
     lead = draw(st.sampled_from(((1,), (3,), (2, 3), (4,))))
     scale = draw(SCALE)
 
@@ -53,9 +55,15 @@ def boxes_pair(draw: st.DrawFn) -> dict:
         return np.concatenate([xy, wh], -1) * scale
 
     b1 = one(lead)
-    kind = draw(st.sampled_from(("random", "random", "identical", "broadcast", "shifted")))
+    kind = draw(st.sampled_from(("overlapping", "random", "identical", "broadcast", "shifted")))
     if kind == "identical":
         b2 = b1.copy()
+    elif kind == "overlapping":  # positive extents, centres apart by up to 1.2 half-spans: mostly overlapping
+        b1[..., 2:] = np.abs(b1[..., 2:])
+        b2 = one(lead)
+        b2[..., 2:] = np.abs(b2[..., 2:])
+        half = (np.abs(b1[..., 2:]) + np.abs(b2[..., 2:])) / 2
+        b2[..., :2] = b1[..., :2] + draw(arrays((*lead, 2), reals(-1.2, 1.2, (0.0, 0.5)))) * half
     elif kind == "broadcast":
         b2 = one((1,) * (len(lead) - 1) + (1,))
     elif kind == "shifted":

@@ -108,6 +108,12 @@ def render_summary(results: list[CheckResult], impl: str, provided: list[str] | 
     if unresolved:  # docs/tolerances.md, "Tolerances wider than the output's range"
         lines.append("examples beyond the dtype's resolution (value tolerance wider than the output's range), "
                      f"drawn again: {', '.join(unresolved)}")
+    empty = [f"{r.name} ({r.dtype} {r.category})" for r in results
+             if r.category in ("value", "gradient") and r.status == "passed" and r.examples
+             and not r.extra.get("relative_examples")]
+    if empty:  # the draws held only undefined values, zeros or values within rounding of 0: nothing was judged
+        lines.append("checks whose examples had no exact value above its tolerance (only NaN, 0 or values within "
+                     f"rounding of 0: they judged little beyond finiteness): {', '.join(empty)}")
     clipped = [f"{r.name} ({r.dtype} {r.category}: {r.extra['clip_overflow']})" for r in results
                if r.extra.get("clip_overflow")]
     if clipped:  # docs/tolerances.md, "Tolerances wider than the output's range"

@@ -283,6 +283,8 @@ class Catalogue:
         ce = self.sigmoid_cross_entropy_with_logits(labels=z, logits=x)
         miss = z * self.sigmoid(-x) + (1 - z) * self.sigmoid(x)
         alpha_t = o.where(a >= 0, a * z + (1 - a) * (1 - z), o.ones_like(z))
+        if float(gamma) == 0:  # no modulating factor: TensorFlow differentiates x^0 as 0·x^(−1), NaN where the
+            return alpha_t * ce  # float16 x^(−1) overflows (1 − p_t < 1.5e-5, logits beyond ±11)
         return alpha_t * self.safe_power(miss, o.const(gamma, dtype)) * ce
 
     def safe_power(self, base: Any, exponent: Any) -> Any:
