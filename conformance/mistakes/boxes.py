@@ -29,6 +29,16 @@ def iou_no_clamp(name: str, args: dict, c: Any, kw: dict) -> np.ndarray:
         return (1.0 - iou) if name == "iou_loss" else iou
 
 
+def disjoint_pairs(ex: dict) -> dict:
+    """The example's pairs with positive extents (|w| + 1, |h| + 1) and the second box moved apart on both axes
+    (by 1.5 half-spans plus 1): the contract's intersection is 0 there, an unclamped one is positive."""
+    b1, b2 = _pair(ex)
+    b1 = np.concatenate([b1[..., :2], np.abs(b1[..., 2:]) + 1.0], -1)
+    ext = np.abs(b2[..., 2:]) + 1.0
+    b2 = np.concatenate([b1[..., :2] + 0.75 * (b1[..., 2:] + ext) + 1.0, ext], -1)
+    return {**ex, "boxes1": b1, "boxes2": b2}
+
+
 def iou_loss_frozen_union(name: str, args: dict, c: Any, kw: dict, frozen: dict) -> np.ndarray:
     """(union − inter) / union with the denominator's union computed from ``frozen`` (no gradient)."""
     def parts(a: dict) -> tuple[np.ndarray, np.ndarray]:

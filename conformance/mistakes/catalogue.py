@@ -151,7 +151,7 @@ CATALOGUE: tuple[Mistake, ...] = (
     Mistake("SIGMOID-TWICE", "σ(raw class logits) used as the logits of the class cross-entropy", ("loss_layer",),
             "sigmoid-twice", _class_logits_sigmoid),
     Mistake("IOU-NO-CLAMP", "the intersection's width and height are not clamped at 0 (disjoint boxes overlap)",
-            ("bbox_iou", "iou_loss"), "clamp", _boxes.iou_no_clamp),
+            ("bbox_iou", "iou_loss"), "clamp", _boxes.iou_no_clamp, witness=_boxes.disjoint_pairs),
     Mistake("IOU-LOSS-STOP-GRADIENT-UNION", "the union is held constant: the gradient misses d(union)",
             ("iou_loss",), "stop-gradient", _boxes.iou_loss_frozen_union, frozen=True),
     Mistake("ARGS-SWAPPED", "p and q swapped", ("kl_divergence",), "swap", _swapped("p", "q")),
