@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -50,104 +49,6 @@ def _iou_conditioning(ex, e):
         iou = oracle.evaluate("bbox_iou", boxes1=ex["boxes1"], boxes2=ex["boxes2"])
         denom = _box_denominator(*np.broadcast_arrays(ex["boxes1"], ex["boxes2"]))
         return np.broadcast_to(terms * (1 + np.abs(np.nan_to_num(iou))) * 2 / denom, np.shape(e))
-
-
-_NEAR = 2.0**-6  # "near a selection" for the corner sensitivities: 4 u of bfloat16, relative to the pair's magnitudes
-
-
-def _corner_parts(name: str, b1: np.ndarray, b2: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per pair of broadcast boxes: (the former conditioning, Σ_c |∂f/∂c|·|c| over the eight corners, the areas'
-    part of the former conditioning, pairs within 2⁻⁶ of a selection or with a non-finite sensitivity)."""
-    old = _iou_conditioning({"boxes1": b1, "boxes2": b2}, np.zeros(b1.shape[:-1]))
-    with np.errstate(all="ignore"):
-        cot = np.ones(b1.shape[:-1])
-        total = np.zeros(b1.shape[:-1])
-        for wrt, b in (("boxes1", b1), ("boxes2", b2)):
-            g = np.asarray(oracle.vjp(name, cot, wrt, boxes1=b1, boxes2=b2), dtype=np.float64)
-            for i in (0, 1):
-                gx, gw, x, w = g[..., i], g[..., i + 2], b[..., i], b[..., i + 2]
-                total = total + np.abs(gx / 2 - gw) * np.abs(x - w / 2) + np.abs(gx / 2 + gw) * np.abs(x + w / 2)
-        terms, _ = box_scale(b1, b2)
-        areas = np.abs(b1[..., 2] * b1[..., 3]) + np.abs(b2[..., 2] * b2[..., 3])
-        area_part = old * areas / np.where(terms > 0, terms, 1.0)
-        near = ~np.isfinite(total)
-        for i in (0, 1):
-            l1, r1 = b1[..., i] - np.abs(b1[..., i + 2]) / 2, b1[..., i] + np.abs(b1[..., i + 2]) / 2
-            l2, r2 = b2[..., i] - np.abs(b2[..., i + 2]) / 2, b2[..., i] + np.abs(b2[..., i + 2]) / 2
-            size = np.abs(b1[..., i]) + np.abs(b2[..., i]) + np.abs(b1[..., i + 2]) + np.abs(b2[..., i + 2])
-            gaps = np.stack([r1 - r2, l1 - l2, np.minimum(r1, r2) - np.maximum(l1, l2), b1[..., i + 2], b2[..., i + 2]])
-            near |= np.any(np.abs(gaps) <= _NEAR * size, axis=0)
-    return old, total, area_part, near
-
-
-def _pairs(ex: dict) -> tuple[np.ndarray, np.ndarray]:
-    return tuple(np.array(b, dtype=np.float64) for b in np.broadcast_arrays(ex["boxes1"], ex["boxes2"]))
-
-
-def _corner_conditioning(name: str) -> Callable[[dict, Any], np.ndarray]:
-    """``name``'s propagated box-arithmetic error per unit u, to first order and per pair: Σ |∂f/∂c|·|c| over the
-    eight corners c = x ∓ w/2, y ∓ h/2 (each rounded once: |δc| ≤ u|c|; ∂f/∂(x ∓ w/2) = ½∂f/∂x ∓ ∂f/∂w from the
-    oracle's gradient), plus the areas' and union's part of :func:`_iou_conditioning` (relative roundings of
-    a1, a2, I, U).  Sharper than :func:`_iou_conditioning`, which charges |x|·E_y + |y|·E_x for every corner term, by
-    a median 6–12 on boxes near each other.  Where a pair is within 2⁻⁶ of a selection (a min/max of corners, the
-    clamp at 0, a zero extent) a rounding may cross it and the derivative there says nothing about the other side:
-    such pairs, and pairs whose gradient is not finite, keep :func:`_iou_conditioning`."""
-
-    def conditioning(ex: dict, e: Any) -> np.ndarray:
-        old, total, area_part, near = _corner_parts(name, *_pairs(ex))
-        return np.broadcast_to(np.where(near, old, total + area_part), np.shape(e))
-
-    return conditioning
-
-
-def corner_grad_terms(name: str, wrt: str, b1: np.ndarray, b2: np.ndarray, cot: np.ndarray) -> np.ndarray:
-    """Σ_c |∂g/∂c|·|c| per element of the per-pair gradient ``g`` (wrt ``wrt``, of ``cot``·f on the broadcast pairs
-    ``b1``, ``b2``) over the pair's eight corners c = x ∓ w/2, y ∓ h/2: the first-order change of ``g`` when each
-    corner moves by a relative 1 (central differences of the oracle's vector-Jacobian product, step 2⁻²⁰ of the
-    pair's magnitude along each corner)."""
-    shape = b1.shape[:-1]
-    total = np.zeros((*shape, 4))
-    with np.errstate(all="ignore"):
-        for k in range(2):
-            for i in (0, 1):
-                x, w = (b1, b2)[k][..., i], (b1, b2)[k][..., i + 2]
-                step = 2.0**-20 * (np.abs(x) + np.abs(w)) + 1e-300
-                for sign, corner in ((-1.0, x - w / 2), (1.0, x + w / 2)):
-                    d = np.zeros((2, *shape, 4))
-                    d[k, ..., i], d[k, ..., i + 2] = step / 2, sign * step  # the corner alone moves by step
-                    up, down = ({"boxes1": b1 + t * d[0], "boxes2": b2 + t * d[1]} for t in (1.0, -1.0))
-                    diff = (np.asarray(oracle.vjp(name, cot, wrt, **up), dtype=np.float64)
-                            - np.asarray(oracle.vjp(name, cot, wrt, **down), dtype=np.float64))
-                    total = total + np.abs(diff) / (2 * step[..., None]) * np.abs(corner)[..., None]
-    return total
-
-
-def _corner_grad_conditioning(name: str) -> Callable[[dict, str, Any, Any], np.ndarray]:
-    """The box gradient's propagated roundings per unit u, to first order and per pair: Σ_c |∂g/∂c|·|c| over the
-    pair's eight corners (the derivative of the oracle's vector-Jacobian product along each corner, by central
-    differences), plus (|g| + the pair's largest |g| + the gradient's terms) times the areas' part of
-    :func:`_iou_conditioning`; summed over the pairs an argument's box enters.  Elements fed by a pair within 2⁻⁶
-    of a selection, or with a non-finite difference, keep :func:`_box_grad`."""
-
-    def conditioning(ex: dict, wrt: str, grad: Any, cot: Any) -> np.ndarray:
-        b1, b2 = _pairs(ex)
-        shape = b1.shape[:-1]
-        c = np.broadcast_to(np.asarray(cot, dtype=np.float64), shape)
-        _, _, area_part, near = _corner_parts(name, b1, b2)
-        with np.errstate(all="ignore"):
-            g = np.abs(np.asarray(oracle.vjp(name, c, wrt, boxes1=b1, boxes2=b2), dtype=np.float64))
-            extents = sum(np.abs(b1[..., j]) + np.abs(b2[..., j]) for j in (2, 3)) + sum(
-                np.abs(b1[..., j] - b2[..., j]) for j in (0, 1))
-            terms = np.abs(c) * extents / _box_denominator(b1, b2)
-            total = ((g + np.max(g, axis=-1, keepdims=True) + terms[..., None]) * area_part[..., None]
-                     + corner_grad_terms(name, wrt, b1, b2, c))
-            bad = near[..., None] | ~np.isfinite(total)
-            target = np.shape(ex[wrt])
-            fallback = _sum_to(np.broadcast_to(bad, total.shape).astype(float), target) > 0
-            new = _sum_to(np.where(bad, 0.0, total), target)
-        return np.where(np.broadcast_to(fallback, target), _box_grad(ex, wrt, grad, cot), new)
-
-    return conditioning
 
 
 def _sum_to(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -263,10 +164,9 @@ SOFTPLUS = "softplus|exp+log1p"
 # value paths counted (Tolerance.ops, .kernels): docs/tolerances.md, "Counted chains"
 TOLERANCES = {
     "decode": Tolerance(terms=lambda ex: 2, ops=4, kernels=("sigmoid|exp",), grad_scale=_decode_grad),
-    **{n: replace(BOX, ops=k, kernels=kern, conditioning=_corner_conditioning(n),
-                  grad_conditioning=_corner_grad_conditioning(n))
-       for n, k, kern in (("bbox_iou", 3, ()), ("bbox_giou", 5, ()), ("iou_loss", 4, ()), ("giou_loss", 6, ()),
-                          ("diou_loss", 12, ()), ("ciou_loss", 18, ("atan", "atan")))},
+    "bbox_iou": replace(BOX, ops=3), "bbox_giou": replace(BOX, ops=5), "iou_loss": replace(BOX, ops=4),
+    "giou_loss": replace(BOX, ops=6), "diou_loss": replace(BOX, ops=12),
+    "ciou_loss": replace(BOX, ops=18, kernels=("atan", "atan")),
     "focal": Tolerance(terms=lambda ex: 1, ops=4, kernels=("pow",),
                        value_scale=lambda ex, e: float(abs(ex.get("alpha", 1))) * (np.abs(ex["target"])
                                                                                  + np.abs(ex["actual"])) ** ex.get(
