@@ -245,3 +245,17 @@ def test_examples_the_clip_constants_make_non_finite_are_drawn_again(dtype):
     r = CheckResult("rpn_loss_cls", "frcnn", "value", dtype, "eager", extra={"clip_overflow": 7})
     assert any(line.startswith("examples the clip constants make non-finite in the dtype") and
                f"rpn_loss_cls ({dtype} value: 7)" in line for line in render_summary([r], "x"))
+
+
+def test_checks_that_judged_no_value_are_named():
+    """A passing value or gradient check none of whose examples had an exact value above its tolerance (only NaN, 0 or
+    values within rounding of 0) judged little beyond finiteness: the summary names it; a check with one such
+    example, a failed one and a stability check are not named."""
+    empty = CheckResult("bbox_iou", "yolov3", "gradient", "bfloat16", "eager", status="passed", examples=25)
+    judged = CheckResult("iou_loss", "yolov3", "value", "bfloat16", "eager", status="passed", examples=25,
+                         extra={"relative_examples": 1})
+    failed = CheckResult("giou_loss", "yolov3", "value", "bfloat16", "eager", status="failed", examples=3)
+    stab = CheckResult("diou_loss", "yolov3", "stability", "bfloat16", "eager", status="passed", examples=9)
+    lines = [ln for ln in render_summary([empty, judged, failed, stab], "x")
+             if ln.startswith("checks whose examples had no exact value above its tolerance")]
+    assert len(lines) == 1 and lines[0].endswith(": bbox_iou (bfloat16 gradient)"), lines
