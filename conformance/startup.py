@@ -47,7 +47,7 @@ def tidy_environment(config: pytest.Config) -> None:
 
 _QUIET_KEY = pytest.StashKey[bool]()  # TF_CPP_MIN_LOG_LEVEL was unset: filter TensorFlow's start-up lines too
 # TensorFlow's start-up lines on stderr, printed while it is imported whatever TF_CPP_MIN_LOG_LEVEL says
-_STARTUP_NOISE = re.compile("|".join([r"All log messages before absl::InitializeLog\(\) is called",
+STARTUP_NOISE = re.compile("|".join([r"All log messages before absl::InitializeLog\(\) is called",
                                        r"\] oneDNN custom operations are on", r"cpu_feature_guard\.cc:\d+\]",
                                        r"^To enable the following instructions: .*rebuild TensorFlow"]))
 
@@ -74,5 +74,5 @@ def quiet_startup(config: pytest.Config) -> Iterator[None]:
             os.close(saved)
             tmp.seek(0)
             text = tmp.read().decode("utf-8", errors="replace")
-            sys.stderr.write("".join(ln for ln in text.splitlines(keepends=True) if not _STARTUP_NOISE.search(ln)))
+            sys.stderr.write("".join(ln for ln in text.splitlines(keepends=True) if not STARTUP_NOISE.search(ln)))
             sys.stderr.flush()

@@ -62,7 +62,7 @@ def boxes_pair(draw: st.DrawFn) -> dict:
         b1[..., 2:] = np.abs(b1[..., 2:])
         b2 = one(lead)
         b2[..., 2:] = np.abs(b2[..., 2:])
-        half = (np.abs(b1[..., 2:]) + np.abs(b2[..., 2:])) / 2
+        half = (b1[..., 2:] + b2[..., 2:]) / 2
         b2[..., :2] = b1[..., :2] + draw(arrays((*lead, 2), reals(-1.2, 1.2, (0.0, 0.5)))) * half
     elif kind == "broadcast":
         b2 = one((1,) * (len(lead) - 1) + (1,))

@@ -176,7 +176,7 @@ def clip_overflows(contract: Any, ex: dict, dtype: str) -> bool:
     float32 keep it finite: 1 − 1e-7 rounds to 1 in float16 and bfloat16, so an output of exactly 1 meets log(0),
     and a mask's 0 times that −∞ is NaN for the whole sum.  Such a value is the dtype's hazard (FP16-CLIP, reported
     by the stability tier); where the documents' form returns it, a value check compares NaN with NaN and judges
-    nothing, so the value and gradient tiers draw another example (counted with the unresolvable ones)."""
+    nothing, so the value and gradient tiers draw another example (counted in ``extra["clip_overflow"]``)."""
     if not contract.constants_dtype or dtype not in ("float16", "bfloat16"):
         return False
     r = round_example(contract, ex, dtype)
@@ -220,7 +220,7 @@ def _sums_in_range(contract: Any, ex: dict, dtype: str, d: Any) -> bool:
     with np.errstate(all="ignore"):
         extra = {"constants_dtype": dtype} if contract.constants_dtype else {}
         out = contract.expected(r, **extra)
-        value = np.abs(np.concatenate([np.ravel(x) for x in (out if isinstance(out, tuple) else (out,))]))
+        value = np.abs(_flat(out))
         sums = value * contract.normaliser(r)
     return not np.any(np.isfinite(sums) & (sums > d.max))  # an infinite exact value is the clip constants' (FP16-CLIP)
 

@@ -121,6 +121,7 @@ def write_reproducer(result: Any, spec: str, impl_file: str | None, directory: P
 
     from conformance import runners
     from conformance.contracts import REGISTRY
+    from conformance.startup import STARTUP_NOISE
 
     if not result.inputs or result.name not in REGISTRY:
         return None
@@ -188,6 +189,7 @@ def write_reproducer(result: Any, spec: str, impl_file: str | None, directory: P
         literals=[(k, key) for k, kind, key in args if kind == "literal"],
         framework=framework, needs=needs(framework),
         keras_backend=runners.keras_backend() if framework == "keras" else None,
+        startup_noise=STARTUP_NOISE.pattern,
     )
     py.write_text(text)
     return py, npz
