@@ -214,8 +214,11 @@ def grad_floor(contract: Contract, ex: dict, wrt: str, cot: Any, dtype: str, ext
 
     Rounding errors of size ``tol_f`` in ``<cot, f>`` move each gradient element by about
     ``tol_f / |x|`` (docs/tolerances.md); this matters where the exact gradient is a sum of
-    terms that cancel to (nearly) zero and an elementwise scale would demand exactness.
+    terms that cancel to (nearly) zero and an elementwise scale would demand exactness.  None (0) where the
+    tolerance has a running error bound of the gradient: that bound charges each cancelling term's roundings.
     """
+    if contract.tolerance.grad_bound is not None and contract.tolerance.counted(dtype):
+        return 0.0
     base = {kw: v for kw, v in extra.items() if kw != "variants"}
     value = contract.expected(ex, **base)
     v = np.concatenate([np.ravel(x) for x in value]) if isinstance(value, tuple) else np.asarray(value)

@@ -95,6 +95,16 @@ class _In:
         x = np.asarray(x, dtype=self.t)
         return np.where(np.abs(x) < self.tiny, np.zeros_like(x), x)
 
+    maximum = staticmethod(np.maximum)
+    minimum = staticmethod(np.minimum)
+
+    def atan2(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return self.f(np.arctan2(y, x))
+
+    def fraction(self, part: np.ndarray, rest: np.ndarray) -> np.ndarray:
+        """part / (rest + part) for part, rest ≥ 0, and 0 where part is 0."""
+        return np.where(part == 0, self.c(0.0), self.f(part / self.f(rest + part)))
+
 
 def _out(x: np.ndarray) -> np.ndarray:
     return np.asarray(x).astype(np.float64)
@@ -106,13 +116,20 @@ def _corners(d: _In, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return d.f(b[..., :2] - half), d.f(b[..., :2] + half)
 
 
-def _iou(d: _In, b1: np.ndarray, b2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """bbox_iou as written: areas from the raw (w, h), corners unsorted; also returns the corners."""
-    area1 = d.f(b1[..., 2] * b1[..., 3])
-    area2 = d.f(b2[..., 2] * b2[..., 3])
+def _iou(d: Any, b1: Any, b2: Any, corner_areas: bool = False) -> tuple:
+    """bbox_iou as written: areas from the raw (w, h), corners unsorted; also returns the corners.
+
+    ``corner_areas``: the areas from the corners instead ((x + w/2) − (x − w/2) times the same in y), as code that
+    converts to corners first computes them; not the documents' form, a faithful variant the tolerance covers."""
     lo1, hi1 = _corners(d, b1)
     lo2, hi2 = _corners(d, b2)
-    sec = np.maximum(d.f(np.minimum(hi1, hi2) - np.maximum(lo1, lo2)), d.c(0.0))
+    if corner_areas:
+        s1, s2 = d.f(hi1 - lo1), d.f(hi2 - lo2)
+        area1, area2 = d.f(s1[..., 0] * s1[..., 1]), d.f(s2[..., 0] * s2[..., 1])
+    else:
+        area1 = d.f(b1[..., 2] * b1[..., 3])
+        area2 = d.f(b2[..., 2] * b2[..., 3])
+    sec = d.maximum(d.f(d.minimum(hi1, hi2) - d.maximum(lo1, lo2)), d.c(0.0))
     inter = d.f(sec[..., 0] * sec[..., 1])
     union = d.f(d.f(area1 + area2) - inter)
     return d.f(inter / union), lo1, hi1, lo2, hi2
@@ -129,18 +146,18 @@ def bbox_iou(ex: dict, dtype: str) -> np.ndarray:
     return _out(_iou(d, b1, b2)[0])
 
 
-def _giou(d: _In, b1: np.ndarray, b2: np.ndarray) -> np.ndarray:
+def _giou(d: Any, b1: Any, b2: Any) -> Any:
     """bbox_giou as written: corners re-sorted, areas from the sorted corners, E the enclosing box."""
     (p1, q1), (p2, q2) = _corners(d, b1), _corners(d, b2)
-    lo1, hi1 = np.minimum(p1, q1), np.maximum(p1, q1)
-    lo2, hi2 = np.minimum(p2, q2), np.maximum(p2, q2)
+    lo1, hi1 = d.minimum(p1, q1), d.maximum(p1, q1)
+    lo2, hi2 = d.minimum(p2, q2), d.maximum(p2, q2)
     s1, s2 = d.f(hi1 - lo1), d.f(hi2 - lo2)
     area1, area2 = d.f(s1[..., 0] * s1[..., 1]), d.f(s2[..., 0] * s2[..., 1])
-    sec = np.maximum(d.f(np.minimum(hi1, hi2) - np.maximum(lo1, lo2)), d.c(0.0))
+    sec = d.maximum(d.f(d.minimum(hi1, hi2) - d.maximum(lo1, lo2)), d.c(0.0))
     inter = d.f(sec[..., 0] * sec[..., 1])
     union = d.f(d.f(area1 + area2) - inter)
     iou = d.f(inter / union)
-    enc = np.maximum(d.f(np.maximum(hi1, hi2) - np.minimum(lo1, lo2)), d.c(0.0))
+    enc = d.maximum(d.f(d.maximum(hi1, hi2) - d.minimum(lo1, lo2)), d.c(0.0))
     e_area = d.f(enc[..., 0] * enc[..., 1])
     return d.f(iou - d.f(d.f(e_area - union) / e_area))
 
@@ -160,12 +177,12 @@ def giou_loss(ex: dict, dtype: str) -> np.ndarray:
     return _out(d.f(d.c(1.0) - _giou(d, b1, b2)))
 
 
-def _diou(d: _In, b1: np.ndarray, b2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _diou(d: Any, b1: Any, b2: Any, corner_areas: bool = False) -> tuple:
     """(1 − IoU + ρ²/c², IoU): IoU as bbox_iou, c² the enclosing box's squared diagonal from the corners."""
-    iou, lo1, hi1, lo2, hi2 = _iou(d, b1, b2)
+    iou, lo1, hi1, lo2, hi2 = _iou(d, b1, b2, corner_areas)
     dc = d.f(b1[..., :2] - b2[..., :2])
     rho2 = d.f(d.f(dc[..., 0] * dc[..., 0]) + d.f(dc[..., 1] * dc[..., 1]))
-    enc = d.f(np.maximum(hi1, hi2) - np.minimum(lo1, lo2))
+    enc = d.f(d.maximum(hi1, hi2) - d.minimum(lo1, lo2))
     c2 = d.f(d.f(enc[..., 0] * enc[..., 0]) + d.f(enc[..., 1] * enc[..., 1]))
     return d.f(d.f(d.c(1.0) - iou) + d.f(rho2 / c2)), iou
 
@@ -175,13 +192,18 @@ def diou_loss(ex: dict, dtype: str) -> np.ndarray:
     return _out(_diou(d, b1, b2)[0])
 
 
+def _ciou(d: Any, b1: Any, b2: Any, corner_areas: bool = False) -> Any:
+    """DIoU plus α·v, v = 4/π²·(atan(w₂/h₂) − atan(w₁/h₁))², α = v / (1 − IoU + v) (0 where v is 0)."""
+    dl, iou = _diou(d, b1, b2, corner_areas)
+    gap = d.f(d.atan2(b2[..., 2], b2[..., 3]) - d.atan2(b1[..., 2], b1[..., 3]))
+    v = d.f(d.c(4.0 / np.pi**2) * d.f(gap * gap))
+    alpha = d.fraction(v, d.f(d.c(1.0) - iou))
+    return d.f(dl + d.f(alpha * v))
+
+
 def ciou_loss(ex: dict, dtype: str) -> np.ndarray:
     d, b1, b2 = _pair(ex, dtype)
-    dl, iou = _diou(d, b1, b2)
-    gap = d.f(np.arctan2(b2[..., 2], b2[..., 3]) - np.arctan2(b1[..., 2], b1[..., 3]))
-    v = d.f(d.c(4.0 / np.pi**2) * d.f(gap * gap))
-    alpha = np.where(v == 0, d.c(0.0), d.f(v / d.f(d.f(d.c(1.0) - iou) + v)))
-    return _out(d.f(dl + d.f(alpha * v)))
+    return _out(_ciou(d, b1, b2))
 
 
 BOX_REASON = ("box corners x ∓ w/2, y ∓ h/2 and the areas are computed in {dtype}, where a corner can round onto "
@@ -191,3 +213,52 @@ BOX_REASON = ("box corners x ∓ w/2, y ∓ h/2 and the areas are computed in {d
 BOXES: dict[str, Literal] = {name: Literal(fn, BOX_REASON) for name, fn in (
     ("bbox_iou", bbox_iou), ("bbox_giou", bbox_giou), ("iou_loss", iou_loss), ("giou_loss", giou_loss),
     ("diou_loss", diou_loss), ("ciou_loss", ciou_loss))}
+
+
+# --- the same forms read as error bounds (conformance.numerics.bounds) ----------------------------------------------
+
+_FORMS = {"bbox_iou": lambda d, b1, b2, ca: _iou(d, b1, b2, ca)[0],
+          "iou_loss": lambda d, b1, b2, ca: d.f(d.c(1.0) - _iou(d, b1, b2, ca)[0]),
+          "bbox_giou": lambda d, b1, b2, ca: _giou(d, b1, b2),
+          "giou_loss": lambda d, b1, b2, ca: d.f(d.c(1.0) - _giou(d, b1, b2)),
+          "diou_loss": lambda d, b1, b2, ca: _diou(d, b1, b2, ca)[0],
+          "ciou_loss": _ciou}
+
+
+def box_bound(name: str, ex: dict, dtype: str, kernels: dict[str, float] | None = None) -> np.ndarray:
+    """The largest distance of the documents' form of box name ``name``, evaluated in ``dtype``, from the exact value,
+    per box pair: the running error bound of the form as written and of its variant with the areas from the corners
+    (the GIoU pair takes them from the corners already)."""
+    from conformance.numerics.bounds import Approx, Bounded
+
+    d = Bounded(dtype, kernels)
+    b1, b2 = np.broadcast_arrays(np.asarray(ex["boxes1"], dtype=np.float64), np.asarray(ex["boxes2"], dtype=np.float64))
+    with np.errstate(all="ignore"):
+        rads = [_FORMS[name](d, Approx(b1), Approx(b2), ca).rad for ca in (False, True)]
+    return np.nan_to_num(np.maximum(*rads), nan=np.inf)
+
+
+def box_grad_bound(name: str, ex: dict, wrt: str, cot: Any, dtype: str,
+                   kernels: dict[str, float] | None = None) -> np.ndarray:
+    """The largest distance of the autodiff gradient of box name ``name``'s documents' form (and of its variant with
+    the areas from the corners), evaluated in ``dtype``, from the exact gradient, per element of ``ex[wrt]``: the
+    reverse pass traced with every forward and backward rounding bounded (:mod:`conformance.numerics.bounds_vjp`)."""
+    from conformance.numerics.bounds_vjp import Traced
+
+    b1, b2 = np.broadcast_arrays(np.asarray(ex["boxes1"], dtype=np.float64), np.asarray(ex["boxes2"], dtype=np.float64))
+    shape = np.shape(ex[wrt])
+    rads = []
+    with np.errstate(all="ignore"):
+        for ca in (False, True):
+            t = Traced(dtype, kernels)
+            x1, x2 = t.a(b1), t.a(b2)
+            g = t.grad(_FORMS[name](t, x1, x2, ca), cot, [x1, x2])[0 if wrt == "boxes1" else 1]
+            mid, rad = np.abs(g.mid), g.rad
+            lead = tuple(range(mid.ndim - len(shape)))
+            keep = tuple(i for i, n in enumerate(shape) if n == 1 and mid.shape[i + len(lead)] != 1)
+            axes = lead + tuple(i + len(lead) for i in keep)
+            n = max(1, int(np.prod([mid.shape[i] for i in axes])))
+            # a broadcast argument's gradient is summed over the broadcast axes (accumulated at least in float32)
+            summed = np.sum(rad, axis=axes) + (n * 2.0**-24) * np.sum(mid, axis=axes)
+            rads.append(np.reshape(summed, shape) if axes else rad)
+    return np.nan_to_num(np.maximum(*rads), nan=np.inf)

@@ -51,6 +51,13 @@ class Tolerance:
     # and union: docs/tolerances.md, "Conditioning"): charged SAFETY·u times, not again per operation of the chain
     conditioning: Scale | None = None
     grad_conditioning: Callable[[dict, str, Any, Any], Any] | None = None
+    # a running error bound of the documents' forms evaluated in the dtype (numerics.bounds), absolute, per output
+    # element, from (example, dtype, measured kernels): where the value is counted, its tolerance is the smaller of
+    # the model's and FORM times this bound (docs/tolerances.md, "Running error bounds")
+    bound: Callable[[dict, str, dict], Any] | None = None
+    # the same for a gradient, from (example, wrt, cotangent, dtype, measured kernels): the documents' form's reverse
+    # pass with every forward and backward rounding bounded (numerics.bounds_vjp)
+    grad_bound: Callable[[dict, str, Any, str, dict], Any] | None = None
 
     def n_terms(self, ex: dict) -> int:
         if self.terms is not None:
@@ -75,11 +82,14 @@ class Tolerance:
         # TensorFlow flushes subnormals to zero: anything below the smallest normal may read as 0.
         return 16.0 * info(dtype).tiny
 
+    def counted(self, dtype: str) -> bool:
+        """Whether the value's path is counted with the platform's kernels measured (float16 and bfloat16)."""
+        return self.ops is not None and bool(arithmetic.current(dtype).kernels)
+
     def cond_rtol(self, dtype: str, value: bool = False) -> float:
         """The factor of a conditioning scale: one SAFETY·u (the scale already sums the propagated roundings, of
         + − × ÷ only); FORM·u for a counted value where the kernels were measured (no kernel is involved)."""
-        counted = value and self.ops is not None and arithmetic.current(dtype).kernels
-        return (FORM if counted else SAFETY) * (info(dtype).unit_roundoff + ORACLE_U)
+        return (FORM if value and self.counted(dtype) else SAFETY) * (info(dtype).unit_roundoff + ORACLE_U)
 
     def for_value(self, ex: dict, expected: np.ndarray, dtype: str) -> np.ndarray:
         scale = np.abs(expected) if self.value_scale is None else self.value_scale(ex, expected)
@@ -88,6 +98,9 @@ class Tolerance:
             # the propagated roundings include those of the reductions feeding them (a normaliser Σp in a log)
             factor = self.cond_rtol(dtype, value=True) + arithmetic.current(dtype).reduction_rtol(self.n_terms(ex))
             tol = tol + factor * _finite(self.conditioning(ex, expected))
+        if self.bound is not None and self.counted(dtype):
+            bound = self.bound(ex, dtype, arithmetic.current(dtype).kernels)
+            tol = np.minimum(tol, self._bounded(ex, dtype, scale, bound))
         return tol
 
     def for_grad(self, ex: dict, wrt: str, grad: np.ndarray, cot: Any, dtype: str) -> np.ndarray:
@@ -99,7 +112,17 @@ class Tolerance:
         tol = self.atol(dtype) + self.rtol(ex, dtype) * _finite(scale)
         if self.grad_conditioning is not None:
             tol = tol + self.cond_rtol(dtype) * _finite(self.grad_conditioning(ex, wrt, grad, cot))
+        if self.grad_bound is not None and self.counted(dtype):
+            kernels = arithmetic.current(dtype).kernels
+            tol = np.minimum(tol, self._bounded(ex, dtype, scale, self.grad_bound(ex, wrt, cot, dtype, kernels)))
         return tol
+
+    def _bounded(self, ex: dict, dtype: str, scale: Any, bound: Any) -> np.ndarray:
+        """FORM times a running error bound, with the reductions' and the oracle's shares of the model."""
+        n = self.n_terms(ex)
+        with np.errstate(over="ignore", invalid="ignore"):
+            rest = (arithmetic.current(dtype).reduction_rtol(n) + SAFETY * ORACLE_U * n) * _finite(scale)
+            return self.atol(dtype) + rest + FORM * np.nan_to_num(np.asarray(bound, dtype=np.float64), nan=np.inf)
 
 
 def _finite(scale: Any) -> np.ndarray:
