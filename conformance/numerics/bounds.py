@@ -58,7 +58,7 @@ class Approx:
         o = Approx.of(o)
         with np.errstate(invalid="ignore", over="ignore"):
             rad = np.abs(self.mid) * o.rad + np.abs(o.mid) * self.rad + self.rad * o.rad
-        return Approx(self.mid * o.mid, np.nan_to_num(rad, nan=np.inf))
+        return Approx(self.mid * o.mid, np.nan_to_num(rad, nan=np.inf, posinf=np.inf))
 
     __rmul__ = __mul__
 
@@ -68,7 +68,7 @@ class Approx:
         ay = np.abs(o.mid)
         with np.errstate(all="ignore"):
             rad = np.where(o.rad < ay, (self.rad * ay + np.abs(self.mid) * o.rad) / (ay * (ay - o.rad)), np.inf)
-            return Approx(self.mid / o.mid, np.nan_to_num(rad, nan=np.inf))
+            return Approx(self.mid / o.mid, np.nan_to_num(rad, nan=np.inf, posinf=np.inf))
 
     def __rtruediv__(self, o: Any) -> Approx:
         return Approx.of(o) / self

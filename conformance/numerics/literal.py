@@ -235,7 +235,7 @@ def box_bound(name: str, ex: dict, dtype: str, kernels: dict[str, float] | None 
     b1, b2 = np.broadcast_arrays(np.asarray(ex["boxes1"], dtype=np.float64), np.asarray(ex["boxes2"], dtype=np.float64))
     with np.errstate(all="ignore"):
         rads = [_FORMS[name](d, Approx(b1), Approx(b2), ca).rad for ca in (False, True)]
-    return np.nan_to_num(np.maximum(*rads), nan=np.inf)
+    return np.nan_to_num(np.maximum(*rads), nan=np.inf, posinf=np.inf)
 
 
 def box_grad_bound(name: str, ex: dict, wrt: str, cot: Any, dtype: str,
@@ -261,4 +261,4 @@ def box_grad_bound(name: str, ex: dict, wrt: str, cot: Any, dtype: str,
             # a broadcast argument's gradient is summed over the broadcast axes (accumulated at least in float32)
             summed = np.sum(rad, axis=axes) + (n * 2.0**-24) * np.sum(mid, axis=axes)
             rads.append(np.reshape(summed, shape) if axes else rad)
-    return np.nan_to_num(np.maximum(*rads), nan=np.inf)
+    return np.nan_to_num(np.maximum(*rads), nan=np.inf, posinf=np.inf)

@@ -122,7 +122,8 @@ class Tolerance:
         n = self.n_terms(ex)
         with np.errstate(over="ignore", invalid="ignore"):
             rest = (arithmetic.current(dtype).reduction_rtol(n) + SAFETY * ORACLE_U * n) * _finite(scale)
-            return self.atol(dtype) + rest + FORM * np.nan_to_num(np.asarray(bound, dtype=np.float64), nan=np.inf)
+            bound = np.nan_to_num(np.asarray(bound, dtype=np.float64), nan=np.inf, posinf=np.inf)
+            return self.atol(dtype) + rest + FORM * bound
 
 
 def _finite(scale: Any) -> np.ndarray:
