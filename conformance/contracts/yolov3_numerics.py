@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 import oracle
+from conformance.numerics.box_bounds import box_bound, box_grad_bound
 from conformance.numerics.dtypes import info
-from conformance.numerics.literal import box_bound, box_grad_bound
 from conformance.numerics.tolerance import Tolerance, max_ignoring_nan, outside, rounded, sigmoid64
 
 # --- tolerances ---------------------------------------------------------------------------------------------

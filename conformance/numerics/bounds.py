@@ -22,70 +22,202 @@ from conformance.numerics.dtypes import info, round_to
 U64 = 2.0**-53  # unit roundoff of the float64 midpoints
 
 
+class Noise:
+    """The noise symbols of one evaluation: ε_k ∈ [−1, 1], one per rounding or nonlinear remainder."""
+
+    def __init__(self) -> None:
+        self.k = 0
+        self.slots: dict[tuple[int, str], int] = {}
+
+    def fresh(self) -> int:
+        self.k += 1
+        return self.k - 1
+
+    def slot(self, k: int, part: str) -> int:
+        """Symbol ``k`` restricted to the elements ``part`` selects.  A symbol stands for one rounding of each
+        element of an array, independently per element: two different parts of an array must not share it."""
+        if (k, part) not in self.slots:
+            self.slots[(k, part)] = self.fresh()
+        return self.slots[(k, part)]
+
+
 class Approx:
-    """Exact values ``mid`` with the radius ``rad`` of the dtype's evaluation around them (elementwise arrays)."""
+    """Exact values ``mid`` and the error of the dtype's evaluation as an affine form in the noise symbols:
+    computed − exact = ``e0 + Σ_k dev[k]·ε_k`` for one ε ∈ [−1, 1]^K shared by every quantity of the evaluation, so
+    the errors that two quantities inherit from one rounding cancel where the formula subtracts them (affine
+    arithmetic, Stolfi & de Figueiredo; the error is bounded by ``rad = |e0| + Σ|dev|``)."""
 
-    __array_ufunc__ = None  # NumPy defers to the operators below; np.maximum / np.minimum go through __array_ufunc__
+    __array_ufunc__ = None  # NumPy scalars and arrays defer to the operators below
 
-    def __init__(self, mid: Any, rad: Any = 0.0):
+    def __init__(self, mid: Any, rad: Any = 0.0, noise: Noise | None = None, *, e0: Any = 0.0,
+                 dev: np.ndarray | None = None):
         self.mid = np.asarray(mid, dtype=np.float64)
-        self.rad = np.broadcast_to(np.asarray(rad, dtype=np.float64), self.mid.shape)
+        self.noise = noise
+        self.e0 = e0  # a scalar or an array broadcasting against mid
+        self.dev = np.zeros((0,) + self.mid.shape) if dev is None else dev
+        self._rad: np.ndarray | None = None
+        if not (isinstance(rad, float) and rad == 0.0) and np.any(np.asarray(rad) != 0):
+            if self.noise is None:
+                raise ValueError("an error needs the evaluation's noise symbols (Approx(mid, rad, noise))")
+            self.dev = _pad(self.dev, self.noise.k + 1, self.mid.shape)
+            self.dev[self.noise.fresh()] = np.broadcast_to(np.asarray(rad, dtype=np.float64), self.mid.shape)
+
+    @property
+    def rad(self) -> np.ndarray:
+        if self._rad is None:
+            with np.errstate(invalid="ignore"):
+                r = np.abs(self.e0) + np.sum(np.abs(self.dev), axis=0)
+            self._rad = np.where(np.isnan(r), np.inf, r)
+        return self._rad
 
     @staticmethod
     def of(x: Any) -> Approx:
         return x if isinstance(x, Approx) else Approx(x)
 
+    def widened(self, by: Any, shift: Any = 0.0) -> Approx:
+        """This error plus ``shift`` and a fresh symbol of coefficient ``by`` (a remainder, a rounding)."""
+        return Approx(self.mid, by, self.noise, e0=self.e0 + shift, dev=self.dev)
+
     def __getitem__(self, key: Any) -> Approx:
-        return Approx(self.mid[key], self.rad[key])
+        """Some of the elements, their symbols renamed per part (the elements' roundings are independent)."""
+        mid = self.mid[key]
+        sub = _pad(self.dev, len(self.dev), self.mid.shape)[(slice(None),) + _key(key)]
+        if self.noise is None or not len(sub):
+            return Approx(mid, 0.0, self.noise, e0=self._e0(key), dev=sub)
+        used = np.flatnonzero(np.any(sub != 0, axis=tuple(range(1, sub.ndim))))
+        ids = [self.noise.slot(int(k), repr(_key(key))) for k in used]
+        dev = np.zeros((self.noise.k,) + mid.shape)
+        dev[ids] = sub[used]
+        return Approx(mid, 0.0, self.noise, e0=self._e0(key), dev=dev)
+
+    def _e0(self, key: Any) -> Any:
+        return np.broadcast_to(self.e0, self.mid.shape)[key] if np.ndim(self.e0) else self.e0
+
+    def _linear(self, o: Any, a: float, b: float) -> Approx:
+        """a·self + b·o (exact: the errors combine with their signs)."""
+        o = Approx.of(o)
+        mid = a * self.mid + b * o.mid
+        noise = _shared(self, o)
+        k = max(len(self.dev), len(o.dev))
+        with np.errstate(invalid="ignore", over="ignore"):
+            dev = a * _pad(self.dev, k, mid.shape) + b * _pad(o.dev, k, mid.shape)
+            return Approx(mid, 0.0, noise, e0=a * self.e0 + b * o.e0, dev=dev)
 
     def __add__(self, o: Any) -> Approx:
-        o = Approx.of(o)
-        return Approx(self.mid + o.mid, self.rad + o.rad)
+        return self._linear(o, 1.0, 1.0)
 
     __radd__ = __add__
 
     def __sub__(self, o: Any) -> Approx:
-        o = Approx.of(o)
-        return Approx(self.mid - o.mid, self.rad + o.rad)
+        return self._linear(o, 1.0, -1.0)
 
     def __rsub__(self, o: Any) -> Approx:
         return Approx.of(o) - self
 
     def __neg__(self) -> Approx:
-        return Approx(-self.mid, self.rad)
+        return Approx(-self.mid, 0.0, self.noise, e0=-self.e0, dev=-self.dev)
+
+    def _scaled(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(s·e0, s·dev) for ``s`` broadcasting against the values."""
+        shape = np.broadcast_shapes(np.shape(s), self.mid.shape)
+        with np.errstate(invalid="ignore", over="ignore"):
+            return s * self.e0, s * _pad(self.dev, len(self.dev), shape)
 
     def __mul__(self, o: Any) -> Approx:
+        """x̂ŷ − xy = x·e_y + y·e_x + e_x·e_y: linear in the errors, and a fresh symbol for the product of errors."""
         o = Approx.of(o)
+        mid = self.mid * o.mid
+        k = max(len(self.dev), len(o.dev))
+        (a0, ad), (b0, bd) = o._scaled(self.mid), self._scaled(o.mid)
         with np.errstate(invalid="ignore", over="ignore"):
-            rad = np.abs(self.mid) * o.rad + np.abs(o.mid) * self.rad + self.rad * o.rad
-        return Approx(self.mid * o.mid, np.nan_to_num(rad, nan=np.inf, posinf=np.inf))
+            out = Approx(mid, 0.0, _shared(self, o), e0=a0 + b0, dev=_pad(ad, k, mid.shape) + _pad(bd, k, mid.shape))
+            rest = self.rad * o.rad
+            return out.widened(np.where(np.isnan(rest), np.inf, rest))
 
     __rmul__ = __mul__
 
-    def __truediv__(self, o: Any) -> Approx:
-        """x̂/ŷ − x/y = ((x̂ − x)·y − x·(ŷ − y)) / (y·ŷ): bounded while the divisor's radius is below |y|."""
-        o = Approx.of(o)
-        ay = np.abs(o.mid)
+    def reciprocal(self) -> Approx:
+        """1/ŷ − 1/y = −e_y/y² + e_y²/(y²·ŷ): linear, and a remainder below r²/(y²(|y| − r)) while r < |y|."""
+        ay, r = np.abs(self.mid), self.rad
         with np.errstate(all="ignore"):
-            rad = np.where(o.rad < ay, (self.rad * ay + np.abs(self.mid) * o.rad) / (ay * (ay - o.rad)), np.inf)
-            return Approx(self.mid / o.mid, np.nan_to_num(rad, nan=np.inf, posinf=np.inf))
+            e0, dev = self._scaled(-1.0 / self.mid**2)
+            rest = np.where(r < ay, r * r / (ay * ay * (ay - r)), np.inf)
+            rest = np.where(np.isnan(rest), np.inf, rest)
+            return Approx(1.0 / self.mid, 0.0, self.noise, e0=e0, dev=dev).widened(rest)
+
+    def __truediv__(self, o: Any) -> Approx:
+        return self * Approx.of(o).reciprocal()
 
     def __rtruediv__(self, o: Any) -> Approx:
         return Approx.of(o) / self
 
+    @staticmethod
+    def select(cond: np.ndarray, a: Approx, b: Approx) -> Approx:
+        """``a`` where ``cond``, else ``b``, symbol by symbol."""
+        k = max(len(a.dev), len(b.dev))
+        mid = np.where(cond, a.mid, b.mid)
+        dev = np.where(cond, _pad(a.dev, k, mid.shape), _pad(b.dev, k, mid.shape))
+        return Approx(mid, 0.0, _shared(a, b), e0=np.where(cond, a.e0, b.e0), dev=dev)
 
-def _extremum(pick: Any, a: Any, b: Any) -> Approx:
-    """max / min: 1-Lipschitz in the max norm; exact where both operands are certainly on one side of a constant."""
+    @staticmethod
+    def scatter(shape: tuple, key: Any, g: Approx) -> Approx:
+        """Zeros of ``shape`` holding ``g`` at ``key`` (the gradient of an indexing), symbol by symbol."""
+        mid, e0, dev = np.zeros(shape), np.zeros(shape), np.zeros((len(g.dev),) + tuple(shape))
+        mid[key], e0[key] = g.mid, g.e0
+        dev[(slice(None),) + _key(key)] = _pad(g.dev, len(g.dev), g.mid.shape)
+        return Approx(mid, 0.0, g.noise, e0=e0, dev=dev)
+
+
+def _shared(a: Approx, b: Approx) -> Noise | None:
+    """The operands' noise symbols: one evaluation's (an exact operand has none of its own)."""
+    if a.noise is not None and b.noise is not None and a.noise is not b.noise:
+        raise ValueError("operands from two evaluations: their noise symbols are unrelated")
+    return a.noise or b.noise
+
+
+def _key(key: Any) -> tuple:
+    return key if isinstance(key, tuple) else (key,)
+
+
+def _pad(dev: np.ndarray, k: int, shape: tuple) -> np.ndarray:
+    """``dev`` as ``k`` symbols' coefficients of shape ``shape`` (new symbols 0)."""
+    shape = tuple(shape)
+    if dev.shape[1:] != shape:  # values broadcast over leading axes: align the coefficients' trailing axes
+        lead = (1,) * (len(shape) - (dev.ndim - 1))
+        dev = np.broadcast_to(dev.reshape((len(dev),) + lead + dev.shape[1:]), (len(dev),) + shape)
+    if len(dev) == k:
+        return dev
+    out = np.zeros((k,) + tuple(shape))
+    out[:len(dev)] = dev
+    return out
+
+
+def _extremum(larger: bool, a: Any, b: Any) -> Approx:
+    """max / min, the operand chosen by the exact values.  The computed result is the chosen operand's computed
+    value plus max(0, other − chosen) (min(0, ·) for a min), between 0 and that difference's extreme: half of it
+    shifts the error, half is a fresh symbol; exact where the computed operands cannot swap.  Where the operands may
+    swap, also within the larger operand radius (max and min are 1-Lipschitz in the max norm): the smaller of the two
+    bounds, the latter as a fresh symbol."""
     a, b = Approx.of(a), Approx.of(b)
-    return Approx(pick(a.mid, b.mid), np.maximum(a.rad, b.rad))
+    first = a.mid >= b.mid if larger else a.mid <= b.mid
+    chosen = Approx.select(first, a, b)
+    d = Approx.select(first, b, a) - chosen
+    with np.errstate(invalid="ignore"):
+        reach = d.mid + d.rad if larger else d.mid - d.rad
+        t = np.where(reach > 0 if larger else reach < 0, reach, 0.0)
+    affine = chosen.widened(np.abs(t) / 2, t / 2)
+    lipschitz = np.maximum(a.rad, b.rad)
+    if not np.any(lipschitz < affine.rad) or _shared(a, b) is None:
+        return affine
+    return Approx.select(lipschitz < affine.rad, Approx(chosen.mid, lipschitz, _shared(a, b)), affine)
 
 
 def maximum(a: Any, b: Any) -> Approx:
-    return _extremum(np.maximum, a, b)
+    return _extremum(True, a, b)
 
 
 def minimum(a: Any, b: Any) -> Approx:
-    return _extremum(np.minimum, a, b)
+    return _extremum(False, a, b)
 
 
 class Bounded:
@@ -98,14 +230,15 @@ class Bounded:
         self.u = self.ud + U64
         self.tiny, self.max = info(dtype).tiny, info(dtype).max
         self.kernels = dict(kernels or {})  # elementwise kernel -> its largest error in u (measured; 4 if not)
+        self.noise = Noise()
 
     def c(self, v: float) -> Approx:
         """A constant as the dtype holds it: exact, within one rounding of it."""
-        return Approx(float(v), self.u * abs(float(v)) if _rounds(self.dtype, v) else 0.0)
+        return Approx(float(v), self.u * abs(float(v)) if _rounds(self.dtype, v) else 0.0, self.noise)
 
     def a(self, x: Any) -> Approx:
         """An input already in the dtype: exact."""
-        return Approx(np.asarray(x, dtype=np.float64))
+        return Approx(np.asarray(x, dtype=np.float64), 0.0, self.noise)
 
     def f(self, x: Any) -> Approx:
         """``x`` rounded to the dtype: within half an ulp of the computed value, itself within ``rad`` of ``mid``
@@ -118,15 +251,15 @@ class Bounded:
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             top = np.abs(x.mid) + x.rad
             half_ulp = self.ud * np.exp2(np.floor(np.log2(np.maximum(top, self.tiny))))
-            rad = x.rad + half_ulp + U64 * top + np.where(np.abs(x.mid) - x.rad < self.tiny, self.tiny, 0.0)
-            return Approx(x.mid, np.where(top < self.max, rad, np.inf))
+            rad = half_ulp + U64 * top + np.where(np.abs(x.mid) - x.rad < self.tiny, self.tiny, 0.0)
+            return x.widened(np.where(top < self.max, rad, np.inf))
 
     def kernel(self, name: str, x: Approx) -> Approx:
         """An elementwise kernel's result: within its measured error (in u; SAFETY = 4 where not measured) of the
         computed value, itself within ``rad`` of ``mid``."""
         cost = max(1.0, float(self.kernels.get(name, 4.0)))
         with np.errstate(invalid="ignore", over="ignore"):
-            return Approx(x.mid, x.rad + cost * self.u * (np.abs(x.mid) + x.rad))
+            return x.widened(cost * self.u * (np.abs(x.mid) + x.rad))
 
     maximum = staticmethod(maximum)
     minimum = staticmethod(minimum)
@@ -139,7 +272,7 @@ class Bounded:
         with np.errstate(all="ignore"):
             r = np.hypot(y.mid, x.mid) - spread
             rad = np.where(spread == 0, 0.0, np.where(r > 0, spread / r, np.pi))
-        return self.kernel("atan", Approx(np.arctan2(y.mid, x.mid), np.minimum(rad, np.pi)))
+        return self.kernel("atan", Approx(np.arctan2(y.mid, x.mid), np.minimum(rad, np.pi), self.noise))
 
     def fraction(self, part: Approx, rest: Approx) -> Approx:
         """part / (rest + part) for part, rest ≥ 0 (0 where part is 0): the computed fraction lies in [0, 1] too
@@ -147,7 +280,7 @@ class Bounded:
         q = self.f(part / self.f(rest + part))
         zero = part.mid == 0
         return Approx(np.where(zero, 0.0, q.mid), np.where(zero, np.where(part.rad > 0, 1.0, 0.0),
-                                                           np.minimum(q.rad, 1.0)))
+                                                           np.minimum(q.rad, 1.0)), self.noise)
 
 
 def _rounds(dtype: str, v: float) -> bool:

@@ -38,9 +38,7 @@ class Var:
         shape = self.val.mid.shape
 
         def back(g: Approx) -> list:
-            mid, rad = np.zeros(shape), np.zeros(shape)
-            mid[key], rad[key] = g.mid, g.rad
-            return [(self, Approx(mid, rad))]
+            return [(self, Approx.scatter(shape, key, g))]
 
         return Var(self.tape, self.val[key], back)
 
@@ -101,7 +99,7 @@ class Traced:
         zero = Approx(np.zeros_like(a.val.mid))
 
         def back(g: Approx) -> list:
-            return [(a, _where(first, g, zero)), (b, _where(first, zero, g))]
+            return [(a, Approx.select(first, g, zero)), (b, Approx.select(first, zero, g))]
 
         val = self.d.maximum(a.val, b.val) if pick is np.maximum else self.d.minimum(a.val, b.val)
         return Var(self, val, back)
@@ -137,6 +135,3 @@ class Traced:
                 acc[parent.index] = h if parent.index not in acc else self.d.f(acc[parent.index] + h)
         return [acc.get(v.index, Approx(np.zeros_like(v.val.mid))) for v in wrt]
 
-
-def _where(cond: np.ndarray, a: Approx, b: Approx) -> Approx:
-    return Approx(np.where(cond, a.mid, b.mid), np.where(cond, a.rad, b.rad))

@@ -215,50 +215,12 @@ BOXES: dict[str, Literal] = {name: Literal(fn, BOX_REASON) for name, fn in (
     ("diou_loss", diou_loss), ("ciou_loss", ciou_loss))}
 
 
-# --- the same forms read as error bounds (conformance.numerics.bounds) ----------------------------------------------
+# --- the same forms read as error bounds (conformance.numerics.box_bounds) -----------------------------------------
 
-_FORMS = {"bbox_iou": lambda d, b1, b2, ca: _iou(d, b1, b2, ca)[0],
-          "iou_loss": lambda d, b1, b2, ca: d.f(d.c(1.0) - _iou(d, b1, b2, ca)[0]),
-          "bbox_giou": lambda d, b1, b2, ca: _giou(d, b1, b2),
-          "giou_loss": lambda d, b1, b2, ca: d.f(d.c(1.0) - _giou(d, b1, b2)),
-          "diou_loss": lambda d, b1, b2, ca: _diou(d, b1, b2, ca)[0],
-          "ciou_loss": _ciou}
-
-
-def box_bound(name: str, ex: dict, dtype: str, kernels: dict[str, float] | None = None) -> np.ndarray:
-    """The largest distance of the documents' form of box name ``name``, evaluated in ``dtype``, from the exact value,
-    per box pair: the running error bound of the form as written and of its variant with the areas from the corners
-    (the GIoU pair takes them from the corners already)."""
-    from conformance.numerics.bounds import Approx, Bounded
-
-    d = Bounded(dtype, kernels)
-    b1, b2 = np.broadcast_arrays(np.asarray(ex["boxes1"], dtype=np.float64), np.asarray(ex["boxes2"], dtype=np.float64))
-    with np.errstate(all="ignore"):
-        rads = [_FORMS[name](d, Approx(b1), Approx(b2), ca).rad for ca in (False, True)]
-    return np.nan_to_num(np.maximum(*rads), nan=np.inf, posinf=np.inf)
-
-
-def box_grad_bound(name: str, ex: dict, wrt: str, cot: Any, dtype: str,
-                   kernels: dict[str, float] | None = None) -> np.ndarray:
-    """The largest distance of the autodiff gradient of box name ``name``'s documents' form (and of its variant with
-    the areas from the corners), evaluated in ``dtype``, from the exact gradient, per element of ``ex[wrt]``: the
-    reverse pass traced with every forward and backward rounding bounded (:mod:`conformance.numerics.bounds_vjp`)."""
-    from conformance.numerics.bounds_vjp import Traced
-
-    b1, b2 = np.broadcast_arrays(np.asarray(ex["boxes1"], dtype=np.float64), np.asarray(ex["boxes2"], dtype=np.float64))
-    shape = np.shape(ex[wrt])
-    rads = []
-    with np.errstate(all="ignore"):
-        for ca in (False, True):
-            t = Traced(dtype, kernels)
-            x1, x2 = t.a(b1), t.a(b2)
-            g = t.grad(_FORMS[name](t, x1, x2, ca), cot, [x1, x2])[0 if wrt == "boxes1" else 1]
-            mid, rad = np.abs(g.mid), g.rad
-            lead = tuple(range(mid.ndim - len(shape)))
-            keep = tuple(i for i, n in enumerate(shape) if n == 1 and mid.shape[i + len(lead)] != 1)
-            axes = lead + tuple(i + len(lead) for i in keep)
-            n = max(1, int(np.prod([mid.shape[i] for i in axes])))
-            # a broadcast argument's gradient is summed over the broadcast axes (accumulated at least in float32)
-            summed = np.sum(rad, axis=axes) + (n * 2.0**-24) * np.sum(mid, axis=axes)
-            rads.append(np.reshape(summed, shape) if axes else rad)
-    return np.nan_to_num(np.maximum(*rads), nan=np.inf, posinf=np.inf)
+# name -> form(arithmetic, boxes1, boxes2, corner_areas); the GIoU pair takes its areas from the corners anyway
+BOX_FORMS = {"bbox_iou": lambda d, b1, b2, ca: _iou(d, b1, b2, ca)[0],
+             "iou_loss": lambda d, b1, b2, ca: d.f(d.c(1.0) - _iou(d, b1, b2, ca)[0]),
+             "bbox_giou": lambda d, b1, b2, ca: _giou(d, b1, b2),
+             "giou_loss": lambda d, b1, b2, ca: d.f(d.c(1.0) - _giou(d, b1, b2)),
+             "diou_loss": lambda d, b1, b2, ca: _diou(d, b1, b2, ca)[0],
+             "ciou_loss": _ciou}
