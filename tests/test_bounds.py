@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 from conformance.contracts import REGISTRY
-from conformance.numerics import arithmetic, box_bounds, literal
+from conformance.numerics import arithmetic, form_bounds, literal
 from conformance.numerics.bounds import Approx, Bounded, Noise
 from conformance.numerics.tolerance import round_example
 from conformance.targets import reference
@@ -74,7 +74,7 @@ def test_value_bound_holds_for_both_forms_evaluated_in_the_dtype(name, dtype):
         ex = round_example(c, _draw(rng, 8), dtype)
         with np.errstate(all="ignore"):
             e = np.asarray(c.expected(ex), dtype=np.float64)
-            rad = box_bounds.box_bound(name, ex, dtype, KERNELS[dtype])
+            rad = form_bounds.value_bound(name, ex, dtype, KERNELS[dtype])
             d = literal._In(dtype)
             b1, b2 = np.broadcast_arrays(d.a(ex["boxes1"]), d.a(ex["boxes2"]))
             for corner_areas in (False, True):
@@ -109,7 +109,7 @@ def test_gradient_bound_holds_for_tensorflow_autodiff(name, dtype):
             cot = literal._In(dtype).a(rng.standard_normal(6)).astype(np.float64)
             with np.errstate(all="ignore"):
                 exact = np.asarray(c.expected_vjp(ex, cot, "boxes1"), dtype=np.float64)
-                rad = box_bounds.box_grad_bound(name, ex, "boxes1", cot, dtype, KERNELS[dtype])
+                rad = form_bounds.grad_bound(name, ex, "boxes1", cot, dtype, KERNELS[dtype])
             kinks = np.asarray(c.with_near_kinks(c.kinks(ex, "boxes1"), ex, "boxes1", dtype)[0], dtype=bool)
             for fn, factor in ((getattr(lit, name), 1.0), (getattr(reference, name), 2.0)):
                 got = _tf_grad(fn, ex, cot, dtype)
@@ -147,3 +147,47 @@ def test_bounds_are_sharper_than_the_conditioning_model_on_ordinary_boxes(name, 
     sharper = 1.0 if "giou" in name else 0.55
     assert np.max(ratio_v) <= sharper * np.max(before_v) and np.max(ratio_g) <= np.max(before_g) / 3, (
         ratio_v, before_v, ratio_g, before_g)
+
+
+def _focal_draw(rng: np.random.Generator, n: int) -> dict:
+    return {"labels": rng.choice([0.0, 1.0, 0.3, 0.9], n), "logits": rng.standard_normal(n) * rng.choice([0.5, 3, 10]),
+            "alpha": float(rng.choice([0.25, 0.5, -1.0, 0.0])), "gamma": float(rng.choice([2.0, 0.0, 0.5, 1.0, 3.0]))}
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_focal_bounds_hold_for_both_forms_and_for_tensorflow(dtype):
+    """The sigmoid focal loss: its two forms (the documents' 1 − p_t, torchvision's) evaluated in the dtype lie within
+    the value bound; TensorFlow's value and gradient of the bundled reference (σ through e^(−|x|), a cancellation-free
+    cross-entropy) within FORM times the bounds; and the bounded tolerance is sharper than the model's."""
+    rng, c = np.random.default_rng(23), REGISTRY["sigmoid_focal_loss"]
+    t, d = TF_DTYPES[dtype], literal._In(dtype)
+    kernels = {"bfloat16": {"exp": 0.99, "log1p": 1.0, "sigmoid": 2.18, "pow": 0.89},
+               "float16": {"exp": 1.0, "log1p": 1.0, "sigmoid": 2.46, "pow": 0.98}}[dtype]
+    unbounded = dataclasses.replace(c.tolerance, bound=None, grad_bound=None)
+    before, after = [], []
+    arithmetic.use(arithmetic.Arithmetic(dtype, "float32", "test", kernels=kernels))
+    try:
+        for _ in range(30):
+            ex = round_example(c, _focal_draw(rng, 16), dtype)
+            cot = d.a(rng.standard_normal(16)).astype(np.float64)
+            e = np.asarray(c.expected(ex), dtype=np.float64)
+            g = np.asarray(c.expected_vjp(ex, cot, "logits"), dtype=np.float64)
+            rad = form_bounds.value_bound("sigmoid_focal_loss", ex, dtype, kernels)
+            rad_g = form_bounds.grad_bound("sigmoid_focal_loss", ex, "logits", cot, dtype, kernels)
+            for form in literal.FORMS["sigmoid_focal_loss"][2]:
+                with np.errstate(all="ignore"):
+                    got = np.asarray(form(d, d.a(ex["labels"]), d.a(ex["logits"]), ex["alpha"], ex["gamma"]), float)
+                assert np.all(np.abs(got - e) <= rad), ex
+            x, z = tf.constant(ex["logits"], t), tf.constant(ex["labels"], t)
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = reference.sigmoid_focal_loss(labels=z, logits=x, alpha=ex["alpha"], gamma=ex["gamma"])
+            ga = np.asarray(tf.cast(tape.gradient(y, x, output_gradients=tf.constant(cot, t)), tf.float64))
+            assert np.all(np.abs(np.asarray(tf.cast(y, tf.float64)) - e) <= 2 * rad), ex
+            assert np.all(np.abs(ga - g) <= 2 * rad_g), (ex, cot)
+            sel = e != 0
+            before += list(unbounded.for_value(ex, e, dtype)[sel] / np.abs(e[sel]))
+            after += list(c.tolerance.for_value(ex, e, dtype)[sel] / np.abs(e[sel]))
+    finally:
+        arithmetic.reset()
+    assert np.median(after) <= np.median(before) / 2, (np.median(after), np.median(before))

@@ -217,7 +217,7 @@ def grad_floor(contract: Contract, ex: dict, wrt: str, cot: Any, dtype: str, ext
     terms that cancel to (nearly) zero and an elementwise scale would demand exactness.  None (0) where the
     tolerance has a running error bound of the gradient: that bound charges each cancelling term's roundings.
     """
-    if contract.tolerance.grad_bound is not None and contract.tolerance.counted(dtype):
+    if contract.tolerance.grad_bound is not None and contract.tolerance.bounded(dtype):
         return 0.0
     base = {kw: v for kw, v in extra.items() if kw != "variants"}
     value = contract.expected(ex, **base)

@@ -27,6 +27,7 @@ from conformance.contracts.draw import (
 from conformance.contracts.nn_entries import ENTRIES as NN_ENTRIES
 from conformance.contracts.record import BadCase, Call, Contract, TimingCase
 from conformance.numerics.dtypes import info
+from conformance.numerics.form_bounds import bounds
 from conformance.numerics.tolerance import Tolerance, axis_terms, elementwise_grad, max_ignoring_nan, sigmoid64
 from oracle.crossentropy import EPS_K
 
@@ -289,9 +290,8 @@ _TOL = {
         terms=lambda ex: 1, ops=6, kernels=(SOFTPLUS,), value_scale=_wce_value,
         grad_scale=elementwise_grad(lambda ex: np.abs(1 - ex["labels"])
                                      + np.abs(1 + (ex["pos_weight"] - 1) * ex["labels"]))),
-    # not counted: the amplification of 1 − p_t by the power is in the scale, the chain is SAFETY·u per operation
     "sigmoid_focal_loss": Tolerance(terms=lambda ex: 1, value_scale=_focal_value,
-                                    grad_scale=elementwise_grad(_focal_grad)),
+                                    grad_scale=elementwise_grad(_focal_grad), **bounds("sigmoid_focal_loss")),
     "softmax_cross_entropy_with_logits": Tolerance(
         terms=axis_terms("logits"), ops=6, kernels=("exp", "log|log1p"), value_scale=_softmax_ce_value,
         grad_scale=_softmax_ce_grad),

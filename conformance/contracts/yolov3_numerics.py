@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 import oracle
-from conformance.numerics.box_bounds import box_bound, box_grad_bound
 from conformance.numerics.dtypes import info
+from conformance.numerics.form_bounds import bounds
 from conformance.numerics.tolerance import Tolerance, max_ignoring_nan, outside, rounded, sigmoid64
 
 # --- tolerances ---------------------------------------------------------------------------------------------
@@ -164,15 +163,9 @@ def _yolo_grad_conditioning(ex, wrt, grad, cot):
 
 SOFTPLUS = "softplus|exp+log1p"
 # value paths counted (Tolerance.ops, .kernels): docs/tolerances.md, "Counted chains"
-def _bounds(name: str) -> dict[str, Callable[..., np.ndarray]]:
-    """The running error bounds of box name ``name``'s value and gradient (docs/tolerances.md)."""
-    return {"bound": lambda ex, dtype, kernels: box_bound(name, ex, dtype, kernels),
-            "grad_bound": lambda ex, wrt, cot, dtype, kernels: box_grad_bound(name, ex, wrt, cot, dtype, kernels)}
-
-
 TOLERANCES = {
     "decode": Tolerance(terms=lambda ex: 2, ops=4, kernels=("sigmoid|exp",), grad_scale=_decode_grad),
-    **{name: replace(BOX, ops=ops, **_bounds(name), **kw) for name, ops, kw in (
+    **{name: replace(BOX, ops=ops, **bounds(name), **kw) for name, ops, kw in (
         ("bbox_iou", 3, {}), ("bbox_giou", 5, {}), ("iou_loss", 4, {}), ("giou_loss", 6, {}), ("diou_loss", 12, {}),
         ("ciou_loss", 18, {"kernels": ("atan", "atan")}))},
     "focal": Tolerance(terms=lambda ex: 1, ops=4, kernels=("pow",),

@@ -264,6 +264,33 @@ class Bounded:
     maximum = staticmethod(maximum)
     minimum = staticmethod(minimum)
 
+    def monotone(self, name: str, x: Approx, fn: Any, lo: float = -np.inf) -> Approx:
+        """A monotone elementwise kernel ``fn`` (on arguments ≥ ``lo``): the input error moves the result at most
+        as far as the input interval's ends do (a fresh symbol), then the kernel's own error."""
+        x = Approx.of(x)
+        with np.errstate(all="ignore"):
+            mid = fn(x.mid)
+            moved = np.maximum(np.abs(fn(np.maximum(x.mid - x.rad, lo)) - mid), np.abs(fn(x.mid + x.rad) - mid))
+            moved = np.where(x.rad == 0, 0.0, np.where(np.isnan(moved), np.inf, moved))
+        return self.kernel(name, Approx(mid, moved, self.noise))
+
+    def exp(self, x: Approx) -> Approx:
+        return self.monotone("exp", x, np.exp)
+
+    def log1p(self, x: Approx) -> Approx:
+        return self.monotone("log1p", x, np.log1p, lo=-1.0)
+
+    def sigmoid(self, x: Approx) -> Approx:
+        return self.monotone("sigmoid", x, lambda v: np.exp(-np.logaddexp(0.0, -v)))
+
+    def pow(self, x: Approx, p: float) -> Approx:
+        """x^p for x ≥ 0 (the computed base is a sum of non-negative products, never below 0)."""
+        return self.monotone("pow", x, lambda v: np.power(v, p), lo=0.0)
+
+    def abs(self, x: Approx) -> Approx:
+        x = Approx.of(x)
+        return Approx.select(x.mid >= 0, x, -x)
+
     def atan2(self, y: Approx, x: Approx) -> Approx:
         """atan2 is 1/r-Lipschitz (r = |(x, y)|) in each argument: the inputs' radii over the smallest r they allow,
         then the ``atan`` kernel's error."""

@@ -120,6 +120,34 @@ class Traced:
 
         return Var(self, self.d.atan2(y.val, x.val), back)
 
+    def _unary(self, x: Any, val: Approx, back: Callable[[Var, Var, Approx], Approx]) -> Var:
+        x = self.lift(x)
+        out: Var = Var(self, val, lambda g: [(x, back(x, out, g))])
+        return out
+
+    def exp(self, x: Any) -> Var:
+        f = self.f  # TensorFlow's ExpGrad: g·y
+        return self._unary(x, self.d.exp(self.lift(x).val), lambda x, y, g: f(g * y.val))
+
+    def log1p(self, x: Any) -> Var:
+        f = self.f  # Log1pGrad: g / (1 + x)
+        return self._unary(x, self.d.log1p(self.lift(x).val), lambda x, y, g: f(g / f(x.val + 1.0)))
+
+    def sigmoid(self, x: Any) -> Var:
+        f = self.f  # SigmoidGrad: g·y·(1 − y)
+        return self._unary(x, self.d.sigmoid(self.lift(x).val),
+                           lambda x, y, g: f(g * f(y.val * f(1.0 - y.val))))
+
+    def pow(self, x: Any, p: float) -> Var:
+        f = self.f  # PowGrad: g·p·x^(p − 1)
+        return self._unary(x, self.d.pow(self.lift(x).val, p),
+                           lambda x, y, g: f(g * f(self.d.c(p) * self.d.pow(x.val, p - 1))))
+
+    def abs(self, x: Any) -> Var:
+        x = self.lift(x)
+        sign = np.where(x.val.mid >= 0, 1.0, -1.0)  # the sign of the exact value (0 is a kink)
+        return Var(self, self.d.abs(x.val), lambda g: [(x, g * sign)])
+
     def fraction(self, part: Var, rest: Var) -> Var:
         return Var(self, self.d.fraction(part.val, rest.val))  # a constant of the gradient (the documents' α)
 

@@ -105,6 +105,25 @@ class _In:
         """part / (rest + part) for part, rest ≥ 0, and 0 where part is 0."""
         return np.where(part == 0, self.c(0.0), self.f(part / self.f(rest + part)))
 
+    def _kernel(self, fn: Callable, x: np.ndarray) -> np.ndarray:
+        """An elementwise kernel, correctly rounded: evaluated in float64, rounded once."""
+        return self.f(fn(np.asarray(x, dtype=np.float64)))
+
+    def exp(self, x: np.ndarray) -> np.ndarray:
+        return self._kernel(np.exp, x)
+
+    def log1p(self, x: np.ndarray) -> np.ndarray:
+        return self._kernel(np.log1p, x)
+
+    def sigmoid(self, x: np.ndarray) -> np.ndarray:
+        return self._kernel(lambda v: np.exp(-np.logaddexp(0.0, -v)), x)
+
+    def pow(self, x: np.ndarray, p: float) -> np.ndarray:
+        return self._kernel(lambda v: v**p, x)
+
+    def abs(self, x: np.ndarray) -> np.ndarray:
+        return np.abs(x)
+
 
 def _out(x: np.ndarray) -> np.ndarray:
     return np.asarray(x).astype(np.float64)
@@ -215,7 +234,7 @@ BOXES: dict[str, Literal] = {name: Literal(fn, BOX_REASON) for name, fn in (
     ("diou_loss", diou_loss), ("ciou_loss", ciou_loss))}
 
 
-# --- the same forms read as error bounds (conformance.numerics.box_bounds) -----------------------------------------
+# --- the same forms read as error bounds (conformance.numerics.form_bounds) -----------------------------------------
 
 # name -> form(arithmetic, boxes1, boxes2, corner_areas); the GIoU pair takes its areas from the corners anyway
 BOX_FORMS = {"bbox_iou": lambda d, b1, b2, ca: _iou(d, b1, b2, ca)[0],
@@ -224,3 +243,34 @@ BOX_FORMS = {"bbox_iou": lambda d, b1, b2, ca: _iou(d, b1, b2, ca)[0],
              "giou_loss": lambda d, b1, b2, ca: d.f(d.c(1.0) - _giou(d, b1, b2)),
              "diou_loss": lambda d, b1, b2, ca: _diou(d, b1, b2, ca)[0],
              "ciou_loss": _ciou}
+
+
+def _sce(d: Any, z: Any, x: Any) -> Any:
+    """The sigmoid cross-entropy as the documents write it: max(x, 0) − x·z + log(1 + e^(−|x|))."""
+    return d.f(d.f(d.maximum(x, d.c(0.0)) - d.f(x * z)) + d.log1p(d.exp(-d.abs(x))))
+
+
+def _focal(d: Any, z: Any, x: Any, alpha: float, gamma: float, torchvision: bool) -> Any:
+    """α_t·(1 − p_t)^γ·SCE: 1 − p_t as the documents write it, z·σ(−x) + (1 − z)·σ(x), or as torchvision does,
+    1 − (p·z + (1 − p)·(1 − z)) with p = σ(x) (which cancels where p_t is near 1)."""
+    one_z = d.f(d.c(1.0) - z)
+    if torchvision:
+        p = d.sigmoid(x)
+        miss = d.f(d.c(1.0) - d.f(d.f(p * z) + d.f(d.f(d.c(1.0) - p) * one_z)))
+    else:
+        miss = d.f(d.f(z * d.sigmoid(-x)) + d.f(one_z * d.sigmoid(x)))
+    loss = _sce(d, z, x) if gamma == 0 else d.f(d.pow(miss, gamma) * _sce(d, z, x))
+    if alpha < 0:
+        return loss
+    return d.f(d.f(d.f(d.c(alpha) * z) + d.f(d.c(1.0 - alpha) * one_z)) * loss)
+
+
+# name -> (float arguments, scalar arguments, forms(arithmetic, *floats, *scalars))
+FORMS = {
+    **{name: (("boxes1", "boxes2"), (), [(lambda d, b1, b2, n=name, ca=ca: BOX_FORMS[n](d, b1, b2, ca))
+                                          for ca in ((False,) if "giou" in name else (False, True))])
+       for name in BOX_FORMS},
+    "sigmoid_focal_loss": (("labels", "logits"), ("alpha", "gamma"),
+                           [lambda d, z, x, a, g, tv=tv: _focal(d, z, x, float(a), float(g), tv)
+                            for tv in (False, True)]),
+}

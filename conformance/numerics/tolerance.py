@@ -86,6 +86,10 @@ class Tolerance:
         """Whether the value's path is counted with the platform's kernels measured (float16 and bfloat16)."""
         return self.ops is not None and bool(arithmetic.current(dtype).kernels)
 
+    def bounded(self, dtype: str) -> bool:
+        """Whether the running error bounds apply: the name has them and the platform's kernels were measured."""
+        return self.bound is not None and bool(arithmetic.current(dtype).kernels)
+
     def cond_rtol(self, dtype: str, value: bool = False) -> float:
         """The factor of a conditioning scale: one SAFETY·u (the scale already sums the propagated roundings, of
         + − × ÷ only); FORM·u for a counted value where the kernels were measured (no kernel is involved)."""
@@ -98,7 +102,7 @@ class Tolerance:
             # the propagated roundings include those of the reductions feeding them (a normaliser Σp in a log)
             factor = self.cond_rtol(dtype, value=True) + arithmetic.current(dtype).reduction_rtol(self.n_terms(ex))
             tol = tol + factor * _finite(self.conditioning(ex, expected))
-        if self.bound is not None and self.counted(dtype):
+        if self.bounded(dtype):
             bound = self.bound(ex, dtype, arithmetic.current(dtype).kernels)
             tol = np.minimum(tol, self._bounded(ex, dtype, scale, bound))
         return tol
@@ -112,7 +116,7 @@ class Tolerance:
         tol = self.atol(dtype) + self.rtol(ex, dtype) * _finite(scale)
         if self.grad_conditioning is not None:
             tol = tol + self.cond_rtol(dtype) * _finite(self.grad_conditioning(ex, wrt, grad, cot))
-        if self.grad_bound is not None and self.counted(dtype):
+        if self.grad_bound is not None and self.bounded(dtype):
             kernels = arithmetic.current(dtype).kernels
             tol = np.minimum(tol, self._bounded(ex, dtype, scale, self.grad_bound(ex, wrt, cot, dtype, kernels)))
         return tol

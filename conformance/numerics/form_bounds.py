@@ -1,0 +1,102 @@
+"""Running error bounds of a name's forms evaluated in the dtype under test, for values and gradients.
+
+Each name lists its forms in :data:`conformance.numerics.literal.FORMS`: the documents' form and the faithful
+variants the tolerance must also admit (the box names with their areas from the corners, as code that converts to
+corners first computes them; the sigmoid focal loss with 1 − p_t as torchvision computes it).  Each is evaluated step
+by step in the dtype with every rounding bounded by affine arithmetic (:mod:`conformance.numerics.bounds`), its
+gradient by the reverse pass autodiff takes through the same steps (:mod:`conformance.numerics.bounds_vjp`), and the
+bound is the largest over the forms: one text of each form, read as the literal formula and as a bound.
+
+The checks ask for the same bound several times per example (the range test, the value check, the gradient floor,
+the diagnosis; a gradient per argument): the last few are kept.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+from conformance.numerics.bounds import Bounded
+from conformance.numerics.bounds_vjp import Traced
+from conformance.numerics.literal import FORMS
+
+_CACHE: OrderedDict[tuple, Any] = OrderedDict()
+_KEEP = 16
+
+
+def _arrays(name: str, ex: dict) -> tuple[list[np.ndarray], list[Any]]:
+    floats, scalars, _ = FORMS[name]
+    return (list(np.broadcast_arrays(*(np.asarray(ex[k], dtype=np.float64) for k in floats))),
+            [ex[k] for k in scalars])
+
+
+def _cached(key: tuple, compute: Any) -> Any:
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    value = _CACHE[key] = compute()
+    while len(_CACHE) > _KEEP:
+        _CACHE.popitem(last=False)
+    return value
+
+
+def _key(kind: str, name: str, dtype: str, kernels: dict | None, ex: dict, cot: Any = None) -> tuple:
+    floats, scalars, _ = FORMS[name]
+    parts = tuple((np.shape(a), np.asarray(a, dtype=np.float64).tobytes())
+                  for a in [*(ex[k] for k in floats), *([] if cot is None else [cot])])
+    return (kind, name, dtype, tuple(sorted((kernels or {}).items())), tuple(repr(ex[k]) for k in scalars)) + parts
+
+
+def value_bound(name: str, ex: dict, dtype: str, kernels: dict[str, float] | None = None) -> np.ndarray:
+    """The largest distance of name ``name``'s value, evaluated in ``dtype`` in any of its forms, from the exact
+    value, per output element (inf where the dtype cannot bound it: a divisor that may be 0, an overflow)."""
+    def compute() -> np.ndarray:
+        arrays, scalars = _arrays(name, ex)
+        with np.errstate(all="ignore"):
+            rads = []
+            for form in FORMS[name][2]:
+                d = Bounded(dtype, kernels)
+                rads.append(form(d, *(d.a(a) for a in arrays), *scalars).rad)
+        return np.nan_to_num(np.max(rads, axis=0), nan=np.inf, posinf=np.inf)
+
+    return _cached(_key("value", name, dtype, kernels, ex), compute)
+
+
+def grad_bound(name: str, ex: dict, wrt: str, cot: Any, dtype: str,
+               kernels: dict[str, float] | None = None) -> np.ndarray:
+    """The largest distance of the autodiff gradient of name ``name`` (any of its forms) with respect to ``wrt``,
+    evaluated in ``dtype``, from the exact gradient, per element of ``ex[wrt]``."""
+    floats = FORMS[name][0]
+
+    def compute() -> dict[str, np.ndarray]:
+        arrays, scalars = _arrays(name, ex)
+        rads: dict[str, list] = {k: [] for k in floats}
+        with np.errstate(all="ignore"):
+            for form in FORMS[name][2]:
+                t = Traced(dtype, kernels)
+                xs = [t.a(a) for a in arrays]
+                for k, g in zip(floats, t.grad(form(t, *xs, *scalars), cot, xs), strict=True):
+                    rads[k].append(_summed(g.rad, np.abs(g.mid), np.shape(ex[k])))
+        return {k: np.nan_to_num(np.max(v, axis=0), nan=np.inf, posinf=np.inf) for k, v in rads.items()}
+
+    return _cached(_key("grad", name, dtype, kernels, ex, cot), compute)[wrt]
+
+
+def _summed(rad: np.ndarray, mag: np.ndarray, shape: tuple) -> np.ndarray:
+    """A broadcast argument's gradient bound: summed over the axes broadcasting added, with the sum's own rounding
+    (accumulated at least in float32)."""
+    lead = tuple(range(rad.ndim - len(shape)))
+    keep = tuple(i for i, n in enumerate(shape) if n == 1 and rad.shape[i + len(lead)] != 1)
+    axes = lead + tuple(i + len(lead) for i in keep)
+    if not axes:
+        return rad
+    n = int(np.prod([rad.shape[i] for i in axes]))
+    return np.reshape(np.sum(rad, axis=axes) + n * 2.0**-24 * np.sum(mag, axis=axes), shape)
+
+
+def bounds(name: str) -> dict[str, Any]:
+    """A :class:`~conformance.numerics.tolerance.Tolerance`'s ``bound`` and ``grad_bound`` for name ``name``."""
+    return {"bound": lambda ex, dtype, kernels: value_bound(name, ex, dtype, kernels),
+            "grad_bound": lambda ex, wrt, cot, dtype, kernels: grad_bound(name, ex, wrt, cot, dtype, kernels)}
