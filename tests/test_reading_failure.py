@@ -123,3 +123,24 @@ def test_usage_errors_speak_from_the_users_folder(tmp_path: Path) -> None:
     assert r.returncode == 4 and "SyntaxError" in out and "Pass an importable dotted module" not in out
     r = _pytest("--pyargs", "conformance", "--impl=no_such_module_here", cwd=tmp_path)
     assert "Pass an importable dotted module" in r.stdout + r.stderr
+
+
+def test_summary_names_each_hazard_and_where():
+    """A hazard status in the table comes with one line per hazard id: where (name, category, dtypes) and how many
+    elements, and where the reasons are; a run without hazards prints none of it."""
+    from conformance.reporting.results import CheckResult
+    from conformance.reporting.terminal import render_summary
+
+    def hazard(name: str, category: str, dtype: str, counts: dict) -> CheckResult:
+        return CheckResult(name, "yolov3", category, dtype, "eager", status="hazard", extra={"hazards": counts})
+
+    rs = [hazard("diou_loss", "stability", "float16", {"YOLO-ZERO-UNION": 5, "DTYPE-RANGE": 2}),
+          hazard("diou_loss", "stability", "bfloat16", {"YOLO-ZERO-UNION": 4}),
+          hazard("bbox_iou", "value", "bfloat16", {"LITERAL": 1})]
+    lines = render_summary(rs, "m")
+    assert ("hazard YOLO-ZERO-UNION (9 element(s); reported, not failed): diou_loss stability (bfloat16/float16)"
+            in lines)
+    assert "hazard LITERAL (1 element(s); reported, not failed): bbox_iou value (bfloat16)" in lines
+    assert any(line.startswith("each hazard's reason, with an example: --report=PATH") for line in lines)
+    passed = [CheckResult("diou_loss", "yolov3", "value", "float16", "eager", status="passed")]
+    assert not any(line.startswith(("hazard ", "each hazard")) for line in render_summary(passed, "m"))

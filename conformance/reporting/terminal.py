@@ -125,6 +125,7 @@ def render_summary(results: list[CheckResult], impl: str, provided: list[str] | 
     if coarse:  # docs/tolerances.md, "Tolerances as large as the value"
         lines.append(f"value tolerance at least the value itself (0 and twice the value pass), examples: "
                      f"{', '.join(coarse)}")
+    lines += hazard_lines(results, names)
     lines += regression_gaps(results, names)
     secs = [r.extra["seconds"] for r in results if "seconds" in r.extra]
     if secs:  # docs/benchmarks.md, "Where a run's time goes"
@@ -151,6 +152,29 @@ def render_summary(results: list[CheckResult], impl: str, provided: list[str] | 
 
 HEAD_LINES = 24  # at most this many lines of the comparison and diagnosis
 INPUT_LINES = 14  # and of the failing input
+
+
+def hazard_lines(results: list[CheckResult], names: list[str]) -> list[str]:
+    """One line per hazard id the run reported: where (name, category, dtypes), in how many elements; the reasons
+    are in each check's message (--report, --report-json) and in docs/tolerances.md."""
+    where: dict[str, dict[tuple[str, str], set[str]]] = {}
+    count: dict[str, int] = {}
+    for r in results:
+        if r.status != "hazard":
+            continue
+        for hid, n in (r.extra.get("hazards") or {}).items():
+            where.setdefault(hid, {}).setdefault((r.name, r.category), set()).add(r.dtype)
+            count[hid] = count.get(hid, 0) + int(n)
+    order = {n: i for i, n in enumerate(names)}
+
+    def key(item: tuple) -> tuple:
+        return order.get(item[0][0], len(order)), item[0]
+
+    lines = [f"hazard {hid} ({count[hid]} element(s); reported, not failed): "
+             + ", ".join(f"{n} {c} ({'/'.join(sorted(d))})" for (n, c), d in sorted(places.items(), key=key))
+             for hid, places in sorted(where.items())]
+    return lines + ["each hazard's reason, with an example: --report=PATH (or --report-json=PATH); the ids: "
+                    "docs/tolerances.md"] if lines else []
 
 
 def failure_text(result: CheckResult, reproducer: tuple[Any, Any] | None = None, frames: list[str] | None = None,
