@@ -4,7 +4,6 @@ from typing import Any
 
 import tensorflow as tf
 
-from conformance.targets.catalogue import Catalogue
 from conformance.targets.reference import *  # noqa: F403
 from conformance.targets.reference import REFERENCE
 
@@ -14,8 +13,10 @@ DESCRIPTION = "stop_gradient((1 − p_t)^γ): values right, the gradient through
 KIND = "gradient-only"
 
 
-def power_held_constant(self: Any, base: tf.Tensor, exponent: tf.Tensor) -> tf.Tensor:
-    return tf.stop_gradient(Catalogue.safe_power(self, base, exponent))
+def no_slope(self: Any, z: tf.Tensor, s: tf.Tensor, sc: tf.Tensor, miss: tf.Tensor, mod: tf.Tensor,
+             gamma: tf.Tensor) -> tf.Tensor:
+    """The reference differentiates m^γ through this slope: held constant, it has none."""
+    return tf.zeros_like(mod)
 
 
-sigmoid_focal_loss = REFERENCE.replaced(safe_power=power_held_constant)["sigmoid_focal_loss"]
+sigmoid_focal_loss = REFERENCE.replaced(modulator_slope=no_slope)["sigmoid_focal_loss"]
