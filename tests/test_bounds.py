@@ -1,6 +1,6 @@
 """Running error bounds (conformance.numerics.bounds, bounds_vjp): each bound holds for what it bounds, and is sharp.
 
-Soundness is checked against arithmetic that the bound does not share: midpoint-radius propagation against sampled
+Soundness is checked against arithmetic that the bound does not share: affine propagation against sampled
 operands; the value bound against the documents' forms evaluated step by step in the dtype (NumPy, ml_dtypes); the
 gradient bound against TensorFlow's autodiff of the documents' code in the dtype (tests/literal_documents.py) and of
 the bundled reference (another form of the same formulas)."""
@@ -39,7 +39,7 @@ def _draw(rng: np.random.Generator, n: int) -> dict:
 
 
 @pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
-def test_midpoint_radius_propagation_contains_every_sampled_result(op):
+def test_affine_propagation_contains_every_sampled_result(op):
     rng, noise = np.random.default_rng(3), Noise()
     x = Approx(rng.uniform(-4, 4, 400), rng.uniform(0, 1, 400), noise)
     y = Approx(rng.uniform(-4, 4, 400), rng.uniform(0, 1, 400), noise)
@@ -70,7 +70,7 @@ def test_value_bound_holds_for_both_forms_evaluated_in_the_dtype(name, dtype):
     bound of the exact value on every pair (the bound's own soundness, before FORM's factor 2)."""
     rng, c = np.random.default_rng(11), REGISTRY[name]
     worst = 0.0
-    for _ in range(60):
+    for _ in range(40):
         ex = round_example(c, _draw(rng, 8), dtype)
         with np.errstate(all="ignore"):
             e = np.asarray(c.expected(ex), dtype=np.float64)
@@ -104,7 +104,7 @@ def test_gradient_bound_holds_for_tensorflow_autodiff(name, dtype):
     rng, c = np.random.default_rng(17), REGISTRY[name]
     arithmetic.use(arithmetic.Arithmetic(dtype, "float32", "test", kernels=KERNELS[dtype]))
     try:
-        for _ in range(25):
+        for _ in range(15):
             ex = round_example(c, _draw(rng, 6), dtype)
             cot = literal._In(dtype).a(rng.standard_normal(6)).astype(np.float64)
             with np.errstate(all="ignore"):
@@ -124,7 +124,7 @@ def test_gradient_bound_holds_for_tensorflow_autodiff(name, dtype):
 def test_bounds_are_sharper_than_the_conditioning_model_on_ordinary_boxes(name, dtype):
     """On boxes a detector meets (centres within a few extents of the origin) the bounded tolerances are below the
     value and the gradient scale (the checks judge something in both half dtypes) and several times below the
-    conditioning model's (the tolerance without the bounds): measured, 2x for the values, 4-8x for the gradients."""
+    conditioning model's (the tolerance without the bounds)."""
     c = REGISTRY[name]
     ex = {"boxes1": np.array([[10.0, 12.0, 8.0, 6.0], [40.0, 30.0, 20.0, 24.0]]),
           "boxes2": np.array([[11.0, 13.5, 9.0, 5.0], [46.0, 28.0, 16.0, 30.0]])}
@@ -140,12 +140,11 @@ def test_bounds_are_sharper_than_the_conditioning_model_on_ordinary_boxes(name, 
         ratio_g, before_g = (t.for_grad(ex, "boxes1", g, cot, dtype) / scale for t in (c.tolerance, unbounded))
     finally:
         arithmetic.reset()
-    limit = {"float16": 0.1, "bfloat16": 0.75}[dtype]  # measured: at most 0.09 / 0.70 (bbox_giou)
-    assert np.max(ratio_v) <= limit and np.max(ratio_g) <= limit, (ratio_v, ratio_g)
-    # the GIoU pair's value keeps the conditioning model's tolerance: the interval bound counts the corners'
-    # errors in U and in E independently, which costs more than κ there (docs/tolerances.md)
-    sharper = 1.0 if "giou" in name else 0.55
-    assert np.max(ratio_v) <= sharper * np.max(before_v) and np.max(ratio_g) <= np.max(before_g) / 3, (
+    # measured: values at most 0.033 / 0.26 of the value (bbox_giou), gradients 0.059 / 0.106 of the scale
+    limit_v, limit_g = {"float16": (0.05, 0.08), "bfloat16": (0.3, 0.15)}[dtype]
+    assert np.max(ratio_v) <= limit_v and np.max(ratio_g) <= limit_g, (ratio_v, ratio_g)
+    # measured: values 2.7-3.8 times below the model's, gradients 5.6-27 times
+    assert np.max(ratio_v) <= 0.5 * np.max(before_v) and np.max(ratio_g) <= np.max(before_g) / 5, (
         ratio_v, before_v, ratio_g, before_g)
 
 

@@ -1,12 +1,13 @@
 """Running error bounds: a formula evaluated on exact values with a rigorous bound on what the dtype makes of it.
 
-An :class:`Approx` holds, per element, the exact value ``mid`` (float64 on the dtype's inputs) and a radius
-``rad`` such that the formula evaluated step by step in the dtype lies within ``rad`` of ``mid``.  Each operation
-propagates the operands' radii exactly as interval arithmetic in midpoint-radius form does (``|x|·r_y + |y|·r_x +
-r_x·r_y`` for a product, no first-order truncation), and :meth:`Bounded.f`, the rounding of a result to the dtype,
-adds ``(u + u₆₄)·(|mid| + rad)``: the dtype's rounding of the computed value, and float64's of the midpoint.
+An :class:`Approx` holds, per element, the exact value ``mid`` (float64 on the dtype's inputs) and the error of the
+formula evaluated step by step in the dtype as an affine form in noise symbols ε_k ∈ [−1, 1] (affine arithmetic,
+Stolfi & de Figueiredo): one symbol per rounding and per nonlinear remainder (``e_x·e_y`` of a product), shared by
+every quantity the rounding reaches, so errors cancel where the formula subtracts them.  ``rad`` bounds the error.
+:meth:`Bounded.f`, the rounding of a result to the dtype, adds half an ulp of the largest value the computed result
+can have (and float64's own rounding of ``mid``), the smallest normal where it may be flushed, inf on overflow.
 
-:class:`Bounded` has the interface of the literal evaluator's arithmetic (``c``, ``a``, ``f``;
+:class:`Bounded` has the interface of the literal evaluator's arithmetic (``c``, ``a``, ``f``, ``maximum``, ...;
 :mod:`conformance.numerics.literal`), so the documents' forms written there for the literal evaluation give their
 bound unchanged: one text of each form, two readings (docs/tolerances.md, "Running error bounds").
 """
@@ -65,8 +66,7 @@ class Approx:
     @property
     def rad(self) -> np.ndarray:
         if self._rad is None:
-            with np.errstate(invalid="ignore"):
-                r = np.abs(self.e0) + np.sum(np.abs(self.dev), axis=0)
+            r = np.abs(self.e0) + np.sum(np.abs(self.dev), axis=0)
             self._rad = np.where(np.isnan(r), np.inf, r)
         return self._rad
 
@@ -99,9 +99,8 @@ class Approx:
         mid = a * self.mid + b * o.mid
         noise = _shared(self, o)
         k = max(len(self.dev), len(o.dev))
-        with np.errstate(invalid="ignore", over="ignore"):
-            dev = a * _pad(self.dev, k, mid.shape) + b * _pad(o.dev, k, mid.shape)
-            return Approx(mid, 0.0, noise, e0=a * self.e0 + b * o.e0, dev=dev)
+        dev = a * _pad(self.dev, k, mid.shape) + b * _pad(o.dev, k, mid.shape)
+        return Approx(mid, 0.0, noise, e0=a * self.e0 + b * o.e0, dev=dev)
 
     def __add__(self, o: Any) -> Approx:
         return self._linear(o, 1.0, 1.0)
@@ -120,8 +119,7 @@ class Approx:
     def _scaled(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(s·e0, s·dev) for ``s`` broadcasting against the values."""
         shape = np.broadcast_shapes(np.shape(s), self.mid.shape)
-        with np.errstate(invalid="ignore", over="ignore"):
-            return s * self.e0, s * _pad(self.dev, len(self.dev), shape)
+        return s * self.e0, s * _pad(self.dev, len(self.dev), shape)
 
     def __mul__(self, o: Any) -> Approx:
         """x̂ŷ − xy = x·e_y + y·e_x + e_x·e_y: linear in the errors, and a fresh symbol for the product of errors."""
@@ -129,21 +127,19 @@ class Approx:
         mid = self.mid * o.mid
         k = max(len(self.dev), len(o.dev))
         (a0, ad), (b0, bd) = o._scaled(self.mid), self._scaled(o.mid)
-        with np.errstate(invalid="ignore", over="ignore"):
-            out = Approx(mid, 0.0, _shared(self, o), e0=a0 + b0, dev=_pad(ad, k, mid.shape) + _pad(bd, k, mid.shape))
-            rest = self.rad * o.rad
-            return out.widened(np.where(np.isnan(rest), np.inf, rest))
+        out = Approx(mid, 0.0, _shared(self, o), e0=a0 + b0, dev=_pad(ad, k, mid.shape) + _pad(bd, k, mid.shape))
+        rest = self.rad * o.rad
+        return out.widened(np.where(np.isnan(rest), np.inf, rest))
 
     __rmul__ = __mul__
 
     def reciprocal(self) -> Approx:
         """1/ŷ − 1/y = −e_y/y² + e_y²/(y²·ŷ): linear, and a remainder below r²/(y²(|y| − r)) while r < |y|."""
         ay, r = np.abs(self.mid), self.rad
-        with np.errstate(all="ignore"):
-            e0, dev = self._scaled(-1.0 / self.mid**2)
-            rest = np.where(r < ay, r * r / (ay * ay * (ay - r)), np.inf)
-            rest = np.where(np.isnan(rest), np.inf, rest)
-            return Approx(1.0 / self.mid, 0.0, self.noise, e0=e0, dev=dev).widened(rest)
+        e0, dev = self._scaled(-1.0 / self.mid**2)
+        rest = np.where(r < ay, r * r / (ay * ay * (ay - r)), np.inf)
+        rest = np.where(np.isnan(rest), np.inf, rest)
+        return Approx(1.0 / self.mid, 0.0, self.noise, e0=e0, dev=dev).widened(rest)
 
     def __truediv__(self, o: Any) -> Approx:
         return self * Approx.of(o).reciprocal()
@@ -202,9 +198,8 @@ def _extremum(larger: bool, a: Any, b: Any) -> Approx:
     first = a.mid >= b.mid if larger else a.mid <= b.mid
     chosen = Approx.select(first, a, b)
     d = Approx.select(first, b, a) - chosen
-    with np.errstate(invalid="ignore"):
-        reach = d.mid + d.rad if larger else d.mid - d.rad
-        t = np.where(reach > 0 if larger else reach < 0, reach, 0.0)
+    reach = d.mid + d.rad if larger else d.mid - d.rad
+    t = np.where(reach > 0 if larger else reach < 0, reach, 0.0)
     affine = chosen.widened(np.abs(t) / 2, t / 2)
     lipschitz = np.maximum(a.rad, b.rad)
     if not np.any(lipschitz < affine.rad) or _shared(a, b) is None:
@@ -248,18 +243,16 @@ class Bounded:
         Never less where the rounding happens to be exact: another faithful form of the formula rounds other
         intermediates, so a bound that credited this form's exact steps would not hold for it."""
         x = Approx.of(x)
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            top = np.abs(x.mid) + x.rad
-            half_ulp = self.ud * np.exp2(np.floor(np.log2(np.maximum(top, self.tiny))))
-            rad = half_ulp + U64 * top + np.where(np.abs(x.mid) - x.rad < self.tiny, self.tiny, 0.0)
-            return x.widened(np.where(top < self.max, rad, np.inf))
+        top = np.abs(x.mid) + x.rad
+        half_ulp = self.ud * np.ldexp(1.0, np.frexp(np.maximum(top, self.tiny))[1] - 1)  # u·2^floor(log2 top)
+        rad = half_ulp + U64 * top + np.where(np.abs(x.mid) - x.rad < self.tiny, self.tiny, 0.0)
+        return x.widened(np.where(top < self.max, rad, np.inf))
 
     def kernel(self, name: str, x: Approx) -> Approx:
         """An elementwise kernel's result: within its measured error (in u; SAFETY = 4 where not measured) of the
         computed value, itself within ``rad`` of ``mid``."""
         cost = max(1.0, float(self.kernels.get(name, 4.0)))
-        with np.errstate(invalid="ignore", over="ignore"):
-            return x.widened(cost * self.u * (np.abs(x.mid) + x.rad))
+        return x.widened(cost * self.u * (np.abs(x.mid) + x.rad))
 
     maximum = staticmethod(maximum)
     minimum = staticmethod(minimum)
