@@ -198,14 +198,15 @@ def test_coarse_and_finiteness_only_are_told_apart():
     bounded, unbounded = REGISTRY["giou_loss"], REGISTRY["rpn_loss_regr"]
     r = CheckResult("x", "f", "value", "bfloat16", "eager")
     b = "bfloat16"
-    count_loose_tolerance(bounded, Recorder(r), np.array([3.0, 0.1]), np.array([1.0, 0.5]), b)  # wider than [0, 2]
+    count_loose_tolerance(bounded, Recorder(r), np.array([3.0, 2.5]), np.array([1.0, 0.5]), b)  # wider than [0, 2]
+    count_loose_tolerance(bounded, Recorder(r), np.array([3.0, 0.1]), np.array([1.0, 0.5]), b)  # one element wider
     count_loose_tolerance(unbounded, Recorder(r), np.array([2.0, 1.0]), np.array([1.5, 0.0]), b)  # ≥ every value > 0
     count_loose_tolerance(unbounded, Recorder(r), np.array([2.0, 1.0]), np.array([1.5, 1.5]), b)  # one is judged
     count_loose_tolerance(unbounded, Recorder(r), np.array([2.0]), np.array([0.0]), b)  # the value 0: nothing to say
     count_loose_tolerance(unbounded, Recorder(r), np.array([1e-37]), np.array([1e-38]), b)  # below the absolute floor
     count_loose_tolerance(unbounded, Recorder(r), np.array([2.0]), np.array([1.0]))  # no dtype (stability): not told
     count_loose_tolerance(bounded, Recorder(r), np.array([3.0, 0.1]), np.array([np.nan, 0.5]), b)  # NaN: not compared
-    assert r.extra == {"finiteness_only": 1, "coarse": 1}
+    assert r.extra == {"finiteness_only": 1, "wide": 1, "coarse": 1}
 
 
 def test_an_example_beyond_the_dtypes_resolution_is_drawn_again():

@@ -23,7 +23,7 @@ from conformance.checks.profiles import (  # noqa: F401
 from conformance.checks.value import check_gradient, check_value
 from conformance.clock import TimedRunner, span
 from conformance.contracts import Contract
-from conformance.numerics.tolerance import bgd_margin, clip_overflows, in_range, unresolvable
+from conformance.numerics.tolerance import below_resolution, bgd_margin, clip_overflows, in_range, unresolvable
 from conformance.reporting.results import CheckResult, Recorder
 from conformance.runners.active import Runner
 
@@ -83,7 +83,7 @@ def _run(contract: Contract, category: str, impl: Any, impl_name: str, dtype: st
     measure_arithmetic(mode, dtype)
     rec = Recorder(result)
     pinned: list = []  # filled below: the pinned examples are judged whatever their resolution (they cannot be redrawn)
-    ambiguous = _discard(contract, rec, pinned)
+    ambiguous = _discard(contract, rec, pinned, category)
     hazards = None
 
     if category == "badinput":
@@ -173,11 +173,12 @@ def _run(contract: Contract, category: str, impl: Any, impl_name: str, dtype: st
     return result
 
 
-def _discard(contract: Contract, rec: Recorder, pinned: list) -> Any:
+def _discard(contract: Contract, rec: Recorder, pinned: list, category: str) -> Any:
     """Value/gradient examples not judged: a thresholded quantity within rounding distance of its threshold (or
-    undefined there), out of the dtype's range (``in_range``), beyond the dtype's resolution (``unresolvable``) or
-    made non-finite by the clip constants in the dtype (``clip_overflows``): the last two counted in ``extra`` under
-    their names, drawn examples only (a pinned one cannot be drawn again, and is judged)."""
+    undefined there), out of the dtype's range (``in_range``), beyond the dtype's resolution (``unresolvable``),
+    made non-finite by the clip constants in the dtype (``clip_overflows``) or, for the value check, with every value
+    below the dtype's resolution (``below_resolution``): the last three counted in ``extra`` under their names, drawn
+    examples only (a pinned one cannot be drawn again, and is judged)."""
     margin = contract.margin
 
     def discard(ex: dict, dtype: str) -> bool:
@@ -185,8 +186,9 @@ def _discard(contract: Contract, rec: Recorder, pinned: list) -> Any:
             return True
         if any(ex is p for p in pinned):
             return False
-        for key, hazard in (("unresolvable", unresolvable), ("clip_overflow", clip_overflows)):
-            if hazard(contract, ex, dtype):
+        for key, hazard in (("unresolvable", unresolvable), ("clip_overflow", clip_overflows),
+                            ("below_resolution", below_resolution if category == "value" else None)):
+            if hazard is not None and hazard(contract, ex, dtype):
                 rec.result.extra[key] = rec.result.extra.get(key, 0) + 1
                 return True
         return False

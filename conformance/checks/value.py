@@ -44,21 +44,24 @@ def count_literal(rec: Recorder, actual: np.ndarray, exact: np.ndarray, tol: np.
 def count_loose_tolerance(contract: Contract, rec: Recorder, tol: Any, expected: Any = None,
                           dtype: str | None = None) -> None:
     """Count an example whose tolerance says little (docs/tolerances.md): ``finiteness_only`` where it exceeds the
-    output's whole range somewhere; else, given ``expected`` and ``dtype``, ``coarse`` where it is at least |exact
-    value| at every element above the absolute floor (0 and twice the value pass: the dtype's worst-case bound,
-    typically bfloat16 and float16 on long sums)."""
+    output's whole range at every compared element (``wide``: the number of such elements, where only some are);
+    else, given ``expected`` and ``dtype``, ``coarse`` where it is at least |exact value| at every element above the
+    absolute floor (0 and twice the value pass)."""
     extra = rec.result.extra
     t = np.asarray(tol, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         if contract.output_range is not None:
             lo, hi = contract.output_range
-            wide = t > hi - lo
+            wide, compared = t > hi - lo, np.ones(np.shape(t), dtype=bool)
             if expected is not None:  # an undefined exact value (NaN) is not compared at all
                 e = flat(expected)
-                wide = np.broadcast_to(wide.reshape(-1) if wide.size == e.size else wide, e.shape) & ~np.isnan(e)
-            if np.any(wide):
+                compared = ~np.isnan(e)
+                wide = np.broadcast_to(wide.reshape(-1) if wide.size == e.size else wide, e.shape) & compared
+            if np.any(wide) and np.all(wide[np.broadcast_to(compared, wide.shape)]):
                 extra["finiteness_only"] = extra.get("finiteness_only", 0) + 1
                 return
+            if np.any(wide):
+                extra["wide"] = extra.get("wide", 0) + int(np.sum(wide))
         if expected is None or dtype is None:
             return
         e = np.abs(flat(expected))
@@ -215,7 +218,9 @@ def grad_floor(contract: Contract, ex: dict, wrt: str, cot: Any, dtype: str, ext
     Rounding errors of size ``tol_f`` in ``<cot, f>`` move each gradient element by about
     ``tol_f / |x|`` (docs/tolerances.md); this matters where the exact gradient is a sum of
     terms that cancel to (nearly) zero and an elementwise scale would demand exactness.  None (0) where the
-    tolerance has a running error bound of the gradient: that bound charges each cancelling term's roundings.
+    tolerance has a running error bound of the gradient: that bound charges each cancelling term's roundings.  The
+    model's value tolerance otherwise, also where the value has a running bound: the floor stands in for the
+    gradient's own roundings, which a value's bound does not count.
     """
     if contract.tolerance.grad_bound is not None and contract.tolerance.bounded(dtype):
         return 0.0
@@ -224,7 +229,7 @@ def grad_floor(contract: Contract, ex: dict, wrt: str, cot: Any, dtype: str, ext
     v = np.concatenate([np.ravel(x) for x in value]) if isinstance(value, tuple) else np.asarray(value)
     c = np.concatenate([np.ravel(x) for x in as_tuple(cot)])
     with np.errstate(invalid="ignore", over="ignore"):
-        t = np.broadcast_to(contract.tolerance.for_value(ex, v, dtype), np.shape(v)).ravel()
+        t = np.broadcast_to(contract.tolerance.for_value(ex, v, dtype, bound=False), np.shape(v)).ravel()
         tol_f = float(np.nansum(np.abs(c) * t))
     args = ex[wrt] if isinstance(ex[wrt], list) else [ex[wrt]]
     x_scale = max(1.0, max(float(np.max(np.abs(a), initial=0.0)) for a in args))

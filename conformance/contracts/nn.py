@@ -26,6 +26,7 @@ from conformance.contracts.draw import (
 )
 from conformance.contracts.nn_entries import ENTRIES as NN_ENTRIES
 from conformance.contracts.record import BadCase, Call, Contract, TimingCase
+from conformance.numerics.crossentropy_forms import FORMS as CROSSENTROPY_FORMS
 from conformance.numerics.dtypes import info
 from conformance.numerics.form_bounds import bounds
 from conformance.numerics.tolerance import Tolerance, axis_terms, elementwise_grad, max_ignoring_nan, sigmoid64
@@ -309,7 +310,7 @@ _TOL = {
                                conditioning=_entropy_conditioning, grad_scale=_entropy_grad),
     "smooth_l1": Tolerance(terms=lambda ex: 1, ops=3, grad_scale=lambda ex, wrt, g, c: np.abs(g)),
 }
-
+_TOL.update({k: replace(_TOL[k], **bounds(k, gradient=False)) for k in CROSSENTROPY_FORMS})  # values' running bounds
 
 
 # --- stability, bad inputs, timing -------------------------------------------------------------------------------
@@ -364,7 +365,6 @@ def _normalised(*shape: int) -> np.ndarray:
 
 def _sparse(labels: np.ndarray):
     return lambda: {"labels": labels, "logits": fixed_normal(2, 3)}
-
 
 
 def _prob_shape(d) -> tuple[int, ...]:

@@ -14,10 +14,12 @@ bound unchanged: one text of each form, two readings (docs/tolerances.md, "Runni
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from conformance.numerics.arithmetic import SAFETY
 from conformance.numerics.dtypes import info, round_to
 
 U64 = 2.0**-53  # unit roundoff of the float64 midpoints
@@ -219,13 +221,17 @@ class Bounded:
     """The literal evaluator's arithmetic, read as a bound: constants and inputs exact unless the dtype rounds them,
     every ``f`` (a result rounded to the dtype) widening the radius by the rounding."""
 
-    def __init__(self, dtype: str, kernels: dict[str, float] | None = None):
+    def __init__(self, dtype: str, kernels: dict[str, float] | None = None,
+                 reduction_rtol: Callable[[int], float] | None = None):
         self.dtype = dtype
         self.ud = info(dtype).unit_roundoff
         self.u = self.ud + U64
         self.tiny, self.max = info(dtype).tiny, info(dtype).max
         self.kernels = dict(kernels or {})  # elementwise kernel -> its largest error in u (measured; 4 if not)
         self.noise = Noise()
+        # a sum of n terms: its accumulation's error relative to the sum of magnitudes (float32 accumulation unless
+        # the platform's measured arithmetic says otherwise: numerics.arithmetic)
+        self.reduction_rtol = reduction_rtol or (lambda n: 1.01 * (n - 1) * 2.0**-24)
 
     def c(self, v: float) -> Approx:
         """A constant as the dtype holds it: exact, within one rounding of it."""
@@ -249,9 +255,9 @@ class Bounded:
         return x.widened(np.where(top < self.max, rad, np.inf))
 
     def kernel(self, name: str, x: Approx) -> Approx:
-        """An elementwise kernel's result: within its measured error (in u; SAFETY = 4 where not measured) of the
+        """An elementwise kernel's result: within its measured error (in u; SAFETY where not measured) of the
         computed value, itself within ``rad`` of ``mid``."""
-        cost = max(1.0, float(self.kernels.get(name, 4.0)))
+        cost = max(1.0, float(self.kernels.get(name, SAFETY)))
         return x.widened(cost * self.u * (np.abs(x.mid) + x.rad))
 
     maximum = staticmethod(maximum)
@@ -272,6 +278,41 @@ class Bounded:
 
     def log1p(self, x: Approx) -> Approx:
         return self.monotone("log1p", x, np.log1p, lo=-1.0)
+
+    def log(self, x: Approx) -> Approx:
+        return self.monotone("log", x, np.log, lo=0.0)
+
+    def softplus(self, x: Approx) -> Approx:
+        return self.monotone("softplus", x, lambda v: np.logaddexp(0.0, v))
+
+    def where(self, cond: np.ndarray, a: Any, b: Any) -> Approx:
+        """``a`` where ``cond`` (decided on exact inputs), else ``b``."""
+        return Approx.select(np.asarray(cond), Approx.of(a), Approx.of(b))
+
+    def sum(self, x: Approx, axis: int) -> Approx:
+        """The sum along ``axis`` (kept, of length 1), rounded to the dtype: the terms' errors add (each element's
+        symbols are its own, so their radii add), the accumulation errs at most ``reduction_rtol(n)`` of the sum of
+        the terms' largest magnitudes; correlations with other quantities are given up (a fresh symbol)."""
+        x = Approx.of(x)
+        n = x.mid.shape[axis]
+        rad = np.broadcast_to(x.rad, x.mid.shape)
+        spread = np.sum(rad, axis=axis, keepdims=True)
+        mag = np.sum(np.abs(x.mid) + rad, axis=axis, keepdims=True)
+        with np.errstate(invalid="ignore"):
+            out = Approx(np.sum(x.mid, axis=axis, keepdims=True), spread + self.reduction_rtol(n) * mag, self.noise)
+        return self.f(out)
+
+    def amax(self, x: Approx, axis: int) -> Approx:
+        """The largest element along ``axis`` (kept): exact selection, within the largest radius (1-Lipschitz)."""
+        x = Approx.of(x)
+        rad = np.broadcast_to(x.rad, x.mid.shape)
+        return Approx(np.max(x.mid, axis=axis, keepdims=True), np.max(rad, axis=axis, keepdims=True), self.noise)
+
+    def take(self, x: Approx, index: np.ndarray, axis: int) -> Approx:
+        """``np.take_along_axis``: the selected elements, with their radii (a fresh symbol)."""
+        x = Approx.of(x)
+        rad = np.broadcast_to(x.rad, x.mid.shape)
+        return Approx(np.take_along_axis(x.mid, index, axis), np.take_along_axis(rad, index, axis), self.noise)
 
     def sigmoid(self, x: Approx) -> Approx:
         return self.monotone("sigmoid", x, lambda v: np.exp(-np.logaddexp(0.0, -v)))

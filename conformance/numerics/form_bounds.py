@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from conformance.numerics import arithmetic
 from conformance.numerics.bounds import Bounded
 from conformance.numerics.bounds_vjp import Traced
 from conformance.numerics.literal import FORMS
@@ -27,9 +28,9 @@ _KEEP = 16
 
 
 def _arrays(name: str, ex: dict) -> tuple[list[np.ndarray], list[Any]]:
-    floats, scalars, _ = FORMS[name]
+    floats, others, _ = FORMS[name]
     return (list(np.broadcast_arrays(*(np.asarray(ex[k], dtype=np.float64) for k in floats))),
-            [ex[k] for k in scalars])
+            [ex.get(k) for k in others])
 
 
 def _cached(key: tuple, compute: Any) -> Any:
@@ -46,7 +47,8 @@ def _key(kind: str, name: str, dtype: str, kernels: dict | None, ex: dict, cot: 
     floats, scalars, _ = FORMS[name]
     parts = tuple((np.shape(a), np.asarray(a, dtype=np.float64).tobytes())
                   for a in [*(ex[k] for k in floats), *([] if cot is None else [cot])])
-    return (kind, name, dtype, tuple(sorted((kernels or {}).items())), tuple(repr(ex[k]) for k in scalars)) + parts
+    return (kind, name, dtype, arithmetic.current(dtype).accumulator, tuple(sorted((kernels or {}).items())),
+            tuple(repr(ex.get(k)) for k in scalars)) + parts
 
 
 def value_bound(name: str, ex: dict, dtype: str, kernels: dict[str, float] | None = None) -> np.ndarray:
@@ -57,7 +59,7 @@ def value_bound(name: str, ex: dict, dtype: str, kernels: dict[str, float] | Non
         with np.errstate(all="ignore"):
             rads = []
             for form in FORMS[name][2]:
-                d = Bounded(dtype, kernels)
+                d = Bounded(dtype, kernels, arithmetic.current(dtype).reduction_rtol)
                 rads.append(form(d, *(d.a(a) for a in arrays), *scalars).rad)
         return np.nan_to_num(np.max(rads, axis=0), nan=np.inf, posinf=np.inf)
 
@@ -96,7 +98,10 @@ def _summed(rad: np.ndarray, mag: np.ndarray, shape: tuple) -> np.ndarray:
     return np.reshape(np.sum(rad, axis=axes) + n * 2.0**-24 * np.sum(mag, axis=axes), shape)
 
 
-def bounds(name: str) -> dict[str, Any]:
-    """A :class:`~conformance.numerics.tolerance.Tolerance`'s ``bound`` and ``grad_bound`` for name ``name``."""
-    return {"bound": lambda ex, dtype, kernels: value_bound(name, ex, dtype, kernels),
-            "grad_bound": lambda ex, wrt, cot, dtype, kernels: grad_bound(name, ex, wrt, cot, dtype, kernels)}
+def bounds(name: str, gradient: bool = True) -> dict[str, Any]:
+    """A :class:`~conformance.numerics.tolerance.Tolerance`'s ``bound`` and (``gradient``) ``grad_bound`` for name
+    ``name``."""
+    out: dict[str, Any] = {"bound": lambda ex, dtype, kernels: value_bound(name, ex, dtype, kernels)}
+    if gradient:
+        out["grad_bound"] = lambda ex, wrt, cot, dtype, kernels: grad_bound(name, ex, wrt, cot, dtype, kernels)
+    return out

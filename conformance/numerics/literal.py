@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from conformance.numerics.crossentropy_forms import FORMS as CROSSENTROPY_FORMS
+from conformance.numerics.crossentropy_forms import sce
 from conformance.numerics.dtypes import info
 
 
@@ -123,6 +125,25 @@ class _In:
 
     def abs(self, x: np.ndarray) -> np.ndarray:
         return np.abs(x)
+
+    def log(self, x: np.ndarray) -> np.ndarray:
+        return self._kernel(np.log, x)
+
+    def softplus(self, x: np.ndarray) -> np.ndarray:
+        return self._kernel(lambda v: np.logaddexp(0.0, v), x)
+
+    def where(self, cond: np.ndarray, a: Any, b: Any) -> np.ndarray:
+        return np.where(cond, a, b).astype(self.t)
+
+    def sum(self, x: np.ndarray, axis: int) -> np.ndarray:
+        """Accumulated in float64 (as a float32 accumulator does for the suite's short rows), rounded once."""
+        return self.f(np.sum(np.asarray(x, dtype=np.float64), axis=axis, keepdims=True))
+
+    def amax(self, x: np.ndarray, axis: int) -> np.ndarray:
+        return np.max(x, axis=axis, keepdims=True)
+
+    def take(self, x: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
+        return np.take_along_axis(x, index, axis)
 
 
 def _out(x: np.ndarray) -> np.ndarray:
@@ -245,11 +266,6 @@ BOX_FORMS = {"bbox_iou": lambda d, b1, b2, ca: _iou(d, b1, b2, ca)[0],
              "ciou_loss": _ciou}
 
 
-def _sce(d: Any, z: Any, x: Any) -> Any:
-    """The sigmoid cross-entropy as the documents write it: max(x, 0) − x·z + log(1 + e^(−|x|))."""
-    return d.f(d.f(d.maximum(x, d.c(0.0)) - d.f(x * z)) + d.log1p(d.exp(-d.abs(x))))
-
-
 def _focal(d: Any, z: Any, x: Any, alpha: float, gamma: float, torchvision: bool) -> Any:
     """α_t·(1 − p_t)^γ·SCE: 1 − p_t as the documents write it, z·σ(−x) + (1 − z)·σ(x), or as torchvision does,
     1 − (p·z + (1 − p)·(1 − z)) with p = σ(x) (which cancels where p_t is near 1)."""
@@ -259,7 +275,7 @@ def _focal(d: Any, z: Any, x: Any, alpha: float, gamma: float, torchvision: bool
         miss = d.f(d.c(1.0) - d.f(d.f(p * z) + d.f(d.f(d.c(1.0) - p) * one_z)))
     else:
         miss = d.f(d.f(z * d.sigmoid(-x)) + d.f(one_z * d.sigmoid(x)))
-    loss = _sce(d, z, x) if gamma == 0 else d.f(d.pow(miss, gamma) * _sce(d, z, x))
+    loss = sce(d, z, x) if gamma == 0 else d.f(d.pow(miss, gamma) * sce(d, z, x))
     if alpha < 0:
         return loss
     return d.f(d.f(d.f(d.c(alpha) * z) + d.f(d.c(1.0 - alpha) * one_z)) * loss)
@@ -273,4 +289,5 @@ FORMS = {
     "sigmoid_focal_loss": (("labels", "logits"), ("alpha", "gamma"),
                            [lambda d, z, x, a, g, tv=tv: _focal(d, z, x, float(a), float(g), tv)
                             for tv in (False, True)]),
+    **CROSSENTROPY_FORMS,
 }

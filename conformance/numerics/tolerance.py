@@ -52,8 +52,9 @@ class Tolerance:
     conditioning: Scale | None = None
     grad_conditioning: Callable[[dict, str, Any, Any], Any] | None = None
     # a running error bound of the documents' forms evaluated in the dtype (numerics.bounds), absolute, per output
-    # element, from (example, dtype, measured kernels): where the value is counted, its tolerance is the smaller of
-    # the model's and FORM times this bound (docs/tolerances.md, "Running error bounds")
+    # element, from (example, dtype, measured kernels): where the kernels were measured (float16, bfloat16), the
+    # value's tolerance is the smaller of the model's and FORM times this bound (docs/tolerances.md, "Running error
+    # bounds")
     bound: Callable[[dict, str, dict], Any] | None = None
     # the same for a gradient, from (example, wrt, cotangent, dtype, measured kernels): the documents' form's reverse
     # pass with every forward and backward rounding bounded (numerics.bounds_vjp)
@@ -95,16 +96,18 @@ class Tolerance:
         + − × ÷ only); FORM·u for a counted value where the kernels were measured (no kernel is involved)."""
         return (FORM if value and self.counted(dtype) else SAFETY) * (info(dtype).unit_roundoff + ORACLE_U)
 
-    def for_value(self, ex: dict, expected: np.ndarray, dtype: str) -> np.ndarray:
+    def for_value(self, ex: dict, expected: np.ndarray, dtype: str, bound: bool = True) -> np.ndarray:
+        """The value's tolerance per element (``bound``: at most FORM times the running error bound, where the
+        name has one and the dtype's kernels were measured)."""
         scale = np.abs(expected) if self.value_scale is None else self.value_scale(ex, expected)
         tol = self.atol(dtype) + self.rtol(ex, dtype, value=True) * _finite(scale)
         if self.conditioning is not None:
             # the propagated roundings include those of the reductions feeding them (a normaliser Σp in a log)
             factor = self.cond_rtol(dtype, value=True) + arithmetic.current(dtype).reduction_rtol(self.n_terms(ex))
             tol = tol + factor * _finite(self.conditioning(ex, expected))
-        if self.bounded(dtype):
-            bound = self.bound(ex, dtype, arithmetic.current(dtype).kernels)
-            tol = np.minimum(tol, self._bounded(ex, dtype, scale, bound))
+        if bound and self.bounded(dtype):
+            rad = self.bound(ex, dtype, arithmetic.current(dtype).kernels)
+            tol = np.minimum(tol, self._bounded(ex, dtype, scale, rad))
         return tol
 
     def for_grad(self, ex: dict, wrt: str, grad: np.ndarray, cot: Any, dtype: str) -> np.ndarray:
@@ -197,6 +200,25 @@ def unresolvable(contract: Any, ex: dict, dtype: str) -> bool:
         e = np.asarray(contract.expected(r, **next(iter(contract.oracle_keywords(dtype).values()))), dtype=np.float64)
         tol = np.broadcast_to(contract.tolerance.for_value(r, e, dtype), e.shape)
         return bool(np.any(np.isfinite(e) & (tol > hi - lo)))
+
+
+def below_resolution(contract: Any, ex: dict, dtype: str) -> bool:
+    """Whether ``ex``'s value, in ``dtype``, is below the dtype's resolution at every element: the running error
+    bound of the name's forms (the documents' formula evaluated in the dtype, step by step) at least |exact value|
+    wherever that is above the absolute floor.  There the documents' formula may return 0 or twice the value
+    (bfloat16 BCE at t = 0, p = ε_k: 1 − ε_k rounds to 1, and log(1) = 0 where the value is 1e-7), so no value check
+    can judge the example: the value tier draws another (counted); the gradient tier keeps it (docs/tolerances.md,
+    "Values below the dtype's resolution")."""
+    tol = contract.tolerance
+    if not tol.bounded(dtype):
+        return False
+    r = round_example(contract, ex, dtype)
+    with np.errstate(all="ignore"):
+        e = np.abs(np.asarray(contract.expected(r, **next(iter(contract.oracle_keywords(dtype).values()))),
+                              dtype=np.float64))
+        rad = np.broadcast_to(tol.bound(r, dtype, arithmetic.current(dtype).kernels), e.shape)
+        sel = np.isfinite(e) & (e > tol.atol(dtype))
+        return bool(sel.any() and np.all(rad[sel] >= e[sel]))
 
 
 def clip_overflows(contract: Any, ex: dict, dtype: str) -> bool:

@@ -103,6 +103,16 @@ def render_summary(results: list[CheckResult], impl: str, provided: list[str] | 
     if extreme:  # the stability tier's extremes are ill-conditioned by design
         lines.append(f"stability: {extreme} check(s) had extreme examples whose tolerance exceeds the output's range "
                      "(only their finiteness is judged there)")
+    wide = [f"{r.name} ({r.dtype} {r.category}: {r.extra['wide']})" for r in results
+            if r.extra.get("wide") and r.category != "stability"]
+    if wide:  # a pinned example judged whole, with an element beyond the dtype's resolution
+        lines.append("elements judged for finiteness only (tolerance wider than the output's range; the rest of their "
+                     f"example judged): {', '.join(wide)}")
+    below = [f"{r.name} ({r.dtype}: {r.extra['below_resolution']})" for r in results
+             if r.extra.get("below_resolution")]
+    if below:  # docs/tolerances.md, "Values below the dtype's resolution"
+        lines.append("value examples below the dtype's resolution (the formula's own rounding bound at least the value "
+                     f"at every element), drawn again: {', '.join(below)}")
     unresolved = [f"{r.name} ({r.dtype} {r.category}: {r.extra['unresolvable']})" for r in results
                   if r.extra.get("unresolvable")]
     if unresolved:  # docs/tolerances.md, "Tolerances wider than the output's range"
