@@ -14,6 +14,7 @@ from conformance.contracts.adversarial import big_fill, heatmap_fill, overriding
 from conformance.contracts.centernet_entries import ENTRIES as CENTERNET_ENTRIES
 from conformance.contracts.draw import arrays, fixed_normal, fixed_probs, masks, probabilities, reals, seeded
 from conformance.contracts.record import BadCase, Call, Contract, Domain, Tag, TimingCase
+from conformance.numerics.form_bounds import bounds
 from conformance.numerics.tolerance import Tolerance
 
 
@@ -216,7 +217,7 @@ _FOCAL_KERNELS = ("log|log1p", "pow", "pow")  # the value paths counted: docs/to
 
 CONTRACTS = [
     Contract("focal_loss", "centernet", Call(("hm_pred", "hm_true")), focal_loss, ("hm_pred", "hm_true"), ("hm_pred",),
-             Tolerance(ops=10, kernels=_FOCAL_KERNELS, conditioning=_focal_conditioning),
+             Tolerance(ops=10, kernels=_FOCAL_KERNELS, conditioning=_focal_conditioning, **bounds("focal_loss", False)),
              overriding(focal_loss, {"hm_pred": prob_fill, "hm_true": heatmap_fill}),
              "(Σ −log(clip(p, ε_c, 1))·(1−p)^α·pos + Σ −log(clip(1−p, ε_c, 1))·p^α·(1−y)^β·neg) / max-guarded num_pos",
              "hm_pred, hm_true: (B, H, W, K); hm_pred probabilities, hm_true a heatmap in [0, 1]",

@@ -234,8 +234,11 @@ class Bounded:
         self.reduction_rtol = reduction_rtol or (lambda n: 1.01 * (n - 1) * 2.0**-24)
 
     def c(self, v: float) -> Approx:
-        """A constant as the dtype holds it: exact, within one rounding of it."""
-        return Approx(float(v), self.u * abs(float(v)) if _rounds(self.dtype, v) else 0.0, self.noise)
+        """A constant as the dtype holds it: exact, within one rounding of it (or of 0, below the smallest normal:
+        TensorFlow's kernels flush subnormal operands)."""
+        v = float(v)
+        flush = self.tiny if 0.0 < abs(v) < self.tiny else 0.0
+        return Approx(v, self.u * abs(v) + flush if _rounds(self.dtype, v) else flush, self.noise)
 
     def a(self, x: Any) -> Approx:
         """An input already in the dtype: exact."""
@@ -289,12 +292,13 @@ class Bounded:
         """``a`` where ``cond`` (decided on exact inputs), else ``b``."""
         return Approx.select(np.asarray(cond), Approx.of(a), Approx.of(b))
 
-    def sum(self, x: Approx, axis: int) -> Approx:
-        """The sum along ``axis`` (kept, of length 1), rounded to the dtype: the terms' errors add (each element's
-        symbols are its own, so their radii add), the accumulation errs at most ``reduction_rtol(n)`` of the sum of
-        the terms' largest magnitudes; correlations with other quantities are given up (a fresh symbol)."""
+    def sum(self, x: Approx, axis: int | None) -> Approx:
+        """The sum along ``axis`` (every axis for None; kept, of length 1), rounded to the dtype: the terms' errors
+        add (each element's symbols are its own, so their radii add), the accumulation errs at most
+        ``reduction_rtol(n)`` of the sum of the terms' largest magnitudes; correlations with other quantities are
+        given up (a fresh symbol)."""
         x = Approx.of(x)
-        n = x.mid.shape[axis]
+        n = x.mid.size if axis is None else x.mid.shape[axis]
         rad = np.broadcast_to(x.rad, x.mid.shape)
         spread = np.sum(rad, axis=axis, keepdims=True)
         mag = np.sum(np.abs(x.mid) + rad, axis=axis, keepdims=True)

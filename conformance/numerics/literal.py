@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from conformance.numerics.centernet_forms import FORMS as CENTERNET_FORMS
 from conformance.numerics.crossentropy_forms import FORMS as CROSSENTROPY_FORMS
 from conformance.numerics.crossentropy_forms import sce
 from conformance.numerics.dtypes import info
@@ -135,7 +136,7 @@ class _In:
     def where(self, cond: np.ndarray, a: Any, b: Any) -> np.ndarray:
         return np.where(cond, a, b).astype(self.t)
 
-    def sum(self, x: np.ndarray, axis: int) -> np.ndarray:
+    def sum(self, x: np.ndarray, axis: int | None) -> np.ndarray:
         """Accumulated in float64 (as a float32 accumulator does for the suite's short rows), rounded once."""
         return self.f(np.sum(np.asarray(x, dtype=np.float64), axis=axis, keepdims=True))
 
@@ -290,4 +291,5 @@ FORMS = {
                            [lambda d, z, x, a, g, tv=tv: _focal(d, z, x, float(a), float(g), tv)
                             for tv in (False, True)]),
     **CROSSENTROPY_FORMS,
+    **CENTERNET_FORMS,
 }

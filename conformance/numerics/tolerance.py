@@ -218,7 +218,7 @@ def below_resolution(contract: Any, ex: dict, dtype: str) -> bool:
                               dtype=np.float64))
         rad = np.broadcast_to(tol.bound(r, dtype, arithmetic.current(dtype).kernels), e.shape)
         sel = np.isfinite(e) & (e > tol.atol(dtype))
-        return bool(sel.any() and np.all(rad[sel] >= e[sel]))
+        return bool(sel.any() and np.all(np.isfinite(rad[sel]) & (rad[sel] >= e[sel])))  # inf: no bound, no claim
 
 
 def clip_overflows(contract: Any, ex: dict, dtype: str) -> bool:
