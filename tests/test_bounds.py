@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 from conformance.contracts import REGISTRY
-from conformance.numerics import arithmetic, form_bounds, literal
+from conformance.numerics import arithmetic, box_forms, form_bounds, forms, literal
 from conformance.numerics.bounds import Approx, Bounded, Noise
 from conformance.numerics.tolerance import round_example
 from conformance.targets import reference
@@ -78,7 +78,7 @@ def test_value_bound_holds_for_both_forms_evaluated_in_the_dtype(name, dtype):
             d = literal._In(dtype)
             b1, b2 = np.broadcast_arrays(d.a(ex["boxes1"]), d.a(ex["boxes2"]))
             for corner_areas in (False, True):
-                got = np.asarray(literal.BOX_FORMS[name](d, b1, b2, corner_areas), dtype=np.float64)
+                got = np.asarray(box_forms.BOX_FORMS[name](d, b1, b2, corner_areas), dtype=np.float64)
                 sel = np.isfinite(e) & np.isfinite(got)
                 assert np.all(np.abs(got - e)[sel] <= rad[sel]), (name, ex)
                 worst = max(worst, float(np.max(np.abs(got - e)[sel] / rad[sel], initial=0.0)))
@@ -173,7 +173,7 @@ def test_focal_bounds_hold_for_both_forms_and_for_tensorflow(dtype):
             g = np.asarray(c.expected_vjp(ex, cot, "logits"), dtype=np.float64)
             rad = form_bounds.value_bound("sigmoid_focal_loss", ex, dtype, kernels)
             rad_g = form_bounds.grad_bound("sigmoid_focal_loss", ex, "logits", cot, dtype, kernels)
-            for form in literal.FORMS["sigmoid_focal_loss"][2]:
+            for form in forms.FORMS["sigmoid_focal_loss"][2]:
                 with np.errstate(all="ignore"):
                     got = np.asarray(form(d, d.a(ex["labels"]), d.a(ex["logits"]), ex["alpha"], ex["gamma"]), float)
                 assert np.all(np.abs(got - e) <= rad), ex

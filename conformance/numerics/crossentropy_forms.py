@@ -38,6 +38,21 @@ def sce(d: Any, z: Any, x: Any) -> Any:
     return d.f(d.f(d.maximum(x, d.c(0.0)) - d.f(x * z)) + d.log1p(d.exp(-d.abs(x))))
 
 
+def _focal(d: Any, z: Any, x: Any, alpha: float, gamma: float, torchvision: bool) -> Any:
+    """α_t·(1 − p_t)^γ·SCE: 1 − p_t as the documents write it, z·σ(−x) + (1 − z)·σ(x), or as torchvision does,
+    1 − (p·z + (1 − p)·(1 − z)) with p = σ(x) (which cancels where p_t is near 1)."""
+    one_z = d.f(d.c(1.0) - z)
+    if torchvision:
+        p = d.sigmoid(x)
+        miss = d.f(d.c(1.0) - d.f(d.f(p * z) + d.f(d.f(d.c(1.0) - p) * one_z)))
+    else:
+        miss = d.f(d.f(z * d.sigmoid(-x)) + d.f(one_z * d.sigmoid(x)))
+    loss = sce(d, z, x) if gamma == 0 else d.f(d.pow(miss, gamma) * sce(d, z, x))
+    if alpha < 0:
+        return loss
+    return d.f(d.f(d.f(d.c(alpha) * z) + d.f(d.c(1.0 - alpha) * one_z)) * loss)
+
+
 def _softplus_torch(d: Any, x: Any) -> Any:
     """softplus(−x) as PyTorch's BCEWithLogits writes it: log(e^(−m) + e^(−x − m)) + m, m = max(−x, 0)."""
     m = d.maximum(-x, d.c(0.0))
@@ -121,6 +136,9 @@ def _cce(d: Any, t: Any, p: Any, axis: Any) -> Any:
 
 # name -> (float arguments, other arguments, forms(arithmetic, *floats, *others))
 FORMS = {
+    "sigmoid_focal_loss": (("labels", "logits"), ("alpha", "gamma"),
+                           [lambda d, z, x, a, g, tv=tv: _focal(d, z, x, float(a), float(g), tv)
+                            for tv in (False, True)]),
     "sigmoid_cross_entropy_with_logits": (("labels", "logits"), (), sce_forms()),
     "weighted_cross_entropy_with_logits": (("labels", "logits"), ("pos_weight",),
                                            [lambda d, z, x, q, tv=tv: _wce(d, z, x, q, tv) for tv in (False, True)]),

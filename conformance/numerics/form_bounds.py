@@ -1,8 +1,9 @@
 """Running error bounds of a name's forms evaluated in the dtype under test, for values and gradients.
 
-Each name lists its forms in :data:`conformance.numerics.literal.FORMS`: the documents' form and the faithful
+Each name lists its forms in :data:`conformance.numerics.forms.FORMS`: the documents' form and the faithful
 variants the tolerance must also admit (the box names with their areas from the corners, as code that converts to
-corners first computes them; the sigmoid focal loss with 1 − p_t as torchvision computes it).  Each is evaluated step
+corners first computes them; the sigmoid focal loss with 1 − p_t as torchvision computes it; the cross-entropies in
+PyTorch's and JAX's orders).  Each is evaluated step
 by step in the dtype with every rounding bounded by affine arithmetic (:mod:`conformance.numerics.bounds`), its
 gradient by the reverse pass autodiff takes through the same steps (:mod:`conformance.numerics.bounds_vjp`), and the
 bound is the largest over the forms: one text of each form, read as the literal formula and as a bound.
@@ -21,7 +22,7 @@ import numpy as np
 from conformance.numerics import arithmetic
 from conformance.numerics.bounds import Bounded
 from conformance.numerics.bounds_vjp import Traced
-from conformance.numerics.literal import FORMS
+from conformance.numerics.forms import FORMS
 
 _CACHE: OrderedDict[tuple, Any] = OrderedDict()
 _KEEP = 16

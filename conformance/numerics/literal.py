@@ -23,9 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from conformance.numerics.centernet_forms import FORMS as CENTERNET_FORMS
-from conformance.numerics.crossentropy_forms import FORMS as CROSSENTROPY_FORMS
-from conformance.numerics.crossentropy_forms import sce
+from conformance.numerics.box_forms import ciou, diou, giou, iou
 from conformance.numerics.dtypes import info
 
 
@@ -151,31 +149,6 @@ def _out(x: np.ndarray) -> np.ndarray:
     return np.asarray(x).astype(np.float64)
 
 
-def _corners(d: _In, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(x − w·0.5, y − h·0.5), (x + w·0.5, y + h·0.5), as the documents' ``tf.concat`` of the two halves."""
-    half = d.f(b[..., 2:] * d.c(0.5))
-    return d.f(b[..., :2] - half), d.f(b[..., :2] + half)
-
-
-def _iou(d: Any, b1: Any, b2: Any, corner_areas: bool = False) -> tuple:
-    """bbox_iou as written: areas from the raw (w, h), corners unsorted; also returns the corners.
-
-    ``corner_areas``: the areas from the corners instead ((x + w/2) − (x − w/2) times the same in y), as code that
-    converts to corners first computes them; not the documents' form, a faithful variant the tolerance covers."""
-    lo1, hi1 = _corners(d, b1)
-    lo2, hi2 = _corners(d, b2)
-    if corner_areas:
-        s1, s2 = d.f(hi1 - lo1), d.f(hi2 - lo2)
-        area1, area2 = d.f(s1[..., 0] * s1[..., 1]), d.f(s2[..., 0] * s2[..., 1])
-    else:
-        area1 = d.f(b1[..., 2] * b1[..., 3])
-        area2 = d.f(b2[..., 2] * b2[..., 3])
-    sec = d.maximum(d.f(d.minimum(hi1, hi2) - d.maximum(lo1, lo2)), d.c(0.0))
-    inter = d.f(sec[..., 0] * sec[..., 1])
-    union = d.f(d.f(area1 + area2) - inter)
-    return d.f(inter / union), lo1, hi1, lo2, hi2
-
-
 def _pair(ex: dict, dtype: str) -> tuple[_In, np.ndarray, np.ndarray]:
     d = _In(dtype)
     b1, b2 = np.broadcast_arrays(d.a(ex["boxes1"]), d.a(ex["boxes2"]))
@@ -184,67 +157,32 @@ def _pair(ex: dict, dtype: str) -> tuple[_In, np.ndarray, np.ndarray]:
 
 def bbox_iou(ex: dict, dtype: str) -> np.ndarray:
     d, b1, b2 = _pair(ex, dtype)
-    return _out(_iou(d, b1, b2)[0])
-
-
-def _giou(d: Any, b1: Any, b2: Any) -> Any:
-    """bbox_giou as written: corners re-sorted, areas from the sorted corners, E the enclosing box."""
-    (p1, q1), (p2, q2) = _corners(d, b1), _corners(d, b2)
-    lo1, hi1 = d.minimum(p1, q1), d.maximum(p1, q1)
-    lo2, hi2 = d.minimum(p2, q2), d.maximum(p2, q2)
-    s1, s2 = d.f(hi1 - lo1), d.f(hi2 - lo2)
-    area1, area2 = d.f(s1[..., 0] * s1[..., 1]), d.f(s2[..., 0] * s2[..., 1])
-    sec = d.maximum(d.f(d.minimum(hi1, hi2) - d.maximum(lo1, lo2)), d.c(0.0))
-    inter = d.f(sec[..., 0] * sec[..., 1])
-    union = d.f(d.f(area1 + area2) - inter)
-    iou = d.f(inter / union)
-    enc = d.maximum(d.f(d.maximum(hi1, hi2) - d.minimum(lo1, lo2)), d.c(0.0))
-    e_area = d.f(enc[..., 0] * enc[..., 1])
-    return d.f(iou - d.f(d.f(e_area - union) / e_area))
+    return _out(iou(d, b1, b2)[0])
 
 
 def bbox_giou(ex: dict, dtype: str) -> np.ndarray:
     d, b1, b2 = _pair(ex, dtype)
-    return _out(_giou(d, b1, b2))
+    return _out(giou(d, b1, b2))
 
 
 def iou_loss(ex: dict, dtype: str) -> np.ndarray:
     d, b1, b2 = _pair(ex, dtype)
-    return _out(d.f(d.c(1.0) - _iou(d, b1, b2)[0]))
+    return _out(d.f(d.c(1.0) - iou(d, b1, b2)[0]))
 
 
 def giou_loss(ex: dict, dtype: str) -> np.ndarray:
     d, b1, b2 = _pair(ex, dtype)
-    return _out(d.f(d.c(1.0) - _giou(d, b1, b2)))
-
-
-def _diou(d: Any, b1: Any, b2: Any, corner_areas: bool = False) -> tuple:
-    """(1 − IoU + ρ²/c², IoU): IoU as bbox_iou, c² the enclosing box's squared diagonal from the corners."""
-    iou, lo1, hi1, lo2, hi2 = _iou(d, b1, b2, corner_areas)
-    dc = d.f(b1[..., :2] - b2[..., :2])
-    rho2 = d.f(d.f(dc[..., 0] * dc[..., 0]) + d.f(dc[..., 1] * dc[..., 1]))
-    enc = d.f(d.maximum(hi1, hi2) - d.minimum(lo1, lo2))
-    c2 = d.f(d.f(enc[..., 0] * enc[..., 0]) + d.f(enc[..., 1] * enc[..., 1]))
-    return d.f(d.f(d.c(1.0) - iou) + d.f(rho2 / c2)), iou
+    return _out(d.f(d.c(1.0) - giou(d, b1, b2)))
 
 
 def diou_loss(ex: dict, dtype: str) -> np.ndarray:
     d, b1, b2 = _pair(ex, dtype)
-    return _out(_diou(d, b1, b2)[0])
-
-
-def _ciou(d: Any, b1: Any, b2: Any, corner_areas: bool = False) -> Any:
-    """DIoU plus α·v, v = 4/π²·(atan(w₂/h₂) − atan(w₁/h₁))², α = v / (1 − IoU + v) (0 where v is 0)."""
-    dl, iou = _diou(d, b1, b2, corner_areas)
-    gap = d.f(d.atan2(b2[..., 2], b2[..., 3]) - d.atan2(b1[..., 2], b1[..., 3]))
-    v = d.f(d.c(4.0 / np.pi**2) * d.f(gap * gap))
-    alpha = d.fraction(v, d.f(d.c(1.0) - iou))
-    return d.f(dl + d.f(alpha * v))
+    return _out(diou(d, b1, b2)[0])
 
 
 def ciou_loss(ex: dict, dtype: str) -> np.ndarray:
     d, b1, b2 = _pair(ex, dtype)
-    return _out(_ciou(d, b1, b2))
+    return _out(ciou(d, b1, b2))
 
 
 BOX_REASON = ("box corners x ∓ w/2, y ∓ h/2 and the areas are computed in {dtype}, where a corner can round onto "
@@ -254,42 +192,3 @@ BOX_REASON = ("box corners x ∓ w/2, y ∓ h/2 and the areas are computed in {d
 BOXES: dict[str, Literal] = {name: Literal(fn, BOX_REASON) for name, fn in (
     ("bbox_iou", bbox_iou), ("bbox_giou", bbox_giou), ("iou_loss", iou_loss), ("giou_loss", giou_loss),
     ("diou_loss", diou_loss), ("ciou_loss", ciou_loss))}
-
-
-# --- the same forms read as error bounds (conformance.numerics.form_bounds) -----------------------------------------
-
-# name -> form(arithmetic, boxes1, boxes2, corner_areas); the GIoU pair takes its areas from the corners anyway
-BOX_FORMS = {"bbox_iou": lambda d, b1, b2, ca: _iou(d, b1, b2, ca)[0],
-             "iou_loss": lambda d, b1, b2, ca: d.f(d.c(1.0) - _iou(d, b1, b2, ca)[0]),
-             "bbox_giou": lambda d, b1, b2, ca: _giou(d, b1, b2),
-             "giou_loss": lambda d, b1, b2, ca: d.f(d.c(1.0) - _giou(d, b1, b2)),
-             "diou_loss": lambda d, b1, b2, ca: _diou(d, b1, b2, ca)[0],
-             "ciou_loss": _ciou}
-
-
-def _focal(d: Any, z: Any, x: Any, alpha: float, gamma: float, torchvision: bool) -> Any:
-    """α_t·(1 − p_t)^γ·SCE: 1 − p_t as the documents write it, z·σ(−x) + (1 − z)·σ(x), or as torchvision does,
-    1 − (p·z + (1 − p)·(1 − z)) with p = σ(x) (which cancels where p_t is near 1)."""
-    one_z = d.f(d.c(1.0) - z)
-    if torchvision:
-        p = d.sigmoid(x)
-        miss = d.f(d.c(1.0) - d.f(d.f(p * z) + d.f(d.f(d.c(1.0) - p) * one_z)))
-    else:
-        miss = d.f(d.f(z * d.sigmoid(-x)) + d.f(one_z * d.sigmoid(x)))
-    loss = sce(d, z, x) if gamma == 0 else d.f(d.pow(miss, gamma) * sce(d, z, x))
-    if alpha < 0:
-        return loss
-    return d.f(d.f(d.f(d.c(alpha) * z) + d.f(d.c(1.0 - alpha) * one_z)) * loss)
-
-
-# name -> (float arguments, scalar arguments, forms(arithmetic, *floats, *scalars))
-FORMS = {
-    **{name: (("boxes1", "boxes2"), (), [(lambda d, b1, b2, n=name, ca=ca: BOX_FORMS[n](d, b1, b2, ca))
-                                          for ca in ((False,) if "giou" in name else (False, True))])
-       for name in BOX_FORMS},
-    "sigmoid_focal_loss": (("labels", "logits"), ("alpha", "gamma"),
-                           [lambda d, z, x, a, g, tv=tv: _focal(d, z, x, float(a), float(g), tv)
-                            for tv in (False, True)]),
-    **CROSSENTROPY_FORMS,
-    **CENTERNET_FORMS,
-}
