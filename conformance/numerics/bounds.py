@@ -233,12 +233,13 @@ class Bounded:
         # the platform's measured arithmetic says otherwise: numerics.arithmetic)
         self.reduction_rtol = reduction_rtol or (lambda n: 1.01 * (n - 1) * 2.0**-24)
 
-    def c(self, v: float) -> Approx:
+    def c(self, v: Any) -> Approx:
         """A constant as the dtype holds it: exact, within one rounding of it (or of 0, below the smallest normal:
         TensorFlow's kernels flush subnormal operands)."""
-        v = float(v)
-        flush = self.tiny if 0.0 < abs(v) < self.tiny else 0.0
-        return Approx(v, self.u * abs(v) + flush if _rounds(self.dtype, v) else flush, self.noise)
+        v = np.asarray(v, dtype=np.float64)
+        flush = np.where((0.0 < np.abs(v)) & (np.abs(v) < self.tiny), self.tiny, 0.0)
+        rad = np.where(round_to(self.dtype, v) != v, self.u * np.abs(v), 0.0) + flush
+        return Approx(v, rad if np.ndim(v) else float(rad), self.noise)
 
     def a(self, x: Any) -> Approx:
         """An input already in the dtype: exact."""
@@ -259,9 +260,10 @@ class Bounded:
 
     def kernel(self, name: str, x: Approx) -> Approx:
         """An elementwise kernel's result: within its measured error (in u; SAFETY where not measured) of the
-        computed value, itself within ``rad`` of ``mid``."""
+        computed value, itself within ``rad`` of ``mid``; within the smallest normal of 0 where it may be flushed."""
         cost = max(1.0, float(self.kernels.get(name, SAFETY)))
-        return x.widened(cost * self.u * (np.abs(x.mid) + x.rad))
+        flush = np.where(np.abs(x.mid) - x.rad < self.tiny, self.tiny, 0.0)  # a subnormal result may read as 0
+        return x.widened(cost * self.u * (np.abs(x.mid) + x.rad) + flush)
 
     maximum = staticmethod(maximum)
     minimum = staticmethod(minimum)
@@ -292,13 +294,33 @@ class Bounded:
         """``a`` where ``cond`` (decided on exact inputs), else ``b``."""
         return Approx.select(np.asarray(cond), Approx.of(a), Approx.of(b))
 
-    def sum(self, x: Approx, axis: int | None) -> Approx:
+    def concat(self, parts: list[Approx], axis: int = -1) -> Approx:
+        """Arrays joined along ``axis``: each element keeps its own symbols (no two parts share a rounding)."""
+        parts = [Approx.of(p) for p in parts]
+        k = max(len(p.dev) for p in parts)
+        mids = [p.mid for p in parts]
+        devs = [_pad(p.dev, k, p.mid.shape) for p in parts]
+        e0s = [np.broadcast_to(p.e0, p.mid.shape) for p in parts]
+        ax = axis % parts[0].mid.ndim
+        return Approx(np.concatenate(mids, ax), 0.0, self.noise, e0=np.concatenate(e0s, ax),
+                      dev=np.concatenate(devs, ax + 1))
+
+    def stack(self, parts: list[Approx]) -> Approx:
+        """Scalars as one vector (a name's several outputs), each within its radius (fresh symbols)."""
+        parts = [Approx.of(p) for p in parts]
+        return Approx(np.array([p.mid for p in parts]), np.array([p.rad for p in parts]), self.noise)
+
+    def widest(self, alternatives: list[Approx]) -> Approx:
+        """One step computed by any of several forms: the first's exact value, within the largest radius."""
+        return Approx(alternatives[0].mid, np.max([a.rad for a in alternatives], axis=0), self.noise)
+
+    def sum(self, x: Approx, axis: int | tuple | None) -> Approx:
         """The sum along ``axis`` (every axis for None; kept, of length 1), rounded to the dtype: the terms' errors
         add (each element's symbols are its own, so their radii add), the accumulation errs at most
         ``reduction_rtol(n)`` of the sum of the terms' largest magnitudes; correlations with other quantities are
         given up (a fresh symbol)."""
         x = Approx.of(x)
-        n = x.mid.size if axis is None else x.mid.shape[axis]
+        n = x.mid.size if axis is None else int(np.prod([x.mid.shape[a] for a in np.atleast_1d(axis)]))
         rad = np.broadcast_to(x.rad, x.mid.shape)
         spread = np.sum(rad, axis=axis, keepdims=True)
         mag = np.sum(np.abs(x.mid) + rad, axis=axis, keepdims=True)

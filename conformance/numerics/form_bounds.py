@@ -49,7 +49,16 @@ def _key(kind: str, name: str, dtype: str, kernels: dict | None, ex: dict, cot: 
     parts = tuple((np.shape(a), np.asarray(a, dtype=np.float64).tobytes())
                   for a in [*(ex[k] for k in floats), *([] if cot is None else [cot])])
     return (kind, name, dtype, arithmetic.current(dtype).accumulator, tuple(sorted((kernels or {}).items())),
-            tuple(repr(ex.get(k)) for k in scalars)) + parts
+            tuple(_identity(ex.get(k)) for k in scalars)) + parts
+
+
+def _identity(v: Any) -> Any:
+    """A cache key part for an argument passed as it is: the bytes of arrays (a repr abbreviates long ones)."""
+    if isinstance(v, (list, tuple)):
+        return tuple(_identity(x) for x in v)
+    if isinstance(v, np.ndarray):
+        return (v.shape, str(v.dtype), v.tobytes())
+    return repr(v)
 
 
 def value_bound(name: str, ex: dict, dtype: str, kernels: dict[str, float] | None = None) -> np.ndarray:

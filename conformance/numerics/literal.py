@@ -86,8 +86,8 @@ class _In:
         self.t = np_dtype(dtype)
         self.tiny = self.t(info(dtype).tiny)
 
-    def c(self, v: float) -> Any:
-        return self.t(v)
+    def c(self, v: Any) -> Any:
+        return self.t(v) if np.ndim(v) == 0 else np.asarray(v, dtype=np.float64).astype(self.t)
 
     def a(self, x: Any) -> np.ndarray:
         return self.f(np.asarray(x, dtype=np.float64).astype(self.t))
@@ -134,7 +134,16 @@ class _In:
     def where(self, cond: np.ndarray, a: Any, b: Any) -> np.ndarray:
         return np.where(cond, a, b).astype(self.t)
 
-    def sum(self, x: np.ndarray, axis: int | None) -> np.ndarray:
+    def concat(self, parts: list, axis: int = -1) -> np.ndarray:
+        return np.concatenate(parts, axis)
+
+    def stack(self, parts: list) -> np.ndarray:
+        return np.array(parts, dtype=self.t)
+
+    def widest(self, alternatives: list) -> Any:
+        return alternatives[0]
+
+    def sum(self, x: np.ndarray, axis: int | tuple | None) -> np.ndarray:
         """Accumulated in float64 (as a float32 accumulator does for the suite's short rows), rounded once."""
         return self.f(np.sum(np.asarray(x, dtype=np.float64), axis=axis, keepdims=True))
 

@@ -41,7 +41,7 @@ COMMITTED = Path(__file__).resolve().parent / "data"
 MANIFEST = "manifest.json"
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _FILE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\.npz$")
-_KEY_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+_KEY_RE = re.compile(r"^[A-Za-z0-9_.@-]+$")
 
 
 class FixtureError(Exception):

@@ -22,15 +22,11 @@ from conformance.reporting.results import CheckResult
 from conformance.reporting.terminal import render_summary
 from conformance.targets import reference
 
-NAMES = (*FORMS, "focal_loss")
+NAMES = (*FORMS, "focal_loss", "loss_layer", "compute_loss")
+VIA_SUITE = ("loss_layer", "compute_loss")  # their reference takes a derived argument: run through the suite instead
 # largest error of each kernel over every input, in u: TensorFlow 2.21 eager, x86-64 CPU (the run header's figures)
-KERNELS = {"bfloat16": {"exp": 0.99, "log": 1.0, "log1p": 1.0, "softplus": 7.58},
-           "float16": {"exp": 1.0, "log": 1.0, "log1p": 1.0, "softplus": 1.76}}
-TARGET = {"bfloat16": 0.1, "float16": 0.02}  # median tolerance / |exact value| the issue asks for
-# the heatmap focal loss on these draws (whole heatmaps of near-0 values): 0.108 measured in bfloat16 (0.063 on the
-# gate's draws); kept from growing
-# the sigmoid focal loss: 0.132 (torchvision's 1 − p_t, which the bound admits, cancels where p_t is near 1)
-LOOSER = {("focal_loss", "bfloat16"): 0.12, ("sigmoid_focal_loss", "bfloat16"): 0.14}
+KERNELS = {"bfloat16": {"exp": 0.99, "log": 1.0, "log1p": 1.0, "softplus": 7.58, "sigmoid": 2.18, "pow": 0.89},
+           "float16": {"exp": 1.0, "log": 1.0, "log1p": 1.0, "softplus": 1.76, "sigmoid": 2.46, "pow": 0.98}}
 
 
 @pytest.fixture
@@ -61,9 +57,9 @@ def _reference(name: str, ex: dict, dtype: str) -> np.ndarray:
 def test_bound_holds_for_every_form_and_tensorflow_and_is_sharp(name, dtype, measured):
     """Every form in the dtype within the bound of the exact value (for the convention it computes: the smallest
     distance over the oracle's conventions), the reference in TensorFlow within FORM times it; the largest error
-    reaches a good fraction of the bound, and the median tolerance / |exact value| meets the issue's figure."""
+    reaches a good fraction of the bound (the medians the checks reach: tests/test_sharpness.py)."""
     c = REGISTRY[name]
-    worst, ratios = [0.0], []
+    worst = [0.0]
 
     @settings(max_examples=60, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(c.strategy())
@@ -79,20 +75,15 @@ def test_bound_holds_for_every_form_and_tensorflow_and_is_sharp(name, dtype, mea
             sel = ok & np.isfinite(got)
             assert np.all(err[sel] <= rad[sel]), (name, r, got, es[0], rad)
             worst[0] = max(worst[0], float(np.max(np.where(rad[sel] > 0, err[sel] / rad[sel], 0), initial=0)))
-        got = _reference(name, r, dtype)
-        with np.errstate(invalid="ignore"):
-            err = np.min([np.abs(got - e) for e in es], axis=0)
-        assert np.all(err[ok] <= arithmetic.FORM * rad[ok]), (name, r, got, es[0], rad)
-        big = ok & (np.abs(es[0]) > c.tolerance.atol(dtype))
-        if big.any():
-            tol = np.broadcast_to(c.tolerance.for_value(r, es[0], dtype), es[0].shape)
-            ratios.append(float(np.median(tol[big] / np.abs(es[0][big]))))
+        if name not in VIA_SUITE:
+            got = _reference(name, r, dtype)
+            with np.errstate(invalid="ignore"):
+                err = np.min([np.abs(got - e) for e in es], axis=0)
+            assert np.all(err[ok] <= arithmetic.FORM * rad[ok]), (name, r, got, es[0], rad)
 
     run()
     # a sum over a whole heatmap charges every term's rounding at its worst (the focal loss: 1/40 reached)
     assert worst[0] > (0.02 if name == "focal_loss" else 0.05), f"the bound is {1 / worst[0]:.0f}x the largest error"
-    # the tolerance the check applies: min(model, FORM·B + shares)
-    assert np.median(ratios) <= LOOSER.get((name, dtype), TARGET[dtype])
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16"])

@@ -1,0 +1,73 @@
+"""The YOLOv3 loss's form, step by step, for its running error bound (:mod:`conformance.numerics.form_bounds`; the
+arithmetic ``d`` as in :mod:`conformance.numerics.box_forms`).
+
+One scale (``loss_layer``), as the documents compute it from the raw output: decode (σ of the offsets plus the grid
+times the stride; e^raw times the anchor times the stride), GIoU against the label box, the box-loss scale
+2 − w·h/size², the confidence's focal weight |r − σ(conf)|² and sigmoid cross-entropies (in any of their forms), the
+background mask (max IoU against the image's true boxes below the threshold: decided on the exact values, the
+checks keep examples away from the threshold), sums over each image and the mean over the batch.  ``compute_loss``
+adds the three scales' outputs.  The three outputs are bounded as one vector (giou, conf, prob).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from conformance.numerics.bounds import Bounded
+from conformance.numerics.box_forms import giou, iou
+from conformance.numerics.crossentropy_forms import sce_any
+
+
+def _exact(x: Any) -> np.ndarray:
+    return np.asarray(getattr(x, "mid", x), dtype=np.float64)
+
+
+def _background(pred: Any, bboxes: np.ndarray, r: np.ndarray, thresh: float) -> np.ndarray:
+    """[1 − r ≠ 0] and max IoU(pred, the image's true boxes) < thresh, on the values of ``pred`` (float64)."""
+    f64 = Bounded("float64")  # its exact values: float64 arithmetic
+    with np.errstate(all="ignore"):
+        ious = iou(f64, f64.a(_exact(pred)[..., None, :]), f64.a(bboxes[:, None, None, None, :, :]))[0].mid
+    return np.max(ious, axis=-1, initial=-np.inf)[..., None] < thresh
+
+
+def _layer(d: Any, conv: Any, label: Any, bboxes: Any, anchors: Any, stride: Any, num_class: Any,
+           thresh: Any) -> list[Any]:
+    """One scale's (giou_loss, conf_loss, prob_loss), each a scalar."""
+    conv, label, bboxes = (np.asarray(v, dtype=np.float64) for v in (conv, label, bboxes))
+    b, s, a, n = conv.shape[0], conv.shape[1], np.shape(anchors)[0], int(num_class)
+    raw, lab = d.a(conv.reshape(b, s, s, a, 5 + n)), d.a(label)
+    grid = np.zeros((1, s, s, 1, 2))
+    grid[..., 0], grid[..., 1] = np.arange(s)[None, None, :, None], np.arange(s)[None, :, None, None]
+    xy = d.f(d.f(d.sigmoid(raw[..., 0:2]) + d.c(grid)) * d.c(float(stride)))
+    wh = d.f(d.f(d.exp(raw[..., 2:4]) * d.c(np.asarray(anchors, dtype=np.float64))) * d.c(float(stride)))
+    pred = d.concat([xy, wh], -1)
+    one, r = d.c(1.0), lab[..., 4:5]
+    size = float(stride) * s
+    scale = d.f(d.c(2.0) - d.f(d.f(lab[..., 2:3] * lab[..., 3:4]) / d.c(size * size)))
+    giou_el = d.f(d.f(r * scale) * d.f(one - giou(d, pred, lab[..., 0:4])[..., None]))
+    bgd = d.f(d.f(one - r) * d.c(_background(pred, bboxes, _exact(r), float(thresh)).astype(np.float64)))
+    focal = d.pow(d.abs(d.f(r - d.sigmoid(raw[..., 4:5]))), 2.0)
+    conf_sce = sce_any(d, r, raw[..., 4:5])
+    conf_el = d.f(focal * d.f(d.f(r * conf_sce) + d.f(bgd * conf_sce)))
+    prob_el = d.f(r * sce_any(d, lab[..., 5:], raw[..., 5:]))
+    return [d.f(d.sum(d.sum(el, (1, 2, 3, 4)), 0) / d.c(float(b)))[(0,) * 5] for el in (giou_el, conf_el, prob_el)]
+
+
+def _loss_layer(d: Any, conv: Any, label: Any, bboxes: Any, anchors: Any, stride: Any, num_class: Any,
+                thresh: Any) -> Any:
+    return d.stack(_layer(d, conv, label, bboxes, anchors, stride, num_class, 0.5 if thresh is None else thresh))
+
+
+def _compute_loss(d: Any, convs: Any, labels: Any, bboxes: Any, anchors: Any, strides: Any, num_class: Any,
+                  thresh: Any) -> Any:
+    scales = [_layer(d, c, lab, bb, an, st, num_class, 0.5 if thresh is None else thresh)
+              for c, lab, bb, an, st in zip(convs, labels, bboxes, anchors, strides, strict=True)]
+    return d.stack([d.f(d.f(x + y) + z) for x, y, z in zip(*scales, strict=True)])
+
+
+_LAYER = ("conv", "label", "bboxes", "anchors", "stride", "num_class", "iou_loss_thresh")
+FORMS = {"loss_layer": ((), _LAYER, [_loss_layer]),
+         "compute_loss": ((), ("convs", "labels", "bboxes", "anchors", "strides", "num_class", "iou_loss_thresh"),
+                          [_compute_loss])}
