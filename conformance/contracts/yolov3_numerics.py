@@ -10,7 +10,7 @@ import numpy as np
 import oracle
 from conformance.numerics.dtypes import info
 from conformance.numerics.form_bounds import bounds
-from conformance.numerics.tolerance import Tolerance, max_ignoring_nan, outside, rounded, sigmoid64
+from conformance.numerics.tolerance import Tolerance, max_ignoring_nan, outside, rounded, sigmoid64, sum_to
 
 # --- tolerances ---------------------------------------------------------------------------------------------
 
@@ -52,12 +52,6 @@ def _iou_conditioning(ex, e):
         return np.broadcast_to(terms * (1 + np.abs(np.nan_to_num(iou))) * 2 / denom, np.shape(e))
 
 
-def _sum_to(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """``a`` summed over the axes that broadcasting added to ``shape`` (as a gradient of a broadcast argument)."""
-    a = np.sum(a, axis=tuple(range(a.ndim - len(shape)))) if a.ndim > len(shape) else a
-    return np.sum(a, axis=tuple(i for i, n in enumerate(shape) if n == 1 and a.shape[i] != 1), keepdims=True)
-
-
 def _box_terms(ex, wrt, cot):
     """|cot| x (E_x + E_y) / denominator per box pair, onto ``wrt``'s elements: the size of the terms a box
     gradient element sums (I/U and U/E differentiated through areas, overlaps and spans), which cancel to an
@@ -69,7 +63,7 @@ def _box_terms(ex, wrt, cot):
         t = np.nan_to_num(np.abs(np.broadcast_to(cot, extents.shape)) * extents / _box_denominator(b1, b2),
                           nan=0.0, posinf=1e30)
     shape = np.shape(ex[wrt])
-    return np.broadcast_to(_sum_to(t, shape[:-1])[..., None], shape)
+    return np.broadcast_to(sum_to(t, shape[:-1])[..., None], shape)
 
 
 def _box_grad(ex, wrt, grad, cot):
@@ -79,7 +73,7 @@ def _box_grad(ex, wrt, grad, cot):
         val = oracle.evaluate("bbox_iou", boxes1=ex["boxes1"], boxes2=ex["boxes2"])
         cond = np.where(np.isfinite(val), np.minimum(_iou_conditioning(ex, np.zeros_like(val)), 1e30), 0.0)
     shape = np.shape(ex[wrt])
-    cond = np.broadcast_to(_sum_to(cond, shape[:-1])[..., None], shape)
+    cond = np.broadcast_to(sum_to(cond, shape[:-1])[..., None], shape)
     g = np.abs(grad)
     pair_max = np.broadcast_to(np.max(np.where(np.isnan(g), 0.0, g), axis=-1, keepdims=True), g.shape)
     return (g + pair_max + _box_terms(ex, wrt, cot)) * cond

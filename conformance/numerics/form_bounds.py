@@ -23,6 +23,7 @@ from conformance.numerics import arithmetic
 from conformance.numerics.bounds import Bounded
 from conformance.numerics.bounds_vjp import Traced
 from conformance.numerics.forms import FORMS
+from conformance.numerics.tolerance import sum_to
 
 _CACHE: OrderedDict[tuple, Any] = OrderedDict()
 _KEEP = 16
@@ -99,13 +100,9 @@ def grad_bound(name: str, ex: dict, wrt: str, cot: Any, dtype: str,
 def _summed(rad: np.ndarray, mag: np.ndarray, shape: tuple) -> np.ndarray:
     """A broadcast argument's gradient bound: summed over the axes broadcasting added, with the sum's own rounding
     (accumulated at least in float32)."""
-    lead = tuple(range(rad.ndim - len(shape)))
-    keep = tuple(i for i, n in enumerate(shape) if n == 1 and rad.shape[i + len(lead)] != 1)
-    axes = lead + tuple(i + len(lead) for i in keep)
-    if not axes:
-        return rad
-    n = int(np.prod([rad.shape[i] for i in axes]))
-    return np.reshape(np.sum(rad, axis=axes) + n * 2.0**-24 * np.sum(mag, axis=axes), shape)
+    total = sum_to(rad, shape)
+    n = rad.size // max(total.size, 1)
+    return rad if n == 1 else np.reshape(total + n * 2.0**-24 * sum_to(mag, shape), shape)
 
 
 def bounds(name: str, gradient: bool = True) -> dict[str, Any]:

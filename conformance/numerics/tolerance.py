@@ -138,6 +138,12 @@ def _finite(scale: Any) -> np.ndarray:
     return np.nan_to_num(np.asarray(scale), nan=0.0, posinf=np.inf)
 
 
+def sum_to(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``a`` summed over the axes that broadcasting added to ``shape`` (as a gradient of a broadcast argument)."""
+    a = np.sum(a, axis=tuple(range(a.ndim - len(shape)))) if a.ndim > len(shape) else a
+    return np.sum(a, axis=tuple(i for i, n in enumerate(shape) if n == 1 and a.shape[i] != 1), keepdims=True)
+
+
 def max_ignoring_nan(g: np.ndarray) -> float:
     """Largest value ignoring NaN (undefined exact gradients); 0 for none."""
     return float(np.max(np.where(np.isnan(g), 0.0, g), initial=0.0))
