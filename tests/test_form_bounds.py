@@ -11,19 +11,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 
 from conformance.contracts import REGISTRY
 from conformance.numerics import arithmetic, form_bounds, literal
 from conformance.numerics.crossentropy_forms import FORMS
 from conformance.numerics.forms import FORMS as ALL_FORMS
-from conformance.numerics.tolerance import below_resolution, round_example
+from conformance.numerics.tolerance import below_resolution, clip_overflows, round_example
 from conformance.reporting.results import CheckResult
 from conformance.reporting.terminal import render_summary
 from conformance.targets import reference
 
-NAMES = (*FORMS, "focal_loss", "loss_layer", "compute_loss")
-VIA_SUITE = ("loss_layer", "compute_loss")  # their reference takes a derived argument: run through the suite instead
+NAMES = (*FORMS, "focal_loss", "rpn_loss_cls", "loss_layer", "compute_loss")
+# their reference is built by a factory or takes a derived argument: checked through the suite instead
+VIA_SUITE = ("rpn_loss_cls", "loss_layer", "compute_loss")
 # largest error of each kernel over every input, in u: TensorFlow 2.21 eager, x86-64 CPU (the run header's figures)
 KERNELS = {"bfloat16": {"exp": 0.99, "log": 1.0, "log1p": 1.0, "softplus": 7.58, "sigmoid": 2.18, "pow": 0.89},
            "float16": {"exp": 1.0, "log": 1.0, "log1p": 1.0, "softplus": 1.76, "sigmoid": 2.46, "pow": 0.98}}
@@ -65,6 +66,7 @@ def test_bound_holds_for_every_form_and_tensorflow_and_is_sharp(name, dtype, mea
     @given(c.strategy())
     def run(ex):
         r = round_example(c, ex, dtype)
+        assume(not clip_overflows(c, r, dtype))  # the clip constants' hazard in the dtype: not judged (as the checks)
         with np.errstate(all="ignore"):
             es = [np.asarray(c.expected(r, **kw), dtype=np.float64) for kw in c.oracle_keywords(dtype).values()]
         rad = form_bounds.value_bound(name, r, dtype, KERNELS[dtype])

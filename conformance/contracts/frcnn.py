@@ -27,6 +27,7 @@ from conformance.contracts.draw import (
 )
 from conformance.contracts.frcnn_entries import ENTRIES as FRCNN_ENTRIES
 from conformance.contracts.record import BadCase, Call, Contract, TimingCase
+from conformance.numerics.form_bounds import bounds
 from conformance.numerics.tolerance import Tolerance
 
 TARGET = reals(-3.0, 3.0, (0.0, 1.0, -1.0, 0.5, 2.5))
@@ -230,7 +231,8 @@ CONTRACTS = [
              tags=(tags.zero_masks(_mask_half),), timing=_timing_rpn_regr),
     Contract("rpn_loss_cls", "frcnn", Call(("y_true", "y_pred"), factory=("num_anchors",)), rpn_loss_cls,
              ("y_true", "y_pred"), ("y_pred",),
-             Tolerance(ops=9, kernels=("log|log1p",), conditioning=_cls_conditioning),
+             Tolerance(ops=9, kernels=("log|log1p",), conditioning=_cls_conditioning,
+                       **bounds("rpn_loss_cls", gradient=False)),
              overriding(rpn_loss_cls, {"y_true": _frcnn_cls_fill, "y_pred": prob_fill}),
              "λ · Σ v·BCE(target=z, output=y_pred) / Σ(ε + v)",
              "y_true: (B, H, W, 2A) = [used v (A) | labels z (A)]; y_pred: (B, H, W, A) probabilities",

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-EPS_C = 1e-6  # the clip of the heatmap focal loss's logs (oracle.centernet.EPSILON_C)
+from oracle.centernet import EPSILON_C as EPS_C  # the clip of the heatmap focal loss's logs
 
 
 def _focal_loss(d: Any, p: Any, y: Any) -> Any:

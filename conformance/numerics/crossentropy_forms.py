@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-EPS_K = 1e-7  # the Keras backend epsilon (oracle.crossentropy.EPS_K): clip bounds ε_k and 1 − ε_k in the dtype
+from oracle.crossentropy import EPS_K  # the Keras backend epsilon: clip bounds ε_k and 1 − ε_k in the dtype
 
 
 def _ax(axis: Any) -> int:
@@ -123,7 +123,7 @@ def _clip(d: Any, p: Any) -> Any:
     return d.minimum(d.maximum(p, d.c(EPS_K)), d.c(1.0 - EPS_K))
 
 
-def _bce(d: Any, t: Any, p: Any, legacy: bool) -> Any:
+def bce(d: Any, t: Any, p: Any, legacy: bool) -> Any:
     """Keras' BCE: −(t·log P + (1 − t)·log(1 − P)), P = clip(p); the legacy form adds ε_k inside both logs."""
     big = _clip(d, p)
     rest = d.f(d.c(1.0) - big)
@@ -153,7 +153,7 @@ FORMS = {
     "sparse_softmax_cross_entropy_with_logits": (("logits",), ("labels",), [_sparse_ce]),
     "entropy": (("p",), ("axis",), [_entropy]),
     "kl_divergence": (("p", "q"), ("axis",), [lambda d, p, q, a, df=df: _kl(d, p, q, a, df) for df in (False, True)]),
-    "binary_crossentropy": (("target", "output"), (), [lambda d, t, p, lg=lg: _bce(d, t, p, lg)
+    "binary_crossentropy": (("target", "output"), (), [lambda d, t, p, lg=lg: bce(d, t, p, lg)
                                                        for lg in (False, True)]),
     "categorical_crossentropy": (("target", "output"), ("axis",), [_cce]),
 }
