@@ -27,11 +27,15 @@ TARGET = {"bfloat16": 0.1, "float16": 0.02}
 MEETS = {
     "bfloat16": ("sigmoid", "softmax", "sigmoid_cross_entropy_with_logits", "binary_crossentropy", "entropy",
                  "smooth_l1", "rpn_loss_regr", "class_loss_regr", "class_loss_cls", "decode", "focal", "reg_l1_loss",
-                 "bbox_giou", "iou_loss", "diou_loss", "ciou_loss", "sigmoid_focal_loss"),
+                 "bbox_giou", "iou_loss", "diou_loss", "ciou_loss", "sigmoid_focal_loss",
+                 "weighted_cross_entropy_with_logits", "softmax_cross_entropy_with_logits",
+                 "sparse_softmax_cross_entropy_with_logits", "categorical_crossentropy", "kl_divergence",
+                 "rpn_loss_cls", "focal_loss"),
     "float16": ("sigmoid", "softmax", "sigmoid_cross_entropy_with_logits", "weighted_cross_entropy_with_logits",
                 "softmax_cross_entropy_with_logits", "binary_crossentropy", "categorical_crossentropy", "entropy",
                 "smooth_l1", "rpn_loss_regr", "rpn_loss_cls", "class_loss_regr", "class_loss_cls", "decode", "focal",
-                "focal_loss", "reg_l1_loss", "loss", "iou_loss", "giou_loss", "ciou_loss"),
+                "focal_loss", "reg_l1_loss", "loss", "iou_loss", "giou_loss", "ciou_loss",
+                "sparse_softmax_cross_entropy_with_logits", "kl_divergence", "loss_layer", "compute_loss"),
 }
 
 
