@@ -60,7 +60,7 @@ def test_bound_holds_for_every_form_and_tensorflow_and_is_sharp(name, dtype, mea
     distance over the oracle's conventions), the reference in TensorFlow within FORM times it; the largest error
     reaches a good fraction of the bound (the medians the checks reach: tests/test_sharpness.py)."""
     c = REGISTRY[name]
-    worst = [0.0]
+    worst, judged = [0.0], [0]
 
     @settings(max_examples=60, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(c.strategy())
@@ -71,6 +71,7 @@ def test_bound_holds_for_every_form_and_tensorflow_and_is_sharp(name, dtype, mea
             es = [np.asarray(c.expected(r, **kw), dtype=np.float64) for kw in c.oracle_keywords(dtype).values()]
         rad = form_bounds.value_bound(name, r, dtype, KERNELS[dtype])
         ok = np.isfinite(es[0])
+        judged[0] += bool(np.any(ok & np.isfinite(rad) & (rad > 0)))
         for got in _forms(name, r, dtype):
             with np.errstate(invalid="ignore"):
                 err = np.min([np.abs(got - e) for e in es], axis=0)
@@ -84,6 +85,10 @@ def test_bound_holds_for_every_form_and_tensorflow_and_is_sharp(name, dtype, mea
             assert np.all(err[ok] <= arithmetic.FORM * rad[ok]), (name, r, got, es[0], rad)
 
     run()
+    if judged[0] < 5:  # float16: ε_k = 1e-7 and the heatmap's 1e-6 lie below the smallest normal, so the bound is
+        # infinite wherever a clip may bind (the model's tolerance applies there); the draws may hold few others
+        assert dtype == "float16" and name in ("rpn_loss_cls", "focal_loss", "loss"), (name, dtype, judged[0])
+        return
     # a sum over a whole heatmap charges every term's rounding at its worst (the focal loss: 1/40 reached)
     assert worst[0] > (0.02 if name == "focal_loss" else 0.05), f"the largest error is {worst[0]:.2g} of the bound"
 
