@@ -230,6 +230,32 @@ def test_kernel_probes_measure_every_input(dtype: str) -> None:
     assert arithmetic.kernel_errors(dtype, x, wrong)["exp"] > 50
 
 
+@pytest.mark.parametrize("dtype", HALF)
+def test_a_kernel_profile_gives_the_largest_error_over_any_interval_of_inputs(dtype: str) -> None:
+    """The profile's answer for [lo, hi] is at least the largest error of every input in it (checked against a
+    brute-force maximum on random intervals) and no more than the largest over the blocks the interval touches; a
+    NaN end means every input."""
+    x = arithmetic.kernel_inputs(dtype)
+    rng = np.random.default_rng(3)
+    err = rng.exponential(1.0, x.size)
+    err[x == 2.9375] = 40.0  # one bad input (exact in both dtypes)
+    p = arithmetic.KernelProfile.of(x, err)
+    order = np.argsort(x)
+    xs, es = x[order], err[order]
+    lo = rng.choice(xs, 300) * rng.uniform(0.5, 1.0, 300)
+    hi = lo + rng.exponential(1.0, 300) * np.abs(lo)
+    got = p.worst(lo, hi)
+    for a, b, g in zip(lo, hi, got, strict=True):
+        inside = es[(xs >= a) & (xs <= b)]
+        assert g >= np.max(inside, initial=0.0)
+        first = max(np.searchsorted(xs, a) - arithmetic.BLOCK, 0)
+        last = np.searchsorted(xs, b, side="right") + arithmetic.BLOCK
+        assert g <= np.max(es[first:last])
+    assert p.worst(np.array([2.9375]), np.array([2.9375]))[0] == 40.0
+    assert p.worst(np.array([3.5]), np.array([100.0]))[0] < 40.0
+    assert p.worst(np.array([np.nan]), np.array([0.0]))[0] == es.max()
+
+
 def test_kernel_cost_charges_the_costlier_form_and_safety_where_unmeasured() -> None:
     a = Arithmetic("bfloat16", "float32", "test", kernels={"exp": 0.99, "log1p": 1.0, "softplus": 7.58, "log": 1.0})
     assert a.kernel_cost(("exp",)) == 1.0  # at least 1 u: a correctly rounded result

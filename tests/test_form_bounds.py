@@ -20,20 +20,21 @@ from conformance.numerics.forms import FORMS as ALL_FORMS
 from conformance.numerics.tolerance import below_resolution, clip_overflows, round_example
 from conformance.reporting.results import CheckResult
 from conformance.reporting.terminal import render_summary
+from conformance.runners import probe
 from conformance.targets import reference
 
 NAMES = (*FORMS, "focal_loss", "reg_l1_loss", "loss", "rpn_loss_cls", "loss_layer", "compute_loss")
 # their reference is built by a factory or takes a derived argument: checked through the suite instead
 VIA_SUITE = ("loss", "rpn_loss_cls", "loss_layer", "compute_loss")
-# largest error of each kernel over every input, in u: TensorFlow 2.21 eager, x86-64 CPU (the run header's figures)
-KERNELS = {"bfloat16": {"exp": 0.99, "log": 1.0, "log1p": 1.0, "softplus": 7.58, "sigmoid": 2.18, "pow": 0.89},
-           "float16": {"exp": 1.0, "log": 1.0, "log1p": 1.0, "softplus": 1.76, "sigmoid": 2.46, "pow": 0.98}}
 
 
 @pytest.fixture
 def measured(request):
+    """TensorFlow eager's arithmetic as the suite measures it: its reductions, and each kernel's error over every
+    input of the dtype (per range of inputs: the bounds charge a kernel its largest error where its input lies)."""
     dtype = request.node.callspec.params["dtype"]
-    arithmetic.use(arithmetic.Arithmetic(dtype, "float32", "test", kernels=KERNELS[dtype]))
+    a = probe.ensure("tf", "eager", dtype)
+    assert a.profiles and a.kernels["softplus"] >= 1.0
     yield dtype
     arithmetic.reset()
 
@@ -69,7 +70,7 @@ def test_bound_holds_for_every_form_and_tensorflow_and_is_sharp(name, dtype, mea
         assume(not clip_overflows(c, r, dtype))  # the clip constants' hazard in the dtype: not judged (as the checks)
         with np.errstate(all="ignore"):
             es = [np.asarray(c.expected(r, **kw), dtype=np.float64) for kw in c.oracle_keywords(dtype).values()]
-        rad = form_bounds.value_bound(name, r, dtype, KERNELS[dtype])
+        rad = form_bounds.value_bound(name, r, dtype, arithmetic.current(dtype).kernels)
         ok = np.isfinite(es[0])
         judged[0] += bool(np.any(ok & np.isfinite(rad) & (rad > 0)))
         for got in _forms(name, r, dtype):

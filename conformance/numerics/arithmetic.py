@@ -40,9 +40,11 @@ class Arithmetic:
     source: str  # how it was established: "measured: tf eager", "worst case (not measured)", "--accumulate=dtype"
     observed: dict = field(default_factory=dict)  # probe -> its largest error, as a fraction of each model's bound
     kernels: dict = field(default_factory=dict)  # elementwise kernel -> its largest error over every input, in u
+    # elementwise kernel -> its largest error per range of inputs (KernelProfile; not in the JSON)
+    profiles: dict = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "profiles"}
 
     def reduction_rtol(self, n: int) -> float:
         """Relative error bound of a sum of ``n`` terms (relative to the sum of their magnitudes)."""
@@ -97,9 +99,10 @@ class Arithmetic:
                 f"summing that way needs --accumulate=dtype")
 
 
-def worst_case(dtype: str, source: str = "worst case (not measured)", kernels: dict | None = None) -> Arithmetic:
-    """Today's model: every sum accumulated sequentially in the dtype (the kernels' accuracy kept if measured)."""
-    return Arithmetic(dtype, "dtype", source, kernels=dict(kernels or {}))
+def worst_case(dtype: str, source: str = "worst case (not measured)", kept: Arithmetic | None = None) -> Arithmetic:
+    """Today's model: every sum accumulated sequentially in the dtype (the kernels' accuracy of ``kept`` kept)."""
+    return Arithmetic(dtype, "dtype", source, kernels=dict(kept.kernels) if kept else {},
+                      profiles=dict(kept.profiles) if kept else {})
 
 
 _CURRENT: dict[str, Arithmetic] = {}
@@ -130,7 +133,7 @@ def measured(dtype: str) -> bool:
 def use(a: Arithmetic) -> None:
     """Install ``a`` for its dtype (under ``--accumulate=dtype``, the worst case instead)."""
     if policy() == "dtype":
-        a = worst_case(a.dtype, "--accumulate=dtype", a.kernels)
+        a = worst_case(a.dtype, "--accumulate=dtype", a)
     _CURRENT[a.dtype] = a
 
 
@@ -142,7 +145,7 @@ def reset() -> None:
 def assuming_worst_case(dtype: str) -> Iterator[None]:
     """Temporarily judge ``dtype`` by the worst-case model (to say whether a failure would pass under it)."""
     before = _CURRENT.get(dtype)
-    _CURRENT[dtype] = worst_case(dtype, "--accumulate=dtype", before.kernels if before else None)
+    _CURRENT[dtype] = worst_case(dtype, "--accumulate=dtype", before)
     try:
         yield
     finally:
@@ -239,22 +242,75 @@ def kernel_inputs(dtype: str) -> np.ndarray:
 def kernel_errors(dtype: str, x: np.ndarray, got: dict[str, np.ndarray]) -> dict[str, float]:
     """Per kernel, its largest error relative to the exact result, in units of u, over the inputs ``x`` whose
     exact result is a normal number of the dtype (results the dtype can hold; the rest are range questions)."""
+    return {k: round(float(np.max(e, initial=0.0)), 2) for k, e in input_errors(dtype, x, got).items()}
+
+
+def kernel_profiles(dtype: str, x: np.ndarray, got: dict[str, np.ndarray]) -> dict[str, KernelProfile]:
+    """Per kernel, its largest error (in u) over each range of inputs (:class:`KernelProfile`)."""
+    return {k: KernelProfile.of(x, e) for k, e in input_errors(dtype, x, got).items()}
+
+
+def input_errors(dtype: str, x: np.ndarray, got: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per kernel, its error at each input of ``x`` relative to the exact result, in u (inf where it returned NaN;
+    0 where the exact result is not a normal number of the dtype: a range question, not an accuracy one).  A
+    kernel probed at several exponents (``pow``) counts each input's largest."""
     d = info(dtype)
-    out: dict[str, float] = {}
+    out: dict[str, np.ndarray] = {}
     for k, g in got.items():
         with np.errstate(all="ignore"):
             exact = EXACT[k](x)
             g = np.asarray(g, dtype=np.float64).reshape(exact.shape)
             sel = np.isfinite(exact) & (np.abs(exact) >= 2 * d.tiny) & (np.abs(exact) <= d.max)
-            r = np.abs(g[sel] - exact[sel]) / np.abs(exact[sel]) / d.unit_roundoff
-        out[k] = round(float(np.max(np.where(np.isnan(r), np.inf, r), initial=0.0)), 2)
+            r = np.where(sel, np.abs(g - exact) / np.where(sel, np.abs(exact), 1.0) / d.unit_roundoff, 0.0)
+        out[k] = np.where(np.isnan(r), np.inf, r).reshape(-1, x.size).max(axis=0)
     return out
 
 
-def classify(dtype: str, source: str, errors: dict[str, dict], kernels: dict | None = None) -> Arithmetic:
+BLOCK = 16  # inputs per block of a kernel's profile (an eighth of a bfloat16 binade)
+
+
+@dataclass(frozen=True, eq=False)
+class KernelProfile:
+    """A kernel's largest error (in u) over every block of :data:`BLOCK` consecutive inputs of the dtype, kept as a
+    sparse table of maxima: the largest error over any interval of inputs is two lookups."""
+
+    edges: np.ndarray  # the smallest input of each block, ascending
+    table: np.ndarray  # table[j, i]: the largest error over blocks i .. i + 2^j − 1
+    digest: str  # identifies the measurement (a cache key part)
+
+    @classmethod
+    def of(cls, x: np.ndarray, err: np.ndarray) -> KernelProfile:
+        import hashlib
+
+        order = np.argsort(x, kind="stable")
+        x, err = x[order], err[order]
+        n = -(-x.size // BLOCK)
+        blocks = np.pad(err, (0, n * BLOCK - x.size)).reshape(n, BLOCK).max(axis=1)
+        table = np.zeros((max(1, n.bit_length()), n))
+        table[0] = blocks
+        for j in range(1, table.shape[0]):
+            h = 1 << (j - 1)
+            table[j, : n - h] = np.maximum(table[j - 1, : n - h], table[j - 1, h:])
+        return cls(x[::BLOCK].copy(), table, hashlib.sha1(table.tobytes()).hexdigest()[:12])
+
+    def worst(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """The largest error over the inputs in ``[lo, hi]`` (elementwise; every input where an end is NaN)."""
+        n = self.edges.size
+        lo, hi = np.broadcast_arrays(np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64))
+        unknown = np.isnan(lo) | np.isnan(hi)
+        a = np.where(unknown, 0, np.clip(np.searchsorted(self.edges, lo, side="right") - 1, 0, n - 1))
+        b = np.where(unknown, n - 1, np.clip(np.searchsorted(self.edges, hi, side="right") - 1, 0, n - 1))
+        b = np.maximum(a, b)
+        k = np.floor(np.log2(b - a + 1)).astype(int)
+        return np.maximum(self.table[k, a], self.table[k, b - (1 << k) + 1])
+
+
+def classify(dtype: str, source: str, errors: dict[str, dict], kernels: dict | None = None,
+             profiles: dict | None = None) -> Arithmetic:
     """The model the formulas' reductions (:data:`FORMS`) satisfy; float32 and float64 are their own
     accumulators (nothing to measure).  Reductions along a long leading axis and sums by matrix product
     (:data:`OTHERS`) are reported beside it (:meth:`Arithmetic.caveat`) where they are less precise."""
     if info(dtype).unit_roundoff <= U32:
         return Arithmetic(dtype, "dtype", "the dtype is the accumulator", errors)
-    return Arithmetic(dtype, best_model(errors, FORMS) if errors else "dtype", source, errors, dict(kernels or {}))
+    return Arithmetic(dtype, best_model(errors, FORMS) if errors else "dtype", source, errors, dict(kernels or {}),
+                      dict(profiles or {}))

@@ -222,12 +222,13 @@ class Bounded:
     every ``f`` (a result rounded to the dtype) widening the radius by the rounding."""
 
     def __init__(self, dtype: str, kernels: dict[str, float] | None = None,
-                 reduction_rtol: Callable[[int], float] | None = None):
+                 reduction_rtol: Callable[[int], float] | None = None, profiles: dict[str, Any] | None = None):
         self.dtype = dtype
         self.ud = info(dtype).unit_roundoff
         self.u = self.ud + U64
         self.tiny, self.max = info(dtype).tiny, info(dtype).max
         self.kernels = dict(kernels or {})  # elementwise kernel -> its largest error in u (measured; 4 if not)
+        self.profiles = dict(profiles or {})  # elementwise kernel -> its largest error per range of inputs
         self.noise = Noise()
         # a sum of n terms: its accumulation's error relative to the sum of magnitudes (float32 accumulation unless
         # the platform's measured arithmetic says otherwise: numerics.arithmetic)
@@ -258,10 +259,11 @@ class Bounded:
         rad = half_ulp + U64 * top + np.where(np.abs(x.mid) - x.rad < self.tiny, self.tiny, 0.0)
         return x.widened(np.where(top < self.max, rad, np.inf))
 
-    def kernel(self, name: str, x: Approx) -> Approx:
-        """An elementwise kernel's result: within its measured error (in u; SAFETY where not measured) of the
-        computed value, itself within ``rad`` of ``mid``; within the smallest normal of 0 where it may be flushed."""
-        cost = max(1.0, float(self.kernels.get(name, SAFETY)))
+    def kernel(self, name: str, x: Approx, cost: Any = None) -> Approx:
+        """An elementwise kernel's result: within its measured error (in u; SAFETY where not measured; ``cost``
+        per element where known for the element's inputs) of the computed value, itself within ``rad`` of
+        ``mid``; within the smallest normal of 0 where it may be flushed."""
+        cost = np.maximum(1.0, float(self.kernels.get(name, SAFETY)) if cost is None else cost)
         flush = np.where(np.abs(x.mid) - x.rad < self.tiny, self.tiny, 0.0)  # a subnormal result may read as 0
         return x.widened(cost * self.u * (np.abs(x.mid) + x.rad) + flush)
 
@@ -270,13 +272,16 @@ class Bounded:
 
     def monotone(self, name: str, x: Approx, fn: Any, lo: float = -np.inf) -> Approx:
         """A monotone elementwise kernel ``fn`` (on arguments ≥ ``lo``): the input error moves the result at most
-        as far as the input interval's ends do (a fresh symbol), then the kernel's own error."""
+        as far as the input interval's ends do (a fresh symbol), then the kernel's own error: its largest over the
+        inputs in that interval where the probes measured it per input, else its largest over every input."""
         x = Approx.of(x)
         with np.errstate(all="ignore"):
             mid = fn(x.mid)
-            moved = np.maximum(np.abs(fn(np.maximum(x.mid - x.rad, lo)) - mid), np.abs(fn(x.mid + x.rad) - mid))
+            low, high = np.maximum(x.mid - x.rad, lo), x.mid + x.rad
+            moved = np.maximum(np.abs(fn(low) - mid), np.abs(fn(high) - mid))
             moved = np.where(x.rad == 0, 0.0, np.where(np.isnan(moved), np.inf, moved))
-        return self.kernel(name, Approx(mid, moved, self.noise))
+        profile = self.profiles.get(name)
+        return self.kernel(name, Approx(mid, moved, self.noise), None if profile is None else profile.worst(low, high))
 
     def exp(self, x: Approx) -> Approx:
         return self.monotone("exp", x, np.exp)

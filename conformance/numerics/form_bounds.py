@@ -49,7 +49,9 @@ def _key(kind: str, name: str, dtype: str, kernels: dict | None, ex: dict, cot: 
     floats, scalars, _ = FORMS[name]
     parts = tuple((np.shape(a), np.asarray(a, dtype=np.float64).tobytes())
                   for a in [*(ex[k] for k in floats), *([] if cot is None else [cot])])
-    return (kind, name, dtype, arithmetic.current(dtype).accumulator, tuple(sorted((kernels or {}).items())),
+    a = arithmetic.current(dtype)
+    profiles = tuple(sorted((k, p.digest) for k, p in a.profiles.items()))
+    return (kind, name, dtype, a.accumulator, tuple(sorted((kernels or {}).items())), profiles,
             tuple(_identity(ex.get(k)) for k in scalars)) + parts
 
 
@@ -70,7 +72,8 @@ def value_bound(name: str, ex: dict, dtype: str, kernels: dict[str, float] | Non
         with np.errstate(all="ignore"):
             rads = []
             for form in FORMS[name][2]:
-                d = Bounded(dtype, kernels, arithmetic.current(dtype).reduction_rtol)
+                a = arithmetic.current(dtype)
+                d = Bounded(dtype, kernels, a.reduction_rtol, a.profiles)
                 rads.append(form(d, *(d.a(a) for a in arrays), *scalars).rad)
         return np.nan_to_num(np.max(rads, axis=0), nan=np.inf, posinf=np.inf)
 
@@ -88,7 +91,7 @@ def grad_bound(name: str, ex: dict, wrt: str, cot: Any, dtype: str,
         rads: dict[str, list] = {k: [] for k in floats}
         with np.errstate(all="ignore"):
             for form in FORMS[name][2]:
-                t = Traced(dtype, kernels)
+                t = Traced(dtype, kernels, arithmetic.current(dtype).profiles)
                 xs = [t.a(a) for a in arrays]
                 for k, g in zip(floats, t.grad(form(t, *xs, *scalars), cot, xs), strict=True):
                     rads[k].append(_summed(g.rad, np.abs(g.mid), np.shape(ex[k])))

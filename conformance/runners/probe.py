@@ -107,13 +107,15 @@ def measure(framework: str, mode: str, dtype: str) -> arithmetic.Arithmetic:
     x = arithmetic.probe_inputs(dtype)
     got = {k: host(ops[k.split("@")[0]](tensor(x[_INPUT.get(k, "near_one")], dtype))) for k in REDUCTIONS}
     how = "eagerly" if framework == "torch" and mode == "compile" else mode
-    kernels = {}
+    kernels, profiles = {}, {}
     if info(dtype).unit_roundoff > arithmetic.U32:  # float16, bfloat16: every input can be tried
         inputs = arithmetic.kernel_inputs(dtype)
         t = tensor(inputs, dtype)
-        kernels = arithmetic.kernel_errors(dtype, inputs, {k: host(ops[f"kernel:{k}"](t)) for k in arithmetic.KERNELS})
+        results = {k: host(ops[f"kernel:{k}"](t)) for k in arithmetic.KERNELS}
+        kernels = arithmetic.kernel_errors(dtype, inputs, results)
+        profiles = arithmetic.kernel_profiles(dtype, inputs, results)
     return arithmetic.classify(dtype, f"measured: {framework} {how}", arithmetic.reduction_errors(dtype, x, got),
-                               kernels)
+                               kernels, profiles)
 
 
 def ensure(framework: str, mode: str, dtype: str) -> arithmetic.Arithmetic:
