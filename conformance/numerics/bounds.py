@@ -166,6 +166,12 @@ class Approx:
         return Approx(mid, 0.0, g.noise, e0=e0, dev=dev)
 
 
+def exact(x: Any) -> np.ndarray:
+    """The exact values of an operand, an :class:`Approx` or an array (decisions such as p > 0 are taken on the
+    inputs, which are exact)."""
+    return np.asarray(getattr(x, "mid", x), dtype=np.float64)
+
+
 def _shared(a: Approx, b: Approx) -> Noise | None:
     """The operands' noise symbols: one evaluation's (an exact operand has none of its own)."""
     if a.noise is not None and b.noise is not None and a.noise is not b.noise:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from conformance.numerics.bounds import exact
 from oracle.centernet import EPSILON, WH_WEIGHT
 from oracle.centernet import EPSILON_C as EPS_C  # the clip of the heatmap focal loss's logs
 
@@ -19,7 +20,7 @@ from oracle.centernet import EPSILON_C as EPS_C  # the clip of the heatmap focal
 def _focal_loss(d: Any, p: Any, y: Any) -> Any:
     """(Σ_pos −log clip(p)·(1 − p)² + Σ_neg −log clip(1 − p)·p²·(1 − y)⁴) / num_pos, or the negatives' sum alone
     where no element is positive."""
-    exact_y = np.asarray(getattr(y, "mid", y), dtype=np.float64)
+    exact_y = exact(y)
     pos, neg = exact_y == 1.0, exact_y < 1.0
     one, eps = d.c(1.0), d.c(EPS_C)
     rest = d.f(one - p)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from conformance.numerics.bounds import exact
 from oracle.crossentropy import EPS_K  # the Keras backend epsilon: clip bounds ε_k and 1 − ε_k in the dtype
 
 
@@ -22,14 +23,9 @@ def _ax(axis: Any) -> int:
     return -1 if axis is None else int(axis)
 
 
-def _exact(x: Any) -> np.ndarray:
-    """The exact values of an operand (decisions such as p > 0 are taken on the inputs, which are exact)."""
-    return np.asarray(getattr(x, "mid", x), dtype=np.float64)
-
-
 def _drop(x: Any, axis: int) -> Any:
     """A reduction's kept axis removed."""
-    nd = np.ndim(_exact(x))
+    nd = np.ndim(exact(x))
     return x[tuple(0 if i == axis % nd else slice(None) for i in range(nd))]
 
 
@@ -96,20 +92,20 @@ def _softmax_ce(d: Any, y: Any, x: Any, axis: Any, log_softmax: bool) -> Any:
 def _sparse_ce(d: Any, x: Any, labels: Any) -> Any:
     """log S − s_k (TensorFlow's kernel; −log_softmax(x)_k is the same steps)."""
     s, total = _shifted(d, x, -1)
-    k = np.clip(np.asarray(labels, dtype=np.int64), 0, np.shape(_exact(x))[-1] - 1)[..., None]
+    k = np.clip(np.asarray(labels, dtype=np.int64), 0, np.shape(exact(x))[-1] - 1)[..., None]
     return _drop(d.f(d.log(total) - d.take(s, k, -1)), -1)
 
 
 def _entropy(d: Any, p: Any, axis: Any) -> Any:
     """−Σ p·log p with 0·log 0 = 0."""
-    ax, pos = _ax(axis), _exact(p) > 0
+    ax, pos = _ax(axis), exact(p) > 0
     terms = d.where(pos, d.f(p * d.log(d.where(pos, p, d.c(1.0)))), d.c(0.0))
     return _drop(-d.sum(terms, ax), ax)
 
 
 def _kl(d: Any, p: Any, q: Any, axis: Any, difference: bool) -> Any:
     """Σ p·log(p/q) (Keras' form), or Σ p·(log p − log q) (PyTorch's ``kl_div`` on log q), with 0·log(0/q) = 0."""
-    ax, pos = _ax(axis), _exact(p) > 0
+    ax, pos = _ax(axis), exact(p) > 0
     one = d.c(1.0)
     if difference:
         log_ratio = d.f(d.log(d.where(pos, p, one)) - d.log(d.where(pos, q, one)))

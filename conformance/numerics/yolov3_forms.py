@@ -15,21 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from conformance.numerics.bounds import Bounded
-from conformance.numerics.box_forms import giou, iou
+from conformance.numerics.bounds import exact
+from conformance.numerics.box_forms import giou
 from conformance.numerics.crossentropy_forms import sce_any
-
-
-def _exact(x: Any) -> np.ndarray:
-    return np.asarray(getattr(x, "mid", x), dtype=np.float64)
+from oracle.maxiou import screened_max_iou
 
 
 def _background(pred: Any, bboxes: np.ndarray, r: np.ndarray, thresh: float) -> np.ndarray:
-    """[1 − r ≠ 0] and max IoU(pred, the image's true boxes) < thresh, on the values of ``pred`` (float64)."""
-    f64 = Bounded("float64")  # its exact values: float64 arithmetic
-    with np.errstate(all="ignore"):
-        ious = iou(f64, f64.a(_exact(pred)[..., None, :]), f64.a(bboxes[:, None, None, None, :, :]))[0].mid
-    return np.max(ious, axis=-1, initial=-np.inf)[..., None] < thresh
+    """[1 − r ≠ 0] and max IoU(pred, the image's true boxes) < thresh, on the exact values of ``pred`` (the
+    oracle's exact maximum)."""
+    return screened_max_iou(exact(pred), np.asarray(bboxes, dtype=np.float64))[..., None] < thresh
 
 
 def _layer(d: Any, conv: Any, label: Any, bboxes: Any, anchors: Any, stride: Any, num_class: Any,
@@ -47,7 +42,7 @@ def _layer(d: Any, conv: Any, label: Any, bboxes: Any, anchors: Any, stride: Any
     size = float(stride) * s
     scale = d.f(d.c(2.0) - d.f(d.f(lab[..., 2:3] * lab[..., 3:4]) / d.c(size * size)))
     giou_el = d.f(d.f(r * scale) * d.f(one - giou(d, pred, lab[..., 0:4])[..., None]))
-    bgd = d.f(d.f(one - r) * d.c(_background(pred, bboxes, _exact(r), float(thresh)).astype(np.float64)))
+    bgd = d.f(d.f(one - r) * d.c(_background(pred, bboxes, exact(r), float(thresh)).astype(np.float64)))
     focal = d.pow(d.abs(d.f(r - d.sigmoid(raw[..., 4:5]))), 2.0)
     conf_sce = sce_any(d, r, raw[..., 4:5])
     conf_el = d.f(focal * d.f(d.f(r * conf_sce) + d.f(bgd * conf_sce)))

@@ -103,32 +103,20 @@ def render_summary(results: list[CheckResult], impl: str, provided: list[str] | 
     if extreme:  # the stability tier's extremes are ill-conditioned by design
         lines.append(f"stability: {extreme} check(s) had extreme examples whose tolerance exceeds the output's range "
                      "(only their finiteness is judged there)")
-    wide = [f"{r.name} ({r.dtype} {r.category}: {r.extra['wide']})" for r in results
-            if r.extra.get("wide") and r.category != "stability"]
-    if wide:  # a pinned example judged whole, with an element beyond the dtype's resolution
-        lines.append("elements judged for finiteness only (tolerance wider than the output's range; the rest of their "
-                     f"example judged): {', '.join(wide)}")
-    below = [f"{r.name} ({r.dtype}: {r.extra['below_resolution']})" for r in results
-             if r.extra.get("below_resolution")]
-    if below:  # docs/tolerances.md, "Values below the dtype's resolution"
-        lines.append("value examples below the dtype's resolution (the formula's own rounding bound at least the value "
-                     f"at every element), drawn again: {', '.join(below)}")
-    unresolved = [f"{r.name} ({r.dtype} {r.category}: {r.extra['unresolvable']})" for r in results
-                  if r.extra.get("unresolvable")]
-    if unresolved:  # docs/tolerances.md, "Tolerances wider than the output's range"
-        lines.append("examples beyond the dtype's resolution (value tolerance wider than the output's range), "
-                     f"drawn again: {', '.join(unresolved)}")
+    lines += _counted(results, "wide", "elements judged for finiteness only (tolerance wider than the output's "
+                      "range; the rest of their example judged)")  # a pinned example with an unresolvable element
+    lines += _counted(results, "below_resolution", "value examples below the dtype's resolution (the formula's own "
+                      "rounding bound at least the value at every element), drawn again", category=False)
+    lines += _counted(results, "unresolvable", "examples beyond the dtype's resolution (value tolerance wider than "
+                      "the output's range), drawn again")
     empty = [f"{r.name} ({r.dtype} {r.category})" for r in results
              if r.category in ("value", "gradient") and r.status == "passed" and r.examples
              and not r.extra.get("relative_examples")]
     if empty:  # the draws held only undefined values, zeros or values within rounding of 0: nothing was judged
         lines.append("checks whose examples had no exact value above its tolerance (only NaN, 0 or values within "
                      f"rounding of 0: they judged little beyond finiteness): {', '.join(empty)}")
-    clipped = [f"{r.name} ({r.dtype} {r.category}: {r.extra['clip_overflow']})" for r in results
-               if r.extra.get("clip_overflow")]
-    if clipped:  # docs/tolerances.md, "Tolerances wider than the output's range"
-        lines.append("examples the clip constants make non-finite in the dtype (1 − 1e-7 rounds to 1: FP16-CLIP, "
-                     f"the stability tier's hazard), drawn again: {', '.join(clipped)}")
+    lines += _counted(results, "clip_overflow", "examples the clip constants make non-finite in the dtype (1 − 1e-7 "
+                      "rounds to 1: FP16-CLIP, the stability tier's hazard), drawn again")
     coarse = [f"{r.name} ({r.dtype}{'' if r.mode == 'eager' else ', ' + r.mode}: {r.extra['coarse']} of {r.examples})"
               for r in sorted(results, key=lambda r: (names.index(r.name) if r.name in names else len(names), r.dtype))
               if r.extra.get("coarse")]
@@ -231,3 +219,11 @@ def failure_text(result: CheckResult, reproducer: tuple[Any, Any] | None = None,
         lines.append(f"No reproducer: {error}")
     lines.append("Full traceback and Hypothesis report: --tb=long")
     return "\n".join(lines)
+
+
+def _counted(results: list[CheckResult], key: str, text: str, category: bool = True) -> list[str]:
+    """One summary line naming each check that counted ``extra[key]`` (the stability tier's extremes apart:
+    ill-conditioned by design), or none; docs/tolerances.md explains each count."""
+    where = [f"{r.name} ({r.dtype}{' ' + r.category if category else ''}: {r.extra[key]})" for r in results
+             if r.extra.get(key) and r.category != "stability"]
+    return [f"{text}: {', '.join(where)}"] if where else []
