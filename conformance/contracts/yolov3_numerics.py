@@ -172,12 +172,12 @@ TOLERANCES = {
     "loss_layer": Tolerance(chain=24, terms=_yolo_terms, ops=15, kernels=("pow", "exp", SOFTPLUS),
                             value_scale=_loss_layer_value, grad_scale=_yolo_grad,
                             conditioning=lambda ex, e: _loss_layer_value(ex, e, 2),
-                            grad_conditioning=_yolo_grad_conditioning, **bounds("loss_layer", gradient=False)),
+                            grad_conditioning=_yolo_grad_conditioning, **bounds("loss_layer")),
     "compute_loss": Tolerance(chain=24, terms=_yolo_terms, ops=18,
                               kernels=("sigmoid|exp", "pow", "exp", SOFTPLUS),
                               value_scale=_compute_loss_value, grad_scale=_yolo_grad,
                               conditioning=lambda ex, e: _compute_loss_value(ex, e, 2),
-                              grad_conditioning=_yolo_grad_conditioning, **bounds("compute_loss", gradient=False)),
+                              grad_conditioning=_yolo_grad_conditioning, **bounds("compute_loss")),
 }
 
 

@@ -157,6 +157,18 @@ class Approx:
         dev = np.where(cond, _pad(a.dev, k, mid.shape), _pad(b.dev, k, mid.shape))
         return Approx(mid, 0.0, _shared(a, b), e0=np.where(cond, a.e0, b.e0), dev=dev)
 
+    def reshape(self, shape: tuple) -> Approx:
+        """The same elements in another shape, each keeping its symbols."""
+        mid = self.mid.reshape(shape)
+        e0 = np.broadcast_to(self.e0, self.mid.shape).reshape(shape) if np.ndim(self.e0) else self.e0
+        return Approx(mid, 0.0, self.noise, e0=e0, dev=self.dev.reshape((len(self.dev),) + mid.shape))
+
+    def broadcast(self, shape: tuple) -> Approx:
+        """The values broadcast to ``shape``: a copied element keeps its symbols (the same rounding)."""
+        mid = np.broadcast_to(self.mid, shape)
+        e0 = np.broadcast_to(self.e0, shape) if np.ndim(self.e0) else self.e0
+        return Approx(mid, 0.0, self.noise, e0=e0, dev=np.broadcast_to(self.dev, (len(self.dev),) + tuple(shape)))
+
     @staticmethod
     def scatter(shape: tuple, key: Any, g: Approx) -> Approx:
         """Zeros of ``shape`` holding ``g`` at ``key`` (the gradient of an indexing), symbol by symbol."""
@@ -320,10 +332,6 @@ class Bounded:
         """Scalars as one vector (a name's several outputs), each within its radius (fresh symbols)."""
         parts = [Approx.of(p) for p in parts]
         return Approx(np.array([p.mid for p in parts]), np.array([p.rad for p in parts]), self.noise)
-
-    def widest(self, alternatives: list[Approx]) -> Approx:
-        """One step computed by any of several forms: the first's exact value, within the largest radius."""
-        return Approx(alternatives[0].mid, np.max([a.rad for a in alternatives], axis=0), self.noise)
 
     def sum(self, x: Approx, axis: int | tuple | None) -> Approx:
         """The sum along ``axis`` (every axis for None; kept, of length 1), rounded to the dtype: the terms' errors

@@ -34,6 +34,15 @@ class Var:
         o = self.tape.lift(o)
         return Var(self.tape, fn(self.val, o.val), lambda g: back(self, o, g))
 
+    @property
+    def mid(self) -> np.ndarray:
+        """The exact values (decisions such as masks are taken on them)."""
+        return self.val.mid
+
+    def reshape(self, shape: tuple) -> Var:
+        before = self.val.mid.shape
+        return Var(self.tape, self.val.reshape(shape), lambda g: [(self, g.reshape(before))])
+
     def __getitem__(self, key: Any) -> Var:
         shape = self.val.mid.shape
 
@@ -133,6 +142,35 @@ class Traced:
         f = self.f  # Log1pGrad: g / (1 + x)
         return self._unary(x, self.d.log1p(self.lift(x).val), lambda x, y, g: f(g / f(x.val + 1.0)))
 
+    def log(self, x: Any) -> Var:
+        f = self.f  # LogGrad: g·(1/x)
+        return self._unary(x, self.d.log(self.lift(x).val), lambda x, y, g: f(g * f(1.0 / x.val)))
+
+    def softplus(self, x: Any) -> Var:
+        f = self.f  # SoftplusGrad: g / (e^(−x) + 1)
+        return self._unary(x, self.d.softplus(self.lift(x).val),
+                           lambda x, y, g: f(g / f(self.d.exp(-x.val) + 1.0)))
+
+    def sum(self, x: Any, axis: int | tuple | None) -> Var:
+        x = self.lift(x)
+        shape = x.val.mid.shape  # the sum keeps its axes: its cotangent broadcasts back exactly
+        return Var(self, self.d.sum(x.val, axis), lambda g: [(x, g.broadcast(shape))])
+
+    def concat(self, parts: list[Any], axis: int = -1) -> Var:
+        parts = [self.lift(p) for p in parts]
+        ax = axis % parts[0].val.mid.ndim
+        ends = np.cumsum([p.val.mid.shape[ax] for p in parts])
+
+        def back(g: Approx) -> list:
+            return [(p, g[(slice(None),) * ax + (slice(int(e) - p.val.mid.shape[ax], int(e)),)])
+                    for p, e in zip(parts, ends, strict=True)]
+
+        return Var(self, self.d.concat([p.val for p in parts], axis), back)
+
+    def stack(self, parts: list[Any]) -> Var:
+        parts = [self.lift(p) for p in parts]
+        return Var(self, self.d.stack([p.val for p in parts]), lambda g: [(p, g[i]) for i, p in enumerate(parts)])
+
     def sigmoid(self, x: Any) -> Var:
         f = self.f  # SigmoidGrad: g·y·(1 − y)
         return self._unary(x, self.d.sigmoid(self.lift(x).val),
@@ -151,6 +189,16 @@ class Traced:
     def fraction(self, part: Var, rest: Var) -> Var:
         return Var(self, self.d.fraction(part.val, rest.val))  # a constant of the gradient (the documents' α)
 
+    def _unbroadcast(self, h: Approx, shape: tuple) -> Approx:
+        """The cotangent of an operand that the operation broadcast: summed over the broadcast axes (TensorFlow's
+        reduce_sum in the gradient of a broadcasting op), rounded."""
+        if h.mid.shape == shape:
+            return h
+        lead = h.mid.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
+                                          if n == 1 and h.mid.shape[lead + i] != 1)
+        return self.d.sum(h, axes).reshape(shape) if axes else h.reshape(shape)
+
     def grad(self, out: Var, cot: Any, wrt: list[Var]) -> list[Approx]:
         """Reverse pass from ``out`` with the (dtype-exact) cotangent ``cot``: the gradient reaching each of ``wrt``."""
         acc: dict[int, Approx] = {out.index: Approx(np.broadcast_to(np.asarray(cot, dtype=np.float64),
@@ -160,6 +208,7 @@ class Traced:
             if g is None or node.back is None:
                 continue
             for parent, h in node.back(g):
+                h = self._unbroadcast(h, parent.val.mid.shape)
                 acc[parent.index] = h if parent.index not in acc else self.d.f(acc[parent.index] + h)
         return [acc.get(v.index, Approx(np.zeros_like(v.val.mid))) for v in wrt]
 

@@ -61,9 +61,6 @@ def sce_forms() -> list:
             lambda d, z, x: d.f(d.f(d.f(d.c(1.0) - z) * x) + _softplus_torch(d, x))]  # PyTorch's
 
 
-def sce_any(d: Any, z: Any, x: Any) -> Any:
-    """The sigmoid cross-entropy as a step of a larger formula, computed by any of its forms (the widest bound)."""
-    return d.widest([form(d, z, x) for form in sce_forms()])
 
 
 def _wce(d: Any, z: Any, x: Any, q: Any, torch: bool) -> Any:

@@ -29,10 +29,20 @@ _CACHE: OrderedDict[tuple, Any] = OrderedDict()
 _KEEP = 16
 
 
-def _arrays(name: str, ex: dict) -> tuple[list[np.ndarray], list[Any]]:
+def _arrays(name: str, ex: dict) -> tuple[list[Any], list[Any]]:
+    """The float arguments (broadcast together; a sequence of arrays, one per scale, as it is) and the others."""
     floats, others, _ = FORMS[name]
-    return (list(np.broadcast_arrays(*(np.asarray(ex[k], dtype=np.float64) for k in floats))),
-            [ex.get(k) for k in others])
+    if any(isinstance(ex[k], (list, tuple)) for k in floats):
+        arrays = [[np.asarray(x, dtype=np.float64) for x in ex[k]] if isinstance(ex[k], (list, tuple))
+                  else np.asarray(ex[k], dtype=np.float64) for k in floats]
+    else:
+        arrays = list(np.broadcast_arrays(*(np.asarray(ex[k], dtype=np.float64) for k in floats)))
+    return arrays, [ex.get(k) for k in others]
+
+
+def _lift(d: Any, a: Any) -> Any:
+    """An argument as the arithmetic ``d`` holds it (each array of a sequence)."""
+    return [d.a(x) for x in a] if isinstance(a, list) else d.a(a)
 
 
 def _cached(key: tuple, compute: Any) -> Any:
@@ -48,7 +58,8 @@ def _cached(key: tuple, compute: Any) -> Any:
 def _key(kind: str, name: str, dtype: str, kernels: dict | None, ex: dict, cot: Any = None) -> tuple:
     floats, scalars, _ = FORMS[name]
     parts = tuple((np.shape(a), np.asarray(a, dtype=np.float64).tobytes())
-                  for a in [*(ex[k] for k in floats), *([] if cot is None else [cot])])
+                  for a in [*(x for k in floats for x in (ex[k] if isinstance(ex[k], (list, tuple)) else [ex[k]])),
+                            *([] if cot is None else [cot])])
     a = arithmetic.current(dtype)
     profiles = tuple(sorted((k, p.digest) for k, p in a.profiles.items()))
     return (kind, name, dtype, a.accumulator, tuple(sorted((kernels or {}).items())), profiles,
@@ -72,9 +83,9 @@ def value_bound(name: str, ex: dict, dtype: str, kernels: dict[str, float] | Non
         with np.errstate(all="ignore"):
             rads = []
             for form in FORMS[name][2]:
-                a = arithmetic.current(dtype)
-                d = Bounded(dtype, kernels, a.reduction_rtol, a.profiles)
-                rads.append(form(d, *(d.a(a) for a in arrays), *scalars).rad)
+                arith = arithmetic.current(dtype)
+                d = Bounded(dtype, kernels, arith.reduction_rtol, arith.profiles)
+                rads.append(form(d, *(_lift(d, a) for a in arrays), *scalars).rad)
         return np.nan_to_num(np.max(rads, axis=0), nan=np.inf, posinf=np.inf)
 
     return _cached(_key("value", name, dtype, kernels, ex), compute)
@@ -83,21 +94,31 @@ def value_bound(name: str, ex: dict, dtype: str, kernels: dict[str, float] | Non
 def grad_bound(name: str, ex: dict, wrt: str, cot: Any, dtype: str,
                kernels: dict[str, float] | None = None) -> np.ndarray:
     """The largest distance of the autodiff gradient of name ``name`` (any of its forms) with respect to ``wrt``,
-    evaluated in ``dtype``, from the exact gradient, per element of ``ex[wrt]``."""
+    evaluated in ``dtype``, from the exact gradient, per element of ``ex[wrt]`` (a list of such arrays where
+    ``ex[wrt]`` is a sequence of arrays)."""
     floats = FORMS[name][0]
 
-    def compute() -> dict[str, np.ndarray]:
+    def compute() -> dict[str, Any]:
         arrays, scalars = _arrays(name, ex)
         rads: dict[str, list] = {k: [] for k in floats}
         with np.errstate(all="ignore"):
             for form in FORMS[name][2]:
                 t = Traced(dtype, kernels, arithmetic.current(dtype).profiles)
-                xs = [t.a(a) for a in arrays]
-                for k, g in zip(floats, t.grad(form(t, *xs, *scalars), cot, xs), strict=True):
-                    rads[k].append(_summed(g.rad, np.abs(g.mid), np.shape(ex[k])))
-        return {k: np.nan_to_num(np.max(v, axis=0), nan=np.inf, posinf=np.inf) for k, v in rads.items()}
+                xs = [_lift(t, a) for a in arrays]
+                flat = [v for x in xs for v in (x if isinstance(x, list) else [x])]
+                grads = iter(t.grad(form(t, *xs, *scalars), cot, flat))
+                for k, x in zip(floats, xs, strict=True):
+                    shapes = [np.shape(v) for v in ex[k]] if isinstance(x, list) else [np.shape(ex[k])]
+                    rads[k].append([_summed((g := next(grads)).rad, np.abs(g.mid), shape) for shape in shapes])
+        return {k: [_largest([r[i] for r in v]) for i in range(len(v[0]))] for k, v in rads.items()}
 
-    return _cached(_key("grad", name, dtype, kernels, ex, cot), compute)[wrt]
+    parts = _cached(_key("grad", name, dtype, kernels, ex, cot), compute)[wrt]
+    return parts if isinstance(ex[wrt], (list, tuple)) else parts[0]
+
+
+def _largest(rads: list[np.ndarray]) -> np.ndarray:
+    """The largest bound over the forms, per element (inf where one is undefined)."""
+    return np.nan_to_num(np.max(rads, axis=0), nan=np.inf, posinf=np.inf)
 
 
 def _summed(rad: np.ndarray, mag: np.ndarray, shape: tuple) -> np.ndarray:

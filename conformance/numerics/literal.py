@@ -140,9 +140,6 @@ class _In:
     def stack(self, parts: list) -> np.ndarray:
         return np.array(parts, dtype=self.t)
 
-    def widest(self, alternatives: list) -> Any:
-        return alternatives[0]
-
     def sum(self, x: np.ndarray, axis: int | tuple | None) -> np.ndarray:
         """Accumulated in float64 (as a float32 accumulator does for the suite's short rows), rounded once."""
         return self.f(np.sum(np.asarray(x, dtype=np.float64), axis=axis, keepdims=True))

@@ -120,8 +120,8 @@ class Tolerance:
         if self.grad_conditioning is not None:
             tol = tol + self.cond_rtol(dtype) * _finite(self.grad_conditioning(ex, wrt, grad, cot))
         if self.grad_bound is not None and self.bounded(dtype):
-            kernels = arithmetic.current(dtype).kernels
-            tol = np.minimum(tol, self._bounded(ex, dtype, scale, self.grad_bound(ex, wrt, cot, dtype, kernels)))
+            bound = self.grad_bound(ex, wrt, cot, dtype, arithmetic.current(dtype).kernels)
+            tol = np.minimum(tol, self._bounded(ex, dtype, scale, _part(bound, np.shape(grad))))
         return tol
 
     def _bounded(self, ex: dict, dtype: str, scale: Any, bound: Any) -> np.ndarray:
@@ -131,6 +131,15 @@ class Tolerance:
             rest = (arithmetic.current(dtype).reduction_rtol(n) + SAFETY * ORACLE_U * n) * _finite(scale)
             bound = np.nan_to_num(np.asarray(bound, dtype=np.float64), nan=np.inf, posinf=np.inf)
             return self.atol(dtype) + rest + FORM * bound
+
+
+def _part(bound: Any, shape: tuple) -> Any:
+    """The bound of the gradient of ``shape``: of the one part of that shape where an argument is a sequence of
+    arrays (the largest where several parts share it; none, inf, where none does)."""
+    if not isinstance(bound, list):
+        return bound
+    same = [b for b in bound if np.shape(b) == tuple(shape)]
+    return np.max(same, axis=0) if same else np.inf
 
 
 def _finite(scale: Any) -> np.ndarray:

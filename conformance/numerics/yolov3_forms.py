@@ -17,7 +17,7 @@ import numpy as np
 
 from conformance.numerics.bounds import exact
 from conformance.numerics.box_forms import giou
-from conformance.numerics.crossentropy_forms import sce_any
+from conformance.numerics.crossentropy_forms import sce_forms
 from oracle.maxiou import screened_max_iou
 
 
@@ -27,12 +27,13 @@ def _background(pred: Any, bboxes: np.ndarray, r: np.ndarray, thresh: float) -> 
     return screened_max_iou(exact(pred), np.asarray(bboxes, dtype=np.float64))[..., None] < thresh
 
 
-def _layer(d: Any, conv: Any, label: Any, bboxes: Any, anchors: Any, stride: Any, num_class: Any,
+def _layer(d: Any, sce: Any, conv: Any, label: Any, bboxes: Any, anchors: Any, stride: Any, num_class: Any,
            thresh: Any) -> list[Any]:
-    """One scale's (giou_loss, conf_loss, prob_loss), each a scalar."""
-    conv, label, bboxes = (np.asarray(v, dtype=np.float64) for v in (conv, label, bboxes))
-    b, s, a, n = conv.shape[0], conv.shape[1], np.shape(anchors)[0], int(num_class)
-    raw, lab = d.a(conv.reshape(b, s, s, a, 5 + n)), d.a(label)
+    """One scale's (giou_loss, conf_loss, prob_loss), each a scalar; ``conv`` in the arithmetic ``d``, its sigmoid
+    cross-entropies by ``sce`` (one of their forms)."""
+    label, bboxes = (np.asarray(v, dtype=np.float64) for v in (label, bboxes))
+    b, s, a, n = exact(conv).shape[0], exact(conv).shape[1], np.shape(anchors)[0], int(num_class)
+    raw, lab = conv.reshape((b, s, s, a, 5 + n)), d.a(label)
     grid = np.zeros((1, s, s, 1, 2))
     grid[..., 0], grid[..., 1] = np.arange(s)[None, None, :, None], np.arange(s)[None, :, None, None]
     xy = d.f(d.f(d.sigmoid(raw[..., 0:2]) + d.c(grid)) * d.c(float(stride)))
@@ -44,25 +45,33 @@ def _layer(d: Any, conv: Any, label: Any, bboxes: Any, anchors: Any, stride: Any
     giou_el = d.f(d.f(r * scale) * d.f(one - giou(d, pred, lab[..., 0:4])[..., None]))
     bgd = d.f(d.f(one - r) * d.c(_background(pred, bboxes, exact(r), float(thresh)).astype(np.float64)))
     focal = d.pow(d.abs(d.f(r - d.sigmoid(raw[..., 4:5]))), 2.0)
-    conf_sce = sce_any(d, r, raw[..., 4:5])
+    conf_sce = sce(d, r, raw[..., 4:5])
     conf_el = d.f(focal * d.f(d.f(r * conf_sce) + d.f(bgd * conf_sce)))
-    prob_el = d.f(r * sce_any(d, lab[..., 5:], raw[..., 5:]))
+    prob_el = d.f(r * sce(d, lab[..., 5:], raw[..., 5:]))
     return [d.f(d.sum(d.sum(el, (1, 2, 3, 4)), 0) / d.c(float(b)))[(0,) * 5] for el in (giou_el, conf_el, prob_el)]
 
 
-def _loss_layer(d: Any, conv: Any, label: Any, bboxes: Any, anchors: Any, stride: Any, num_class: Any,
-                thresh: Any) -> Any:
-    return d.stack(_layer(d, conv, label, bboxes, anchors, stride, num_class, 0.5 if thresh is None else thresh))
+def _loss_layer(sce: Any) -> Any:
+    def form(d: Any, conv: Any, label: Any, bboxes: Any, anchors: Any, stride: Any, num_class: Any, thresh: Any) -> Any:
+        return d.stack(_layer(d, sce, conv, label, bboxes, anchors, stride, num_class,
+                              0.5 if thresh is None else thresh))
+
+    return form
 
 
-def _compute_loss(d: Any, convs: Any, labels: Any, bboxes: Any, anchors: Any, strides: Any, num_class: Any,
-                  thresh: Any) -> Any:
-    scales = [_layer(d, c, lab, bb, an, st, num_class, 0.5 if thresh is None else thresh)
-              for c, lab, bb, an, st in zip(convs, labels, bboxes, anchors, strides, strict=True)]
-    return d.stack([d.f(d.f(x + y) + z) for x, y, z in zip(*scales, strict=True)])
+def _compute_loss(sce: Any) -> Any:
+    def form(d: Any, convs: Any, labels: Any, bboxes: Any, anchors: Any, strides: Any, num_class: Any,
+             thresh: Any) -> Any:
+        scales = [_layer(d, sce, c, lab, bb, an, st, num_class,
+                         0.5 if thresh is None else thresh)
+                  for c, lab, bb, an, st in zip(convs, labels, bboxes, anchors, strides, strict=True)]
+        return d.stack([d.f(d.f(x + y) + z) for x, y, z in zip(*scales, strict=True)])
+
+    return form
 
 
-_LAYER = ("conv", "label", "bboxes", "anchors", "stride", "num_class", "iou_loss_thresh")
-FORMS = {"loss_layer": ((), _LAYER, [_loss_layer]),
-         "compute_loss": ((), ("convs", "labels", "bboxes", "anchors", "strides", "num_class", "iou_loss_thresh"),
-                          [_compute_loss])}
+# every form of the sigmoid cross-entropy, one per form of the loss (an implementation computes them one way)
+FORMS = {"loss_layer": (("conv",), ("label", "bboxes", "anchors", "stride", "num_class", "iou_loss_thresh"),
+                        [_loss_layer(f) for f in sce_forms()]),
+         "compute_loss": (("convs",), ("labels", "bboxes", "anchors", "strides", "num_class", "iou_loss_thresh"),
+                          [_compute_loss(f) for f in sce_forms()])}
