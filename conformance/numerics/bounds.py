@@ -46,24 +46,27 @@ class Noise:
 
 class Approx:
     """Exact values ``mid`` and the error of the dtype's evaluation as an affine form in the noise symbols:
-    computed − exact = ``e0 + Σ_k dev[k]·ε_k`` for one ε ∈ [−1, 1]^K shared by every quantity of the evaluation, so
-    the errors that two quantities inherit from one rounding cancel where the formula subtracts them (affine
-    arithmetic, Stolfi & de Figueiredo; the error is bounded by ``rad = |e0| + Σ|dev|``)."""
+    computed − exact = ``e0 + Σ_k dev[k]·ε_{ids[k]}`` for one ε ∈ [−1, 1]^K shared by every quantity of the
+    evaluation, so the errors that two quantities inherit from one rounding cancel where the formula subtracts them
+    (affine arithmetic, Stolfi & de Figueiredo; the error is bounded by ``rad = |e0| + Σ|dev|``).  Only the symbols
+    a quantity depends on are stored (``ids``, ascending): an evaluation creates thousands, a quantity holds few."""
 
     __array_ufunc__ = None  # NumPy scalars and arrays defer to the operators below
 
     def __init__(self, mid: Any, rad: Any = 0.0, noise: Noise | None = None, *, e0: Any = 0.0,
-                 dev: np.ndarray | None = None):
+                 dev: np.ndarray | None = None, ids: np.ndarray | None = None):
         self.mid = np.asarray(mid, dtype=np.float64)
         self.noise = noise
         self.e0 = e0  # a scalar or an array broadcasting against mid
+        self.ids = _NONE if ids is None else ids
         self.dev = np.zeros((0,) + self.mid.shape) if dev is None else dev
         self._rad: np.ndarray | None = None
         if not (isinstance(rad, float) and rad == 0.0) and np.any(np.asarray(rad) != 0):
             if self.noise is None:
                 raise ValueError("an error needs the evaluation's noise symbols (Approx(mid, rad, noise))")
-            self.dev = _pad(self.dev, self.noise.k + 1, self.mid.shape)
-            self.dev[self.noise.fresh()] = np.broadcast_to(np.asarray(rad, dtype=np.float64), self.mid.shape)
+            fresh = np.broadcast_to(np.asarray(rad, dtype=np.float64), self.mid.shape)[None]
+            self.dev = np.concatenate([_full(self.dev, self.mid.shape), fresh])
+            self.ids = np.append(self.ids, self.noise.fresh())
 
     @property
     def rad(self) -> np.ndarray:
@@ -78,19 +81,18 @@ class Approx:
 
     def widened(self, by: Any, shift: Any = 0.0) -> Approx:
         """This error plus ``shift`` and a fresh symbol of coefficient ``by`` (a remainder, a rounding)."""
-        return Approx(self.mid, by, self.noise, e0=self.e0 + shift, dev=self.dev)
+        return Approx(self.mid, by, self.noise, e0=self.e0 + shift, dev=self.dev, ids=self.ids)
 
     def __getitem__(self, key: Any) -> Approx:
         """Some of the elements, their symbols renamed per part (the elements' roundings are independent)."""
         mid = self.mid[key]
-        sub = _pad(self.dev, len(self.dev), self.mid.shape)[(slice(None),) + _key(key)]
+        sub = _full(self.dev, self.mid.shape)[(slice(None),) + _key(key)]
         if self.noise is None or not len(sub):
-            return Approx(mid, 0.0, self.noise, e0=self._e0(key), dev=sub)
+            return Approx(mid, 0.0, self.noise, e0=self._e0(key), dev=sub, ids=self.ids)
         used = np.flatnonzero(np.any(sub != 0, axis=tuple(range(1, sub.ndim))))
-        ids = [self.noise.slot(int(k), repr(_key(key))) for k in used]
-        dev = np.zeros((self.noise.k,) + mid.shape)
-        dev[ids] = sub[used]
-        return Approx(mid, 0.0, self.noise, e0=self._e0(key), dev=dev)
+        ids = np.array([self.noise.slot(int(self.ids[k]), repr(_key(key))) for k in used], dtype=np.int64)
+        order = np.argsort(ids)
+        return Approx(mid, 0.0, self.noise, e0=self._e0(key), dev=sub[used][order], ids=ids[order])
 
     def _e0(self, key: Any) -> Any:
         return np.broadcast_to(self.e0, self.mid.shape)[key] if np.ndim(self.e0) else self.e0
@@ -99,10 +101,8 @@ class Approx:
         """a·self + b·o (exact: the errors combine with their signs)."""
         o = Approx.of(o)
         mid = a * self.mid + b * o.mid
-        noise = _shared(self, o)
-        k = max(len(self.dev), len(o.dev))
-        dev = a * _pad(self.dev, k, mid.shape) + b * _pad(o.dev, k, mid.shape)
-        return Approx(mid, 0.0, noise, e0=a * self.e0 + b * o.e0, dev=dev)
+        ids, x, y = _align(self.ids, self.dev, o.ids, o.dev, mid.shape)
+        return Approx(mid, 0.0, _shared(self, o), e0=a * self.e0 + b * o.e0, dev=a * x + b * y, ids=ids)
 
     def __add__(self, o: Any) -> Approx:
         return self._linear(o, 1.0, 1.0)
@@ -116,20 +116,20 @@ class Approx:
         return Approx.of(o) - self
 
     def __neg__(self) -> Approx:
-        return Approx(-self.mid, 0.0, self.noise, e0=-self.e0, dev=-self.dev)
+        return Approx(-self.mid, 0.0, self.noise, e0=-self.e0, dev=-self.dev, ids=self.ids)
 
-    def _scaled(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _scaled(self, s: np.ndarray) -> tuple[Any, np.ndarray]:
         """(s·e0, s·dev) for ``s`` broadcasting against the values."""
         shape = np.broadcast_shapes(np.shape(s), self.mid.shape)
-        return s * self.e0, s * _pad(self.dev, len(self.dev), shape)
+        return s * self.e0, s * _full(self.dev, shape)
 
     def __mul__(self, o: Any) -> Approx:
         """x̂ŷ − xy = x·e_y + y·e_x + e_x·e_y: linear in the errors, and a fresh symbol for the product of errors."""
         o = Approx.of(o)
         mid = self.mid * o.mid
-        k = max(len(self.dev), len(o.dev))
         (a0, ad), (b0, bd) = o._scaled(self.mid), self._scaled(o.mid)
-        out = Approx(mid, 0.0, _shared(self, o), e0=a0 + b0, dev=_pad(ad, k, mid.shape) + _pad(bd, k, mid.shape))
+        ids, x, y = _align(o.ids, ad, self.ids, bd, mid.shape)
+        out = Approx(mid, 0.0, _shared(self, o), e0=a0 + b0, dev=x + y, ids=ids)
         rest = self.rad * o.rad
         return out.widened(np.where(np.isnan(rest), np.inf, rest))
 
@@ -141,7 +141,7 @@ class Approx:
         e0, dev = self._scaled(-1.0 / self.mid**2)
         rest = np.where(r < ay, r * r / (ay * ay * (ay - r)), np.inf)
         rest = np.where(np.isnan(rest), np.inf, rest)
-        return Approx(1.0 / self.mid, 0.0, self.noise, e0=e0, dev=dev).widened(rest)
+        return Approx(1.0 / self.mid, 0.0, self.noise, e0=e0, dev=dev, ids=self.ids).widened(rest)
 
     def __truediv__(self, o: Any) -> Approx:
         return self * Approx.of(o).reciprocal()
@@ -152,30 +152,33 @@ class Approx:
     @staticmethod
     def select(cond: np.ndarray, a: Approx, b: Approx) -> Approx:
         """``a`` where ``cond``, else ``b``, symbol by symbol."""
-        k = max(len(a.dev), len(b.dev))
         mid = np.where(cond, a.mid, b.mid)
-        dev = np.where(cond, _pad(a.dev, k, mid.shape), _pad(b.dev, k, mid.shape))
-        return Approx(mid, 0.0, _shared(a, b), e0=np.where(cond, a.e0, b.e0), dev=dev)
+        ids, x, y = _align(a.ids, a.dev, b.ids, b.dev, mid.shape)
+        return Approx(mid, 0.0, _shared(a, b), e0=np.where(cond, a.e0, b.e0), dev=np.where(cond, x, y), ids=ids)
 
     def reshape(self, shape: tuple) -> Approx:
         """The same elements in another shape, each keeping its symbols."""
         mid = self.mid.reshape(shape)
         e0 = np.broadcast_to(self.e0, self.mid.shape).reshape(shape) if np.ndim(self.e0) else self.e0
-        return Approx(mid, 0.0, self.noise, e0=e0, dev=self.dev.reshape((len(self.dev),) + mid.shape))
+        dev = _full(self.dev, self.mid.shape).reshape((len(self.ids),) + mid.shape)
+        return Approx(mid, 0.0, self.noise, e0=e0, dev=dev, ids=self.ids)
 
     def broadcast(self, shape: tuple) -> Approx:
         """The values broadcast to ``shape``: a copied element keeps its symbols (the same rounding)."""
         mid = np.broadcast_to(self.mid, shape)
         e0 = np.broadcast_to(self.e0, shape) if np.ndim(self.e0) else self.e0
-        return Approx(mid, 0.0, self.noise, e0=e0, dev=np.broadcast_to(self.dev, (len(self.dev),) + tuple(shape)))
+        return Approx(mid, 0.0, self.noise, e0=e0, dev=_full(self.dev, tuple(shape)), ids=self.ids)
 
     @staticmethod
     def scatter(shape: tuple, key: Any, g: Approx) -> Approx:
         """Zeros of ``shape`` holding ``g`` at ``key`` (the gradient of an indexing), symbol by symbol."""
-        mid, e0, dev = np.zeros(shape), np.zeros(shape), np.zeros((len(g.dev),) + tuple(shape))
+        mid, e0, dev = np.zeros(shape), np.zeros(shape), np.zeros((len(g.ids),) + tuple(shape))
         mid[key], e0[key] = g.mid, g.e0
-        dev[(slice(None),) + _key(key)] = _pad(g.dev, len(g.dev), g.mid.shape)
-        return Approx(mid, 0.0, g.noise, e0=e0, dev=dev)
+        dev[(slice(None),) + _key(key)] = _full(g.dev, g.mid.shape)
+        return Approx(mid, 0.0, g.noise, e0=e0, dev=dev, ids=g.ids)
+
+
+_NONE = np.zeros(0, dtype=np.int64)
 
 
 def exact(x: Any) -> np.ndarray:
@@ -195,17 +198,31 @@ def _key(key: Any) -> tuple:
     return key if isinstance(key, tuple) else (key,)
 
 
-def _pad(dev: np.ndarray, k: int, shape: tuple) -> np.ndarray:
-    """``dev`` as ``k`` symbols' coefficients of shape ``shape`` (new symbols 0)."""
+def _full(dev: np.ndarray, shape: tuple) -> np.ndarray:
+    """Coefficients ``dev`` (symbols first) over values of ``shape`` (a view where they broadcast)."""
     shape = tuple(shape)
-    if dev.shape[1:] != shape:  # values broadcast over leading axes: align the coefficients' trailing axes
-        lead = (1,) * (len(shape) - (dev.ndim - 1))
-        dev = np.broadcast_to(dev.reshape((len(dev),) + lead + dev.shape[1:]), (len(dev),) + shape)
-    if len(dev) == k:
+    if dev.shape[1:] == shape:
         return dev
-    out = np.zeros((k,) + tuple(shape))
-    out[:len(dev)] = dev
-    return out
+    lead = (1,) * (len(shape) - (dev.ndim - 1))  # values broadcast over leading axes: align the trailing axes
+    return np.broadcast_to(dev.reshape((len(dev),) + lead + dev.shape[1:]), (len(dev),) + shape)
+
+
+def _align(ia: np.ndarray, da: np.ndarray, ib: np.ndarray, db: np.ndarray,
+           shape: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two operands' coefficients over the union of their symbols (0 where one lacks a symbol), of ``shape``."""
+    da, db = _full(da, shape), _full(db, shape)
+    if len(ia) == len(ib) and np.array_equal(ia, ib):
+        return ia, da, db
+    ids = np.union1d(ia, ib)
+    out = []
+    for i, d in ((ia, da), (ib, db)):
+        if len(i) == len(ids):
+            out.append(d)
+        else:
+            full = np.zeros((len(ids),) + tuple(shape))
+            full[np.searchsorted(ids, i)] = d
+            out.append(full)
+    return ids, out[0], out[1]
 
 
 def _extremum(larger: bool, a: Any, b: Any) -> Approx:
@@ -320,13 +337,16 @@ class Bounded:
     def concat(self, parts: list[Approx], axis: int = -1) -> Approx:
         """Arrays joined along ``axis``: each element keeps its own symbols (no two parts share a rounding)."""
         parts = [Approx.of(p) for p in parts]
-        k = max(len(p.dev) for p in parts)
-        mids = [p.mid for p in parts]
-        devs = [_pad(p.dev, k, p.mid.shape) for p in parts]
+        ids = np.unique(np.concatenate([p.ids for p in parts]))
+        devs = []
+        for p in parts:
+            full = np.zeros((len(ids),) + p.mid.shape)
+            full[np.searchsorted(ids, p.ids)] = _full(p.dev, p.mid.shape)
+            devs.append(full)
         e0s = [np.broadcast_to(p.e0, p.mid.shape) for p in parts]
         ax = axis % parts[0].mid.ndim
-        return Approx(np.concatenate(mids, ax), 0.0, self.noise, e0=np.concatenate(e0s, ax),
-                      dev=np.concatenate(devs, ax + 1))
+        return Approx(np.concatenate([p.mid for p in parts], ax), 0.0, self.noise, e0=np.concatenate(e0s, ax),
+                      dev=np.concatenate(devs, ax + 1), ids=ids)
 
     def stack(self, parts: list[Approx]) -> Approx:
         """Scalars as one vector (a name's several outputs), each within its radius (fresh symbols)."""
