@@ -1,6 +1,7 @@
 """Sharpness of the value tolerance in float16 and bfloat16 (docs/tolerances.md, "Sharpness"): the median
-tolerance / |exact value| over the committed fixture cases, with the kernel accuracy measured for TensorFlow eager on
-the project's CPU, stays at or below the targets (0.1 bfloat16, 0.02 float16) for the names that reach them.
+tolerance / |exact value| over the committed fixture cases, with TensorFlow eager's arithmetic as the suite measures
+it on this machine (its reductions, and each kernel's error per range of inputs), stays at or below the targets (0.1
+bfloat16, 0.02 float16) for the names that reach them.
 
 A guard against a model change that widens the low-precision tolerances again; the gate run's figures per name are
 in docs/tolerances.md (``python tests/sharpness_table.py RUN.json``)."""
@@ -15,14 +16,8 @@ import pytest
 from conformance.contracts import REGISTRY
 from conformance.numerics import arithmetic
 from conformance.regression.format import COMMITTED, load
+from conformance.runners import probe
 
-# largest error of each kernel over every input, in u: TensorFlow 2.21 eager, x86-64 CPU (docs/tolerances.md)
-TF_EAGER = {
-    "bfloat16": {"exp": 0.99, "expm1": 0.99, "log": 1.0, "log1p": 1.0, "sigmoid": 2.18, "softplus": 7.58,
-                 "tanh": 0.95, "atan": 0.96, "sqrt": 0.99, "pow": 0.89},
-    "float16": {"exp": 1.0, "expm1": 1.0, "log": 1.0, "log1p": 1.0, "sigmoid": 2.46, "softplus": 1.76,
-                "tanh": 0.99, "atan": 0.99, "sqrt": 1.0, "pow": 0.98},
-}
 TARGET = {"bfloat16": 0.1, "float16": 0.02}
 MEETS = {
     "bfloat16": ("sigmoid", "softmax", "sigmoid_cross_entropy_with_logits", "binary_crossentropy", "entropy",
@@ -30,7 +25,8 @@ MEETS = {
                  "bbox_giou", "iou_loss", "diou_loss", "ciou_loss", "sigmoid_focal_loss",
                  "weighted_cross_entropy_with_logits", "softmax_cross_entropy_with_logits",
                  "sparse_softmax_cross_entropy_with_logits", "categorical_crossentropy", "kl_divergence",
-                 "rpn_loss_cls", "focal_loss"),
+                 "rpn_loss_cls", "focal_loss"),  # loss_layer 0.0999, compute_loss 0.094 on these cases: too near to
+    # guard (the gate run's medians are in docs/tolerances.md)
     "float16": ("sigmoid", "softmax", "sigmoid_cross_entropy_with_logits", "weighted_cross_entropy_with_logits",
                 "softmax_cross_entropy_with_logits", "binary_crossentropy", "categorical_crossentropy", "entropy",
                 "smooth_l1", "rpn_loss_regr", "rpn_loss_cls", "class_loss_regr", "class_loss_cls", "decode", "focal",
@@ -42,7 +38,7 @@ MEETS = {
 def _medians(dtype: str) -> dict[str, float]:
     per: dict[str, list[float]] = {}
     try:
-        arithmetic.use(arithmetic.Arithmetic(dtype, "float32", "test", kernels=TF_EAGER[dtype]))
+        probe.ensure("tf", "eager", dtype)
         for case in load(COMMITTED).cases:
             if case.dtype != dtype:
                 continue
