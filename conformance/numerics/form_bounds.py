@@ -86,7 +86,7 @@ def value_bound(name: str, ex: dict, dtype: str, kernels: dict[str, float] | Non
                 arith = arithmetic.current(dtype)
                 d = Bounded(dtype, kernels, arith.reduction_rtol, arith.profiles)
                 rads.append(form(d, *(_lift(d, a) for a in arrays), *scalars).rad)
-        return np.nan_to_num(np.max(rads, axis=0), nan=np.inf, posinf=np.inf)
+        return _largest(rads)
 
     return _cached(_key("value", name, dtype, kernels, ex), compute)
 
