@@ -14,10 +14,10 @@ import tensorflow as tf
 from hypothesis import HealthCheck, assume, given, settings
 
 from conformance.contracts import REGISTRY
-from conformance.numerics import arithmetic, form_bounds, literal
+from conformance.numerics import arithmetic, crossentropy_forms, form_bounds, literal
 from conformance.numerics.crossentropy_forms import FORMS
 from conformance.numerics.forms import FORMS as ALL_FORMS
-from conformance.numerics.tolerance import below_resolution, clip_overflows, round_example
+from conformance.numerics.tolerance import below_resolution, bgd_margin, clip_overflows, round_example
 from conformance.reporting.results import CheckResult
 from conformance.reporting.terminal import render_summary
 from conformance.runners import probe
@@ -101,34 +101,42 @@ def test_bound_holds_for_every_form_and_tensorflow_and_is_sharp(name, dtype, mea
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
-@pytest.mark.parametrize("name", ["loss_layer", "compute_loss"])
-def test_yolo_gradient_bound_holds_for_tensorflow_and_is_sharp(name, dtype, measured):
-    """The YOLOv3 loss's gradient with respect to ``conv`` (every scale's, for ``compute_loss``), autodiffed by
-    TensorFlow through the bundled reference in the dtype, lies within FORM times the running bound of the exact
-    VJP away from kinks (where the checks do not compare); the largest error reaches a fraction of the bound."""
+@pytest.mark.parametrize("name", ["loss_layer", "compute_loss", *crossentropy_forms.TRACED])
+def test_gradient_bound_holds_for_tensorflow_and_is_sharp(name, dtype, measured):
+    """The traced gradients (the YOLOv3 loss with respect to ``conv``, every scale's for ``compute_loss``; the
+    elementwise sigmoid cross-entropies), autodiffed by TensorFlow through the bundled reference in the dtype, lie
+    within FORM times the running bound of the exact VJP away from kinks (where the checks do not compare); the
+    largest error reaches a fraction of the bound."""
     c = REGISTRY[name]
     runner = tf_runner.Runner(c, getattr(reference, name), "eager", impl=reference)
-    k, worst, judged = c.grad_args[0], [0.0], [0]
+    worst, judged = [0.0], [0]
 
     @settings(max_examples=12, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(c.strategy())
     def run(ex):
         r, args = tf_runner.prepare(c, ex, dtype)
-        cot = tuple(np.array(v) for v in (1.0, 0.5, 2.0))
+        assume(c.margin is None or c.margin(r) > bgd_margin(dtype))  # a mask's threshold within rounding: not judged
+        value = c.expected(r)
+        rng = np.random.default_rng(judged[0])
+        cots = [np.round(rng.uniform(-2, 2, np.shape(o)) * 4) / 4 for o in (value if isinstance(value, tuple) else
+                                                                           (value,))]
+        cot = tuple(cots) if isinstance(value, tuple) else cots[0]
         _, grads = runner.value_and_grad(args, cot)
-        want = c.expected_vjp(r, cot, k)
-        bound = form_bounds.grad_bound(name, r, k, cot, dtype, arithmetic.current(dtype).kernels)
-        kinks = c.with_near_kinks(c.kinks(r, k), r, k, dtype)
-        parts = zip(*(x if isinstance(x, (list, tuple)) else [x] for x in (grads[k], want, bound, kinks)), strict=True)
-        for g, w, b, kk in parts:
-            err = np.abs(np.asarray(g, dtype=np.float64) - w)
-            sel = np.isfinite(w) & np.isfinite(b) & (b > 0) & ~np.asarray(kk if kk is not None else False)
-            judged[0] += int(np.sum(sel))
-            assert np.all(err[sel] <= arithmetic.FORM * b[sel]), (name, r, g, w, b)
-            worst[0] = max(worst[0], float(np.max(err[sel] / b[sel], initial=0.0)))
+        for k in c.grad_args:
+            want = c.expected_vjp(r, cot, k)
+            bound = form_bounds.grad_bound(name, r, k, cot, dtype, arithmetic.current(dtype).kernels)
+            kinks = c.with_near_kinks(c.kinks(r, k), r, k, dtype)
+            parts = zip(*(x if isinstance(x, (list, tuple)) else [x] for x in (grads[k], want, bound, kinks)),
+                        strict=True)
+            for g, w, b, kk in parts:
+                err = np.abs(np.asarray(g, dtype=np.float64) - w)
+                sel = np.isfinite(w) & np.isfinite(b) & (b > 0) & ~np.asarray(kk if kk is not None else False)
+                judged[0] += int(np.sum(sel))
+                assert np.all(err[sel] <= arithmetic.FORM * b[sel]), (name, k, r, g, w, b)
+                worst[0] = max(worst[0], float(np.max(err[sel] / b[sel], initial=0.0)))
 
     run()
-    assert judged[0] > 100 and worst[0] > 0.05, (judged[0], worst[0])
+    assert judged[0] > 50 and worst[0] > 0.05, (judged[0], worst[0])
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16"])

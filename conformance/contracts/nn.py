@@ -26,7 +26,7 @@ from conformance.contracts.draw import (
 )
 from conformance.contracts.nn_entries import ENTRIES as NN_ENTRIES
 from conformance.contracts.record import BadCase, Call, Contract, TimingCase
-from conformance.numerics.crossentropy_forms import FORMS as CROSSENTROPY_FORMS
+from conformance.numerics import crossentropy_forms
 from conformance.numerics.dtypes import info
 from conformance.numerics.form_bounds import bounds
 from conformance.numerics.tolerance import Tolerance, axis_terms, elementwise_grad, max_ignoring_nan, sigmoid64
@@ -310,7 +310,7 @@ _TOL = {
                                conditioning=_entropy_conditioning, grad_scale=_entropy_grad),
     "smooth_l1": Tolerance(terms=lambda ex: 1, ops=3, grad_scale=lambda ex, wrt, g, c: np.abs(g)),
 }
-_TOL.update({k: replace(_TOL[k], **bounds(k, gradient=False)) for k in CROSSENTROPY_FORMS})  # values' running bounds
+_TOL.update({k: replace(_TOL[k], **bounds(k, k in crossentropy_forms.TRACED)) for k in crossentropy_forms.FORMS})
 
 
 # --- stability, bad inputs, timing -------------------------------------------------------------------------------

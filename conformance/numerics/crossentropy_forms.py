@@ -133,6 +133,8 @@ def _cce(d: Any, t: Any, p: Any, axis: Any) -> Any:
 
 
 # name -> (float arguments, other arguments, forms(arithmetic, *floats, *others))
+# the names whose gradients are bounded too (their forms are elementwise: traced as autodiff takes them)
+TRACED = ("sigmoid_cross_entropy_with_logits", "weighted_cross_entropy_with_logits")
 FORMS = {
     "sigmoid_focal_loss": (("labels", "logits"), ("alpha", "gamma"),
                            [lambda d, z, x, a, g, tv=tv: _focal(d, z, x, float(a), float(g), tv)
