@@ -2,8 +2,9 @@
 
 Loaded by :mod:`conformance.plugin`; it acts only when ``--impl`` is given, and only on the conformance tests.
 
-* Every conformance test gets pytest-timeout's ``timeout`` marker with :data:`DEFAULT_TIMEOUT` seconds unless
-  the user set one (``--timeout=SECONDS``, the ``timeout`` ini option or ``$PYTEST_TIMEOUT``; ``0`` disables).
+* Every conformance test gets pytest-timeout's ``timeout`` marker with :data:`DEFAULT_TIMEOUT` seconds (times
+  the active Hypothesis profile's examples over the gate's, at most :data:`MAX_SCALE` times) unless the user set
+  one (``--timeout=SECONDS``, the ``timeout`` ini option or ``$PYTEST_TIMEOUT``; ``0`` disables).
 * With pytest-timeout's signal method (the default on POSIX) the alarm raises :class:`ImplementationTimeout`, a
   ``BaseException``: Hypothesis treats ``Exception`` and pytest's ``Failed`` as a failing example to shrink and
   replay, and the replay of a hanging example would hang with no alarm left.  If the test has not finished
@@ -29,6 +30,8 @@ import pytest
 from conformance.reporting.results import CATEGORIES, CheckResult
 
 DEFAULT_TIMEOUT = 600.0  # seconds per test: the slowest conformance tests take about a minute on 2 CPU cores
+GATE_EXAMPLES = 25  # the gate profile's examples per check, for which DEFAULT_TIMEOUT is set
+MAX_SCALE = 6  # a profile drawing more examples waits proportionally longer, at most 1 hour
 TIMEOUT_TEXT = "Timeout (>"  # how pytest-timeout's messages (and ours) begin
 _TIMED_OUT: set[str] = set()  # node ids with a timeout result (controller): a later crash report is the watchdog's
 
@@ -85,9 +88,19 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not _active(config) or not config.pluginmanager.hasplugin("timeout") or _user_timeout(config):
         return
+    seconds = default_timeout()
     for item in items:
         if _ours(item) and item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(DEFAULT_TIMEOUT))
+            item.add_marker(pytest.mark.timeout(seconds))
+
+
+def default_timeout() -> float:
+    """:data:`DEFAULT_TIMEOUT` scaled by the active Hypothesis profile's examples per check (the thorough profile's
+    500 draw 20 times the gate's 25: a check that takes a minute there takes many here; hangs are still caught)."""
+    from hypothesis import settings
+
+    scale = min(max(1.0, settings.default.max_examples / GATE_EXAMPLES), MAX_SCALE)
+    return DEFAULT_TIMEOUT * scale
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)

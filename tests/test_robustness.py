@@ -21,7 +21,7 @@ import pytest
 import tensorflow as tf
 
 from conformance.contracts import REGISTRY
-from conformance.isolation import DEFAULT_TIMEOUT, result_from_nodeid
+from conformance.isolation import DEFAULT_TIMEOUT, GATE_EXAMPLES, MAX_SCALE, result_from_nodeid
 from conformance.runners.tf import ContractViolation, Runner, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,6 +121,9 @@ def test_default_timeout_unless_the_user_sets_one(tmp_path):
         return found
 
     assert markers() == {str(DEFAULT_TIMEOUT)}
+    # a profile drawing more examples per check waits longer (the thorough profile: 500, capped at MAX_SCALE times)
+    assert markers("--hypothesis-profile=conformance-dev") == {str(DEFAULT_TIMEOUT * 60 / GATE_EXAMPLES)}
+    assert markers("--hypothesis-profile=conformance-thorough") == {str(DEFAULT_TIMEOUT * MAX_SCALE)}
     assert markers("--timeout=7") == {"None"}  # pytest-timeout's own setting applies
     assert markers("-o", "timeout=9") == {"None"}
 
