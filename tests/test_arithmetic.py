@@ -343,3 +343,31 @@ def test_a_rounded_log_argument_is_charged_once_not_per_operation() -> None:
     chain = arithmetic.FORM * (tol.ops + 1)
     assert got == pytest.approx(16 * info(dtype).tiny + chain * u * e[0] + arithmetic.FORM * u * 2, rel=1e-3)
     assert got < arithmetic.SAFETY * 8 * u * (e[0] + 2) / 10
+
+
+# --- the rounding probe: +, −, ×, ÷ round to nearest, or the step on exact operands is not credited ---------------
+
+def _truncated(dtype: str, e: np.ndarray) -> np.ndarray:
+    """``e`` rounded toward zero to ``dtype``'s significant bits (a platform that truncates float32 to bfloat16)."""
+    _, ex = np.frexp(e)
+    q = ex.astype(np.int64) - (info(dtype).mantissa_bits + 1)
+    return np.ldexp(np.trunc(np.ldexp(e, -q)), q)
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_the_rounding_probe_accepts_nearest_and_wider_and_rejects_truncation(dtype: str) -> None:
+    """Results rounded to nearest in the dtype, kept in float32, or rounded in float32 and then to the dtype pass
+    the probe; truncated results and a division one ulp off on one pair of 4096 do not."""
+    a, b = arithmetic.operand_pairs(dtype)
+    exact = {k: f(a, b) for k, f in arithmetic.OPERATIONS.items()}
+    for how in (lambda e: round_to(dtype, e), lambda e: round_to("float32", e),
+                lambda e: round_to(dtype, round_to("float32", e))):
+        assert arithmetic.rounds_to_nearest(dtype, a, b, {k: how(e) for k, e in exact.items()})
+    truncated = {k: _truncated(dtype, e) for k, e in exact.items()}
+    assert not arithmetic.rounds_to_nearest(dtype, a, b, truncated)
+    rne = {k: round_to(dtype, e) for k, e in exact.items()}
+    i = int(np.flatnonzero(rne["div"] != exact["div"])[0])  # an inexact quotient, moved one ulp away
+    off = dict(rne, div=rne["div"].copy())
+    off["div"][i] = round_to(dtype, 2 * off["div"][i] - _truncated(dtype, off["div"][i] * (1 - 1e-9)))
+    assert off["div"][i] != rne["div"][i]
+    assert not arithmetic.rounds_to_nearest(dtype, a, b, off)

@@ -8,6 +8,7 @@ the bundled reference (another form of the same formulas)."""
 from __future__ import annotations
 
 import dataclasses
+import operator
 
 import literal_documents as lit
 import numpy as np
@@ -17,6 +18,7 @@ import tensorflow as tf
 from conformance.contracts import REGISTRY
 from conformance.numerics import arithmetic, box_forms, form_bounds, forms, literal
 from conformance.numerics.bounds import Approx, Bounded, Noise
+from conformance.numerics.dtypes import round_to
 from conformance.numerics.tolerance import round_example
 from conformance.targets import reference
 
@@ -64,24 +66,57 @@ def test_rounding_bound_covers_the_dtype_and_no_more_than_half_an_ulp(dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+def test_a_step_on_exact_operands_is_charged_its_known_rounding(op, dtype):
+    """Where +, −, ×, ÷ round to nearest (measured), a step on exact operands is charged the interval between its
+    exact result and its roundings (to the dtype; to float32; to float32 then the dtype): each of them lies within
+    it, it is 0 where the dtype holds the result, and at most the rounding's own distance (plus float64's) else."""
+    rng = np.random.default_rng(7)
+    a, b = (literal._In(dtype).a(rng.uniform(-100, 100, 2000)).astype(np.float64) for _ in range(2))
+    b[:500] = literal._In(dtype).a(a[:500] * (1 + rng.uniform(-0.05, 0.05, 500))).astype(np.float64)
+    d = Bounded(dtype, nearest=True)
+    fn = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv}[op]
+    r = d.f(fn(d.a(a), d.a(b)))
+    e = fn(a, b)
+    for got in (round_to(dtype, e), round_to("float32", e), round_to(dtype, round_to("float32", e))):
+        assert np.all(np.abs(got - r.mid) <= r.rad * (1 + 1e-12) + 1e-300)  # mid is exact; rad holds the shift
+    distance = np.maximum(np.abs(round_to(dtype, e) - e), np.abs(round_to("float32", e) - e))
+    assert np.all(r.rad <= distance + 2**-50 * np.abs(e))
+    assert np.all(r.rad[round_to(dtype, e) == e] <= 2**-50 * np.abs(e[round_to(dtype, e) == e]))
+    assert np.all(Bounded(dtype).f(fn(d.a(a), d.a(b))).rad >= r.rad - 2**-50 * np.abs(e))  # never more
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 @pytest.mark.parametrize("name", BOXES)
-def test_value_bound_holds_for_both_forms_evaluated_in_the_dtype(name, dtype):
-    """The documents' form and the form with areas from the corners, step by step in the dtype, lie within the
-    bound of the exact value on every pair (the bound's own soundness, before FORM's factor 2)."""
+def test_value_bound_holds_for_every_form_and_for_tensorflow(name, dtype):
+    """Each form (the documents', areas from the corners, overlaps from centre differences), step by step in the
+    dtype and in float32 rounded to the dtype at the end (the mixed-precision pattern), lies within the bound of the
+    exact value on every pair (the bound's own soundness, before FORM's factor 2); TensorFlow's evaluation of the
+    documents' code and of the bundled reference in the dtype within FORM times it."""
     rng, c = np.random.default_rng(11), REGISTRY[name]
     worst = 0.0
-    for _ in range(40):
-        ex = round_example(c, _draw(rng, 8), dtype)
-        with np.errstate(all="ignore"):
-            e = np.asarray(c.expected(ex), dtype=np.float64)
-            rad = form_bounds.value_bound(name, ex, dtype, KERNELS[dtype])
-            d = literal._In(dtype)
-            b1, b2 = np.broadcast_arrays(d.a(ex["boxes1"]), d.a(ex["boxes2"]))
-            for corner_areas in (False, True):
-                got = np.asarray(box_forms.BOX_FORMS[name](d, b1, b2, corner_areas), dtype=np.float64)
+    arithmetic.use(arithmetic.Arithmetic(dtype, "float32", "test", kernels=KERNELS[dtype], nearest=True))
+    try:
+        for _ in range(40):
+            ex = round_example(c, _draw(rng, 8), dtype)
+            with np.errstate(all="ignore"):
+                e = np.asarray(c.expected(ex), dtype=np.float64)
+                rad = form_bounds.value_bound(name, ex, dtype, KERNELS[dtype])
+                for how in (dtype, "float32"):  # every step in the dtype; in float32, the result rounded to it
+                    d = literal._In(how)
+                    b1, b2 = np.broadcast_arrays(d.a(ex["boxes1"]), d.a(ex["boxes2"]))
+                    for variant in box_forms.VARIANTS[name]:
+                        got = round_to(dtype, box_forms.BOX_FORMS[name](d, b1, b2, variant))
+                        sel = np.isfinite(e) & np.isfinite(got)
+                        assert np.all(np.abs(got - e)[sel] <= rad[sel]), (name, how, ex)
+                        worst = max(worst, float(np.max(np.abs(got - e)[sel] / rad[sel], initial=0.0)))
+            t = TF_DTYPES[dtype]
+            for fn in (getattr(lit, name), getattr(reference, name)):  # TensorFlow in the dtype: within FORM·B
+                got = np.asarray(tf.cast(fn(tf.constant(ex["boxes1"], t), tf.constant(ex["boxes2"], t)), tf.float64))
                 sel = np.isfinite(e) & np.isfinite(got)
-                assert np.all(np.abs(got - e)[sel] <= rad[sel]), (name, ex)
-                worst = max(worst, float(np.max(np.abs(got - e)[sel] / rad[sel], initial=0.0)))
+                assert np.all(np.abs(got - e)[sel] <= arithmetic.FORM * rad[sel]), (name, fn.__module__, ex)
+    finally:
+        arithmetic.reset()
     assert worst > 0.05, f"the bound is {1 / worst:.0f}x the largest error: not sharp"
 
 

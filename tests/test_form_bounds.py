@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from conformance.contracts import REGISTRY
 from conformance.numerics import arithmetic, crossentropy_forms, form_bounds, literal
 from conformance.numerics.crossentropy_forms import FORMS
+from conformance.numerics.dtypes import round_to
 from conformance.numerics.forms import FORMS as ALL_FORMS
 from conformance.numerics.tolerance import below_resolution, bgd_margin, clip_overflows, round_example
 from conformance.reporting.results import CheckResult
@@ -40,15 +41,18 @@ def measured(request):
     arithmetic.reset()
 
 
-def _forms(name: str, ex: dict, dtype: str) -> list[np.ndarray]:
+def _forms(name: str, ex: dict, dtype: str, how: str | None = None) -> list[np.ndarray]:
+    """Each form evaluated step by step in ``how`` (the dtype by default; float32 for the mixed-precision
+    pattern), its result rounded to ``dtype``."""
     floats, others, forms = ALL_FORMS[name]
-    d = literal._In(dtype)
+    d = literal._In(how or dtype)
     if any(isinstance(ex[k], list) for k in floats):  # a sequence of arrays, one per scale
         arrays = [[d.a(x) for x in ex[k]] for k in floats]
     else:
         arrays = np.broadcast_arrays(*(d.a(ex[k]) for k in floats))
     with np.errstate(all="ignore"):
-        return [np.asarray(f(d, *arrays, *[ex.get(k) for k in others]), dtype=np.float64) for f in forms]
+        return [round_to(dtype, np.asarray(f(d, *arrays, *[ex.get(k) for k in others]), dtype=np.float64))
+                for f in forms]
 
 
 def _reference(name: str, ex: dict, dtype: str) -> np.ndarray:
@@ -77,7 +81,7 @@ def test_bound_holds_for_every_form_and_tensorflow_and_is_sharp(name, dtype, mea
         rad = form_bounds.value_bound(name, r, dtype, arithmetic.current(dtype).kernels)
         ok = np.isfinite(es[0])
         judged[0] += bool(np.any(ok & np.isfinite(rad) & (rad > 0)))
-        for got in _forms(name, r, dtype):
+        for got in _forms(name, r, dtype) + _forms(name, r, dtype, "float32"):
             with np.errstate(invalid="ignore"):
                 err = np.min([np.abs(got - e) for e in es], axis=0)
             sel = ok & np.isfinite(got)

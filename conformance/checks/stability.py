@@ -318,7 +318,7 @@ def _check_gradients(contract: Contract, runner: Runner, rounded: dict, args: di
             g = np.asarray(g, dtype=np.float64)
             what = f"gradient of {contract.name} wrt {k}" + (f"[{i}]" if isinstance(got, list) else "")
             with np.errstate(all="ignore"):
-                tol = np.ravel(np.broadcast_to(contract.tolerance.for_grad(rounded, k, w, cot, dtype), w.shape))
+                tol = np.ravel(np.broadcast_to(contract.tolerance.for_grad(rounded, k, w, cot, dtype, i), w.shape))
             hazard_ok = {"GRADIENT-OF-HAZARD": np.full(w.size, value_hazard)}
             if intermediate or value_hazard:
                 # rounded-intermediate effects: only finiteness is judged, accuracy is the value tier's business

@@ -192,7 +192,7 @@ def _grad_comparisons(contract: Contract, ex: dict, grads: dict, cot: Any, dtype
         exact_kinks = contract.kinks(ex, k, **{kw: v for kw, v in extra.items() if kw != "variants"})
         kinks = contract.with_near_kinks(exact_kinks, ex, k, dtype)
         for i, (g, w, kk) in enumerate(zip(as_tuple(got), as_tuple(want), kinks, strict=True)):
-            tol = np.maximum(contract.tolerance.for_grad(ex, k, np.asarray(w), cot, dtype),
+            tol = np.maximum(contract.tolerance.for_grad(ex, k, np.asarray(w), cot, dtype, i),
                              grad_floor(contract, ex, k, cot, dtype, extra))
             label = f"gradient of {contract.name} wrt {k}" + (f"[{i}]" if isinstance(got, list) else "")
             comparisons.append(normwise_sharpness(compare(g, w, tol, dtype, label, skip=kk), w, tol))
@@ -241,8 +241,8 @@ def _grad_tolerance(contract: Contract, ex: dict, wanted: dict, cot: Any, dtype:
     parts = []
     for k, want in wanted.items():
         floor = grad_floor(contract, ex, k, cot, dtype, extra)
-        for w in as_tuple(want):
-            t = np.maximum(contract.tolerance.for_grad(ex, k, np.asarray(w), cot, dtype), floor)
+        for i, w in enumerate(as_tuple(want)):
+            t = np.maximum(contract.tolerance.for_grad(ex, k, np.asarray(w), cot, dtype, i), floor)
             parts.append(np.ravel(np.broadcast_to(t, np.shape(w))))
     return np.concatenate(parts) if parts else np.zeros(0)
 

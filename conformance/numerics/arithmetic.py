@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from conformance.numerics.dtypes import info
+from conformance.numerics.dtypes import info, round_to
 
 SAFETY = 4.0  # the model's factor for kernel accuracy beyond 1 ulp per operation (numerics.tolerance)
 FORM = 2.0  # a counted chain's factor: a faithful implementation may spend twice the documents' form's roundings
@@ -40,6 +40,7 @@ class Arithmetic:
     source: str  # how it was established: "measured: tf eager", "worst case (not measured)", "--accumulate=dtype"
     observed: dict = field(default_factory=dict)  # probe -> its largest error, as a fraction of each model's bound
     kernels: dict = field(default_factory=dict)  # elementwise kernel -> its largest error over every input, in u
+    nearest: bool = False  # +, −, ×, ÷ round to nearest (measured: :func:`rounds_to_nearest`)
     # elementwise kernel -> its largest error per range of inputs (KernelProfile; not in the JSON)
     profiles: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -75,7 +76,8 @@ class Arithmetic:
         what = {"float32": "reductions accumulate in float32 (n·2⁻²⁴)",
                 "tree": "reductions accumulate pairwise or in float32 blocks (⌈log₂ n⌉·u)",
                 "dtype": f"sums charged as accumulated sequentially in {self.dtype} (n·u)"}[self.accumulator]
-        return f"{self.dtype}: {what}{self.kernel_words()} [{self.source}]{self.caveat()}"
+        near = "; +, −, ×, ÷ round to nearest" if self.nearest else ""
+        return f"{self.dtype}: {what}{self.kernel_words()}{near} [{self.source}]{self.caveat()}"
 
     def kernel_words(self) -> str:
         """The kernels' measured accuracy in a few words (empty where not measured)."""
@@ -102,7 +104,7 @@ class Arithmetic:
 def worst_case(dtype: str, source: str = "worst case (not measured)", kept: Arithmetic | None = None) -> Arithmetic:
     """Today's model: every sum accumulated sequentially in the dtype (the kernels' accuracy of ``kept`` kept)."""
     return Arithmetic(dtype, "dtype", source, kernels=dict(kept.kernels) if kept else {},
-                      profiles=dict(kept.profiles) if kept else {})
+                      nearest=kept.nearest if kept else False, profiles=dict(kept.profiles) if kept else {})
 
 
 _CURRENT: dict[str, Arithmetic] = {}
@@ -169,8 +171,6 @@ def probe_inputs(dtype: str, seed: int = 20) -> dict[str, np.ndarray]:
     pairwise or float32 accumulation stays within its bound whatever the order.  ``blocks`` (ROWS×BLOCKS) repeats
     [1, u/2, u/2, u/2]: a pairwise sum in the dtype loses the three small terms of every block (1 + u/2 and 1 + u
     round back to 1), 1.5u of every block's sum, where a float32 accumulator loses nothing before its last rounding."""
-    from conformance.numerics.dtypes import round_to
-
     rng = np.random.default_rng(seed)
     delta = info(dtype).unit_roundoff / 2
     return {"blocks": np.tile([1.0, delta, delta, delta], (ROWS, BLOCKS // 4)),
@@ -242,12 +242,15 @@ def kernel_inputs(dtype: str) -> np.ndarray:
 def kernel_errors(dtype: str, x: np.ndarray, got: dict[str, np.ndarray]) -> dict[str, float]:
     """Per kernel, its largest error relative to the exact result, in units of u, over the inputs ``x`` whose
     exact result is a normal number of the dtype (results the dtype can hold; the rest are range questions)."""
-    return {k: round(float(np.max(e, initial=0.0)), 2) for k, e in input_errors(dtype, x, got).items()}
+    return measure_kernels(dtype, x, got)[0]
 
 
-def kernel_profiles(dtype: str, x: np.ndarray, got: dict[str, np.ndarray]) -> dict[str, KernelProfile]:
-    """Per kernel, its largest error (in u) over each range of inputs (:class:`KernelProfile`)."""
-    return {k: KernelProfile.of(x, e) for k, e in input_errors(dtype, x, got).items()}
+def measure_kernels(dtype: str, x: np.ndarray, got: dict[str, np.ndarray]) -> tuple[dict, dict]:
+    """Per kernel, its largest error (:func:`kernel_errors`) and its largest error over each range of inputs
+    (:class:`KernelProfile`), from one evaluation of the exact kernels."""
+    errors = input_errors(dtype, x, got)
+    return ({k: round(float(np.max(e, initial=0.0)), 2) for k, e in errors.items()},
+            {k: KernelProfile.of(x, e) for k, e in errors.items()})
 
 
 def input_errors(dtype: str, x: np.ndarray, got: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -306,11 +309,47 @@ class KernelProfile:
 
 
 def classify(dtype: str, source: str, errors: dict[str, dict], kernels: dict | None = None,
-             profiles: dict | None = None) -> Arithmetic:
+             profiles: dict | None = None, nearest: bool = False) -> Arithmetic:
     """The model the formulas' reductions (:data:`FORMS`) satisfy; float32 and float64 are their own
     accumulators (nothing to measure).  Reductions along a long leading axis and sums by matrix product
     (:data:`OTHERS`) are reported beside it (:meth:`Arithmetic.caveat`) where they are less precise."""
     if info(dtype).unit_roundoff <= U32:
         return Arithmetic(dtype, "dtype", "the dtype is the accumulator", errors)
     return Arithmetic(dtype, best_model(errors, FORMS) if errors else "dtype", source, errors, dict(kernels or {}),
-                      dict(profiles or {}))
+                      nearest, dict(profiles or {}))
+
+
+# --- the rounding probe: +, −, ×, ÷ of values of the dtype, ties included ------------------------------------------
+
+OPERATIONS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}
+
+
+def operand_pairs(dtype: str, n: int = 4096, seed: int = 21) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of values of ``dtype`` (float64): random signs and magnitudes over 2⁻⁸ .. 2⁸, near-equal pairs (their
+    differences cancel), and pairs whose exact sum lies on a tie of the dtype (1 + k·u for odd k: nearest-even
+    and truncation part there)."""
+    rng = np.random.default_rng(seed)
+    u = info(dtype).unit_roundoff
+    a = round_to(dtype, rng.choice([-1.0, 1.0], n) * 2.0 ** rng.uniform(-8, 8, n))
+    b = round_to(dtype, rng.choice([-1.0, 1.0], n) * 2.0 ** rng.uniform(-8, 8, n))
+    b[: n // 4] = round_to(dtype, a[: n // 4] * (1 + rng.uniform(-16, 16, n // 4) * u))
+    k = 2 * rng.integers(0, 64, n // 4) + 1
+    a[-(n // 4):], b[-(n // 4):] = 1.0, k * u
+    return a, b
+
+
+def rounds_to_nearest(dtype: str, a: np.ndarray, b: np.ndarray, got: dict[str, np.ndarray]) -> bool:
+    """Whether each operation's results are what :meth:`conformance.numerics.bounds.Bounded.f` credits a step on
+    exact operands with: the exact result rounded to the dtype (nearest, ties to even), or kept in float32 or
+    wider, or rounded to float32 and then to the dtype; nothing else (truncation, an approximate division)."""
+    with np.errstate(all="ignore"):
+        for op, fn in OPERATIONS.items():
+            if op not in got:
+                return False
+            e = fn(a, b)
+            ends = np.stack([e, round_to("float32", e), round_to(dtype, e), round_to(dtype, round_to("float32", e))])
+            g = np.asarray(got[op], dtype=np.float64).reshape(e.shape)
+            keep = np.isfinite(e) & (np.abs(e) >= info(dtype).tiny) & (np.abs(e) <= info(dtype).max)
+            if not np.all(~keep | ((ends.min(axis=0) <= g) & (g <= ends.max(axis=0)))):
+                return False
+    return True

@@ -257,8 +257,10 @@ class Bounded:
     every ``f`` (a result rounded to the dtype) widening the radius by the rounding."""
 
     def __init__(self, dtype: str, kernels: dict[str, float] | None = None,
-                 reduction_rtol: Callable[[int], float] | None = None, profiles: dict[str, Any] | None = None):
+                 reduction_rtol: Callable[[int], float] | None = None, profiles: dict[str, Any] | None = None,
+                 nearest: bool = False):
         self.dtype = dtype
+        self.nearest = nearest  # +, −, ×, ÷ round to nearest (measured): a step on exact operands rounds knowably
         self.ud = info(dtype).unit_roundoff
         self.u = self.ud + U64
         self.tiny, self.max = info(dtype).tiny, info(dtype).max
@@ -286,13 +288,34 @@ class Bounded:
         and so at most ``|mid| + rad`` in magnitude; within the smallest normal of it where it may be flushed to 0
         (TensorFlow's kernels flush subnormal results); unbounded where it may overflow.
 
-        Never less where the rounding happens to be exact: another faithful form of the formula rounds other
-        intermediates, so a bound that credited this form's exact steps would not hold for it."""
+        Where the platform's +, −, ×, ÷ round to nearest (``nearest``, measured) and the computed operands are
+        exact, the rounding is known instead (:meth:`_known`).  The credit is per form: each form the tolerance
+        admits is evaluated with its own steps, so another form's exact steps are credited in its own bound."""
         x = Approx.of(x)
         top = np.abs(x.mid) + x.rad
         half_ulp = self.ud * np.ldexp(1.0, np.frexp(np.maximum(top, self.tiny))[1] - 1)  # u·2^floor(log2 top)
         rad = half_ulp + U64 * top + np.where(np.abs(x.mid) - x.rad < self.tiny, self.tiny, 0.0)
-        return x.widened(np.where(top < self.max, rad, np.inf))
+        rad = np.where(top < self.max, rad, np.inf)
+        if not self.nearest:
+            return x.widened(rad)
+        rad, shift = self._known(x, rad)
+        return x.widened(rad, shift)
+
+    def _known(self, x: Approx, rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(radius, shift) of the rounding where the computed operands were exact (``rad`` 0): the step's exact
+        result is ``mid``, and the platform (measured: +, −, ×, ÷ round to nearest) either rounds it to the dtype,
+        or keeps it in float32 or wider, or rounds it to float32 and then to the dtype.  The computed value lies
+        between the ends of those four, an interval often narrower than half an ulp either way (0 where the
+        step is exact in the dtype); elsewhere ``rad``.  ``mid`` may itself be float64's rounding of the exact
+        result: a quotient of two values of a short dtype is never within 2⁻⁵³ of a rounding boundary of the
+        dtype or float32 unless on it, so the four are the same, and float64's error is added."""
+        m = np.broadcast_to(x.mid, np.broadcast_shapes(x.mid.shape, np.shape(rad)))
+        with np.errstate(all="ignore"):
+            ends = np.stack([m, round_to("float32", m), round_to(self.dtype, m),
+                             round_to(self.dtype, round_to("float32", m))])
+        lo, hi = ends.min(axis=0) - U64 * np.abs(m), ends.max(axis=0) + U64 * np.abs(m)
+        ok = (np.broadcast_to(x.rad, m.shape) == 0) & ((np.abs(m) >= self.tiny) | (m == 0)) & np.isfinite(lo + hi)
+        return np.where(ok, (hi - lo) / 2, rad), np.where(ok, (hi + lo) / 2 - m, 0.0)
 
     def kernel(self, name: str, x: Approx, cost: Any = None) -> Approx:
         """An elementwise kernel's result: within its measured error (in u; SAFETY where not measured; ``cost``

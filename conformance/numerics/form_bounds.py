@@ -62,7 +62,7 @@ def _key(kind: str, name: str, dtype: str, kernels: dict | None, ex: dict, cot: 
                             *([] if cot is None else [cot])])
     a = arithmetic.current(dtype)
     profiles = tuple(sorted((k, p.digest) for k, p in a.profiles.items()))
-    return (kind, name, dtype, a.accumulator, tuple(sorted((kernels or {}).items())), profiles,
+    return (kind, name, dtype, a.accumulator, a.nearest, tuple(sorted((kernels or {}).items())), profiles,
             tuple(_identity(ex.get(k)) for k in scalars)) + parts
 
 
@@ -84,7 +84,7 @@ def value_bound(name: str, ex: dict, dtype: str, kernels: dict[str, float] | Non
             rads = []
             for form in FORMS[name][2]:
                 arith = arithmetic.current(dtype)
-                d = Bounded(dtype, kernels, arith.reduction_rtol, arith.profiles)
+                d = Bounded(dtype, kernels, arith.reduction_rtol, arith.profiles, arith.nearest)
                 rads.append(form(d, *(_lift(d, a) for a in arrays), *scalars).rad)
         return _largest(rads)
 

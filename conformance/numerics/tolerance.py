@@ -110,7 +110,9 @@ class Tolerance:
             tol = np.minimum(tol, self._bounded(ex, dtype, scale, rad))
         return tol
 
-    def for_grad(self, ex: dict, wrt: str, grad: np.ndarray, cot: Any, dtype: str) -> np.ndarray:
+    def for_grad(self, ex: dict, wrt: str, grad: np.ndarray, cot: Any, dtype: str, part: int = 0) -> np.ndarray:
+        """The gradient's tolerance per element: of ``ex[wrt]``'s gradient, or of its array number ``part`` where
+        ``ex[wrt]`` is a sequence of arrays (one per scale)."""
         if self.grad_scale is None:
             g = np.abs(grad)
             scale = g + max_ignoring_nan(g)  # normwise: errors of shared normalisers spread
@@ -121,7 +123,7 @@ class Tolerance:
             tol = tol + self.cond_rtol(dtype) * _finite(self.grad_conditioning(ex, wrt, grad, cot))
         if self.grad_bound is not None and self.bounded(dtype):
             bound = self.grad_bound(ex, wrt, cot, dtype, arithmetic.current(dtype).kernels)
-            tol = np.minimum(tol, self._bounded(ex, dtype, scale, _part(bound, np.shape(grad))))
+            tol = np.minimum(tol, self._bounded(ex, dtype, scale, bound[part] if isinstance(bound, list) else bound))
         return tol
 
     def _bounded(self, ex: dict, dtype: str, scale: Any, bound: Any) -> np.ndarray:
@@ -131,15 +133,6 @@ class Tolerance:
             rest = (arithmetic.current(dtype).reduction_rtol(n) + SAFETY * ORACLE_U * n) * _finite(scale)
             bound = np.nan_to_num(np.asarray(bound, dtype=np.float64), nan=np.inf, posinf=np.inf)
             return self.atol(dtype) + rest + FORM * bound
-
-
-def _part(bound: Any, shape: tuple) -> Any:
-    """The bound of the gradient of ``shape``: of the one part of that shape where an argument is a sequence of
-    arrays (the largest where several parts share it; none, inf, where none does)."""
-    if not isinstance(bound, list):
-        return bound
-    same = [b for b in bound if np.shape(b) == tuple(shape)]
-    return np.max(same, axis=0) if same else np.inf
 
 
 def _finite(scale: Any) -> np.ndarray:

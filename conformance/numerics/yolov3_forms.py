@@ -21,10 +21,19 @@ from conformance.numerics.crossentropy_forms import sce_forms
 from oracle.maxiou import screened_max_iou
 
 
-def _background(pred: Any, bboxes: np.ndarray, r: np.ndarray, thresh: float) -> np.ndarray:
-    """[1 − r ≠ 0] and max IoU(pred, the image's true boxes) < thresh, on the exact values of ``pred`` (the
-    oracle's exact maximum)."""
-    return screened_max_iou(exact(pred), np.asarray(bboxes, dtype=np.float64))[..., None] < thresh
+def _background(pred: Any, bboxes: np.ndarray, thresh: float) -> np.ndarray:
+    """max IoU(pred, the image's true boxes) < thresh, on the exact values of ``pred`` (the oracle's exact maximum),
+    computed once per example and kept: every form of the loss, value and gradient alike, asks for the same."""
+    p, b = exact(pred), np.asarray(bboxes, dtype=np.float64)
+    key = (p.shape, p.tobytes(), b.shape, b.tobytes(), float(thresh))
+    if key not in _MASKS:
+        _MASKS[key] = screened_max_iou(p, b)[..., None] < thresh
+        while len(_MASKS) > 8:
+            _MASKS.pop(next(iter(_MASKS)))
+    return _MASKS[key]
+
+
+_MASKS: dict[tuple, np.ndarray] = {}
 
 
 def _layer(d: Any, sce: Any, conv: Any, label: Any, bboxes: Any, anchors: Any, stride: Any, num_class: Any,
@@ -43,7 +52,7 @@ def _layer(d: Any, sce: Any, conv: Any, label: Any, bboxes: Any, anchors: Any, s
     size = float(stride) * s
     scale = d.f(d.c(2.0) - d.f(d.f(lab[..., 2:3] * lab[..., 3:4]) / d.c(size * size)))
     giou_el = d.f(d.f(r * scale) * d.f(one - giou(d, pred, lab[..., 0:4])[..., None]))
-    bgd = d.f(d.f(one - r) * d.c(_background(pred, bboxes, exact(r), float(thresh)).astype(np.float64)))
+    bgd = d.f(d.f(one - r) * d.c(_background(pred, bboxes, float(thresh)).astype(np.float64)))
     focal = d.pow(d.abs(d.f(r - d.sigmoid(raw[..., 4:5]))), 2.0)
     conf_sce = sce(d, r, raw[..., 4:5])
     conf_el = d.f(focal * d.f(d.f(r * conf_sce) + d.f(bgd * conf_sce)))

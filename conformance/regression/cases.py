@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -113,9 +114,8 @@ def judge_case(contract: Contract, runner: Any, case: Case, mode: str,
                         kinks = contract.with_near_kinks(kinks, rounded, k, dtype)
                 for i, (g, w, kk) in enumerate(zip(as_tuple(grads[k]), want, kinks, strict=False)):
                     label = f"gradient of {contract.name} wrt {k}" + (f"[{i}]" if len(want) > 1 else "")
-                    cmps.append(_compare(mode, g, w, dtype, label,
-                                         lambda k=k, w=w: contract.tolerance.for_grad(rounded, k, w, case.cot, dtype),
-                                         skip=kk))
+                    cmps.append(_compare(mode, g, w, dtype, label, partial(contract.tolerance.for_grad, rounded, k,
+                                                                           w, case.cot, dtype, i), skip=kk))
             grad_cmps[alt] = cmps
         ok_grad = {alt for alt, cs in grad_cmps.items() if all(c.ok for c, _ in cs)}
         best_g = min(grad_cmps.values(), key=lambda cs: (sum(c.mismatches for c, _ in cs),

@@ -52,10 +52,10 @@ def _variant_differs(variant: str) -> Callable[[Contract, dict, str], bool]:
             pieces = zip(as_tuple(contract.expected_vjp(ex, cot, k, **kw)),
                          as_tuple(contract.expected_vjp(ex, cot, k, variants=(variant,), **kw)),
                          as_tuple(contract.kinks(ex, k, **kw)), strict=True)
-            for g, gv, kinks in pieces:
+            for i, (g, gv, kinks) in enumerate(pieces):
                 g = np.asarray(g, dtype=np.float64)
                 if np.all(np.isfinite(g)) and not compare(
-                        gv, g, contract.tolerance.for_grad(ex, k, g, cot, dtype), dtype, variant, skip=kinks).ok:
+                        gv, g, contract.tolerance.for_grad(ex, k, g, cot, dtype, i), dtype, variant, skip=kinks).ok:
                     return True
         return False
 

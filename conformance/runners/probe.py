@@ -41,6 +41,7 @@ def _tf_ops(mode: str) -> tuple[Callable, Callable, dict[str, Callable]]:
            "logsumexp": tf.reduce_logsumexp, "softmax": tf.nn.softmax, "matvec": matvec}
     ops = {k: (f if k in ("sum_all", "sum_axis0", "matvec") else _last_axis(f, "axis")) for k, f in ops.items()}
     ops.update({f"kernel:{k}": f for k, f in kernels.items()})
+    ops.update(_operations())
     if mode in ("function", "xla"):
         ops = {k: tf.function(f, jit_compile=mode == "xla", autograph=False) for k, f in ops.items()}
 
@@ -64,6 +65,7 @@ def _jax_ops(mode: str) -> tuple[Callable, Callable, dict[str, Callable]]:
                "pow": lambda x: jnp.concatenate([jnp.power(x, jnp.asarray(2, x.dtype)),
                                                  jnp.power(x, jnp.asarray(4, x.dtype))])}
     ops.update({f"kernel:{k}": f for k, f in kernels.items()})
+    ops.update(_operations())
     if mode == "jit":
         ops = {k: jax.jit(f) for k, f in ops.items()}
 
@@ -86,11 +88,18 @@ def _torch_ops(mode: str) -> tuple[Callable, Callable, dict[str, Callable]]:
                "atan": torch.atan, "sqrt": torch.sqrt,
                "pow": lambda x: torch.cat([torch.pow(x, 2.0), torch.pow(x, 4.0)])}
     ops.update({f"kernel:{k}": f for k, f in kernels.items()})
+    ops.update(_operations())
 
     def tensor(x: np.ndarray, dtype: str) -> Any:
         return torch.tensor(x.astype(np.float32)).to(getattr(torch, dtype))
 
     return tensor, lambda t: t.detach().to(torch.float64).numpy(), ops
+
+
+def _operations() -> dict[str, Callable]:
+    """+, −, ×, ÷ of the two rows of a (2, n) tensor, with the framework's operators."""
+    return {"op:add": lambda x: x[0] + x[1], "op:sub": lambda x: x[0] - x[1], "op:mul": lambda x: x[0] * x[1],
+            "op:div": lambda x: x[0] / x[1]}
 
 
 def _last_axis(f: Callable, keyword: str) -> Callable:
@@ -107,15 +116,18 @@ def measure(framework: str, mode: str, dtype: str) -> arithmetic.Arithmetic:
     x = arithmetic.probe_inputs(dtype)
     got = {k: host(ops[k.split("@")[0]](tensor(x[_INPUT.get(k, "near_one")], dtype))) for k in REDUCTIONS}
     how = "eagerly" if framework == "torch" and mode == "compile" else mode
-    kernels, profiles = {}, {}
+    kernels, profiles, nearest = {}, {}, False
     if info(dtype).unit_roundoff > arithmetic.U32:  # float16, bfloat16: every input can be tried
         inputs = arithmetic.kernel_inputs(dtype)
         t = tensor(inputs, dtype)
-        results = {k: host(ops[f"kernel:{k}"](t)) for k in arithmetic.KERNELS}
-        kernels = arithmetic.kernel_errors(dtype, inputs, results)
-        profiles = arithmetic.kernel_profiles(dtype, inputs, results)
+        kernels, profiles = arithmetic.measure_kernels(dtype, inputs, {k: host(ops[f"kernel:{k}"](t))
+                                                                      for k in arithmetic.KERNELS})
+        a, b = arithmetic.operand_pairs(dtype)
+        pair = tensor(np.stack([a, b]), dtype)
+        nearest = arithmetic.rounds_to_nearest(dtype, a, b, {k: host(ops[f"op:{k}"](pair))
+                                                             for k in arithmetic.OPERATIONS})
     return arithmetic.classify(dtype, f"measured: {framework} {how}", arithmetic.reduction_errors(dtype, x, got),
-                               kernels, profiles)
+                               kernels, profiles, nearest)
 
 
 def ensure(framework: str, mode: str, dtype: str) -> arithmetic.Arithmetic:
