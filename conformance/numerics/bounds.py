@@ -307,13 +307,16 @@ class Bounded:
         or keeps it in float32 or wider, or rounds it to float32 and then to the dtype.  The computed value lies
         between the ends of those four, an interval often narrower than half an ulp either way (0 where the
         step is exact in the dtype); elsewhere ``rad``.  ``mid`` may itself be float64's rounding of the exact
-        result: a quotient of two values of a short dtype is never within 2⁻⁵³ of a rounding boundary of the
-        dtype or float32 unless on it, so the four are the same, and float64's error is added."""
+        result: a quotient of two values of a short dtype is never within 2⁻⁵³ of a value or a rounding boundary
+        of the dtype or float32 unless on it, so the four ends are the same, and float64's error is added where
+        they differ (where they coincide, the result is a value of the dtype and exact)."""
         m = np.broadcast_to(x.mid, np.broadcast_shapes(x.mid.shape, np.shape(rad)))
         with np.errstate(all="ignore"):
             ends = np.stack([m, round_to("float32", m), round_to(self.dtype, m),
                              round_to(self.dtype, round_to("float32", m))])
-        lo, hi = ends.min(axis=0) - U64 * np.abs(m), ends.max(axis=0) + U64 * np.abs(m)
+        lo, hi = ends.min(axis=0), ends.max(axis=0)
+        slack = np.where(lo == hi, 0.0, U64 * np.abs(m))  # a value of the dtype is exact (no quotient is near one)
+        lo, hi = lo - slack, hi + slack
         ok = (np.broadcast_to(x.rad, m.shape) == 0) & ((np.abs(m) >= self.tiny) | (m == 0)) & np.isfinite(lo + hi)
         return np.where(ok, (hi - lo) / 2, rad), np.where(ok, (hi + lo) / 2 - m, 0.0)
 

@@ -26,34 +26,35 @@ def centre_overlaps(d: Any, b1: Any, b2: Any, w1: Any, w2: Any) -> tuple[Any, An
     return sec, d.maximum(d.maximum(w1, w2), d.f(s + d.abs(delta)))
 
 
-def iou(d: Any, b1: Any, b2: Any, variant: str = "documents") -> tuple:
-    """(bbox_iou, the enclosing box's extents) as written: areas from the raw (w, h), corners unsorted.
+def iou_parts(d: Any, b1: Any, b2: Any, overlaps: str = "documents") -> tuple:
+    """(inter, union, area1, area2, the enclosing box's extents) of bbox_iou as written: areas from the raw (w, h),
+    corners unsorted.
 
-    ``variant``: ``corner_areas`` takes the areas from the corners instead ((x + w/2) − (x − w/2) times the same in
-    y), as code that converts to corners first computes them; ``centres`` the overlaps and the enclosing extents
+    ``overlaps``: ``corner_areas`` takes the areas from the corners instead ((x + w/2) − (x − w/2) times the same
+    in y), as code that converts to corners first computes them; ``centres`` the overlaps and the enclosing extents
     from centre differences (:func:`centre_overlaps`).  Not the documents' forms: faithful variants the tolerance
     covers."""
     area1 = d.f(b1[..., 2] * b1[..., 3])
     area2 = d.f(b2[..., 2] * b2[..., 3])
-    if variant == "centres":
+    if overlaps == "centres":
         sec, enc = centre_overlaps(d, b1, b2, b1[..., 2:], b2[..., 2:])
     else:
         lo1, hi1 = corners(d, b1)
         lo2, hi2 = corners(d, b2)
-        if variant == "corner_areas":
+        if overlaps == "corner_areas":
             s1, s2 = d.f(hi1 - lo1), d.f(hi2 - lo2)
             area1, area2 = d.f(s1[..., 0] * s1[..., 1]), d.f(s2[..., 0] * s2[..., 1])
         sec = d.maximum(d.f(d.minimum(hi1, hi2) - d.maximum(lo1, lo2)), d.c(0.0))
         enc = d.f(d.maximum(hi1, hi2) - d.minimum(lo1, lo2))
     inter = d.f(sec[..., 0] * sec[..., 1])
-    union = d.f(d.f(area1 + area2) - inter)
-    return d.f(inter / union), enc
+    return inter, d.f(d.f(area1 + area2) - inter), area1, area2, enc
 
 
-def giou(d: Any, b1: Any, b2: Any, variant: str = "documents") -> Any:
-    """bbox_giou as written: corners re-sorted, areas from the sorted corners, E the enclosing box (``centres``:
-    the extents |w|, |h|, overlaps and enclosing extents from centre differences)."""
-    if variant == "centres":
+def giou_parts(d: Any, b1: Any, b2: Any, overlaps: str = "documents") -> tuple:
+    """(inter, union, area1, area2, E) of bbox_giou as written: corners re-sorted, areas from the sorted corners,
+    E the enclosing box's area (``centres``: the extents |w|, |h|, overlaps and enclosing extents from centre
+    differences)."""
+    if overlaps == "centres":
         w1, w2 = d.abs(b1[..., 2:]), d.abs(b2[..., 2:])
         s1, s2 = w1, w2
         sec, enc = centre_overlaps(d, b1, b2, w1, w2)
@@ -66,39 +67,65 @@ def giou(d: Any, b1: Any, b2: Any, variant: str = "documents") -> Any:
         enc = d.maximum(d.f(d.maximum(hi1, hi2) - d.minimum(lo1, lo2)), d.c(0.0))
     area1, area2 = d.f(s1[..., 0] * s1[..., 1]), d.f(s2[..., 0] * s2[..., 1])
     inter = d.f(sec[..., 0] * sec[..., 1])
-    union = d.f(d.f(area1 + area2) - inter)
-    ratio = d.f(inter / union)
-    e_area = d.f(enc[..., 0] * enc[..., 1])
-    return d.f(ratio - d.f(d.f(e_area - union) / e_area))
+    return inter, d.f(d.f(area1 + area2) - inter), area1, area2, d.f(enc[..., 0] * enc[..., 1])
 
 
-def diou(d: Any, b1: Any, b2: Any, variant: str = "documents") -> tuple:
-    """(1 − IoU + ρ²/c², IoU): IoU as bbox_iou, c² the enclosing box's squared diagonal (from the corners, or the
-    centre differences in the ``centres`` variant)."""
-    ratio, enc = iou(d, b1, b2, variant)
-    dc = d.f(b1[..., :2] - b2[..., :2])
+def one_minus(d: Any, parts: tuple, complement: bool) -> Any:
+    """1 − I/U, or (``complement``) ((a₁ − I) + (a₂ − I))/U, which keeps relative accuracy where IoU ≈ 1 (the
+    bundled references' form)."""
+    inter, union, area1, area2 = parts[:4]
+    if complement:
+        return d.f(d.f(d.f(area1 - inter) + d.f(area2 - inter)) / union)
+    return d.f(d.c(1.0) - d.f(inter / union))
+
+
+def giou(d: Any, b1: Any, b2: Any, variant: tuple = ("documents", False)) -> Any:
+    """bbox_giou: I/U − (E − U)/E."""
+    inter, union, _, _, e_area = giou_parts(d, b1, b2, variant[0])
+    return d.f(d.f(inter / union) - d.f(d.f(e_area - union) / e_area))
+
+
+def giou_loss(d: Any, b1: Any, b2: Any, variant: tuple = ("documents", False)) -> Any:
+    """1 − GIoU, or (complement) (1 − IoU as :func:`one_minus`) + (E − U)/E."""
+    parts = giou_parts(d, b1, b2, variant[0])
+    if not variant[1]:
+        return d.f(d.c(1.0) - giou(d, b1, b2, variant))
+    return d.f(one_minus(d, parts, True) + d.f(d.f(parts[4] - parts[1]) / parts[4]))
+
+
+def diou(d: Any, b1: Any, b2: Any, variant: tuple = ("documents", False)) -> tuple:
+    """(1 − IoU + ρ²/c², IoU): IoU as bbox_iou, c² the enclosing box's squared diagonal (``centres``: from centre
+    differences, every length divided by the larger enclosing extent first, as the bundled references keep the
+    squares in range)."""
+    parts = iou_parts(d, b1, b2, variant[0])
+    dc, enc = d.f(b1[..., :2] - b2[..., :2]), parts[4]
+    if variant[0] == "centres":
+        m = d.maximum(d.abs(enc[..., 0:1]), d.abs(enc[..., 1:2]))
+        dc, enc = d.f(dc / m), d.f(enc / m)
     rho2 = d.f(d.f(dc[..., 0] * dc[..., 0]) + d.f(dc[..., 1] * dc[..., 1]))
     c2 = d.f(d.f(enc[..., 0] * enc[..., 0]) + d.f(enc[..., 1] * enc[..., 1]))
-    return d.f(d.f(d.c(1.0) - ratio) + d.f(rho2 / c2)), ratio
+    return d.f(one_minus(d, parts, variant[1]) + d.f(rho2 / c2)), parts
 
 
-def ciou(d: Any, b1: Any, b2: Any, variant: str = "documents") -> Any:
+def ciou(d: Any, b1: Any, b2: Any, variant: tuple = ("documents", False)) -> Any:
     """DIoU plus α·v, v = 4/π²·(atan(w₂/h₂) − atan(w₁/h₁))², α = v / (1 − IoU + v) (0 where v is 0)."""
-    dl, ratio = diou(d, b1, b2, variant)
+    dl, parts = diou(d, b1, b2, variant)
     gap = d.f(d.atan2(b2[..., 2], b2[..., 3]) - d.atan2(b1[..., 2], b1[..., 3]))
     v = d.f(d.c(4.0 / np.pi**2) * d.f(gap * gap))
-    alpha = d.fraction(v, d.f(d.c(1.0) - ratio))
+    alpha = d.fraction(v, one_minus(d, parts, variant[1]))
     return d.f(dl + d.f(alpha * v))
 
 
-# name -> form(arithmetic, boxes1, boxes2, variant); the GIoU pair takes its areas from the corners anyway
-BOX_FORMS = {"bbox_iou": lambda d, b1, b2, v: iou(d, b1, b2, v)[0],
-             "iou_loss": lambda d, b1, b2, v: d.f(d.c(1.0) - iou(d, b1, b2, v)[0]),
+# name -> form(arithmetic, boxes1, boxes2, (overlaps, complement)); the GIoU pair takes its areas from the corners
+BOX_FORMS = {"bbox_iou": lambda d, b1, b2, v: (lambda p: d.f(p[0] / p[1]))(iou_parts(d, b1, b2, v[0])),
+             "iou_loss": lambda d, b1, b2, v: one_minus(d, iou_parts(d, b1, b2, v[0]), v[1]),
              "bbox_giou": giou,
-             "giou_loss": lambda d, b1, b2, v: d.f(d.c(1.0) - giou(d, b1, b2, v)),
+             "giou_loss": giou_loss,
              "diou_loss": lambda d, b1, b2, v: diou(d, b1, b2, v)[0],
              "ciou_loss": ciou}
-VARIANTS = {name: ("documents", "centres") if "giou" in name else ("documents", "corner_areas", "centres")
+_OVERLAPS = {name: ("documents", "centres") if "giou" in name else ("documents", "corner_areas", "centres")
+             for name in BOX_FORMS}
+VARIANTS = {name: [(o, c) for o in _OVERLAPS[name] for c in ((False,) if name.startswith("bbox") else (False, True))]
             for name in BOX_FORMS}
 
 

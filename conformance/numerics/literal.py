@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from conformance.numerics.box_forms import ciou, diou, giou, iou
+from conformance.numerics.box_forms import BOX_FORMS
 from conformance.numerics.dtypes import info
 
 
@@ -161,40 +161,17 @@ def _pair(ex: dict, dtype: str) -> tuple[_In, np.ndarray, np.ndarray]:
     return d, b1, b2
 
 
-def bbox_iou(ex: dict, dtype: str) -> np.ndarray:
-    d, b1, b2 = _pair(ex, dtype)
-    return _out(iou(d, b1, b2)[0])
+def _documents(name: str) -> Callable[[dict, str], np.ndarray]:
+    """The documents' form of box name ``name`` evaluated in the dtype."""
+    def evaluate(ex: dict, dtype: str) -> np.ndarray:
+        d, b1, b2 = _pair(ex, dtype)
+        return _out(BOX_FORMS[name](d, b1, b2, ("documents", False)))
 
-
-def bbox_giou(ex: dict, dtype: str) -> np.ndarray:
-    d, b1, b2 = _pair(ex, dtype)
-    return _out(giou(d, b1, b2))
-
-
-def iou_loss(ex: dict, dtype: str) -> np.ndarray:
-    d, b1, b2 = _pair(ex, dtype)
-    return _out(d.f(d.c(1.0) - iou(d, b1, b2)[0]))
-
-
-def giou_loss(ex: dict, dtype: str) -> np.ndarray:
-    d, b1, b2 = _pair(ex, dtype)
-    return _out(d.f(d.c(1.0) - giou(d, b1, b2)))
-
-
-def diou_loss(ex: dict, dtype: str) -> np.ndarray:
-    d, b1, b2 = _pair(ex, dtype)
-    return _out(diou(d, b1, b2)[0])
-
-
-def ciou_loss(ex: dict, dtype: str) -> np.ndarray:
-    d, b1, b2 = _pair(ex, dtype)
-    return _out(ciou(d, b1, b2))
+    return evaluate
 
 
 BOX_REASON = ("box corners x ∓ w/2, y ∓ h/2 and the areas are computed in {dtype}, where a corner can round onto "
               "its neighbour (an extent below the spacing of {dtype} values at the centre) and an area or their "
               "difference to 0")
 
-BOXES: dict[str, Literal] = {name: Literal(fn, BOX_REASON) for name, fn in (
-    ("bbox_iou", bbox_iou), ("bbox_giou", bbox_giou), ("iou_loss", iou_loss), ("giou_loss", giou_loss),
-    ("diou_loss", diou_loss), ("ciou_loss", ciou_loss))}
+BOXES: dict[str, Literal] = {name: Literal(_documents(name), BOX_REASON) for name in BOX_FORMS}
