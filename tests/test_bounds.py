@@ -14,6 +14,7 @@ import literal_documents as lit
 import numpy as np
 import pytest
 import tensorflow as tf
+import unlisted_box_forms
 
 from conformance.contracts import REGISTRY
 from conformance.numerics import arithmetic, box_forms, form_bounds, forms, literal
@@ -226,3 +227,32 @@ def test_focal_bounds_hold_for_both_forms_and_for_tensorflow(dtype):
     finally:
         arithmetic.reset()
     assert np.median(after) <= np.median(before) / 2, (np.median(after), np.median(before))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("name", BOXES)
+def test_unlisted_library_forms_lie_within_form_times_the_bound(name, dtype):
+    """YOLOv5's and torchvision's box formulas (tests/unlisted_box_forms.py: ρ² from sums of corners, centres and
+    extents recomputed from the corners), which the bound does not list, evaluated in the dtype and in float32
+    rounded to it, lie within FORM times the bound of the exact value: what FORM is for."""
+    rng, c = np.random.default_rng(29), REGISTRY[name]
+    worst = 0.0
+    arithmetic.use(arithmetic.Arithmetic(dtype, "float32", "test", kernels=KERNELS[dtype], nearest=True))
+    try:
+        for _ in range(60):
+            ex = round_example(c, _draw(rng, 8), dtype)
+            with np.errstate(all="ignore"):
+                e = np.asarray(c.expected(ex), dtype=np.float64)
+                rad = form_bounds.value_bound(name, ex, dtype, KERNELS[dtype])
+                for how in (dtype, "float32"):
+                    d = literal._In(how)
+                    b1, b2 = np.broadcast_arrays(d.a(ex["boxes1"]), d.a(ex["boxes2"]))
+                    for library, form in unlisted_box_forms.FORMS.items():
+                        got = round_to(dtype, np.asarray(form(d, name, b1, b2), dtype=np.float64))
+                        sel = np.isfinite(e) & np.isfinite(got) & np.isfinite(rad)
+                        err = np.abs(got - e)[sel]
+                        assert np.all(err <= arithmetic.FORM * rad[sel]), (name, library, how, ex)
+                        worst = max(worst, float(np.max(np.where(rad[sel] > 0, err / rad[sel], 0), initial=0.0)))
+    finally:
+        arithmetic.reset()
+    print(f"{name} {dtype}: largest error / B {worst:.2f}")

@@ -165,7 +165,7 @@ def _documents(name: str) -> Callable[[dict, str], np.ndarray]:
     """The documents' form of box name ``name`` evaluated in the dtype."""
     def evaluate(ex: dict, dtype: str) -> np.ndarray:
         d, b1, b2 = _pair(ex, dtype)
-        return _out(BOX_FORMS[name](d, b1, b2, ("documents", False)))
+        return _out(BOX_FORMS[name](d, b1, b2, ("documents", "plain")))
 
     return evaluate
 
