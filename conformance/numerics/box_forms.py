@@ -46,8 +46,8 @@ def iou_parts(d: Any, b1: Any, b2: Any, overlaps: str = "documents") -> tuple:
         if overlaps == "corners":
             wh1, wh2 = d.f(hi1 - lo1), d.f(hi2 - lo2)
             area1, area2 = d.f(wh1[..., 0] * wh1[..., 1]), d.f(wh2[..., 0] * wh2[..., 1])
-            half = d.c(2.0)
-            delta = d.f(d.f(d.f(lo1 + hi1) / half) - d.f(d.f(lo2 + hi2) / half))
+            two = d.c(2.0)
+            delta = d.f(d.f(d.f(lo1 + hi1) / two) - d.f(d.f(lo2 + hi2) / two))
         sec = d.maximum(d.f(d.minimum(hi1, hi2) - d.maximum(lo1, lo2)), d.c(0.0))
         enc = d.f(d.maximum(hi1, hi2) - d.minimum(lo1, lo2))
     inter = d.f(sec[..., 0] * sec[..., 1])
@@ -85,17 +85,22 @@ def one_minus(d: Any, parts: tuple, assembly: str) -> Any:
     return d.f(d.c(1.0) - d.f(inter / union))
 
 
-def giou(d: Any, b1: Any, b2: Any, variant: tuple = ("documents", "plain")) -> Any:
-    """bbox_giou: I/U − (E − U)/E."""
-    inter, union, _, _, e_area = giou_parts(d, b1, b2, variant[0])
+def _giou(d: Any, parts: tuple) -> Any:
+    """I/U − (E − U)/E."""
+    inter, union, _, _, e_area = parts
     return d.f(d.f(inter / union) - d.f(d.f(e_area - union) / e_area))
+
+
+def giou(d: Any, b1: Any, b2: Any, variant: tuple = ("documents", "plain")) -> Any:
+    """bbox_giou."""
+    return _giou(d, giou_parts(d, b1, b2, variant[0]))
 
 
 def giou_loss(d: Any, b1: Any, b2: Any, variant: tuple = ("documents", "plain")) -> Any:
     """1 − GIoU, or (complement) (1 − IoU as :func:`one_minus`) + (E − U)/E."""
     parts = giou_parts(d, b1, b2, variant[0])
     if variant[1] != "complement":
-        return d.f(d.c(1.0) - giou(d, b1, b2, variant))
+        return d.f(d.c(1.0) - _giou(d, parts))
     return d.f(one_minus(d, parts, "complement") + d.f(d.f(parts[4] - parts[1]) / parts[4]))
 
 
