@@ -310,15 +310,22 @@ class Bounded:
         result: a quotient of two values of a short dtype is never within 2⁻⁵³ of a value or a rounding boundary
         of the dtype or float32 unless on it, so the four ends are the same, and float64's error is added where
         they differ (where they coincide, the result is a value of the dtype and exact)."""
-        m = np.broadcast_to(x.mid, np.broadcast_shapes(x.mid.shape, np.shape(rad)))
+        shape = np.broadcast_shapes(np.shape(x.mid), np.shape(x.rad), np.shape(rad))
+        rad, exact = np.broadcast_to(rad, shape), np.broadcast_to(x.rad, shape) == 0
+        if not exact.any():  # only steps on exact operands can be credited: round those alone
+            return rad, np.zeros(shape)
+        m = np.broadcast_to(x.mid, shape)[exact]
         with np.errstate(all="ignore"):
             ends = np.stack([m, round_to("float32", m), round_to(self.dtype, m),
                              round_to(self.dtype, round_to("float32", m))])
         lo, hi = ends.min(axis=0), ends.max(axis=0)
         slack = np.where(lo == hi, 0.0, U64 * np.abs(m))  # a value of the dtype is exact (no quotient is near one)
         lo, hi = lo - slack, hi + slack
-        ok = (np.broadcast_to(x.rad, m.shape) == 0) & ((np.abs(m) >= self.tiny) | (m == 0)) & np.isfinite(lo + hi)
-        return np.where(ok, (hi - lo) / 2, rad), np.where(ok, (hi + lo) / 2 - m, 0.0)
+        ok = ((np.abs(m) >= self.tiny) | (m == 0)) & np.isfinite(lo + hi)
+        out, shift = rad.copy(), np.zeros(shape)
+        out[exact] = np.where(ok, (hi - lo) / 2, rad[exact])
+        shift[exact] = np.where(ok, (hi + lo) / 2 - m, 0.0)
+        return out, shift
 
     def kernel(self, name: str, x: Approx, cost: Any = None) -> Approx:
         """An elementwise kernel's result: within its measured error (in u; SAFETY where not measured; ``cost``
