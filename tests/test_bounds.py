@@ -163,17 +163,19 @@ def _tf_grad(fn, ex: dict, cot: np.ndarray, dtype: str) -> np.ndarray:
 def test_gradient_bound_holds_for_tensorflow_autodiff(name, dtype):
     """TensorFlow's gradient of the documents' code (literal_documents) and of the bundled reference (overlaps from
     centre differences, a custom quotient rule), in the dtype, is within the bound (times FORM = 2 for the
-    reference's other form) of the exact gradient wherever the check compares it (no kink within rounding)."""
+    reference's other form) of the exact gradient wherever the check compares it (no kink within rounding); the
+    steps on exact operands are charged their known rounding (+, −, ×, ÷ round to nearest, as measured)."""
     rng, c = np.random.default_rng(17), REGISTRY[name]
-    arithmetic.use(arithmetic.Arithmetic(dtype, "float32", "test", kernels=KERNELS[dtype]))
+    arithmetic.use(arithmetic.Arithmetic(dtype, "float32", "test", kernels=KERNELS[dtype], nearest=True))
     try:
-        for _ in range(15):
-            ex = round_example(c, _draw(rng, 6), dtype)
-            cot = literal._In(dtype).a(rng.standard_normal(6)).astype(np.float64)
+        for ex in [_draw(rng, 6) for _ in range(15)] + _strategy_draws(name, 40):
+            ex = round_example(c, ex, dtype)
+            cot = literal._In(dtype).a(rng.standard_normal(np.shape(c.expected(ex)))).astype(np.float64)
             with np.errstate(all="ignore"):
                 exact = np.asarray(c.expected_vjp(ex, cot, "boxes1"), dtype=np.float64)
                 rad = form_bounds.grad_bound(name, ex, "boxes1", cot, dtype, KERNELS[dtype])
-            kinks = np.asarray(c.with_near_kinks(c.kinks(ex, "boxes1"), ex, "boxes1", dtype)[0], dtype=bool)
+            with np.errstate(all="ignore"):
+                kinks = np.asarray(c.with_near_kinks(c.kinks(ex, "boxes1"), ex, "boxes1", dtype)[0], dtype=bool)
             for fn, factor in ((getattr(lit, name), 1.0), (getattr(reference, name), 2.0)):
                 got = _tf_grad(fn, ex, cot, dtype)
                 sel = np.isfinite(exact) & np.isfinite(got) & np.isfinite(rad) & ~kinks

@@ -78,11 +78,6 @@ NOT_CAUGHT = {
     ("m02_sce_log_not_log1p", "float16"): (
         "undetectable: log(1 + e^{−|x|}) rounds 1 + e^{−|x|} with an absolute error ≤ u = 4.9e-4, below float16's "
         "absolute floor 16 · 2^-14 = 9.8e-4 (flush-to-zero), at every input"),
-    ("m37_ciou_alpha_differentiated", "bfloat16"): "below bfloat16's box gradient tolerance on the gate's draws "
-                                                    "(0.016 of it when measured); the term v·∂α is of second order "
-                                                    "in the aspect-ratio gap, and even on pairs chosen for it (4:1 "
-                                                    "against 1:4 and 6 others) it reaches only 0.32 of the "
-                                                    "tolerance, which admits every listed box form",
 }
 
 

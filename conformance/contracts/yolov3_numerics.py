@@ -186,18 +186,24 @@ TOLERANCES = {
 def box_near_kinks(ex: dict, wrt: str, dtype: str) -> np.ndarray:
     """Box coordinates within rounding distance of a kink of the IoU/GIoU formulas.
 
-    The formulas compare corners (x -/+ w/2 of both boxes, and min/max of a box's own
-    corners in GIoU).  When two compared corners differ by less than the rounding of the
-    corners themselves (~u (|x| + |w|)), the dtype under test may see a tie or the other
-    order, and TensorFlow's min/max then routes the gradient through the other branch:
-    any one-sided derivative is acceptable there, as on an exact kink.  Marks every
-    coordinate of that axis of both boxes.
+    The formulas compare corners (x -/+ w/2 of both boxes, and min/max of a box's own corners in GIoU).  A corner
+    c ± w/2 is computed with one rounding (w/2 is exact), so two computed corners differ from the exact difference
+    by at most 2u(max|c| + max|w|/2); a form that takes overlaps from centre differences, (w₁ + w₂)/2 − |c₁ − c₂|,
+    by at most u(2 max|c| + max|w|) and one rounding of its result.  Within ``BOX_TIE``·u(max|c| + max|w|) of a
+    tie (twice that, which also covers the oracle's own rounding in float64) the implementation may see a tie or
+    the other order, and its min/max then routes the gradient through the other branch: any one-sided derivative
+    is acceptable there, as on an exact kink.  Marks every coordinate of that axis of both boxes.
     """
-    return _unbroadcast_any(_near_tie_marks(ex["boxes1"], ex["boxes2"], dtype), np.shape(ex[wrt]))
+    return _unbroadcast_any(_near_tie_marks(ex["boxes1"], ex["boxes2"], dtype, BOX_TIE), np.shape(ex[wrt]))
 
 
-def _near_tie_marks(boxes1: Any, boxes2: Any, dtype: str) -> np.ndarray:
-    """(x, y, w, h) marks, broadcast shape: the axes on which two compared corners are within rounding distance."""
+BOX_TIE = 4.0  # u(max|c| + max|w|): twice the largest error of a computed corner difference (box_near_kinks)
+DECODED_TIE = 64.0  # decoded boxes carry σ's and exp's kernel errors times the stride and anchors as well
+
+
+def _near_tie_marks(boxes1: Any, boxes2: Any, dtype: str, width: float) -> np.ndarray:
+    """(x, y, w, h) marks, broadcast shape: the axes on which two compared corners are within ``width``·u(max|c| +
+    max|w|) of each other."""
     u = info(dtype).unit_roundoff
     b1, b2 = np.broadcast_arrays(np.asarray(boxes1, float), np.asarray(boxes2, float))
     near = np.zeros(b1.shape[:-1], dtype=bool)
@@ -205,7 +211,7 @@ def _near_tie_marks(boxes1: Any, boxes2: Any, dtype: str) -> np.ndarray:
     for axis in (0, 1):
         c1, w1, c2, w2 = b1[..., axis], b1[..., axis + 2], b2[..., axis], b2[..., axis + 2]
         corners = [c1 - w1 / 2, c1 + w1 / 2, c2 - w2 / 2, c2 + w2 / 2]
-        delta = 64 * u * (np.maximum(np.abs(c1), np.abs(c2)) + np.maximum(np.abs(w1), np.abs(w2)))
+        delta = width * u * (np.maximum(np.abs(c1), np.abs(c2)) + np.maximum(np.abs(w1), np.abs(w2)))
         near = np.zeros_like(near)
         for i in range(4):
             for j in range(i + 1, 4):
@@ -228,7 +234,7 @@ def _layer_near_kinks(conv: np.ndarray, label: np.ndarray, anchors: Any, stride:
                       dtype: str) -> np.ndarray:
     with np.errstate(all="ignore"):
         pred = oracle.decode(conv, anchors, stride, num_class)
-        marks = _near_tie_marks(pred[..., :4], label[..., :4], dtype)  # (B, S, S, A, 4)
+        marks = _near_tie_marks(pred[..., :4], label[..., :4], dtype, DECODED_TIE)  # (B, S, S, A, 4)
     marks &= np.asarray(label)[..., 4:5] != 0  # the GIoU term counts only where an object is assigned
     out = np.zeros(pred.shape, dtype=bool)
     out[..., :4] = marks

@@ -83,8 +83,9 @@ class Var:
 class Traced:
     """The bound arithmetic of :class:`~conformance.numerics.bounds.Bounded` on traced values."""
 
-    def __init__(self, dtype: str, kernels: dict[str, float] | None = None, profiles: dict[str, Any] | None = None):
-        self.d = Bounded(dtype, kernels, profiles=profiles)
+    def __init__(self, dtype: str, kernels: dict[str, float] | None = None, profiles: dict[str, Any] | None = None,
+                 nearest: bool = False):
+        self.d = Bounded(dtype, kernels, profiles=profiles, nearest=nearest)
         self.nodes: list[Var] = []
 
     def lift(self, x: Any) -> Var:

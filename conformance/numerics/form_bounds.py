@@ -103,7 +103,8 @@ def grad_bound(name: str, ex: dict, wrt: str, cot: Any, dtype: str,
         rads: dict[str, list] = {k: [] for k in floats}
         with np.errstate(all="ignore"):
             for form in FORMS[name][2]:
-                t = Traced(dtype, kernels, arithmetic.current(dtype).profiles)
+                arith = arithmetic.current(dtype)
+                t = Traced(dtype, kernels, arith.profiles, arith.nearest)
                 xs = [_lift(t, a) for a in arrays]
                 flat = [v for x in xs for v in (x if isinstance(x, list) else [x])]
                 grads = iter(t.grad(form(t, *xs, *scalars), cot, flat))
