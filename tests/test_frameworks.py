@@ -298,3 +298,13 @@ def test_gate_catches_keras_mutant_on_jax(mutant: str) -> None:
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["backend"].startswith("jax "), out
     assert out["caught"], f"{mutant} passed every check on Keras-on-JAX"
+
+
+def test_torch_compile_cache_directory_is_removed_at_exit() -> None:
+    """``--mode=compile`` gives each run its own TorchInductor cache directory; it does not outlive the run."""
+    code = ("import os; from conformance.runners import torch_runner as t; t.activate(); "
+            "p = os.environ[t.INDUCTOR_CACHE_ENV]; assert os.path.isdir(p); print(p)")
+    env = {k: v for k, v in os.environ.items() if k != "TORCHINDUCTOR_CACHE_DIR"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    path = out.stdout.strip().splitlines()[-1]
+    assert "conformance-inductor-" in path and not os.path.exists(path)

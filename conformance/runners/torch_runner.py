@@ -20,8 +20,10 @@ PyTorch implementation (the module is not called ``torch.py`` so that it never s
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -62,9 +64,11 @@ INDUCTOR_CACHE_ENV = "TORCHINDUCTOR_CACHE_DIR"
 
 
 def activate() -> None:
-    """A per-run TorchInductor cache directory (compiled kernels of one run never leak into another)."""
+    """A per-run TorchInductor cache directory (compiled kernels of one run never leak into another), removed when
+    the process that made it exits (pytest-xdist's workers inherit the controller's)."""
     if not os.environ.get(INDUCTOR_CACHE_ENV):
-        os.environ[INDUCTOR_CACHE_ENV] = tempfile.mkdtemp(prefix="conformance-inductor-")
+        path = os.environ[INDUCTOR_CACHE_ENV] = tempfile.mkdtemp(prefix="conformance-inductor-")
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
 
 
 def _to_tensor(values: np.ndarray, dtype: str) -> torch.Tensor:
