@@ -127,10 +127,12 @@ class Tolerance:
         return tol
 
     def _bounded(self, ex: dict, dtype: str, scale: Any, bound: Any) -> np.ndarray:
-        """FORM times a running error bound, with the reductions' and the oracle's shares of the model."""
+        """FORM times a running error bound, with the oracle's share of the model.  The bound's forms charge their
+        own sums as the platform accumulates them (``Bounded.sum``): the model's share for reductions is not added
+        again (it charged a name without any reduction, such as a box loss, for its summands)."""
         n = self.n_terms(ex)
         with np.errstate(over="ignore", invalid="ignore"):
-            rest = (arithmetic.current(dtype).reduction_rtol(n) + SAFETY * ORACLE_U * n) * _finite(scale)
+            rest = SAFETY * ORACLE_U * n * _finite(scale)
             bound = np.nan_to_num(np.asarray(bound, dtype=np.float64), nan=np.inf, posinf=np.inf)
             return self.atol(dtype) + rest + FORM * bound
 
