@@ -188,23 +188,24 @@ def box_near_kinks(ex: dict, wrt: str, dtype: str) -> np.ndarray:
 
     The formulas compare corners (x -/+ w/2 of both boxes, and min/max of a box's own corners in GIoU).  A corner
     c ± w/2 is computed with one rounding (w/2 is exact), so two computed corners differ from the exact difference
-    by at most 2u(max|c| + max|w|/2); a form that takes overlaps from centre differences, (w₁ + w₂)/2 − |c₁ − c₂|,
-    by at most u(2 max|c| + max|w|) and one rounding of its result.  Within ``BOX_TIE``·u(max|c| + max|w|) of a
-    tie (twice that, which also covers the oracle's own rounding in float64) the implementation may see a tie or
-    the other order, and its min/max then routes the gradient through the other branch: any one-sided derivative
-    is acceptable there, as on an exact kink.  Marks every coordinate of that axis of both boxes.
+    by at most 2u(max|c| + max|w|/2); a form that takes overlaps from centre differences, (w₁ + w₂)/2 ∓ (c₁ − c₂),
+    by at most u((w₁ + w₂)/2 + |c₁ − c₂| + |result|) ≤ 2u(2 max|c| + max|w|).  Within
+    ``BOX_TIE``·(u + u₆₄)(max|c| + max|w|) of a tie, which covers that and the oracle's own rounding of the same
+    difference (in float64 as large), the implementation may see a tie or the other order, and its min/max then
+    routes the gradient through the other branch: any one-sided derivative is acceptable there, as on an exact
+    kink.  Marks every coordinate of that axis of both boxes.
     """
     return _unbroadcast_any(_near_tie_marks(ex["boxes1"], ex["boxes2"], dtype, BOX_TIE), np.shape(ex[wrt]))
 
 
-BOX_TIE = 4.0  # u(max|c| + max|w|): twice the largest error of a computed corner difference (box_near_kinks)
+BOX_TIE = 4.0  # (u + u₆₄)(max|c| + max|w|): a computed corner difference's error and the oracle's (box_near_kinks)
 DECODED_TIE = 64.0  # decoded boxes carry σ's and exp's kernel errors times the stride and anchors as well
 
 
 def _near_tie_marks(boxes1: Any, boxes2: Any, dtype: str, width: float) -> np.ndarray:
-    """(x, y, w, h) marks, broadcast shape: the axes on which two compared corners are within ``width``·u(max|c| +
-    max|w|) of each other."""
-    u = info(dtype).unit_roundoff
+    """(x, y, w, h) marks, broadcast shape: the axes on which two compared corners are within ``width``·(u + u₆₄)
+    ·(max|c| + max|w|) of each other."""
+    u = info(dtype).unit_roundoff + 2.0**-53
     b1, b2 = np.broadcast_arrays(np.asarray(boxes1, float), np.asarray(boxes2, float))
     near = np.zeros(b1.shape[:-1], dtype=bool)
     marks = np.zeros(b1.shape, dtype=bool)
