@@ -1,4 +1,4 @@
-"""Small helpers for the project's own tests of the oracle."""
+"""Small helpers for the project's own tests: of the oracle, and draws of a contract's strategy."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import mpmath
 import numpy as np
+from hypothesis import HealthCheck, Phase, given, settings
 
 mpmath.mp.dps = 60
 
@@ -56,3 +57,19 @@ def to_mp(x) -> np.ndarray:
 def from_mp(x) -> np.ndarray:
     """Round an object array of ``mpmath`` numbers to float64."""
     return np.vectorize(lambda v: float(v), otypes=[np.float64])(np.asarray(x, dtype=object))
+
+
+def strategy_draws(name: str, n: int) -> list[dict]:
+    """The first ``n`` examples of contract ``name``'s own strategy (derandomized: the same on every run)."""
+    from conformance.contracts import REGISTRY
+
+    drawn: list[dict] = []
+
+    @settings(max_examples=n, derandomize=True, deadline=None, database=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(REGISTRY[name].strategy())
+    def collect(ex):
+        drawn.append(ex)
+
+    collect()
+    return drawn

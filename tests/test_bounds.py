@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import unlisted_box_forms
-from hypothesis import HealthCheck, Phase, given, settings
+from helpers import strategy_draws
 
 from conformance.contracts import REGISTRY
 from conformance.numerics import arithmetic, box_forms, form_bounds, forms, literal
@@ -89,26 +89,12 @@ def test_a_step_on_exact_operands_is_charged_its_known_rounding(op, dtype):
     assert np.all(Bounded(dtype).f(fn(d.a(a), d.a(b))).rad >= r.rad - 2**-50 * np.abs(e))  # never more
 
 
-def _strategy_draws(name: str, n: int) -> list[dict]:
-    """The first ``n`` examples of the contract's own strategy (derandomized: the same on every run)."""
-    drawn: list[dict] = []
-
-    @settings(max_examples=n, derandomize=True, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    @given(REGISTRY[name].strategy())
-    def collect(ex):
-        drawn.append(ex)
-
-    collect()
-    return drawn
-
-
 def _box_cases(name: str, dtype: str, seed: int, n: int, draws: int) -> Iterator[tuple]:
     """(example, exact value, value bound, evaluation, literal arithmetic, boxes1, boxes2): ``n`` test draws of 8
     pairs and ``draws`` of the contract's strategy, rounded to the dtype, each evaluated step by step in the dtype
     and in float32 (the caller rounds the result to the dtype: the mixed-precision pattern)."""
     rng, c = np.random.default_rng(seed), REGISTRY[name]
-    examples = [_draw(rng, 8) for _ in range(n)] + _strategy_draws(name, draws)
+    examples = [_draw(rng, 8) for _ in range(n)] + strategy_draws(name, draws)
     for ex in (round_example(c, x, dtype) for x in examples):
         with np.errstate(all="ignore"):
             e = np.asarray(c.expected(ex), dtype=np.float64)
@@ -168,7 +154,7 @@ def test_gradient_bound_holds_for_tensorflow_autodiff(name, dtype):
     rng, c = np.random.default_rng(17), REGISTRY[name]
     arithmetic.use(arithmetic.Arithmetic(dtype, "float32", "test", kernels=KERNELS[dtype], nearest=True))
     try:
-        for ex in [_draw(rng, 6) for _ in range(15)] + _strategy_draws(name, 40):
+        for ex in [_draw(rng, 6) for _ in range(15)] + strategy_draws(name, 40):
             ex = round_example(c, ex, dtype)
             cot = literal._In(dtype).a(rng.standard_normal(np.shape(c.expected(ex)))).astype(np.float64)
             with np.errstate(all="ignore"):

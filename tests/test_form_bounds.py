@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import unlisted_crossentropy_forms
-from hypothesis import HealthCheck, Phase, assume, given, settings
+from helpers import strategy_draws
+from hypothesis import HealthCheck, assume, given, settings
 
 from conformance.contracts import REGISTRY
 from conformance.numerics import arithmetic, crossentropy_forms, form_bounds, literal
@@ -148,25 +149,11 @@ def test_gradient_bound_holds_for_tensorflow_and_is_sharp(name, dtype, measured)
     assert judged[0] > 50 and worst[0] > 0.05, (judged[0], worst[0])
 
 
-def _strategy_draws(name: str, n: int) -> list[dict]:
-    """The first ``n`` examples of the contract's own strategy (derandomized: the same on every run)."""
-    drawn: list[dict] = []
-
-    @settings(max_examples=n, derandomize=True, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    @given(REGISTRY[name].strategy())
-    def collect(ex):
-        drawn.append(ex)
-
-    collect()
-    return drawn
-
-
 def _unlisted_errors(name: str, dtype: str, form: Any, n: int = 150) -> Iterator[tuple]:
     """(error, bound, example, inputs in the literal arithmetic) of ``form`` evaluated step by step in the dtype and
     in float32 rounded to the dtype, against the exact value, on ``n`` of the contract's strategy draws."""
     c = REGISTRY[name]
-    for ex in (round_example(c, x, dtype) for x in _strategy_draws(name, n)):
+    for ex in (round_example(c, x, dtype) for x in strategy_draws(name, n)):
         with np.errstate(all="ignore"):
             e = np.asarray(c.expected(ex), dtype=np.float64)
             rad = form_bounds.value_bound(name, ex, dtype, arithmetic.current(dtype).kernels)
