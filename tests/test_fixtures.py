@@ -383,6 +383,23 @@ def test_replay_half_dtypes_on_reference_passes():
         assert arithmetic.measured(dtype)  # the replay installed the measurement it was judged by
 
 
+def test_a_case_out_of_the_dtypes_range_is_not_judged_as_in_the_tiers():
+    """bbox_giou-float16-005: the second box's area 2.5e-7 is below float16's smallest normal (out of range), and
+    the reference's gradient there is NaN where the exact one is -282. The value and gradient tiers discard such an
+    example; the replay does too, counts it, and the summary says so."""
+    from conformance.numerics.tolerance import in_range
+    from conformance.reporting.terminal import render_summary
+    from conformance.targets import reference
+
+    fset = rg.load("committed")
+    case = next(c for c in fset.cases_for("bbox_giou", "float16") if c.id == "bbox_giou-float16-005")
+    assert not in_range(REGISTRY["bbox_giou"], case.inputs, "float16")
+    r = _replay(reference, "bbox_giou", fset, dtype="float16")
+    assert r.status == "passed" and r.extra["out_of_range"] >= 1 and r.examples >= 3, (r.message, r.extra)
+    assert any(line.startswith("regression cases out of the dtype's range") and "bbox_giou (float16 regression: "
+               in line for line in render_summary([r], "x"))
+
+
 @pytest.mark.parametrize("mutant, name", [("m43_compute_loss_mean_of_scales", "compute_loss"),
                                           ("m25_loss_layer_mean_over_all", "loss_layer")])
 def test_replay_fails_on_a_mutant_in_bfloat16(mutant, name):

@@ -115,6 +115,9 @@ def render_summary(results: list[CheckResult], impl: str, provided: list[str] | 
     if empty:  # the draws held only undefined values, zeros or values within rounding of 0: nothing was judged
         lines.append("checks whose examples had no exact value above its tolerance (only NaN, 0 or values within "
                      f"rounding of 0: they judged little beyond finiteness): {', '.join(empty)}")
+    lines += _counted(results, "out_of_range", "regression cases out of the dtype's range (an input or a named "
+                      "intermediate such as a box area beyond it: not judged, as the value and gradient tiers "
+                      "discard such examples)")
     lines += _counted(results, "clip_overflow", "examples the clip constants make non-finite in the dtype (1 − 1e-7 "
                       "rounds to 1: FP16-CLIP, the stability tier's hazard), drawn again")
     coarse = [f"{r.name} ({r.dtype}{'' if r.mode == 'eager' else ', ' + r.mode}: {r.extra['coarse']} of {r.examples})"
