@@ -3,7 +3,10 @@
 The mutants (``tests/mutants/``) are judged in-process by :func:`conformance.checks.engine.run_check`,
 the code the pytest gate runs, with the gate's Hypothesis profile (derandomized, 25 examples)
 minus its shrink phase: the examples drawn, and so whether a bug is caught, are the gate's;
-shrinking only minimises a failure already found and is left out to save time.
+shrinking only minimises a failure already found and is left out to save time.  Every mutant is
+judged on TensorFlow eager in every dtype; the catalogue is written once for every framework, and
+:func:`test_gate_catches_mutant_on_platform` judges it on the other platforms in float16 and bfloat16
+(one of them in CI; all with ``CONFORMANCE_MUTANT_PLATFORMS=all``, the command in docs/tolerances.md).
 
 The converse, that correct implementations pass, is checked on the reference target and on
 ``tensorflow.nn`` under several random Hypothesis seeds.
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 from collections.abc import Callable
 
 import hypothesis
@@ -22,6 +26,7 @@ import pytest
 from hypothesis import Phase, settings
 from hypothesis import strategies as st
 
+from conformance import runners
 from conformance.checks import engine
 from conformance.contracts import NAMES, REGISTRY, Contract
 
@@ -37,10 +42,10 @@ KNOWN_FINDING = ("tensorflow.nn", "weighted_cross_entropy_with_logits")
 
 
 def _run(name: str, category: str, impl: object, impl_name: str, hypothesis_settings: settings,
-         seed: int | None = None, dtype: str = DTYPE) -> str | None:
+         seed: int | None = None, dtype: str = DTYPE, mode: str = MODE) -> str | None:
     """The failure message of one check, or ``None`` when it passes."""
     try:
-        result = engine.run_check(REGISTRY[name], category, impl, impl_name, dtype, MODE,
+        result = engine.run_check(REGISTRY[name], category, impl, impl_name, dtype, mode,
                                   hypothesis_settings=hypothesis_settings, seed=seed)
     except AssertionError as exc:  # ConformanceFailure is an AssertionError; its notes hold the inputs
         return "\n".join([str(exc), *getattr(exc, "__notes__", [])])
@@ -51,12 +56,14 @@ def _run(name: str, category: str, impl: object, impl_name: str, hypothesis_sett
 def test_catalogue_is_well_formed() -> None:
     names = mutants.names()
     assert len(names) >= 25
+    assert len(mutants.names("jax")) >= len(names) - 4  # written once: only framework mechanisms are TensorFlow's
     families = set()
     for n in names:
         m = mutants.load(n)
         assert m.TARGETS and set(m.TARGETS) <= set(REGISTRY), n
         assert m.CATEGORIES and set(m.CATEGORIES) <= set(CATEGORIES), n
         assert m.KIND in mutants.KINDS and m.DESCRIPTION, n
+        assert mutants.frameworks(n) == ("tf",) or mutants.replacements(n), n
         for t in m.TARGETS:
             assert getattr(m, t) is not getattr(importlib.import_module("conformance.targets.reference"), t), n
         families.update(REGISTRY[t].family for t in m.TARGETS)
@@ -94,6 +101,41 @@ def test_gate_catches_mutant(mutant: str, dtype: str) -> None:
         pytest.xfail(f"{mutant} in {dtype}: {NOT_CAUGHT[(mutant, dtype)]}")
     assert caught, (f"{mutant} ({m.KIND}: {m.DESCRIPTION}) passed every check of {m.TARGETS} x {m.CATEGORIES} "
                     f"in {dtype}")
+
+
+# Platforms beside TensorFlow eager: (framework, mode).  Keras 3 runs on the backend Keras was imported with
+# (TensorFlow here: the Keras-on-JAX mutants run in a process of their own, tests/test_frameworks.py).
+PLATFORMS = (("tf", "function"), ("tf", "xla"), ("jax", "jit"), ("keras", "eager"), ("torch", "eager"))
+IN_CI = (("jax", "jit"), "bfloat16")  # the platform and dtype judged on every run; all with the variable below
+ALL_PLATFORMS = os.environ.get("CONFORMANCE_MUTANT_PLATFORMS") == "all"
+
+
+def _platform_cases() -> list:
+    cases = []
+    for framework, mode in PLATFORMS:
+        for dtype in ("float16", "bfloat16"):
+            chosen = ALL_PLATFORMS or ((framework, mode), dtype) == IN_CI
+            marks = [] if chosen else [pytest.mark.skip(reason="CONFORMANCE_MUTANT_PLATFORMS=all judges it")]
+            cases += [pytest.param(n, framework, mode, dtype, marks=marks, id=f"{n}-{framework}-{mode}-{dtype}")
+                      for n in mutants.names(framework)]
+    return cases
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("mutant", "framework", "mode", "dtype"), _platform_cases())
+def test_gate_catches_mutant_on_platform(mutant: str, framework: str, mode: str, dtype: str) -> None:
+    """The catalogue, built for each framework, is caught there in float16 and bfloat16 as on TensorFlow eager:
+    the tolerances follow each platform's measured arithmetic, and none is so wide that the mistake passes."""
+    pytest.importorskip({"tf": "tensorflow"}.get(framework, framework))
+    m = mutants.load(mutant, framework)
+    with runners.using(framework):
+        caught = [f"{name} {category}: {msg.splitlines()[0]}"
+                  for name in m.TARGETS for category in m.CATEGORIES
+                  if (msg := _run(name, category, m, mutant, GATE, dtype=dtype, mode=mode)) is not None]
+    if (mutant, dtype) in NOT_CAUGHT and not caught:
+        pytest.xfail(f"{mutant} in {dtype}: {NOT_CAUGHT[(mutant, dtype)]}")
+    assert caught, (f"{mutant} ({m.KIND}: {m.DESCRIPTION}) passed every check of {m.TARGETS} x {m.CATEGORIES} "
+                    f"in {dtype} on {framework} {mode}")
 
 
 def _first_float(c: Contract, ex: dict) -> tuple[int, ...]:

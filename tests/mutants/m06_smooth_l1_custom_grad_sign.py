@@ -7,6 +7,7 @@ import tensorflow as tf
 from conformance.targets.reference import *  # noqa: F403
 from conformance.targets.reference import REFERENCE as R
 
+FRAMEWORKS = ("tf",)  # the bug is TensorFlow's own mechanism
 TARGETS = ("smooth_l1",)
 CATEGORIES = ("gradient",)
 DESCRIPTION = "tf.custom_gradient returning −sign(x) instead of sign(x) where |x| > 1"

@@ -7,6 +7,7 @@ import tensorflow as tf
 from conformance.targets.reference import *  # noqa: F403
 from conformance.targets.reference import REFERENCE as R
 
+FRAMEWORKS = ("tf",)  # the bug is TensorFlow's own mechanism
 TARGETS = ("softmax_cross_entropy_with_logits",)
 CATEGORIES = ("gradient",)
 DESCRIPTION = "custom backward returns softmax·Σy − y without multiplying by the incoming gradient g"

@@ -3,12 +3,7 @@
 from collections.abc import Callable
 from typing import Any
 
-import tensorflow as tf
-
-from conformance.targets.catalogue import EPSILON, LAMBDA_RPN_REGR
-from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import REFERENCE as R
-from conformance.targets.reference import smooth_l1
+from conformance.targets.catalogue import LAMBDA_RPN_REGR
 
 TARGETS = ("rpn_loss_regr",)
 CATEGORIES = ("value", "gradient")
@@ -17,20 +12,17 @@ DESCRIPTION = ("per-anchor view of y_pred as (B, W, H, A, 4) against y_true's (B
 KIND = "non-square"
 
 
-def rpn_loss_regr(num_anchors: int) -> Callable[[Any, Any], tf.Tensor]:
+def rpn_loss_regr(self: Any, num_anchors: int) -> Callable[[Any, Any], Any]:
+    o = self.ops
     a = int(num_anchors)
 
-    def rpn_loss_regr_fixed_num(y_true: Any, y_pred: Any) -> tf.Tensor:
-        y_pred = R.ops.as_float(y_pred)
-        dtype = y_pred.dtype
-        y_true = tf.cast(R.ops.tensor(y_true), dtype)
-        shape = tf.shape(y_true)
-        b, h, w = shape[0], shape[1], shape[2]
-        m = tf.reshape(y_true[..., :4 * a], tf.stack([b, h, w, a, 4]))
-        t = tf.reshape(y_true[..., 4 * a:], tf.stack([b, h, w, a, 4]))
-        pred = tf.reshape(y_pred, tf.stack([b, w, h, a, 4]))
-        num = tf.reduce_sum(m * smooth_l1(t - pred))
-        den = tf.reduce_sum(R.ops.const(EPSILON, dtype) + m)
-        return R.ops.const(LAMBDA_RPN_REGR, dtype) * num / den
+    def rpn_loss_regr_fixed_num(y_true: Any, y_pred: Any) -> Any:
+        y_true, y_pred = self.frcnn_pair(y_true, y_pred, 4, (8 * a, "8*A"), (4 * a, "4*A"))
+        _, rows, cols, _ = o.shape(y_true)
+        m = o.reshape(y_true[..., :4 * a], (-1, rows, cols, a, 4))
+        t = o.reshape(y_true[..., 4 * a:], (-1, rows, cols, a, 4))
+        pred = o.reshape(y_pred, (-1, cols, rows, a, 4))
+        num = o.sum(m * self.smooth_l1(t - pred))
+        return o.const(LAMBDA_RPN_REGR, o.dtype(y_pred)) * num / self.eps_normaliser(m)
 
     return rpn_loss_regr_fixed_num

@@ -3,12 +3,7 @@
 from collections.abc import Callable
 from typing import Any
 
-import tensorflow as tf
-
-from conformance.targets.catalogue import EPSILON, LAMBDA_RPN_CLASS
-from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import REFERENCE as R
-from conformance.targets.reference import binary_crossentropy
+from conformance.targets.catalogue import LAMBDA_RPN_CLASS
 
 TARGETS = ("rpn_loss_cls",)
 CATEGORIES = ("value", "gradient")
@@ -16,15 +11,13 @@ DESCRIPTION = "normaliser sums the first A rows of the map (all channels) instea
 KIND = "divergence"
 
 
-def rpn_loss_cls(num_anchors: int) -> Callable[[Any, Any], tf.Tensor]:
+def rpn_loss_cls(self: Any, num_anchors: int) -> Callable[[Any, Any], Any]:
+    o = self.ops
     a = int(num_anchors)
 
-    def rpn_loss_cls_fixed_num(y_true: Any, y_pred: Any) -> tf.Tensor:
-        y_pred = R.ops.as_float(y_pred)
-        dtype = y_pred.dtype
-        y_true = tf.cast(R.ops.tensor(y_true), dtype)
-        num = tf.reduce_sum(y_true[..., :a] * binary_crossentropy(y_true[..., a:], y_pred))
-        den = tf.reduce_sum(R.ops.const(EPSILON, dtype) + y_true[:, :a, :, :])
-        return R.ops.const(LAMBDA_RPN_CLASS, dtype) * num / den
+    def rpn_loss_cls_fixed_num(y_true: Any, y_pred: Any) -> Any:
+        y_true, y_pred = self.frcnn_pair(y_true, y_pred, 4, (2 * a, "2*A"), (a, "A"))
+        num = o.sum(y_true[..., :a] * self.binary_crossentropy(y_true[..., a:], y_pred))
+        return o.const(LAMBDA_RPN_CLASS, o.dtype(y_pred)) * num / self.eps_normaliser(y_true[:, :a, :, :])
 
     return rpn_loss_cls_fixed_num

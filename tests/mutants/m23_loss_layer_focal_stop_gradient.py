@@ -1,12 +1,8 @@
-"""YOLOv3 loss_layer: the focal weight wrapped in tf.stop_gradient."""
+"""YOLOv3 loss_layer: the focal weight wrapped in stop_gradient."""
 
 from typing import Any
 
-import tensorflow as tf
-
 from conformance.targets.catalogue import Catalogue
-from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import REFERENCE
 
 TARGETS = ("loss_layer",)
 CATEGORIES = ("gradient",)
@@ -14,8 +10,5 @@ DESCRIPTION = "stop_gradient(focal(r, σ(conf))): values right, the gradient thr
 KIND = "gradient-only"
 
 
-def focal_held_constant(self: Any, target: Any, actual: Any, alpha: Any = 1, gamma: Any = 2) -> tf.Tensor:
-    return tf.stop_gradient(Catalogue.focal(self, target, actual, alpha, gamma))
-
-
-loss_layer = REFERENCE.replaced(focal=focal_held_constant)["loss_layer"]
+def focal(self: Any, target: Any, actual: Any, alpha: Any = 1, gamma: Any = 2) -> Any:
+    return self.ops.stop_gradient(Catalogue.focal(self, target, actual, alpha, gamma))

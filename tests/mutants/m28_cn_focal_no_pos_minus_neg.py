@@ -2,11 +2,7 @@
 
 from typing import Any
 
-import tensorflow as tf
-
 from conformance.targets.catalogue import CENTERNET_ALPHA, CENTERNET_BETA, EPSILON_CENTERNET
-from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("focal_loss",)
 CATEGORIES = ("value", "gradient")
@@ -14,16 +10,18 @@ DESCRIPTION = "the num_pos = 0 branch returns −neg_loss (the prose's 'loss −
 KIND = "formula"
 
 
-def focal_loss(hm_pred: Any, hm_true: Any) -> tf.Tensor:
-    p = R.ops.as_float(hm_pred)
-    dtype = p.dtype
-    y = tf.cast(R.ops.tensor(hm_true), dtype)
-    eps, one = R.ops.const(EPSILON_CENTERNET, dtype), tf.ones_like(p)
-    alpha, beta = R.ops.const(CENTERNET_ALPHA, dtype), R.ops.const(CENTERNET_BETA, dtype)
-    pos = tf.cast(tf.equal(y, 1), dtype)
-    neg = tf.cast(tf.less(y, 1), dtype)
-    pos_loss = tf.reduce_sum(-tf.math.log(tf.clip_by_value(p, eps, one)) * tf.pow(1 - p, alpha) * pos)
-    neg_loss = tf.reduce_sum(-tf.math.log(tf.clip_by_value(1 - p, eps, one)) * tf.pow(p, alpha)
-                             * tf.pow(1 - y, beta) * neg)
-    num_pos = tf.reduce_sum(pos)
-    return tf.where(num_pos > 0, (pos_loss + neg_loss) / tf.maximum(num_pos, 1), -neg_loss)
+def focal_loss(self: Any, hm_pred: Any, hm_true: Any) -> Any:
+    o = self.ops
+    p = o.as_float(hm_pred)
+    dtype = o.dtype(p)
+    y = o.cast(hm_true, dtype)
+    eps, one = o.const(EPSILON_CENTERNET, dtype), o.ones_like(p)
+    alpha, beta = o.const(CENTERNET_ALPHA, dtype), o.const(CENTERNET_BETA, dtype)
+    pos = o.cast(o.equal(y, 1), dtype)
+    neg = o.cast(y < 1, dtype)
+    pos_log = -o.log(self.clip(p, eps, one))
+    neg_log = -o.log(self.clip(1 - p, eps, one))
+    pos_loss = o.sum(pos_log * (o.power(1 - p, alpha)) * pos)
+    neg_loss = o.sum(neg_log * (o.power(p, alpha)) * o.power(1 - y, beta) * neg)
+    num_pos = o.sum(pos)
+    return o.where(num_pos > 0, (pos_loss + neg_loss) / self.maximum(num_pos, o.ones_like(num_pos)), -neg_loss)

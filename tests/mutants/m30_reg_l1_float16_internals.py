@@ -2,11 +2,7 @@
 
 from typing import Any
 
-import tensorflow as tf
-
-from conformance.targets import reference
-from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import REFERENCE as R
+from conformance.targets.catalogue import Catalogue
 
 TARGETS = ("reg_l1_loss",)
 CATEGORIES = ("value", "gradient")
@@ -14,7 +10,8 @@ DESCRIPTION = "cast y_pred, y_true and mask to float16, compute, cast back: ~3 s
 KIND = "precision"
 
 
-def reg_l1_loss(y_pred: Any, y_true: Any, indices: Any, mask: Any) -> tf.Tensor:
-    y_pred = R.ops.as_float(y_pred)
-    half = [tf.cast(t, tf.float16) for t in (y_pred, y_true, mask)]
-    return tf.cast(reference.reg_l1_loss(half[0], half[1], indices, half[2]), y_pred.dtype)
+def reg_l1_loss(self: Any, y_pred: Any, y_true: Any, indices: Any, mask: Any) -> Any:
+    o = self.ops
+    y_pred = o.as_float(y_pred)
+    half = [o.cast(t, "float16") for t in (y_pred, y_true, mask)]
+    return o.cast(Catalogue.reg_l1_loss(self, half[0], half[1], indices, half[2]), o.dtype(y_pred))

@@ -2,25 +2,24 @@
 
 from typing import Any
 
-import tensorflow as tf
-
 from conformance.targets.catalogue import EPSILON
-from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import REFERENCE as R
 
 TARGETS = ("reg_l1_loss",)
 CATEGORIES = ("value", "gradient")
-DESCRIPTION = "tf.gather(flat, indices[0], axis=1) instead of tf.gather(flat, indices, batch_dims=1)"
+DESCRIPTION = "every image gathered at batch element 0's indices (indices[0] broadcast) instead of its own"
 KIND = "batch>1"
 
 
-def reg_l1_loss(y_pred: Any, y_true: Any, indices: Any, mask: Any) -> tf.Tensor:
-    y_pred = R.ops.as_float(y_pred)
-    dtype = y_pred.dtype
-    y_true = tf.cast(R.ops.tensor(y_true), dtype)
-    mask = tf.cast(R.ops.tensor(mask), dtype)
-    shape = tf.shape(y_pred)
-    flat = tf.reshape(y_pred, tf.stack([shape[0], shape[1] * shape[2], 2]))
-    g = tf.gather(flat, R.ops.tensor(indices)[0], axis=1)
-    m = tf.tile(mask[..., tf.newaxis], [1, 1, 2])
-    return tf.reduce_sum(tf.abs(y_true * m - g * m)) / (tf.reduce_sum(m) + R.ops.const(EPSILON, dtype))
+def reg_l1_loss(self: Any, y_pred: Any, y_true: Any, indices: Any, mask: Any) -> Any:
+    o = self.ops
+    y_pred = o.as_float(y_pred)
+    dtype = o.dtype(y_pred)
+    y_true = o.cast(y_true, dtype)
+    mask = o.cast(mask, dtype)
+    idx = o.cast(o.tensor(indices), "int32")
+    _, rows, cols, _ = o.shape(y_pred)
+    flat = o.reshape(y_pred, (-1, rows * cols, 2))
+    g = o.gather_rows(flat, o.broadcast_to(idx[0:1], o.shape(idx)))
+    m = o.expand_dims(mask, -1)
+    m = o.concatenate([m, m], axis=-1)
+    return o.sum(o.abs(y_true * m - g * m)) / (o.sum(m) + o.const(EPSILON, dtype))

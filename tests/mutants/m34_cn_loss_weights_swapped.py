@@ -3,12 +3,7 @@
 from collections.abc import Sequence
 from typing import Any
 
-import tensorflow as tf
-
 from conformance.targets.catalogue import CENTERNET_WH_WEIGHT
-from conformance.targets.reference import *  # noqa: F403
-from conformance.targets.reference import REFERENCE as R
-from conformance.targets.reference import focal_loss, reg_l1_loss
 
 TARGETS = ("loss",)
 CATEGORIES = ("value", "gradient")
@@ -16,8 +11,8 @@ DESCRIPTION = "focal + reg_l1(wh) + 0.1·reg_l1(reg) instead of focal + 0.1·reg
 KIND = "formula"
 
 
-def loss(args: Sequence[Any]) -> tf.Tensor:
+def loss(self: Any, args: Sequence[Any]) -> Any:
     hm_pred, wh_pred, reg_pred, hm_true, wh_true, reg_true, reg_mask, indices = args
-    wh = reg_l1_loss(wh_pred, wh_true, indices, reg_mask)
-    reg = reg_l1_loss(reg_pred, reg_true, indices, reg_mask)
-    return focal_loss(hm_pred, hm_true) + wh + R.ops.const(CENTERNET_WH_WEIGHT, wh.dtype) * reg
+    wh = self.reg_l1_loss(wh_pred, wh_true, indices, reg_mask)
+    reg = self.reg_l1_loss(reg_pred, reg_true, indices, reg_mask)
+    return self.focal_loss(hm_pred, hm_true) + wh + self.ops.const(CENTERNET_WH_WEIGHT, self.ops.dtype(wh)) * reg

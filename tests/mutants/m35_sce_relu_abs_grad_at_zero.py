@@ -7,6 +7,7 @@ import tensorflow as tf
 from conformance.targets.reference import *  # noqa: F403
 from conformance.targets.reference import REFERENCE as R
 
+FRAMEWORKS = ("tf",)  # the bug is TensorFlow's own mechanism
 TARGETS = ("sigmoid_cross_entropy_with_logits",)
 CATEGORIES = ("gradient",)
 DESCRIPTION = ("relu(x) − x·z + log1p(exp(−|x|)): TensorFlow's relu'(0) = abs'(0) = 0 give −z at x = 0 "

@@ -7,6 +7,7 @@ import tensorflow as tf
 from conformance.targets.reference import *  # noqa: F403
 from conformance.targets.reference import REFERENCE as R
 
+FRAMEWORKS = ("tf",)  # the bug is TensorFlow's own mechanism
 TARGETS = ("weighted_cross_entropy_with_logits",)
 CATEGORIES = ("gradient",)
 DESCRIPTION = ("tf.nn.weighted_cross_entropy_with_logits: the gradient at logits == 0 is 1 − z, "

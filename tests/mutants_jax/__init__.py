@@ -1,6 +1,8 @@
 """Single-bug variants ("mutants") of ``conformance.targets.reference_jax``.
 
-The same interface as ``tests/mutants`` (the TensorFlow catalogue): each module starts from the
+Mistakes of JAX's own: ``tests/mutants`` is written once for every framework and built for JAX too;
+here are the bugs that come from JAX itself (how it differentiates ``jnp.maximum`` at a tie, ...).
+The same interface as ``tests/mutants``' framework-specific modules: each module starts from the
 JAX reference (``from conformance.targets.reference_jax import *``), redefines exactly one contract
 function with one realistic bug, and declares ``TARGETS``, ``CATEGORIES``, ``DESCRIPTION`` and
 ``KIND`` (one of ``tests/mutants.KINDS``).  A correct JAX runner and the generic checks must fail each.
