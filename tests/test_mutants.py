@@ -86,6 +86,20 @@ NOT_CAUGHT = {
         "undetectable: log(1 + e^{−|x|}) rounds 1 + e^{−|x|} with an absolute error ≤ u = 4.9e-4, below float16's "
         "absolute floor 16 · 2^-14 = 9.8e-4 (flush-to-zero), at every input"),
 }
+# (mutant, framework, mode) -> why it is not caught on that platform in any dtype, measured.
+NOT_CAUGHT_ON = {
+    ("m02_sce_log_not_log1p", "tf", "function"): (
+        "undetectable: Grappler's arithmetic optimizer rewrites log(1 + x) as log1p(x), so the program "
+        "tf.function runs has no mistake (log(1 + e^-20) in bfloat16: 0 eagerly, 2.07e-9 under tf.function)"),
+}
+# (mutant, framework, dtype) -> why it is not caught on that framework in that dtype, measured.
+NOT_CAUGHT_IN = {
+    ("m42_sigmoid_focal_one_minus_pt", "torch", "float16"): (
+        "not caught on the gate's draws: in float16 its values and gradients are as close to the exact ones as the "
+        "reference's (largest error / tolerance, mutant vs reference: value 0.204 vs 0.209, gradient 0.172 vs 0.172); "
+        "TensorFlow and JAX catch it in float16 only by a non-finite gradient of (1 − p_t)^γ at 1 − p_t = 0, "
+        "which PyTorch's backward does not produce"),
+}
 
 
 @pytest.mark.parametrize("dtype", ("float32", "float16", "bfloat16"))
@@ -111,14 +125,11 @@ ALL_PLATFORMS = os.environ.get("CONFORMANCE_MUTANT_PLATFORMS") == "all"
 
 
 def _platform_cases() -> list:
-    cases = []
-    for framework, mode in PLATFORMS:
-        for dtype in ("float16", "bfloat16"):
-            chosen = ALL_PLATFORMS or ((framework, mode), dtype) == IN_CI
-            marks = [] if chosen else [pytest.mark.skip(reason="CONFORMANCE_MUTANT_PLATFORMS=all judges it")]
-            cases += [pytest.param(n, framework, mode, dtype, marks=marks, id=f"{n}-{framework}-{mode}-{dtype}")
-                      for n in mutants.names(framework)]
-    return cases
+    """(mutant, framework, mode, dtype): IN_CI's platform and dtype, or every one with ALL_PLATFORMS."""
+    return [pytest.param(n, framework, mode, dtype, id=f"{n}-{framework}-{mode}-{dtype}")
+            for framework, mode in PLATFORMS for dtype in ("float16", "bfloat16")
+            if ALL_PLATFORMS or ((framework, mode), dtype) == IN_CI
+            for n in mutants.names(framework)]
 
 
 @pytest.mark.slow
@@ -132,8 +143,10 @@ def test_gate_catches_mutant_on_platform(mutant: str, framework: str, mode: str,
         caught = [f"{name} {category}: {msg.splitlines()[0]}"
                   for name in m.TARGETS for category in m.CATEGORIES
                   if (msg := _run(name, category, m, mutant, GATE, dtype=dtype, mode=mode)) is not None]
-    if (mutant, dtype) in NOT_CAUGHT and not caught:
-        pytest.xfail(f"{mutant} in {dtype}: {NOT_CAUGHT[(mutant, dtype)]}")
+    why = (NOT_CAUGHT.get((mutant, dtype)) or NOT_CAUGHT_ON.get((mutant, framework, mode))
+           or NOT_CAUGHT_IN.get((mutant, framework, dtype)))
+    if why and not caught:
+        pytest.xfail(f"{mutant} in {dtype} on {framework} {mode}: {why}")
     assert caught, (f"{mutant} ({m.KIND}: {m.DESCRIPTION}) passed every check of {m.TARGETS} x {m.CATEGORIES} "
                     f"in {dtype} on {framework} {mode}")
 
