@@ -551,16 +551,24 @@ class Catalogue:
         stride_c = o.const(stride, dtype)
         _, rows, cols, _ = o.shape(conv)
         raw = o.reshape(conv, (-1, rows, cols, a, 5 + n))
-        grid_x = o.reshape(o.cast(o.on_device_of(o.arange(cols), conv), dtype), (1, cols, 1))  # column index
-        grid_y = o.reshape(o.cast(o.on_device_of(o.arange(rows), conv), dtype), (rows, 1, 1))  # row index
-        grid_x = o.broadcast_to(grid_x, (rows, cols, 1))
-        grid_y = o.broadcast_to(grid_y, (rows, cols, 1))
-        grid = o.expand_dims(o.concatenate([grid_x, grid_y], axis=-1), 2)  # (S, S, 1, 2)
-        xy = (self.sigmoid(raw[..., 0:2]) + grid) * stride_c
-        wh = o.exp(raw[..., 2:4]) * anc * stride_c
+        xy = (self.sigmoid(raw[..., 0:2]) + self.cell_offsets(conv, rows, cols, dtype)) * stride_c
+        wh = self.box_size(raw[..., 2:4], anc, stride_c)
         conf = self.sigmoid(raw[..., 4:5])
         prob = self.sigmoid(raw[..., 5:])
         return o.concatenate([xy, wh, conf, prob], axis=-1)
+
+    def cell_offsets(self, like: Any, rows: Any, cols: Any, dtype: str) -> Any:
+        """decode's (rows, cols, 1, 2) grid of cell offsets (column index, row index), on ``like``'s device."""
+        o = self.ops
+        grid_x = o.reshape(o.cast(o.on_device_of(o.arange(cols), like), dtype), (1, cols, 1))  # column index
+        grid_y = o.reshape(o.cast(o.on_device_of(o.arange(rows), like), dtype), (rows, 1, 1))  # row index
+        grid_x = o.broadcast_to(grid_x, (rows, cols, 1))
+        grid_y = o.broadcast_to(grid_y, (rows, cols, 1))
+        return o.expand_dims(o.concatenate([grid_x, grid_y], axis=-1), 2)
+
+    def box_size(self, raw_wh: Any, anchors: Any, stride: Any) -> Any:
+        """decode's box size in pixels: e^raw · anchor (in grid units) · stride."""
+        return self.ops.exp(raw_wh) * anchors * stride
 
     def box_pair(self, boxes1: Any, boxes2: Any) -> tuple[Any, Any]:
         o = self.ops
@@ -826,9 +834,19 @@ class Catalogue:
             -self.log(o.where(is_neg, self.clip(q, eps, one), one)),
         )
 
-        pos_loss = o.sum(pos_log * o.power(1 - p, alpha) * pos)
-        neg_loss = o.sum(neg_log * o.power(p, alpha) * o.power(1 - y, beta) * neg)
-        num_pos = o.sum(pos)
+        miss, hit, far = self.focal_modulators(p, y, alpha, beta)
+        pos_loss = o.sum(pos_log * miss * pos)
+        neg_loss = o.sum(neg_log * hit * far * neg)
+        return self.focal_total(pos_loss, neg_loss, o.sum(pos))
+
+    def focal_modulators(self, p: Any, y: Any, alpha: Any, beta: Any) -> tuple[Any, Any, Any]:
+        """focal_loss's factors (1 − p)^α (positives), p^α and (1 − y)^β (negatives), differentiated."""
+        o = self.ops
+        return o.power(1 - p, alpha), o.power(p, alpha), o.power(1 - y, beta)
+
+    def focal_total(self, pos_loss: Any, neg_loss: Any, num_pos: Any) -> Any:
+        """(pos_loss + neg_loss) / num_pos, or neg_loss where there is no positive."""
+        o = self.ops
         has_pos = num_pos > 0
         safe_num = o.where(has_pos, num_pos, o.ones_like(num_pos))
         return o.where(has_pos, (pos_loss + neg_loss) / safe_num, neg_loss)
@@ -869,12 +887,21 @@ class Catalogue:
         valid = o.assert_all((idx >= 0) & (idx < cells), "indices: index outside [0, H*W)")
         in_range = o.all(valid)
         flat = o.reshape(y_pred, (-1, cells, 2))
-        g = o.gather_rows(flat, o.where(valid, idx, o.zeros_like(idx)))
+        g = self.gather_cells(flat, o.where(valid, idx, o.zeros_like(idx)), rows, cols)
         m = o.expand_dims(mask, -1)
         m = o.concatenate([m, m], axis=-1)
         total = o.sum(o.abs(y_true * m - g * m))
-        value = total / (o.sum(m) + o.const(EPSILON, dtype))
+        value = total / self.l1_normaliser(m)
         return o.where(in_range, value, o.full_like(value, np.nan))
+
+    def gather_cells(self, flat: Any, idx: Any, rows: Any, cols: Any) -> Any:
+        """reg_l1_loss's gather: ``flat[b, idx[b, k], :]`` of the (B, rows·cols, C) map at row-major indices."""
+        return self.ops.gather_rows(flat, idx)
+
+    def l1_normaliser(self, m: Any) -> Any:
+        """reg_l1_loss's normaliser Σm + ε (ε once in total)."""
+        o = self.ops
+        return o.sum(m) + o.const(EPSILON, o.dtype(m))
 
     @formula
     def loss(self, args: Sequence[Any]) -> Any:

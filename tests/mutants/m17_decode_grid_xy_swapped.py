@@ -2,27 +2,14 @@
 
 from typing import Any
 
+from conformance.targets.catalogue import Catalogue
+
 TARGETS = ("decode",)
 CATEGORIES = ("value",)
 DESCRIPTION = "grid built as concat([grid_y, grid_x]): x gets the row index and y the column index"
 KIND = "formula"
 
 
-def decode(self: Any, conv_output: Any, anchors: Any, stride: Any, num_class: int) -> Any:
-    o = self.ops
-    conv = o.as_float(conv_output)
-    dtype = o.dtype(conv)
-    n = int(num_class)
-    anc, a = self.anchor_table(anchors, dtype)
-    anc = o.on_device_of(anc, conv)
-    stride_c = o.const(stride, dtype)
-    _, rows, cols, _ = o.shape(conv)
-    raw = o.reshape(conv, (-1, rows, cols, a, 5 + n))
-    grid_x = o.broadcast_to(o.reshape(o.cast(o.on_device_of(o.arange(cols), conv), dtype), (1, cols, 1)),
-                            (rows, cols, 1))
-    grid_y = o.broadcast_to(o.reshape(o.cast(o.on_device_of(o.arange(rows), conv), dtype), (rows, 1, 1)),
-                            (rows, cols, 1))
-    grid = o.expand_dims(o.concatenate([grid_y, grid_x], axis=-1), 2)
-    xy = (self.sigmoid(raw[..., 0:2]) + grid) * stride_c
-    wh = o.exp(raw[..., 2:4]) * anc * stride_c
-    return o.concatenate([xy, wh, self.sigmoid(raw[..., 4:5]), self.sigmoid(raw[..., 5:])], axis=-1)
+def cell_offsets(self: Any, like: Any, rows: Any, cols: Any, dtype: str) -> Any:
+    grid = Catalogue.cell_offsets(self, like, rows, cols, dtype)  # (column, row)
+    return self.ops.concatenate([grid[..., 1:2], grid[..., 0:1]], axis=-1)

@@ -2,26 +2,14 @@
 
 from typing import Any
 
-from conformance.targets.catalogue import CENTERNET_ALPHA, CENTERNET_BETA, EPSILON_CENTERNET
-
 TARGETS = ("focal_loss",)
 CATEGORIES = ("value", "gradient")
 DESCRIPTION = "the num_pos = 0 branch returns −neg_loss (the prose's 'loss − neg_loss') instead of neg_loss"
 KIND = "formula"
 
 
-def focal_loss(self: Any, hm_pred: Any, hm_true: Any) -> Any:
+def focal_total(self: Any, pos_loss: Any, neg_loss: Any, num_pos: Any) -> Any:
     o = self.ops
-    p = o.as_float(hm_pred)
-    dtype = o.dtype(p)
-    y = o.cast(hm_true, dtype)
-    eps, one = o.const(EPSILON_CENTERNET, dtype), o.ones_like(p)
-    alpha, beta = o.const(CENTERNET_ALPHA, dtype), o.const(CENTERNET_BETA, dtype)
-    pos = o.cast(o.equal(y, 1), dtype)
-    neg = o.cast(y < 1, dtype)
-    pos_log = -o.log(self.clip(p, eps, one))
-    neg_log = -o.log(self.clip(1 - p, eps, one))
-    pos_loss = o.sum(pos_log * (o.power(1 - p, alpha)) * pos)
-    neg_loss = o.sum(neg_log * (o.power(p, alpha)) * o.power(1 - y, beta) * neg)
-    num_pos = o.sum(pos)
-    return o.where(num_pos > 0, (pos_loss + neg_loss) / self.maximum(num_pos, o.ones_like(num_pos)), -neg_loss)
+    has_pos = num_pos > 0
+    safe_num = o.where(has_pos, num_pos, o.ones_like(num_pos))
+    return o.where(has_pos, (pos_loss + neg_loss) / safe_num, -neg_loss)

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from conformance.targets.catalogue import CENTERNET_ALPHA, CENTERNET_BETA, EPSILON_CENTERNET
+from conformance.targets.catalogue import Catalogue
 
 TARGETS = ("focal_loss",)
 CATEGORIES = ("gradient",)
@@ -10,18 +10,6 @@ DESCRIPTION = "stop_gradient((1−p)^α) and stop_gradient(p^α): values right, 
 KIND = "gradient-only"
 
 
-def focal_loss(self: Any, hm_pred: Any, hm_true: Any) -> Any:
-    o = self.ops
-    p = o.as_float(hm_pred)
-    dtype = o.dtype(p)
-    y = o.cast(hm_true, dtype)
-    eps, one = o.const(EPSILON_CENTERNET, dtype), o.ones_like(p)
-    alpha, beta = o.const(CENTERNET_ALPHA, dtype), o.const(CENTERNET_BETA, dtype)
-    pos = o.cast(o.equal(y, 1), dtype)
-    neg = o.cast(y < 1, dtype)
-    pos_log = -o.log(self.clip(p, eps, one))
-    neg_log = -o.log(self.clip(1 - p, eps, one))
-    pos_loss = o.sum(pos_log * o.stop_gradient(o.power(1 - p, alpha)) * pos)
-    neg_loss = o.sum(neg_log * o.stop_gradient(o.power(p, alpha)) * o.power(1 - y, beta) * neg)
-    num_pos = o.sum(pos)
-    return o.where(num_pos > 0, (pos_loss + neg_loss) / self.maximum(num_pos, o.ones_like(num_pos)), neg_loss)
+def focal_modulators(self: Any, p: Any, y: Any, alpha: Any, beta: Any) -> tuple[Any, Any, Any]:
+    miss, hit, far = Catalogue.focal_modulators(self, p, y, alpha, beta)
+    return self.ops.stop_gradient(miss), self.ops.stop_gradient(hit), far
