@@ -119,9 +119,9 @@ NAMED = {
     "m25_loss_layer_mean_over_all": "MEAN-NOT-BATCH-SUM", "m27_cn_focal_alpha_beta_swapped": "FOCAL-ALPHA-BETA-SWAPPED",
     "m29_cn_focal_stop_gradient_modulator": "FOCAL-STOP-GRADIENT-MODULATOR",
     "m33_reg_l1_eps_per_element": "EPS-PER-ELEMENT", "m36_wce_tf_nn_grad_at_zero": "TF-WCE-GRAD-AT-ZERO",
-    "m34_cn_loss_weights_swapped": "WEIGHTS-SWAPPED",
+    "m34_cn_loss_weights_swapped": "WEIGHTS-SWAPPED", "m39_ciou_v_without_4_over_pi2": "the factor of v = 1 ",
     "z04_softmax_xent_log_of_softmax": "SCE-NAIVE", "z09_rpn_cls_swapped_bce": "FRCNN-SWAPPED-BCE",
-    "z13_loss_layer_sigmoid_twice": "SIGMOID-TWICE",
+    "z13_loss_layer_sigmoid_twice": "SIGMOID-TWICE", "z20_ciou_v_constant_squared": "the factor of v = 0.16",
 }
 # Named when the gate's draws reach the mistake (a gradient-only mistake on a small example may say nothing).
 MAY = {"m21_iou_loss_stop_gradient_union": "IOU-LOSS-STOP-GRADIENT-UNION", "m37_ciou_alpha_differentiated":

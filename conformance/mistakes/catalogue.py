@@ -17,6 +17,7 @@ import numpy as np
 import oracle
 import oracle.centernet as _centernet_oracle
 import oracle.crossentropy as _ce_oracle
+import oracle.diou as _diou_oracle
 import oracle.frcnn as _frcnn_oracle
 from conformance.mistakes import Args, Constant, Mistake
 from conformance.mistakes import boxes as _boxes
@@ -136,6 +137,9 @@ CATALOGUE: tuple[Mistake, ...] = (
               _ce_oracle, "EPS_K", "ε_k", 1e-30, 0.5),
     _constant("EPS-K", "the probability clip ε_k differs", ("rpn_loss_cls", "class_loss_cls"), _frcnn_oracle,
               "EPSILON_K", "ε_k", 1e-30, 0.5),
+    _constant("CIOU-V-FACTOR", "the factor of CIoU's aspect term v = factor·(atan2(w2, h2) − atan2(w1, h1))² differs "
+              "from 4/π² (1 where the factor is left out)", ("ciou_loss",), _diou_oracle, "_FOUR_OVER_PI2",
+              "the factor of v", 1e-3, 1e3),
     Mistake("FOCAL-ALPHA", "the focal exponent α differs", ("focal_loss",), "constant", _heatmap.focal_alpha,
             constant=Constant("α", 2.0, 0.0, 16.0, log=False)),
     Mistake("FOCAL-BETA", "the focal exponent β differs", ("focal_loss",), "constant", _heatmap.focal_beta,
