@@ -332,9 +332,9 @@ def _zero_logits(**extra) -> list[dict]:
     return [{"labels": np.array([0.0, 0.5, 1.0, 1.0, 0.0, 0.25]), "logits": np.zeros(6), **extra}]
 
 
-def _confident_unmodulated() -> dict:
-    """γ = 0, 1 − p_t down to 6e-6: float16's x^(−1) overflows, TensorFlow's derivative of x^0 (0·∞) is NaN."""
-    return {"labels": np.array([1.0, 0, 1, 0]), "logits": np.array([12.0, -12, 9, -10]), "alpha": 0.25, "gamma": 0.0}
+def _confident(gamma: float) -> dict:
+    """Confident, correct predictions (1 − p_t ≥ 6e-6; cancels to 0 from σ(x)), where d(x^γ) is ∞ or TF's d(x^0) NaN."""
+    return {"labels": np.array([1.0, 0, 1, 0]), "logits": np.array([12.0, -12, 9, -10]), "alpha": 0.25, "gamma": gamma}
 
 
 def _large_gap_logits(sparse: bool = False) -> list[dict]:
@@ -463,7 +463,7 @@ CONTRACTS = [
                    "smooth everywhere, the gradient flows through (1 − p_t)^γ",
              stability_cases=lambda dtype: [dict(ex, alpha=0.25, gamma=2.0)
                                             for ex in _fixed_logits("logits", "labels")(dtype)],
-             pinned=lambda: [*_zero_logits(alpha=0.25, gamma=2.0), _confident_unmodulated()],
+             pinned=lambda: [*_zero_logits(alpha=0.25, gamma=2.0), _confident(0.0), _confident(0.5)],
              bad_inputs=(BadCase("shape-mismatch", "labels",
                                  _pair("logits", "labels", fixed_normal, fixed_probs, alpha=0.25, gamma=2.0)),),
              tags=(_SCE_NAIVE,)),
