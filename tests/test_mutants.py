@@ -94,19 +94,26 @@ NOT_CAUGHT_ON = {
 }
 
 
+def _assert_caught(mutant: str, framework: str, mode: str, dtype: str) -> None:
+    """The gate fails ``mutant`` built for ``framework`` in some check, or it is a listed miss (xfail, with why)."""
+    m = mutants.load(mutant, framework)
+    with runners.using(framework):
+        caught = [f"{name} {category}: {msg.splitlines()[0]}"
+                  for name in m.TARGETS for category in m.CATEGORIES
+                  if (msg := _run(name, category, m, mutant, GATE, dtype=dtype, mode=mode)) is not None]
+    why = NOT_CAUGHT.get((mutant, dtype)) or NOT_CAUGHT_ON.get((mutant, framework, mode))
+    if why and not caught:
+        pytest.xfail(f"{mutant} in {dtype} on {framework} {mode}: {why}")
+    assert caught, (f"{mutant} ({m.KIND}: {m.DESCRIPTION}) passed every check of {m.TARGETS} x {m.CATEGORIES} "
+                    f"in {dtype} on {framework} {mode}")
+
+
 @pytest.mark.parametrize("dtype", ("float32", "float16", "bfloat16"))
 @pytest.mark.parametrize("mutant", mutants.names())
 def test_gate_catches_mutant(mutant: str, dtype: str) -> None:
     """Every mutant is caught in every dtype, with the tolerance model of the platform's measured arithmetic, but
     for the few :data:`NOT_CAUGHT` in a low-precision dtype, each with its reason."""
-    m = mutants.load(mutant)
-    caught = [f"{name} {category}: {msg.splitlines()[0]}"
-              for name in m.TARGETS for category in m.CATEGORIES
-              if (msg := _run(name, category, m, mutant, GATE, dtype=dtype)) is not None]
-    if (mutant, dtype) in NOT_CAUGHT and not caught:
-        pytest.xfail(f"{mutant} in {dtype}: {NOT_CAUGHT[(mutant, dtype)]}")
-    assert caught, (f"{mutant} ({m.KIND}: {m.DESCRIPTION}) passed every check of {m.TARGETS} x {m.CATEGORIES} "
-                    f"in {dtype}")
+    _assert_caught(mutant, "tf", MODE, dtype)
 
 
 # Platforms beside TensorFlow eager: (framework, mode).  Keras 3 runs on the backend Keras was imported with
@@ -130,16 +137,7 @@ def test_gate_catches_mutant_on_platform(mutant: str, framework: str, mode: str,
     """The catalogue, built for each framework, is caught there in float16 and bfloat16 as on TensorFlow eager:
     the tolerances follow each platform's measured arithmetic, and none is so wide that the mistake passes."""
     pytest.importorskip({"tf": "tensorflow"}.get(framework, framework))
-    m = mutants.load(mutant, framework)
-    with runners.using(framework):
-        caught = [f"{name} {category}: {msg.splitlines()[0]}"
-                  for name in m.TARGETS for category in m.CATEGORIES
-                  if (msg := _run(name, category, m, mutant, GATE, dtype=dtype, mode=mode)) is not None]
-    why = NOT_CAUGHT.get((mutant, dtype)) or NOT_CAUGHT_ON.get((mutant, framework, mode))
-    if why and not caught:
-        pytest.xfail(f"{mutant} in {dtype} on {framework} {mode}: {why}")
-    assert caught, (f"{mutant} ({m.KIND}: {m.DESCRIPTION}) passed every check of {m.TARGETS} x {m.CATEGORIES} "
-                    f"in {dtype} on {framework} {mode}")
+    _assert_caught(mutant, framework, mode, dtype)
 
 
 def _first_float(c: Contract, ex: dict) -> tuple[int, ...]:
