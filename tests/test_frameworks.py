@@ -16,12 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import hypothesis
+import judge
 import pytest
-from hypothesis import Phase, settings
 
 from conformance import runners
-from conformance.checks import engine
 from conformance.contracts import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,9 +37,6 @@ PYTEST = ("import sys, pytest\n"
           "register_profiles()\n"
           f"settings.register_profile({SMOKE!r}, settings.get_profile('conformance-gate'), max_examples=5)\n"
           "sys.exit(pytest.main(sys.argv[1:]))\n")
-engine.register_profiles()
-GATE = settings(hypothesis.settings.get_profile(engine.DEFAULT_PROFILE),
-                phases=(Phase.explicit, Phase.reuse, Phase.generate))
 
 
 def run_pytest(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -235,55 +230,35 @@ def _catalogue(package: str) -> list[str]:
         return []
 
 
-def _caught(module: object, mutant: str, mode: str) -> list[str]:
-    caught = []
-    for name in module.TARGETS:
-        for category in module.CATEGORIES:
-            try:
-                result = engine.run_check(REGISTRY[name], category, module, mutant, "float32", mode,
-                                          hypothesis_settings=GATE)
-            except AssertionError as exc:
-                caught.append(f"{name} {category}: {str(exc).splitlines()[0]}")
-                continue
-            assert result.status == "passed", (name, category, result.status, result.message)
-    return caught
+def _assert_caught(package: str, mutant: str, framework: str) -> None:
+    m = importlib.import_module(package).load(mutant)
+    assert judge.caught(m, mutant, framework), (f"{mutant} ({m.KIND}: {m.DESCRIPTION}) passed every check of "
+                                                f"{m.TARGETS} x {m.CATEGORIES}")
 
 
 @needs_jax
 @pytest.mark.parametrize("mutant", _catalogue("mutants_jax") if HAS_JAX else [])
 def test_gate_catches_jax_mutant(mutant: str) -> None:
-    import mutants_jax
-
-    m = mutants_jax.load(mutant)
-    with runners.using("jax") as runner:
-        caught = _caught(m, mutant, runner.DEFAULT_MODE)
-    assert caught, f"{mutant} ({m.KIND}: {m.DESCRIPTION}) passed every check of {m.TARGETS} x {m.CATEGORIES}"
+    _assert_caught("mutants_jax", mutant, "jax")
 
 
 @needs_torch
 @pytest.mark.parametrize("mutant", _catalogue("mutants_torch") if HAS_TORCH else [])
 def test_gate_catches_torch_mutant(mutant: str) -> None:
-    import mutants_torch
-
-    m = mutants_torch.load(mutant)
-    with runners.using("torch") as runner:
-        caught = _caught(m, mutant, runner.DEFAULT_MODE)
-    assert caught, f"{mutant} ({m.KIND}: {m.DESCRIPTION}) passed every check of {m.TARGETS} x {m.CATEGORIES}"
+    _assert_caught("mutants_torch", mutant, "torch")
 
 
 # Keras fixes its backend when first imported: the Keras mutants run in a process of their own.
 KERAS_MUTANT = """
 import json, sys
 sys.path.insert(0, {tests!r})
-import hypothesis
-from hypothesis import Phase, settings
+import judge
 import mutants_keras
-import test_frameworks as t
 from conformance import runners
 m = mutants_keras.load({mutant!r})
-with runners.using("keras") as runner:
-    print(json.dumps({{"backend": runners.describe()["backend"], "caught": t._caught(m, {mutant!r},
-                                                                                       runner.DEFAULT_MODE)}}))
+caught = judge.caught(m, {mutant!r}, "keras")
+with runners.using("keras"):
+    print(json.dumps({{"backend": runners.describe()["backend"], "caught": caught}}))
 """
 
 

@@ -1,9 +1,7 @@
 """Every check must be able to fail: the gate catches each single-bug mutant of the reference.
 
-The mutants (``tests/mutants/``) are judged in-process by :func:`conformance.checks.engine.run_check`,
-the code the pytest gate runs, with the gate's Hypothesis profile (derandomized, 25 examples)
-minus its shrink phase: the examples drawn, and so whether a bug is caught, are the gate's;
-shrinking only minimises a failure already found and is left out to save time.  Every mutant is
+The mutants (``tests/mutants/``) are judged in-process as the pytest gate judges them (``tests/judge.py``:
+the gate's code and Hypothesis profile, minus its shrink phase).  Every mutant is
 judged on TensorFlow eager in every dtype; the catalogue is written once for every framework, and
 :func:`test_gate_catches_mutant_on_platform` judges it on the other platforms in float16 and bfloat16
 (one of them in CI; all with ``CONFORMANCE_MUTANT_PLATFORMS=all``, the command in docs/tolerances.md).
@@ -20,37 +18,22 @@ import os
 from collections.abc import Callable
 
 import hypothesis
+import judge
 import mutants
 import numpy as np
 import pytest
 from hypothesis import Phase, settings
 from hypothesis import strategies as st
 
-from conformance import runners
 from conformance.checks import engine
 from conformance.contracts import NAMES, REGISTRY, Contract
 
-engine.register_profiles()
-GATE = settings(hypothesis.settings.get_profile(engine.DEFAULT_PROFILE),
-                phases=(Phase.explicit, Phase.reuse, Phase.generate))
 CATEGORIES = ("value", "gradient")
 SEEDS = (1, 2, 3)
 CORRECT = ("conformance.targets.reference", "tensorflow.nn")
 DTYPE, MODE = "float32", "eager"
 # TensorFlow's weighted CE drops the softplus term of its gradient at logits == 0 (TF-WCE-GRAD-AT-ZERO).
 KNOWN_FINDING = ("tensorflow.nn", "weighted_cross_entropy_with_logits")
-
-
-def _run(name: str, category: str, impl: object, impl_name: str, hypothesis_settings: settings,
-         seed: int | None = None, dtype: str = DTYPE, mode: str = MODE) -> str | None:
-    """The failure message of one check, or ``None`` when it passes."""
-    try:
-        result = engine.run_check(REGISTRY[name], category, impl, impl_name, dtype, mode,
-                                  hypothesis_settings=hypothesis_settings, seed=seed)
-    except AssertionError as exc:  # ConformanceFailure is an AssertionError; its notes hold the inputs
-        return "\n".join([str(exc), *getattr(exc, "__notes__", [])])
-    assert result.status == "passed", f"{impl_name}: {name} {category}: {result.status}: {result.message}"
-    return None
 
 
 def test_catalogue_is_well_formed() -> None:
@@ -97,10 +80,7 @@ NOT_CAUGHT_ON = {
 def _assert_caught(mutant: str, framework: str, mode: str, dtype: str) -> None:
     """The gate fails ``mutant`` built for ``framework`` in some check, or it is a listed miss (xfail, with why)."""
     m = mutants.load(mutant, framework)
-    with runners.using(framework):
-        caught = [f"{name} {category}: {msg.splitlines()[0]}"
-                  for name in m.TARGETS for category in m.CATEGORIES
-                  if (msg := _run(name, category, m, mutant, GATE, dtype=dtype, mode=mode)) is not None]
+    caught = judge.caught(m, mutant, framework, mode, dtype)
     why = NOT_CAUGHT.get((mutant, dtype)) or NOT_CAUGHT_ON.get((mutant, framework, mode))
     if why and not caught:
         pytest.xfail(f"{mutant} in {dtype} on {framework} {mode}: {why}")
@@ -171,10 +151,10 @@ def test_mutant_kind_is_honest(mutant: str) -> None:
     for name in m.TARGETS:
         c = REGISTRY[name]
         if transform is None:
-            contract, profile = c, GATE
+            contract, profile = c, judge.GATE
         else:
             contract = dataclasses.replace(c, strategy=lambda c=c: transform(c, c.strategy()))
-            profile = settings(GATE, phases=(Phase.generate,))
+            profile = settings(judge.GATE, phases=(Phase.generate,))
         for category in categories or m.CATEGORIES:
             try:
                 engine.run_check(contract, category, m, mutant, DTYPE, MODE, hypothesis_settings=profile)
@@ -202,7 +182,7 @@ def test_correct_targets_pass_under_random_seeds(impl_name: str, name: str, seed
     profile = settings(hypothesis.settings.get_profile(engine.DEFAULT_PROFILE), derandomize=False, database=None)
     module = importlib.import_module(impl_name)
     failures = [f"{category}: {msg}" for category in CATEGORIES
-                if (msg := _run(name, category, module, impl_name, profile, seed=seed)) is not None]
+                if (msg := judge.failure(name, category, module, impl_name, profile, seed=seed)) is not None]
     if (impl_name, name) == KNOWN_FINDING:  # a true finding (docs/contracts.md): it must fail, and be named
         assert failures and all("TF-WCE-GRAD-AT-ZERO" in f for f in failures), failures
         return

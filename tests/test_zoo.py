@@ -1,9 +1,8 @@
 """The gate catches real loss bugs from public code: every entry of the zoo (``tests/zoo/``) fails it.
 
 Each zoo module re-expresses one bug reported in a public project against one contract name
-(``docs/zoo.md`` is the index).  As in ``tests/test_mutants.py``, it is judged in-process by
-:func:`conformance.checks.engine.run_check`, the code the pytest gate runs, with the gate's
-Hypothesis profile (derandomized, 25 examples) minus its shrink phase; the stability and
+(``docs/zoo.md`` is the index).  As in ``tests/test_mutants.py``, it is judged in-process as the pytest gate
+judges it (``tests/judge.py``: the gate's code and Hypothesis profile, minus its shrink phase); the stability and
 bad-input categories run as the gate runs them too.  A stability check that reports only
 hazards has not caught the bug.
 
@@ -19,17 +18,13 @@ import re
 from pathlib import Path
 from urllib.parse import urlparse
 
-import hypothesis
+import judge
 import pytest
 import zoo
-from hypothesis import Phase, settings
 
 from conformance.checks import engine
 from conformance.contracts import REGISTRY
 
-engine.register_profiles()
-GATE = settings(hypothesis.settings.get_profile(engine.DEFAULT_PROFILE),
-                phases=(Phase.explicit, Phase.reuse, Phase.generate))
 CATEGORIES = ("value", "gradient", "stability", "badinput")
 DTYPE, MODE = "float32", "eager"
 DOC = Path(__file__).resolve().parent.parent / "docs" / "zoo.md"
@@ -50,12 +45,7 @@ def doc_rows() -> dict[str, dict]:
 
 def _run(name: str, category: str, impl: object, impl_name: str) -> str | None:
     """The failure message of one check, or ``None`` when it passes (or reports only hazards)."""
-    try:
-        result = engine.run_check(REGISTRY[name], category, impl, impl_name, DTYPE, MODE, hypothesis_settings=GATE)
-    except AssertionError as exc:  # ConformanceFailure is an AssertionError; its notes hold the inputs
-        return "\n".join([str(exc), *getattr(exc, "__notes__", [])])
-    assert result.status in ("passed", "hazard"), f"{impl_name}: {name} {category}: {result.status}: {result.message}"
-    return None
+    return judge.failure(name, category, impl, impl_name, dtype=DTYPE, mode=MODE, passing=("passed", "hazard"))
 
 
 def test_zoo_is_well_formed() -> None:
@@ -107,7 +97,8 @@ def _caught_by_all(entry: str) -> set[str]:
     caught = set()
     for category in CATEGORIES:
         try:
-            engine.run_check(REGISTRY[m.TARGETS[0]], category, m, entry, DTYPE, MODE, hypothesis_settings=GATE)
+            engine.run_check(REGISTRY[m.TARGETS[0]], category, m, entry, DTYPE, MODE,
+                             hypothesis_settings=judge.GATE)
         except AssertionError:
             caught.add(category)
     return caught
