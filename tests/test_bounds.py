@@ -243,25 +243,40 @@ def test_focal_bounds_hold_for_both_forms_and_for_tensorflow(dtype):
     assert np.median(after) <= np.median(before) / 2, (np.median(after), np.median(before))
 
 
+def _corners_in(d: object, b: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """A box's two corners on ``axis`` as the libraries compute them, in the literal arithmetic ``d``."""
+    half = d.f(b[..., axis + 2] * d.c(0.5))
+    return d.f(b[..., axis] - half), d.f(b[..., axis] + half)
+
+
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 @pytest.mark.parametrize("name", BOXES)
 def test_unlisted_library_forms_lie_within_form_times_the_bound(name, dtype):
     """YOLOv5's and torchvision's box formulas (tests/unlisted_box_forms.py: ρ² from sums of corners, centres and
     extents recomputed from the corners), which the bound does not list, evaluated in the dtype and in float32
-    rounded to it, lie within FORM times the bound of the exact value (what FORM is for), on the test draws;
-    measured: at most 1.00 of the bound. (Not yet on the contract's strategy draws: on CI's draws YOLOv5's bbox_iou
-    in bfloat16 exceeded it at one element of value about 1e-17, touching boxes, not yet explained.) Boxes of
-    negative size are left out: there the documents' GIoU sorts the corners and the libraries do not (another
-    formula, not another rounding)."""
+    rounded to it, lie within FORM times the bound of the exact value (what FORM is for), on the test draws and the
+    contract's strategy draws; measured: at most 1.00 of the bound. Left out: boxes of negative size (there the
+    documents' GIoU sorts the corners and the libraries do not: another formula, not another rounding), and for the
+    extents recomputed from the corners, a box whose corners x ± w/2 round to one value although w ≠ 0: its
+    extent is lost, and CIoU's aspect angle becomes atan2(0, 0) = 0 where the box's own w, h give π/2 (measured on
+    the strategy's draws, ciou_loss in bfloat16 and float32: 2.23 against 1.94 for a box of w = 4.8e-26, h = 0 at
+    x = 45.5); that is a loss of the input, which an implementation avoids by using w and h."""
     worst = 0.0
     arithmetic.use(arithmetic.Arithmetic(dtype, "float32", "test", kernels=KERNELS[dtype], nearest=True))
     try:
-        for ex, e, rad, how, d, b1, b2 in _box_cases(name, dtype, 29, 60, 0):
+        for ex, e, rad, how, d, b1, b2 in _box_cases(name, dtype, 29, 60, 60):
             sized = np.all(b1[..., 2:] >= 0, axis=-1) & np.all(b2[..., 2:] >= 0, axis=-1)
+            lost = np.zeros_like(sized)
+            for b in (b1, b2):
+                for axis in (0, 1):
+                    lo, hi = _corners_in(d, b, axis)
+                    lost |= (lo == hi) & (b[..., axis + 2] != 0)
             for library, form in unlisted_box_forms.FORMS.items():
                 with np.errstate(all="ignore"):
                     got = round_to(dtype, np.asarray(form(d, name, b1, b2), dtype=np.float64))
                 sel = np.isfinite(e) & np.isfinite(got) & np.isfinite(rad) & sized
+                if library == "torchvision":
+                    sel &= ~lost
                 err = np.abs(got - e)[sel]
                 assert np.all(err <= arithmetic.FORM * rad[sel]), (name, library, how, ex)
                 with np.errstate(all="ignore"):

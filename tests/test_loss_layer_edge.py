@@ -79,3 +79,57 @@ def test_record_pins_the_example():
     """The loss_layer record's stability cases hold the example, so every stability run judges it."""
     cases = REGISTRY["loss_layer"].stability_cases("float32")
     assert any(np.array_equal(c["conv"], CONV) and np.array_equal(c["label"], EX["label"]) for c in cases)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+def test_decoded_tie_band_covers_every_computed_corner_difference(dtype):
+    """yolo_near_kinks' band (yolov3_numerics.decoded_tie): on the strategy's draws, every difference of two
+    corners (decoded box and label box, one axis) that TensorFlow computes in the dtype, σ as tf.sigmoid or as
+    1/(1 + e^{−t}), w as e^t·a·s, lies within the band's half for the implementation, W·u(max|c| + max|w|), of the
+    exact difference; measured, the band is not more than a few times what the arithmetic needs."""
+    import tensorflow as tf
+    from helpers import strategy_draws
+
+    import oracle
+    from conformance.contracts import yolov3_numerics as num
+    from conformance.numerics import arithmetic
+    from conformance.numerics.dtypes import info
+    from conformance.numerics.tolerance import round_example
+    from conformance.runners import probe
+
+    c, t = REGISTRY["loss_layer"], tf.as_dtype(dtype)
+    arithmetic.use(probe.measure("tf", "eager", dtype) if dtype != "float32" else arithmetic.current(dtype))
+    try:
+        width, u = num.decoded_tie(dtype), info(dtype).unit_roundoff
+    finally:
+        arithmetic.reset()
+    worst = 0.0
+    for ex in (round_example(c, x, dtype) for x in strategy_draws("loss_layer", 40)):
+        a = len(ex["anchors"])
+        exact = oracle.decode(ex["conv"], ex["anchors"], ex["stride"], ex["num_class"])[..., :4]
+        raw = tf.reshape(tf.constant(ex["conv"], t), exact.shape[:-1] + (-1,))
+        s, anchors = tf.constant(ex["stride"], t), tf.constant(np.asarray(ex["anchors"]).reshape(a, 2), t)
+        rows, cols = exact.shape[1:3]
+        grid = np.stack(np.meshgrid(np.arange(cols), np.arange(rows)), -1)[None, :, :, None, :]
+        label = ex["label"][..., :4]
+        for sigmoid in (tf.sigmoid, lambda x: 1 / (1 + tf.exp(-x))):
+            xy = (sigmoid(raw[..., 0:2]) + tf.constant(grid, t)) * s
+            wh = tf.exp(raw[..., 2:4]) * anchors * s
+            for axis in (0, 1):
+                lx, lw = tf.constant(label[..., axis], t), tf.constant(label[..., axis + 2], t)
+                got = [np.asarray(tf.cast(g, tf.float64)) for g in (
+                    xy[..., axis] - wh[..., axis] * 0.5, xy[..., axis] + wh[..., axis] * 0.5, lx - lw * 0.5,
+                    lx + lw * 0.5)]
+                e = [exact[..., axis] - exact[..., axis + 2] / 2, exact[..., axis] + exact[..., axis + 2] / 2,
+                     label[..., axis] - label[..., axis + 2] / 2, label[..., axis] + label[..., axis + 2] / 2]
+                scale = (np.maximum(np.abs(exact[..., axis]), np.abs(label[..., axis]))
+                         + np.maximum(np.abs(exact[..., axis + 2]), np.abs(label[..., axis + 2])))
+                ok = np.isfinite(scale) & (ex["label"][..., 4] != 0) & np.all([np.isfinite(g) for g in got], 0)
+                for i in range(4):
+                    for j in range(i + 1, 4):
+                        err = np.abs((got[i] - got[j]) - (e[i] - e[j]))[ok]
+                        band = (width * u * scale)[ok]
+                        assert np.all(err <= band), (dtype, i, j, float(np.max(err / band)))
+                        worst = max(worst, float(np.max(err / band, initial=0.0)))
+    assert worst > 0.05, f"the band is {1 / worst:.0f}x the largest error"
+    print(f"{dtype}: width {width:.3g}, largest error / band {worst:.3f}")

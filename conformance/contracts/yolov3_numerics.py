@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 import oracle
+from conformance.numerics import arithmetic
 from conformance.numerics.dtypes import info
 from conformance.numerics.form_bounds import bounds
 from conformance.numerics.tolerance import Tolerance, max_ignoring_nan, outside, rounded, sigmoid64, sum_to
@@ -199,7 +200,26 @@ def box_near_kinks(ex: dict, wrt: str, dtype: str) -> np.ndarray:
 
 
 BOX_TIE = 4.0  # (u + u₆₄)(max|c| + max|w|): a computed corner difference's error and the oracle's (box_near_kinks)
-DECODED_TIE = 64.0  # decoded boxes carry σ's and exp's kernel errors times the stride and anchors as well
+
+
+def decoded_tie(dtype: str) -> float:
+    """The near-tie band's width, in (u + u₆₄)(max|c| + max|w|), for a decoded box against its label box.
+
+    decode computes x = (σ(t) + c)·s and w = e^t·a·s, each step rounded: with σ's kernel error κ_σ u relative,
+    |x̂ − x| ≤ u(κ_σ σs + 2|x|) ≤ (κ_σ + 2)u|x| (the offset c ≥ 0, so σs ≤ x), and |ŵ − w| ≤ (κ_exp + 2)u|w|.  A
+    corner x ± w/2 adds u(|x| + |w|/2), a label corner u(|x| + |w|/2); so a decoded corner and a label corner differ
+    from their exact difference by at most u((κ_σ + 4)max|c| + (κ_exp/2 + 2)max|w|), the decoded box's own corners
+    (whose x cancels) by u(2|x| + (κ_exp + 3)|w|).  σ may be the framework's kernel or 1/(1 + e^{−t}), whose
+    relative error is at most κ_exp + 2; the kernels' errors are the measured ones (the SAFETY factor where the
+    probes measured none: float32, float64).  Hence 4 + max(κ_σ, κ_exp + 2); the oracle's own rounding of the same
+    difference is the u₆₄ of the band.
+    """
+    kernels = arithmetic.current(dtype).kernels
+
+    def kappa(kernel: str) -> float:
+        return max(1.0, float(kernels.get(kernel, arithmetic.SAFETY))) if kernels else arithmetic.SAFETY
+
+    return 4.0 + max(kappa("sigmoid"), kappa("exp") + 2.0)
 
 
 def _near_tie_marks(boxes1: Any, boxes2: Any, dtype: str, width: float) -> np.ndarray:
@@ -235,7 +255,7 @@ def _layer_near_kinks(conv: np.ndarray, label: np.ndarray, anchors: Any, stride:
                       dtype: str) -> np.ndarray:
     with np.errstate(all="ignore"):
         pred = oracle.decode(conv, anchors, stride, num_class)
-        marks = _near_tie_marks(pred[..., :4], label[..., :4], dtype, DECODED_TIE)  # (B, S, S, A, 4)
+        marks = _near_tie_marks(pred[..., :4], label[..., :4], dtype, decoded_tie(dtype))  # (B, S, S, A, 4)
     marks &= np.asarray(label)[..., 4:5] != 0  # the GIoU term counts only where an object is assigned
     out = np.zeros(pred.shape, dtype=bool)
     out[..., :4] = marks
