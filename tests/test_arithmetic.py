@@ -294,6 +294,7 @@ def test_accumulate_dtype_keeps_the_measured_kernels() -> None:
         assert arithmetic.current("float16").kernels == {"exp": 1.0}
     finally:
         arithmetic.set_policy("measured")
+        arithmetic.reset()
 
 
 @pytest.mark.parametrize("dtype", HALF)

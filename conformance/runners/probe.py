@@ -134,12 +134,13 @@ def ensure(framework: str, mode: str, dtype: str) -> arithmetic.Arithmetic:
     """The arithmetic for ``dtype``, measured once per (framework, mode, dtype) and installed for the run (again
     after :func:`conformance.numerics.arithmetic.reset` or another framework's or mode's measurement)."""
     key = (framework, mode, dtype, arithmetic.policy())
-    if _INSTALLED.get(dtype) != key or not arithmetic.measured(dtype):
-        if key not in _MEASURED:
-            _MEASURED[key] = (measure(framework, mode, dtype) if arithmetic.policy() == "measured"
-                              else arithmetic.worst_case(dtype))
-        arithmetic.use(_MEASURED[key])
-        _INSTALLED[dtype] = key
+    if key not in _MEASURED:
+        _MEASURED[key] = (measure(framework, mode, dtype) if arithmetic.policy() == "measured"
+                          else arithmetic.worst_case(dtype))
+    installed = _INSTALLED.get(dtype)
+    if installed is None or installed[0] != key or installed[1] is not arithmetic.current(dtype):
+        arithmetic.use(_MEASURED[key])  # not installed yet, or replaced since (a reset, another use)
+        _INSTALLED[dtype] = (key, arithmetic.current(dtype))
     return arithmetic.current(dtype)
 
 
