@@ -122,10 +122,25 @@ def test_default_timeout_unless_the_user_sets_one(tmp_path):
 
     assert markers() == {str(DEFAULT_TIMEOUT)}
     # a profile drawing more examples per check waits longer (the thorough profile: 500, capped at MAX_SCALE times)
-    assert markers("--hypothesis-profile=conformance-dev") == {str(DEFAULT_TIMEOUT * 60 / GATE_EXAMPLES)}
     assert markers("--hypothesis-profile=conformance-thorough") == {str(DEFAULT_TIMEOUT * MAX_SCALE)}
-    assert markers("--timeout=7") == {"None"}  # pytest-timeout's own setting applies
-    assert markers("-o", "timeout=9") == {"None"}
+    assert markers("--timeout=7", "-o", "timeout=9") == {"None"}  # pytest-timeout's own settings apply
+
+
+@pytest.mark.parametrize(("examples", "seconds"), [(25, DEFAULT_TIMEOUT), (60, DEFAULT_TIMEOUT * 60 / GATE_EXAMPLES),
+                                                    (500, DEFAULT_TIMEOUT * MAX_SCALE), (10, DEFAULT_TIMEOUT)])
+def test_default_timeout_scales_with_the_profiles_examples(examples, seconds):
+    """The dev profile's 60 examples wait 60/25 times the gate's; more than MAX_SCALE times never; fewer never less."""
+    from hypothesis import settings
+
+    from conformance.isolation import default_timeout
+
+    before = settings.get_current_profile_name()
+    settings.register_profile("timeout-scale", max_examples=examples)
+    settings.load_profile("timeout-scale")  # the profile in force while the suite adds its markers
+    try:
+        assert default_timeout() == pytest.approx(seconds)
+    finally:
+        settings.load_profile(before)
 
 
 def test_crash_report_node_ids_name_the_check():
@@ -264,9 +279,9 @@ def test_nan_and_zero_dimensional_inputs_are_not_mistaken_for_changes():
 
 @pytest.mark.slow
 def test_same_profile_and_seed_give_the_same_verdicts(tmp_path):
-    """The gate (all categories, a few names) five times serially and under -n 2: identical JSON verdicts.
+    """The gate (all categories, a few names) three times serially and under -n 2: identical JSON verdicts.
 
-    Six TensorFlow start-ups: about 5 min on a loaded 2-core machine, hence ``slow``.
+    Four TensorFlow start-ups: about 3 min on a loaded 2-core machine, hence ``slow``.
     """
     impl = write(tmp_path, "some_names", """
         import tensorflow as tf
@@ -280,7 +295,7 @@ def test_same_profile_and_seed_give_the_same_verdicts(tmp_path):
     """)
     select = ["-k", "sigmoid and not cross and not focal or smooth_l1 or reg_l1_loss"]
     runs = []
-    for extra in ([], [], [], [], [], ["-n", "2"]):
+    for extra in ([], [], [], ["-n", "2"]):
         r, doc = run_gate(impl, *select, *extra)
         assert r.returncode in (0, 1) and doc, (r.stdout + r.stderr)[-3000:]
         runs.append(doc["verdicts"])
@@ -288,7 +303,7 @@ def test_same_profile_and_seed_give_the_same_verdicts(tmp_path):
     assert {c for v in runs[0].values() for c in v} == {"value", "gradient", "stability", "badinput", "regression"}
     assert runs[0]["smooth_l1"]["gradient"]["status"] == "failed"
     for i, v in enumerate(runs[1:], 1):
-        assert v == runs[0], f"run {i} ({'-n 2' if i == 5 else 'serial'}) differs from run 0"
+        assert v == runs[0], f"run {i} ({'-n 2' if i == 3 else 'serial'}) differs from run 0"
 
 
 def test_badinput_does_not_count_a_contract_violation_as_raising():
