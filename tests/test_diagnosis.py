@@ -64,6 +64,14 @@ def test_catalogue_mistakes_without_a_project_mutant_are_named(name: str, expect
     assert diagnosis is not None and diagnosis.startswith(expected), message
 
 
+def test_a_degenerate_failure_is_named_on_the_realistic_input() -> None:
+    """The shrunk example of a GIoU whose enclosure is held constant is degenerate (zero sizes), where no mistake
+    fits; the same failure on boxes with positive sizes is named, and the message says on which input."""
+    diagnosis, message = _diagnosis(more_mistakes, "giou_loss", "gradient")
+    assert diagnosis is not None and "GIOU-STOP-GRADIENT-ENCLOSURE" in diagnosis, message
+    assert f"Diagnosis (on this input): {diagnosis}" in message
+
+
 def test_a_constant_fitted_to_one_number_needs_a_sharp_tolerance() -> None:
     """A scalar output fits some one-digit constant whenever the tolerance is wide (in bfloat16, any ratio above 6
     lies within 8 % of an integer): the fit names a constant only where c ± a quarter step would not match.  λ = 2

@@ -222,15 +222,29 @@ def realistic_note(contract: Contract, exc: BaseException, build: Any, result: C
     except (ConformanceFailure, AssertionError) as real:
         real_ex = getattr(real, "example", None)
         worst = [ln for ln in str(real).splitlines() if ln.startswith(("Worst element", "Max error"))]
+        named = _ordinary_diagnosis(result, real)
         text = "\n".join([f"The input above is degenerate; with {domain.description} it fails too:",
                           *(f"  {ln}" for ln in worst[-1:]),
-                          *(f"  {k} = {brief(v)}" for k, v in (real_ex or {}).items())])
+                          *(f"  {k} = {brief(v)}" for k, v in (real_ex or {}).items()),
+                          *([f"Diagnosis (on this input): {named}"] if named else [])])
     except Exception:  # noqa: BLE001 (the domain too rare to draw, a health check): nothing to add
         return
     else:
         text = f"The input above is degenerate; no failure was found with {domain.description}."
     result.extra["realistic"] = text
     exc.add_note(text)
+
+
+def _ordinary_diagnosis(result: CheckResult, real: BaseException) -> str | None:
+    """The diagnosis of the failure on a realistic input where the degenerate one gave none (a mistake's evidence
+    is often clearer away from zero sizes and ties); recorded as the result's diagnosis."""
+    if result.diagnosis is not None or not callable(why := getattr(real, "explain", None)):
+        return None
+    try:
+        result.diagnosis = why() or None
+    except Exception as err:  # noqa: BLE001 (a diagnosis never hides the failure it explains)
+        result.extra["diagnosis_error"] = f"{type(err).__name__}: {err}"
+    return result.diagnosis
 
 
 def attach_failure(result: CheckResult, exc: BaseException) -> None:

@@ -1,4 +1,5 @@
-"""Box mistakes (float64 NumPy): an unclamped intersection, a union held constant under differentiation."""
+"""Box mistakes (float64 NumPy): an unclamped intersection, a union or an enclosure held constant under
+differentiation."""
 
 from __future__ import annotations
 
@@ -49,3 +50,22 @@ def iou_loss_frozen_union(name: str, args: dict, c: Any, kw: dict, frozen: dict)
     with np.errstate(all="ignore"):
         inter, union = parts(args)
         return (union - inter) / parts(frozen)[1]
+
+
+def giou_frozen_enclosure(name: str, args: dict, c: Any, kw: dict, frozen: dict) -> np.ndarray:
+    """GIoU (or 1 − GIoU) with the enclosing box's area computed from ``frozen`` (no gradient); extents |w|, |h|."""
+    def parts(a: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        b1, b2 = _pair(a)
+        b1 = np.concatenate([b1[..., :2], np.abs(b1[..., 2:])], -1)
+        b2 = np.concatenate([b2[..., :2], np.abs(b2[..., 2:])], -1)
+        inter = np.maximum(_extent(b1, b2, 0), 0.0) * np.maximum(_extent(b1, b2, 1), 0.0)
+        union = b1[..., 2] * b1[..., 3] + b2[..., 2] * b2[..., 3] - inter
+        span = [np.maximum(b1[..., k] + b1[..., k + 2] / 2, b2[..., k] + b2[..., k + 2] / 2)
+                - np.minimum(b1[..., k] - b1[..., k + 2] / 2, b2[..., k] - b2[..., k + 2] / 2) for k in (0, 1)]
+        return inter, union, span[0] * span[1]
+
+    with np.errstate(all="ignore"):
+        inter, union, _ = parts(args)
+        enclose = parts(frozen)[2]
+        giou = inter / union - (enclose - union) / enclose
+        return (1.0 - giou) if name == "giou_loss" else giou

@@ -158,6 +158,8 @@ CATALOGUE: tuple[Mistake, ...] = (
             ("bbox_iou", "iou_loss"), "clamp", _boxes.iou_no_clamp, witness=_boxes.disjoint_pairs),
     Mistake("IOU-LOSS-STOP-GRADIENT-UNION", "the union is held constant: the gradient misses d(union)",
             ("iou_loss",), "stop-gradient", _boxes.iou_loss_frozen_union, frozen=True),
+    Mistake("GIOU-STOP-GRADIENT-ENCLOSURE", "the enclosing box is held constant: the gradient misses d(enclosure)",
+            ("bbox_giou", "giou_loss"), "stop-gradient", _boxes.giou_frozen_enclosure, frozen=True),
     Mistake("ARGS-SWAPPED", "p and q swapped", ("kl_divergence",), "swap", _swapped("p", "q")),
     Mistake("ARGS-SWAPPED", "target and output swapped", ("binary_crossentropy", "categorical_crossentropy"), "swap",
             _swapped("target", "output")),
