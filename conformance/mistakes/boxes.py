@@ -40,16 +40,17 @@ def disjoint_pairs(ex: dict) -> dict:
     return {**ex, "boxes1": b1, "boxes2": b2}
 
 
+def _inter_union(b1: np.ndarray, b2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(intersection, union) of box pairs, the overlaps clamped at 0, areas from w·h."""
+    inter = np.maximum(_extent(b1, b2, 0), 0.0) * np.maximum(_extent(b1, b2, 1), 0.0)
+    return inter, b1[..., 2] * b1[..., 3] + b2[..., 2] * b2[..., 3] - inter
+
+
 def iou_loss_frozen_union(name: str, args: dict, c: Any, kw: dict, frozen: dict) -> np.ndarray:
     """(union − inter) / union with the denominator's union computed from ``frozen`` (no gradient)."""
-    def parts(a: dict) -> tuple[np.ndarray, np.ndarray]:
-        b1, b2 = _pair(a)
-        inter = np.maximum(_extent(b1, b2, 0), 0.0) * np.maximum(_extent(b1, b2, 1), 0.0)
-        return inter, b1[..., 2] * b1[..., 3] + b2[..., 2] * b2[..., 3] - inter
-
     with np.errstate(all="ignore"):
-        inter, union = parts(args)
-        return (union - inter) / parts(frozen)[1]
+        inter, union = _inter_union(*_pair(args))
+        return (union - inter) / _inter_union(*_pair(frozen))[1]
 
 
 def giou_frozen_enclosure(name: str, args: dict, c: Any, kw: dict, frozen: dict) -> np.ndarray:
@@ -58,8 +59,7 @@ def giou_frozen_enclosure(name: str, args: dict, c: Any, kw: dict, frozen: dict)
         b1, b2 = _pair(a)
         b1 = np.concatenate([b1[..., :2], np.abs(b1[..., 2:])], -1)
         b2 = np.concatenate([b2[..., :2], np.abs(b2[..., 2:])], -1)
-        inter = np.maximum(_extent(b1, b2, 0), 0.0) * np.maximum(_extent(b1, b2, 1), 0.0)
-        union = b1[..., 2] * b1[..., 3] + b2[..., 2] * b2[..., 3] - inter
+        inter, union = _inter_union(b1, b2)
         span = [np.maximum(b1[..., k] + b1[..., k + 2] / 2, b2[..., k] + b2[..., k + 2] / 2)
                 - np.minimum(b1[..., k] - b1[..., k + 2] / 2, b2[..., k] - b2[..., k + 2] / 2) for k in (0, 1)]
         return inter, union, span[0] * span[1]

@@ -181,13 +181,18 @@ class Catalogue:
         """
         o = self.ops
         dtype = o.dtype(x)
-        wide = x if dtype in ("float32", "float64") else o.cast(x, "float32")
+        wide = self.mean_summand(x)
         shape = o.shape(x)
         axes = range(len(shape)) if axis is None else ([axis] if isinstance(axis, int) else axis)
         count = 1
         for a in axes:
             count = count * shape[a]
         return o.cast(o.sum(wide, axis=axis) / o.cast(count, o.dtype(wide)), dtype)
+
+    def mean_summand(self, x: Any) -> Any:
+        """What :meth:`mean` sums: ``x`` widened to float32 where it is float16 or bfloat16."""
+        o = self.ops
+        return x if o.dtype(x) in ("float32", "float64") else o.cast(x, "float32")
 
     def axis_index(self, x: Any, axis: int, name: str = "axis") -> int:
         o = self.ops
