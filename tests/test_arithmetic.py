@@ -165,8 +165,8 @@ def test_the_run_says_what_it_measured(tmp_path, option, words, accumulator) -> 
 def test_an_implementation_accumulating_in_the_dtype_needs_the_option(tmp_path) -> None:
     """The reference with every sum a cumsum in the dtype (tests/dtype_accumulating.py), a faithful implementation
     the measured model does not describe, fails rpn_loss_regr's and focal_loss's values in bfloat16 (where the
-    sums are long), each with the note naming --accumulate=dtype and no mistake named, and passes with it (the whole catalogue, value,
-    gradient and stability, float16 and bfloat16: docs/tolerances.md)."""
+    sums are long), each with the note naming --accumulate=dtype and no mistake named, and passes with it (the
+    whole catalogue, value, gradient and stability, float16 and bfloat16: docs/tolerances.md)."""
     import os
     import subprocess
     import sys

@@ -64,10 +64,13 @@ def test_catalogue_mistakes_without_a_project_mutant_are_named(name: str, expect
     assert diagnosis is not None and diagnosis.startswith(expected), message
 
 
-def test_a_degenerate_failure_is_named_on_the_realistic_input() -> None:
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_a_degenerate_failure_is_named_on_the_realistic_input(dtype: str) -> None:
     """The shrunk example of a GIoU whose enclosure is held constant is degenerate (zero sizes), where no mistake
-    fits; the same failure on boxes with positive sizes is named, and the message says on which input."""
-    diagnosis, message = _diagnosis(more_mistakes, "giou_loss", "gradient")
+    fits; the same failure on boxes with positive sizes is named, and the message says on which input.  In
+    bfloat16 the inputs are small integers, every step exact and the tolerance ~10⁻¹⁵: the mistake's numerical
+    gradient is judged with its own error bound (it was 1.9·10⁻¹² off and the mistake went unnamed)."""
+    diagnosis, message = _diagnosis(more_mistakes, "giou_loss", "gradient", dtype=dtype)
     assert diagnosis is not None and "GIOU-STOP-GRADIENT-ENCLOSURE" in diagnosis, message
     assert f"Diagnosis (on this input): {diagnosis}" in message
 
@@ -153,3 +156,21 @@ def test_no_failure_gets_a_wrong_name(entry: str) -> None:
     assert not wrong, f"{entry} ({m.DESCRIPTION}) named wrongly: {wrong}"
     if entry in NAMED:
         assert said, f"{entry} is not named {want}"
+
+
+def test_numerical_gradient_of_a_mistake_is_within_its_error_bound() -> None:
+    """The diagnosis differentiates a mistake without an exact VJP numerically; the error bound it adds to the
+    tolerance covers the differences' actual error (here the exact formula as the "mistake", against the oracle's
+    analytic VJP, on boxes away from ties), and is far below float32's tolerance (no match made loose)."""
+    from conformance.checks.diagnosis import _fd_vjp
+    from conformance.mistakes import Mistake
+
+    exact = Mistake("EXACT", "", ("giou_loss",), "formula", lambda name, args, c, kw: oracle.giou_loss(**args))
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        b1, b2 = rng.uniform(0.5, 3.0, (5, 4)), rng.uniform(0.5, 3.0, (5, 4))
+        cot = rng.normal(size=5)
+        want = oracle.vjp("giou_loss", cot, "boxes1", boxes1=b1, boxes2=b2)
+        got, err = _fd_vjp(REGISTRY["giou_loss"], exact, {"boxes1": b1, "boxes2": b2}, cot, "boxes1", None, {})
+        assert np.all(np.abs(got - want) <= err), (np.abs(got - want) / err).max()
+        assert err.max() < 1e-7 * max(1.0, np.abs(want).max())

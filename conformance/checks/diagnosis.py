@@ -259,29 +259,40 @@ def explain_value(contract: Contract, ex: dict, actual: Any, dtype: str, probe: 
     return _say(contract, _resolve(contract, found, dtype, probe, ex), contract.name)
 
 
-def _fd_vjp(contract: Contract, m: Mistake, ex: dict, cot: Any, wrt: str, c: float | None, kw: dict) -> np.ndarray:
-    """⟨cot, f⟩'s gradient wrt ``wrt`` by central differences in float64 (frozen inputs held at ``ex``)."""
+def _fd_vjp(contract: Contract, m: Mistake, ex: dict, cot: Any, wrt: str, c: float | None,
+            kw: dict) -> tuple[np.ndarray, np.ndarray]:
+    """⟨cot, f⟩'s gradient wrt ``wrt`` by central differences in float64 (frozen inputs held at ``ex``), and a bound
+    on the differences' own error: steps h and 2h (their difference estimates the truncation error, four times
+    the smaller step's) plus float64's rounding of φ divided by the step (about 10⁻¹⁰·|φ|, far above a
+    half-precision gradient's tolerance where every operand is exact)."""
     x = np.asarray(ex[wrt], dtype=np.float64)
     if x.size > _FD_MAX:
         raise ValueError("too large to differentiate numerically")
     frozen = oracle_args(contract, ex)
     cf = _flat(cot)
-    g = np.zeros(x.size)
 
-    def phi(xv: np.ndarray) -> float:
+    def phi(xv: np.ndarray) -> tuple[float, float]:
         args = oracle_args(contract, {**ex, wrt: xv.reshape(x.shape)})
         extra = {"frozen": frozen} if m.frozen else {}
         with np.errstate(all="ignore"):
-            return float(np.sum(cf * _flat(m.value(contract.name, args, c, kw, **extra))))
+            terms = cf * _flat(m.value(contract.name, args, c, kw, **extra))
+        return float(np.sum(terms)), float(np.sum(np.abs(terms)))
 
     flat = x.ravel()
+    g, err = np.zeros(x.size), np.zeros(x.size)
     for i in range(flat.size):
         h = 1e-6 * max(1.0, abs(flat[i]))
-        up, down = flat.copy(), flat.copy()
-        up[i] += h
-        down[i] -= h
-        g[i] = (phi(up) - phi(down)) / (2 * h)
-    return g.reshape(x.shape)
+        diffs, size = [], 0.0
+        for step in (h, 2 * h):
+            up, down = flat.copy(), flat.copy()
+            up[i] += step
+            down[i] -= step
+            (p_up, a_up), (p_down, a_down) = phi(up), phi(down)
+            diffs.append((p_up - p_down) / (2 * step))
+            size = max(size, a_up + a_down)
+        g[i] = diffs[0]
+        err[i] = abs(diffs[0] - diffs[1]) + 8 * 2.0**-53 * size / h
+    return g.reshape(x.shape), err.reshape(x.shape)
 
 
 def _grad_ok(contract: Contract, m: Match, ex: dict, grads: dict, cot: Any, dtype: str,
@@ -293,13 +304,14 @@ def _grad_ok(contract: Contract, m: Match, ex: dict, grads: dict, cot: Any, dtyp
         if isinstance(got, list):
             return False
         wrt = contract.oracle_wrt(k) if contract.oracle_wrt else k
+        fd_err = 0.0
         if mk.vjp is not None:
             want = mk.vjp(contract.name, cot, wrt, oracle_args(contract, ex), m.c, kw)
         else:
-            want = _fd_vjp(contract, mk, ex, cot, k, m.c, kw)
+            want, fd_err = _fd_vjp(contract, mk, ex, cot, k, m.c, kw)
         kinks = contract.with_near_kinks(contract.kinks(ex, k, **base), ex, k, dtype)[0]
         tol = np.maximum(contract.tolerance.for_grad(ex, k, np.asarray(want), cot, dtype),
-                         floor(contract, ex, k, cot, dtype, base))
+                         floor(contract, ex, k, cot, dtype, base)) + fd_err
         g, w = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
         if g.shape != w.shape or np.isnan(w).all():
             return False
