@@ -174,3 +174,24 @@ def test_numerical_gradient_of_a_mistake_is_within_its_error_bound() -> None:
         got, err = _fd_vjp(REGISTRY["giou_loss"], exact, {"boxes1": b1, "boxes2": b2}, cot, "boxes1", None, {})
         assert np.all(np.abs(got - want) <= err), (np.abs(got - want) / err).max()
         assert err.max() < 1e-7 * max(1.0, np.abs(want).max())
+
+
+def test_a_scalar_within_its_tolerance_of_zero_names_nothing() -> None:
+    """CI's case: the reference with every sum a bfloat16 cumsum (a faithful implementation) returns 2.14 for
+    focal_loss's first pinned heatmap, exact 98.2; the measured tolerance there, 22.1, lets "α and β swapped" fit,
+    and 0 and any other small value as well: no name.  The same mistake is still named where the output stands
+    clear of 0 (test_catalogue_mistakes_without_a_project_mutant_are_named)."""
+    import dtype_accumulating
+    import tensorflow as tf
+
+    from conformance.checks import diagnosis
+    from conformance.checks.value import prepare
+
+    engine.measure_arithmetic("eager", "bfloat16")
+    contract = REGISTRY["focal_loss"]
+    rounded, _ = prepare(contract, contract.pinned()[0], "bfloat16")
+    out = dtype_accumulating.focal_loss(*(tf.constant(rounded[k], tf.bfloat16) for k in ("hm_pred", "hm_true")))
+    actual = np.asarray(tf.cast(out, tf.float64))
+    found = diagnosis._value_matches(contract, rounded, actual, "bfloat16", list(for_name("focal_loss")))
+    assert [f.mistake.id for f in found] == ["FOCAL-ALPHA-BETA-SWAPPED"]  # the fit alone would name it
+    assert diagnosis.explain_value(contract, rounded, actual, "bfloat16") is None

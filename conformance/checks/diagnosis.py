@@ -250,12 +250,26 @@ def _say(contract: Contract, found: list[Match], what: str) -> str | None:
     return f"{what} matches {'; or '.join(texts)}"
 
 
+def _vague(contract: Contract, ex: dict, actual: Any, m: Match, dtype: str) -> bool:
+    """One output number within the tolerance of 0 (at the mistake's value): 0 fits it as well as the mistake
+    does, so does any mistake whose value is that small, and the match is no evidence."""
+    a = _flat(actual)
+    if a.size != 1 or not np.isfinite(a).all():
+        return False
+    with np.errstate(all="ignore"):
+        out = _evaluate(contract, m.mistake, ex, m.c, m.keywords)
+    t = np.ravel(contract.tolerance.for_value(ex, np.asarray(as_tuple(out)[0], dtype=np.float64), dtype))
+    return bool(abs(a[0]) <= t[0])
+
+
 def explain_value(contract: Contract, ex: dict, actual: Any, dtype: str, probe: Probe | None = None) -> str | None:
     """The common mistake(s) whose output matches ``actual`` on ``ex``, as one line; None if none or ambiguous."""
     mistakes = list(for_name(contract.name))
     found = _value_matches(contract, ex, actual, dtype, mistakes)
     if not found:
         found = _value_matches(contract, ex, actual, dtype, _pairs(contract))
+    if any(_vague(contract, ex, actual, f, dtype) for f in found):
+        return None
     return _say(contract, _resolve(contract, found, dtype, probe, ex), contract.name)
 
 

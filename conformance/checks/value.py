@@ -118,10 +118,7 @@ def _compare_outputs(contract: Contract, ex: dict, actual: Any, expected: Any, d
 
 
 def worst_case_note(passes: Callable[[], bool], dtype: str) -> str:
-    """The line a failure gets when the worst-case accumulation model (``--accumulate=dtype``) would pass it.
-
-    Such a failure has two explanations, a mistake and a sum accumulated in the dtype, so it names none: the
-    callers diagnose it only where this is empty (a scalar within a wide tolerance fits some mistake by chance)."""
+    """The line a failure gets when the worst-case accumulation model (``--accumulate=dtype``) would pass it."""
     if arithmetic.current(dtype).accumulator == "dtype":
         return ""
     with arithmetic.assuming_worst_case(dtype):
@@ -129,6 +126,18 @@ def worst_case_note(passes: Callable[[], bool], dtype: str) -> str:
             return ""
     return (f"\nNote: this passes if sums are charged as accumulated sequentially in {dtype}; if the implementation "
             f"accumulates in {dtype} on purpose (cumsum, a loop of adds), run with --accumulate=dtype")
+
+
+def hedged(explain: Callable[[], str | None], note: str, dtype: str) -> Callable[[], str | None]:
+    """A failure with the worst-case note has a second explanation, a sum accumulated in the dtype on purpose: its
+    diagnosis says so (the mistake fits, but that implementation could have produced the value too)."""
+    if not note:
+        return explain
+
+    def conditional() -> str | None:
+        text = explain()
+        return text and f"{text}, unless the implementation accumulates in {dtype} on purpose (see the note)"
+    return conditional
 
 
 def diagnose(contract: Contract, ex: dict, actual: Any, dtype: str, probe: Any = None) -> str | None:
@@ -296,7 +305,7 @@ def check_value(contract: Contract, runner: Runner, ex: dict, dtype: str, rec: R
 
         note = worst_case_note(lambda: _compare_outputs(contract, rounded, actual, best_expected, dtype).ok, dtype)
         fail(best.message() + note, contract, rounded, dtype, runner.mode, impl_name, "value", best_expected, actual,
-             explain=None if note else explain, tolerance=_flat_tolerance(contract, rounded, best_expected, dtype))
+             explain=hedged(explain, note, dtype), tolerance=_flat_tolerance(contract, rounded, best_expected, dtype))
 
 
 def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtype: str, rec: Recorder,
@@ -355,5 +364,5 @@ def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtyp
         msg += note
         fail(msg, contract, rounded, dtype, runner.mode, impl_name, "gradient", wants[i_best], grads, cot,
              tolerance=_grad_tolerance(contract, rounded, wants[i_best], cot, dtype, extras[i_best]),
-             explain=None if note else lambda: diagnose_gradient(contract, rounded, grads, cot, dtype, value,
-                                               _probe(contract, runner, dtype)))
+             explain=hedged(lambda: diagnose_gradient(contract, rounded, grads, cot, dtype, value,
+                                               _probe(contract, runner, dtype)), note, dtype))
