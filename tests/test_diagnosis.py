@@ -176,11 +176,12 @@ def test_numerical_gradient_of_a_mistake_is_within_its_error_bound() -> None:
         assert err.max() < 1e-7 * max(1.0, np.abs(want).max())
 
 
-def test_a_scalar_within_its_tolerance_of_zero_names_nothing() -> None:
+def test_a_scalar_within_its_tolerance_of_zero_names_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """CI's case: the reference with every sum a bfloat16 cumsum (a faithful implementation) returns 2.14 for
     focal_loss's first pinned heatmap, exact 98.2; the measured tolerance there, 22.1, lets "α and β swapped" fit,
     and 0 and any other small value as well: no name.  The same mistake is still named where the output stands
-    clear of 0 (test_catalogue_mistakes_without_a_project_mutant_are_named)."""
+    clear of 0 (test_catalogue_mistakes_without_a_project_mutant_are_named).  The fitted-constant mistakes are left
+    out (their own rule, and 14 s each on 1.3 million elements)."""
     import dtype_accumulating
     import tensorflow as tf
 
@@ -192,6 +193,8 @@ def test_a_scalar_within_its_tolerance_of_zero_names_nothing() -> None:
     rounded, _ = prepare(contract, contract.pinned()[0], "bfloat16")
     out = dtype_accumulating.focal_loss(*(tf.constant(rounded[k], tf.bfloat16) for k in ("hm_pred", "hm_true")))
     actual = np.asarray(tf.cast(out, tf.float64))
-    found = diagnosis._value_matches(contract, rounded, actual, "bfloat16", list(for_name("focal_loss")))
+    fixed = tuple(m for m in for_name("focal_loss") if m.constant is None)
+    monkeypatch.setattr(diagnosis, "for_name", lambda name: fixed)
+    found = diagnosis._value_matches(contract, rounded, actual, "bfloat16", list(fixed))
     assert [f.mistake.id for f in found] == ["FOCAL-ALPHA-BETA-SWAPPED"]  # the fit alone would name it
     assert diagnosis.explain_value(contract, rounded, actual, "bfloat16") is None
