@@ -275,10 +275,10 @@ def explain_value(contract: Contract, ex: dict, actual: Any, dtype: str, probe: 
 
 def _fd_vjp(contract: Contract, m: Mistake, ex: dict, cot: Any, wrt: str, c: float | None,
             kw: dict) -> tuple[np.ndarray, np.ndarray]:
-    """⟨cot, f⟩'s gradient wrt ``wrt`` by central differences in float64 (frozen inputs held at ``ex``), and a bound
-    on the differences' own error: steps h and 2h (their difference estimates the truncation error, four times
-    the smaller step's) plus float64's rounding of φ divided by the step (about 10⁻¹⁰·|φ|, far above a
-    half-precision gradient's tolerance where every operand is exact)."""
+    """⟨cot, f⟩'s gradient wrt ``wrt`` by central differences in float64 (frozen inputs held at ``ex``), and an
+    estimate of the differences' own error, added to a match's tolerance: |D(h) − D(2h)| (three times the
+    truncation error of D(h), an O(h²) term) plus 16 float64 roundings of each term of φ over 2h (about
+    10⁻⁹·Σ|terms|: far above a half-precision gradient's tolerance where every operand is exact)."""
     x = np.asarray(ex[wrt], dtype=np.float64)
     if x.size > _FD_MAX:
         raise ValueError("too large to differentiate numerically")

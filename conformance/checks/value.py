@@ -365,4 +365,4 @@ def check_gradient(contract: Contract, runner: Runner, ex: dict, seed: int, dtyp
         fail(msg, contract, rounded, dtype, runner.mode, impl_name, "gradient", wants[i_best], grads, cot,
              tolerance=_grad_tolerance(contract, rounded, wants[i_best], cot, dtype, extras[i_best]),
              explain=hedged(lambda: diagnose_gradient(contract, rounded, grads, cot, dtype, value,
-                                               _probe(contract, runner, dtype)), note, dtype))
+                                                      _probe(contract, runner, dtype)), note, dtype))
