@@ -131,6 +131,7 @@ NAMED = {
     "m29_cn_focal_stop_gradient_modulator": "FOCAL-STOP-GRADIENT-MODULATOR",
     "m33_reg_l1_eps_per_element": "EPS-PER-ELEMENT", "m36_wce_tf_nn_grad_at_zero": "TF-WCE-GRAD-AT-ZERO",
     "m34_cn_loss_weights_swapped": "WEIGHTS-SWAPPED", "m39_ciou_v_without_4_over_pi2": "the factor of v = 1 ",
+    "m47_cn_focal_beta_two": "β = 2 (the contract has 4)",
     "z04_softmax_xent_log_of_softmax": "SCE-NAIVE", "z09_rpn_cls_swapped_bce": "FRCNN-SWAPPED-BCE",
     "z13_loss_layer_sigmoid_twice": "SIGMOID-TWICE", "z20_ciou_v_constant_squared": "the factor of v = 0.16",
 }
