@@ -96,6 +96,9 @@ def _scale(draw: st.DrawFn, b: int, s: int, a: int, n: int, m: int, stride: int)
     """One YOLOv3 scale: raw conv, label tensor and the image's zero-padded true boxes."""
     size = stride * s
     conv = draw(arrays((b, s, s, a * (5 + n)), reals(-3.0, 3.0, (0.0, 1.0, -1.0))))
+    if draw(st.booleans()):  # a trained network's confident logits: the confidence and class channels up to ±16
+        logits = draw(arrays((b, s, s, a, 1 + n), reals(-16.0, 16.0, (8.0, -8.0, 12.0, -12.0))))
+        conv = np.concatenate([conv.reshape(b, s, s, a, 5 + n)[..., :4], logits], -1).reshape(conv.shape)
     r = draw(masks((b, s, s, a, 1)))
     xy = draw(arrays((b, s, s, a, 2), reals(0.0, float(size), (0.0, size / 2))))
     wh = draw(arrays((b, s, s, a, 2), reals(1.0, float(size), (1.0, float(size)))))
