@@ -80,13 +80,27 @@ def anchors(a: int) -> st.SearchStrategy[np.ndarray]:
     return arrays((a, 2), exact_grid_values(0.25, 6.0))
 
 
+def _large_sizes(draw: st.DrawFn, conv: np.ndarray, b: int, s: int, a: int, n: int, biggest: float) -> np.ndarray:
+    """``conv`` with, in half the examples, raw w, h up to 5.5 (a clamp of raw w, h at log(1000/16) = 4.1, as
+    torchvision's box coder has, shows), as far as float16 holds the box and its gradient under a cotangent up to
+    6: e^t · ``biggest`` (the largest anchor times the stride) · 6 ≤ 65504."""
+    if not draw(st.booleans()):
+        return conv
+    hi = min(5.5, float(np.log(65504.0 / (6.0 * biggest))))
+    wh = draw(arrays((b, s, s, a, 2), reals(-4.0, hi, (4.5,) if hi >= 4.5 else ())))
+    cells = conv.reshape(b, s, s, a, 5 + n)
+    return np.concatenate([cells[..., :2], wh, cells[..., 4:]], -1).reshape(conv.shape)
+
+
 @st.composite
 def decode(draw: st.DrawFn) -> dict:
     b, s, a, n = draw(st.integers(1, 2)), draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    anchor_table, stride = draw(anchors(a)), draw(st.sampled_from((1, 8, 16, 32)))
+    conv = draw(arrays((b, s, s, a * (5 + n)), reals(-4.0, 4.0, (0.0, 1.0, -1.0))))
     return {
-        "conv_output": draw(arrays((b, s, s, a * (5 + n)), reals(-4.0, 4.0, (0.0, 1.0, -1.0)))),
-        "anchors": draw(anchors(a)),
-        "stride": draw(st.sampled_from((1, 8, 16, 32))),
+        "conv_output": _large_sizes(draw, conv, b, s, a, n, float(anchor_table.max()) * stride),
+        "anchors": anchor_table,
+        "stride": stride,
         "num_class": n,
     }
 
@@ -99,6 +113,7 @@ def _scale(draw: st.DrawFn, b: int, s: int, a: int, n: int, m: int, stride: int)
     if draw(st.booleans()):  # a trained network's confident logits: the confidence and class channels up to ±16
         logits = draw(arrays((b, s, s, a, 1 + n), reals(-16.0, 16.0, (8.0, -8.0, 12.0, -12.0))))
         conv = np.concatenate([conv.reshape(b, s, s, a, 5 + n)[..., :4], logits], -1).reshape(conv.shape)
+    conv = _large_sizes(draw, conv, b, s, a, n, 6.0 * stride)  # anchors are drawn up to 6
     r = draw(masks((b, s, s, a, 1)))
     xy = draw(arrays((b, s, s, a, 2), reals(0.0, float(size), (0.0, size / 2))))
     wh = draw(arrays((b, s, s, a, 2), reals(1.0, float(size), (1.0, float(size)))))
